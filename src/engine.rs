@@ -1,0 +1,186 @@
+//! The engine every front door shares: Targets -> Ranges -> Changes -> Verdict.
+//!
+//! It never prints, exits or runs `git push`; it returns data.
+//!
+//! Fail-safe audit (every way to conclude "no rebuild"): a verdict has `rebuild: false`
+//! only through [`TargetVerdict::from_diff`] with an empty change list, and `judge` calls
+//! it only after `merge_base` returned [`MergeBase::Found`] and `diff_trees` completed
+//! without error over both whole trees. A missing merge-base, a shallow cut, or any error
+//! while reading trees becomes a `rebuild: true` verdict naming the reason.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use git2::{Oid, Repository};
+
+use crate::changes::{attribute, diff_trees};
+use crate::config::{FileLayer, Overrides, Settings};
+use crate::error::{Error, Result};
+use crate::matcher::Matcher;
+use crate::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
+use crate::targets::Target;
+use crate::verdict::{Report, TargetVerdict};
+
+/// What a target is judged by: its settings and the compiled matcher.
+#[derive(Debug)]
+pub struct Rules {
+    /// The effective settings.
+    pub settings: Settings,
+    /// The compiled patterns.
+    pub matcher: Matcher,
+}
+
+/// Options for judging.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JudgeOptions {
+    /// Attribute changed paths to commits.
+    pub commits: bool,
+}
+
+/// One run's state: the upstream, the override layers, and rules cached per config blob.
+pub struct Engine<'r> {
+    repo: &'r Repository,
+    overrides: Overrides,
+    workdir_file: Option<FileLayer>,
+    run_settings: Settings,
+    cache: HashMap<Option<Oid>, Rc<Rules>>,
+    /// What targets are compared with.
+    pub upstream: Upstream,
+}
+
+impl std::fmt::Debug for Engine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("upstream", &self.upstream)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> Engine<'r> {
+    /// Resolves the run-level settings and the upstream.
+    ///
+    /// Run-level settings (the upstream, the hook's policy) come from the work tree's
+    /// `.dockguard.toml`, else HEAD's, under the overrides.
+    pub fn new(repo: &'r Repository, overrides: Overrides) -> Result<Self> {
+        let workdir_file = match repo.workdir() {
+            Some(dir) => FileLayer::from_workdir(dir)?,
+            None => None,
+        };
+        let head_file = match (
+            &workdir_file,
+            repo.head().ok().and_then(|h| h.peel_to_tree().ok()),
+        ) {
+            (None, Some(tree)) => FileLayer::from_tree(repo, &tree, "HEAD")?,
+            _ => None,
+        };
+        let run_settings = overrides.resolve(workdir_file.as_ref().or(head_file.as_ref()));
+        let configured = run_settings
+            .string("upstream")
+            .map(|s| (s, run_settings.origin("upstream")));
+        let upstream = resolve_upstream(repo, configured)?;
+        Ok(Engine {
+            repo,
+            overrides,
+            workdir_file,
+            run_settings,
+            cache: HashMap::new(),
+            upstream,
+        })
+    }
+
+    /// The settings that apply to the run as a whole.
+    pub fn settings(&self) -> &Settings {
+        &self.run_settings
+    }
+
+    /// The repository.
+    pub fn repo(&self) -> &'r Repository {
+        self.repo
+    }
+
+    /// The rules a commit carries: its tree's `.dockguard.toml`, else the work tree's.
+    pub fn rules_for(&mut self, commit: &git2::Commit<'_>, label: &str) -> Result<Rc<Rules>> {
+        let tree = commit
+            .tree()
+            .map_err(|e| Error::git(format!("cannot read the tree of {label}"), e))?;
+        let blob = tree.get_name(crate::config::FILE_NAME).map(|e| e.id());
+        if let Some(rules) = self.cache.get(&blob) {
+            return Ok(Rc::clone(rules));
+        }
+        let file = match blob {
+            Some(_) => FileLayer::from_tree(self.repo, &tree, label)?,
+            None => self.workdir_file.clone(),
+        };
+        let settings = self.overrides.resolve(file.as_ref());
+        let matcher = Matcher::new(&settings.match_spec(), &settings.match_origin())?;
+        let rules = Rc::new(Rules { settings, matcher });
+        self.cache.insert(blob, Rc::clone(&rules));
+        Ok(rules)
+    }
+
+    /// Judges one target against its merge-base with upstream.
+    pub fn judge(&mut self, target: &Target, opts: JudgeOptions) -> Result<TargetVerdict> {
+        let repo = self.repo;
+        let label = target.label.clone();
+        let commit = repo
+            .find_commit(target.oid)
+            .map_err(|e| Error::git(format!("cannot read commit {} ({label})", target.oid), e))?;
+        let rules = self.rules_for(&commit, &label)?;
+        let base = match merge_base(repo, target.oid, self.upstream.oid) {
+            MergeBase::Found(b) => b,
+            MergeBase::Unknown { reason, detail } => {
+                return Ok(TargetVerdict::base_unknown(
+                    label, target.oid, reason, detail,
+                ));
+            }
+        };
+        let undecided = |e: Error| {
+            let mut v = TargetVerdict::base_unknown(
+                label.clone(),
+                target.oid,
+                NoBase::MissingObject,
+                format!("{e:#}"),
+            );
+            v.merge_base = Some(base);
+            v
+        };
+        let base_tree = match repo.find_commit(base).map(|c| c.tree_id()) {
+            Ok(t) => t,
+            Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e))),
+        };
+        let diff = match diff_trees(repo, base_tree, commit.tree_id(), &rules.matcher) {
+            Ok(d) => d,
+            Err(e) => return Ok(undecided(e)),
+        };
+        let attribution = if opts.commits {
+            let max = usize::try_from(rules.settings.int("max_commits")).unwrap_or(usize::MAX);
+            Some(attribute(repo, base, target.oid, &diff.matched, max)?)
+        } else {
+            None
+        };
+        let mut v = TargetVerdict::from_diff(
+            label,
+            target.oid,
+            base,
+            &diff.matched,
+            diff.other,
+            attribution,
+        );
+        if rules.matcher.is_empty() {
+            v.reasons.push(format!(
+                "warning: no patterns are configured ({}), so nothing can ever count",
+                rules.settings.match_origin()
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Judges every target and combines the verdicts.
+    pub fn report(&mut self, targets: &[Target], opts: JudgeOptions) -> Result<Report> {
+        let verdicts = targets
+            .iter()
+            .map(|t| self.judge(t, opts))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Report::new(self.upstream.clone(), verdicts))
+    }
+}

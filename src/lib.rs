@@ -1,0 +1,124 @@
+//! dockguard: does the content a push makes current differ from upstream master in
+//! anything a container image is built from?
+//!
+//! Front doors (`check`, the pre-push hook, `push`, `ci`) share one engine
+//! ([`engine::Engine`]): Targets -> Ranges (merge-base with upstream) -> Changes ->
+//! Verdict. The binary is thin: [`run`] reads the process environment once and opens the
+//! repository; [`run_with_repo`] does the work and is what tests call.
+
+pub mod changes;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod matcher;
+pub mod repo;
+pub mod report;
+pub mod targets;
+pub mod verdict;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use git2::Repository;
+
+use crate::cli::{CheckArgs, Cli, Command, Format};
+use crate::config::Overrides;
+use crate::engine::{Engine, JudgeOptions};
+pub use crate::error::{Error, Result};
+
+/// The process environment, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// Variables (only those with UTF-8 names and values).
+    pub vars: BTreeMap<String, String>,
+    /// Whether stdout is a terminal.
+    pub stdout_tty: bool,
+}
+
+impl Env {
+    /// Captures the real environment.
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+            stdout_tty: console::Term::stdout().is_term(),
+        }
+    }
+
+    /// A variable's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// Colour on stdout: a terminal and no `NO_COLOR`.
+    pub fn color(&self) -> bool {
+        self.stdout_tty && self.get("NO_COLOR").is_none_or(str::is_empty)
+    }
+}
+
+/// Runs a parsed command line: opens the repository from the environment and dispatches.
+/// Returns the exit code.
+pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let cwd = match &cli.dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()
+            .map_err(|e| Error::io("cannot read the current directory", e))?,
+    };
+    let repo = if cli.dir.is_some() {
+        repo::open_at(&cwd)?
+    } else {
+        repo::open_from_env(&cwd)?
+    };
+    run_with_repo(&repo, cli, env, out)
+}
+
+/// Runs a command against an open repository.
+pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    match &cli.command {
+        Command::Check(args) => check(repo, args, env, out),
+    }
+}
+
+fn overrides(repo: &Repository, env: &Env, upstream_flag: Option<&String>) -> Result<Overrides> {
+    let config = repo
+        .config()
+        .map_err(|e| Error::git("cannot read git config", e))?;
+    let mut flags = Vec::new();
+    if let Some(u) = upstream_flag {
+        flags.push(("upstream", u.clone(), "--upstream"));
+    }
+    Overrides::load(Some(&config), &env.vars, &flags)
+}
+
+fn check(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    repo::workdir(repo, "check")?;
+    let mut engine = Engine::new(repo, overrides(repo, env, args.upstream.as_ref())?)?;
+    let targets = targets::from_revspecs(repo, &args.revs)?;
+    let report = engine.report(
+        &targets,
+        JudgeOptions {
+            commits: args.commits,
+        },
+    )?;
+    let text = match args.format {
+        Format::Json => report::json(&report),
+        Format::Human => report::human(
+            &report,
+            engine.settings().string_or_default("push_option"),
+            &report::Styles::new(env.color()),
+        ),
+    };
+    write_out(out, text.as_bytes())?;
+    Ok(i32::from(args.exit_code && report.rebuild))
+}
+
+/// Writes to stdout; a closed pipe (`dockguard check | head`) is not an error.
+pub fn write_out(out: &mut dyn Write, bytes: &[u8]) -> Result<()> {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("cannot write the output", e)),
+    }
+}

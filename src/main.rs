@@ -1,0 +1,17 @@
+//! The dockguard binary: parse, run, map errors to exit codes. All logic is in the library.
+
+use clap::Parser;
+
+fn main() {
+    let cli = dockguard::cli::Cli::parse();
+    let env = dockguard::Env::from_process();
+    let mut stdout = std::io::stdout().lock();
+    let code = match dockguard::run(&cli, &env, &mut stdout) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{}", e.render());
+            e.exit_code()
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,245 @@
+//! Opening the repository, resolving the upstream branch, and finding merge-bases.
+//!
+//! git2 reports "not found" as an error; this module turns the expected not-found cases
+//! into `Option`s or first-class outcomes ([`MergeBase::Unknown`]) at the boundary, so that
+//! the rest of the engine never confuses "there is none" with "something broke".
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorClass, ErrorCode, Oid, Repository};
+use serde::Serialize;
+
+use crate::config::Origin;
+use crate::error::{Error, Result};
+
+/// Opens the repository the way git would for a hook: honouring `GIT_DIR`,
+/// `GIT_WORK_TREE` and `GIT_COMMON_DIR`, else discovering upwards from `cwd`.
+pub fn open_from_env(cwd: &Path) -> Result<Repository> {
+    Repository::open_from_env().map_err(|e| classify_open_error(cwd, e))
+}
+
+/// Opens the repository at (or above) `path`, without looking at the environment.
+pub fn open_at(path: &Path) -> Result<Repository> {
+    Repository::discover(path).map_err(|e| classify_open_error(path, e))
+}
+
+fn classify_open_error(path: &Path, e: git2::Error) -> Error {
+    let path = path.to_path_buf();
+    let msg = e.message().to_ascii_lowercase();
+    if e.code() == ErrorCode::Owner || msg.contains("not owned by current user") {
+        Error::Ownership { path, source: e }
+    } else if msg.contains("unsupported extension") || msg.contains("unknown object format") {
+        Error::UnsupportedExtension { path, source: e }
+    } else if e.code() == ErrorCode::NotFound {
+        Error::NotARepo { path, source: e }
+    } else {
+        Error::git(
+            format!("cannot open the repository at {}", path.display()),
+            e,
+        )
+    }
+}
+
+/// The work tree, or an error naming the command that needs one.
+pub fn workdir<'r>(repo: &'r Repository, command: &'static str) -> Result<&'r Path> {
+    repo.workdir().ok_or_else(|| Error::BareRepo {
+        path: repo.path().to_path_buf(),
+        command,
+    })
+}
+
+/// The branch that counts as "master".
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Upstream {
+    /// Full ref name, e.g. `refs/remotes/upstream/master`.
+    #[serde(rename = "ref")]
+    pub refname: String,
+    /// The commit it points at.
+    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    pub oid: Oid,
+    /// How it was chosen, for messages (`remote upstream's HEAD`, `flag --upstream`).
+    pub chosen_by: String,
+}
+
+/// Resolves the upstream: the configured value when there is one, else the remote
+/// `upstream` if it exists, else `origin`; the branch from the remote's `HEAD` symref,
+/// else `master`, else `main`.
+pub fn resolve_upstream(repo: &Repository, configured: Option<(&str, Origin)>) -> Result<Upstream> {
+    let mut tried = Vec::new();
+    if let Some((spec, origin)) = configured {
+        let candidates: Vec<String> = if spec.starts_with("refs/") {
+            vec![spec.to_owned()]
+        } else if remote_exists(repo, spec) {
+            return resolve_remote(repo, spec, &mut tried, origin.to_string()).ok_or_else(|| {
+                Error::UpstreamNotFound {
+                    spec: spec.to_owned(),
+                    origin: origin.to_string(),
+                    tried,
+                }
+            });
+        } else {
+            vec![format!("refs/remotes/{spec}"), format!("refs/heads/{spec}")]
+        };
+        for c in candidates {
+            if let Some(oid) = peel_ref(repo, &c)? {
+                return Ok(Upstream {
+                    refname: c,
+                    oid,
+                    chosen_by: origin.to_string(),
+                });
+            }
+            tried.push(c);
+        }
+        return Err(Error::UpstreamNotFound {
+            spec: spec.to_owned(),
+            origin: origin.to_string(),
+            tried,
+        });
+    }
+    let remote = if remote_exists(repo, "upstream") {
+        "upstream"
+    } else {
+        "origin"
+    };
+    let how = format!("remote `{remote}`");
+    resolve_remote(repo, remote, &mut tried, how).ok_or(Error::NoUpstream { tried })
+}
+
+fn resolve_remote(
+    repo: &Repository,
+    remote: &str,
+    tried: &mut Vec<String>,
+    how: String,
+) -> Option<Upstream> {
+    let head = format!("refs/remotes/{remote}/HEAD");
+    if let Ok(r) = repo.find_reference(&head) {
+        if let Ok(Some(target)) = r.symbolic_target() {
+            let target = target.to_owned();
+            if let Ok(Some(oid)) = peel_ref(repo, &target) {
+                return Some(Upstream {
+                    refname: target,
+                    oid,
+                    chosen_by: format!("{how}'s HEAD"),
+                });
+            }
+        }
+    }
+    tried.push(head);
+    for branch in ["master", "main"] {
+        let name = format!("refs/remotes/{remote}/{branch}");
+        if let Ok(Some(oid)) = peel_ref(repo, &name) {
+            return Some(Upstream {
+                refname: name,
+                oid,
+                chosen_by: how,
+            });
+        }
+        tried.push(name);
+    }
+    None
+}
+
+/// True when a remote of that name is configured or has tracking refs.
+pub fn remote_exists(repo: &Repository, name: &str) -> bool {
+    if repo.find_remote(name).is_ok() {
+        return true;
+    }
+    repo.references_glob(&format!("refs/remotes/{name}/*"))
+        .map(|mut refs| refs.next().is_some())
+        .unwrap_or(false)
+}
+
+/// The commit a ref points at, `None` when the ref does not exist.
+pub fn peel_ref(repo: &Repository, name: &str) -> Result<Option<Oid>> {
+    match repo.find_reference(name) {
+        Ok(r) => r
+            .peel_to_commit()
+            .map(|c| Some(c.id()))
+            .map_err(|e| Error::git(format!("{name} does not point at a commit"), e)),
+        Err(e) if e.code() == ErrorCode::NotFound || e.code() == ErrorCode::InvalidSpec => Ok(None),
+        Err(e) => Err(Error::git(format!("cannot read {name}"), e)),
+    }
+}
+
+/// Resolves a revspec the way `git rev-parse REV^{commit}` would.
+pub fn resolve_commit(repo: &Repository, spec: &str) -> Result<Oid> {
+    let obj = repo
+        .revparse_single(spec)
+        .map_err(|source| Error::UnknownRevision {
+            spec: spec.to_owned(),
+            source,
+        })?;
+    obj.peel_to_commit()
+        .map(|c| c.id())
+        .map_err(|source| Error::UnknownRevision {
+            spec: spec.to_owned(),
+            source,
+        })
+}
+
+/// Why there is no merge-base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoBase {
+    /// The histories share no commit.
+    UnrelatedHistory,
+    /// The clone is shallow and the common history is cut off.
+    Shallow,
+    /// An object needed to walk history is missing (corrupt or partial clone).
+    MissingObject,
+}
+
+impl NoBase {
+    /// A sentence for humans.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NoBase::UnrelatedHistory => "the branch and upstream share no history",
+            NoBase::Shallow => "the clone is shallow and the common history is cut off",
+            NoBase::MissingObject => "an object needed to walk the history is missing",
+        }
+    }
+}
+
+/// The outcome of looking for a merge-base.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeBase {
+    /// The best common ancestor.
+    Found(Oid),
+    /// None could be determined.
+    Unknown {
+        /// Why.
+        reason: NoBase,
+        /// libgit2's words, when it had any.
+        detail: String,
+    },
+}
+
+/// `git merge-base target upstream`, with "none" as an outcome rather than an error.
+pub fn merge_base(repo: &Repository, target: Oid, upstream: Oid) -> MergeBase {
+    if target == upstream {
+        return MergeBase::Found(target);
+    }
+    match repo.merge_base(target, upstream) {
+        Ok(oid) => MergeBase::Found(oid),
+        Err(e) => {
+            let reason = if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound {
+                if repo.is_shallow() {
+                    NoBase::Shallow
+                } else {
+                    NoBase::UnrelatedHistory
+                }
+            } else {
+                NoBase::MissingObject
+            };
+            MergeBase::Unknown {
+                reason,
+                detail: e.message().to_owned(),
+            }
+        }
+    }
+}
+
+/// The repository's displayable location (the work tree, else the git dir).
+pub fn display_path(repo: &Repository) -> PathBuf {
+    repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf()
+}

@@ -1,0 +1,160 @@
+//! Renderers: how a [`Report`] looks to a person (console) and to a script (JSON).
+//!
+//! Colour only when asked for by the caller (stdout is a terminal and `NO_COLOR` is unset);
+//! the decision is made once at the edge and passed in.
+
+use std::fmt::Write as _;
+
+use console::Style;
+
+use crate::changes::ChangeKind;
+use crate::verdict::{short, Report, TargetVerdict};
+
+/// Styles for human output; all plain when colour is off.
+#[derive(Debug, Clone)]
+pub struct Styles {
+    bad: Style,
+    good: Style,
+    dim: Style,
+    bold: Style,
+}
+
+impl Styles {
+    /// Colourful when `color`, plain otherwise.
+    pub fn new(color: bool) -> Self {
+        let s = |st: Style| st.force_styling(color);
+        Styles {
+            bad: s(Style::new().yellow().bold()),
+            good: s(Style::new().green()),
+            dim: s(Style::new().dim()),
+            bold: s(Style::new().bold()),
+        }
+    }
+}
+
+/// The human-readable report: what was compared with what, why, and what to do next.
+pub fn human(report: &Report, push_option: &str, st: &Styles) -> String {
+    let mut out = String::new();
+    let up = &report.upstream;
+    let _ = writeln!(
+        out,
+        "{} {} at {} ({})",
+        st.dim.apply_to("upstream:"),
+        up.refname,
+        short(&up.oid),
+        up.chosen_by
+    );
+    for t in &report.targets {
+        out.push('\n');
+        target(&mut out, t, st);
+    }
+    out.push('\n');
+    if report.rebuild {
+        let _ = writeln!(
+            out,
+            "{} CI must rebuild the container images for this push.",
+            st.bad.apply_to("=>")
+        );
+        let _ = writeln!(
+            out,
+            "   push with `dockguard push …` or `git push -o {push_option} …`"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "{} no container image needs a rebuild: nothing they are built from differs from upstream.",
+            st.good.apply_to("=>")
+        );
+    }
+    out
+}
+
+fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
+    let verdict = if t.rebuild {
+        st.bad.apply_to("rebuild needed").to_string()
+    } else {
+        st.good.apply_to("no rebuild needed").to_string()
+    };
+    let _ = writeln!(
+        out,
+        "{} ({}): {verdict}",
+        st.bold.apply_to(&t.label),
+        short(&t.tip)
+    );
+    match (&t.merge_base, &t.base_unknown) {
+        (Some(b), None) => {
+            let _ = writeln!(
+                out,
+                "  compared {}..{} (merge-base with upstream .. tip)",
+                short(b),
+                short(&t.tip)
+            );
+        }
+        (_, Some(u)) => {
+            let _ = writeln!(out, "  merge-base: unknown ({})", u.detail);
+        }
+        (None, None) => {}
+    }
+    for reason in &t.reasons {
+        let _ = writeln!(out, "  {reason}");
+    }
+    for c in &t.changes {
+        let path = match (&c.old_path, c.kind) {
+            (Some(old), ChangeKind::Renamed) => format!("{old} -> {}", c.path),
+            _ => c.path.clone(),
+        };
+        let role = match c.role {
+            crate::matcher::PathRole::Dockerfile => "dockerfile",
+            crate::matcher::PathRole::Input => "input",
+        };
+        let _ = writeln!(
+            out,
+            "    {:<9}{path}  {}",
+            c.kind.word(),
+            st.dim.apply_to(format!("({role})"))
+        );
+        if let Some(commits) = &c.commits {
+            for oid in commits {
+                let summary = t
+                    .commits
+                    .iter()
+                    .flatten()
+                    .find(|x| x.oid.to_string() == *oid)
+                    .map(|x| x.summary.as_str())
+                    .unwrap_or_default();
+                let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
+            }
+        }
+    }
+    if t.commits_truncated {
+        let _ = writeln!(
+            out,
+            "  (commit attribution stopped at max_commits; older commits were not examined)"
+        );
+    }
+    if t.other_changes > 0 {
+        let _ = writeln!(
+            out,
+            "  {}",
+            st.dim.apply_to(format!(
+                "{} other changed path{} ignored",
+                t.other_changes,
+                if t.other_changes == 1 { "" } else { "s" }
+            ))
+        );
+    }
+}
+
+/// The JSON report (schema in README.md, `version` field first).
+pub fn json(report: &Report) -> String {
+    let mut s = serde_json::to_string_pretty(report).unwrap_or_else(|e| {
+        // Serialising plain data cannot fail; keep a valid document if it ever does.
+        format!(
+            "{{\"version\":{},\"error\":{:?}}}",
+            report.version,
+            e.to_string()
+        )
+    });
+    s.push('\n');
+    s
+}

@@ -1,0 +1,235 @@
+//! The Verdict: pure data that every front door renders the same way.
+//!
+//! Fail-safe rule: `rebuild` is false only when the merge-base is known and the complete
+//! tree diff from it found nothing the matcher counts. Every other outcome (no merge-base,
+//! shallow history, missing objects) is `rebuild: true` with the reason.
+
+use git2::Oid;
+use serde::{Serialize, Serializer};
+
+use crate::changes::{Attribution, Change, ChangeKind, Touch};
+use crate::matcher::PathRole;
+use crate::repo::{NoBase, Upstream};
+
+/// Version of the JSON output; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Serialises an oid as its hex string.
+pub fn ser_oid<S: Serializer>(oid: &Oid, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(oid)
+}
+
+fn ser_opt_oid<S: Serializer>(oid: &Option<Oid>, s: S) -> Result<S::Ok, S::Error> {
+    match oid {
+        Some(o) => s.collect_str(o),
+        None => s.serialize_none(),
+    }
+}
+
+/// A path for display: UTF-8 as is, anything else lossily (JSON also carries the bytes).
+pub fn display_path(p: &[u8]) -> String {
+    String::from_utf8_lossy(p).into_owned()
+}
+
+/// Why there is no merge-base, for the verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BaseUnknown {
+    /// The kind of failure.
+    pub reason: NoBase,
+    /// libgit2's words.
+    pub detail: String,
+}
+
+/// A changed path in the JSON output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedPath {
+    /// The path (lossy UTF-8 when the real name is not UTF-8; see `path_bytes`).
+    pub path: String,
+    /// The raw bytes, only when the path is not valid UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_bytes: Option<Vec<u8>>,
+    /// For renames, the old path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_path: Option<String>,
+    /// added / deleted / modified / renamed.
+    pub kind: ChangeKind,
+    /// dockerfile / input.
+    pub role: PathRole,
+    /// With `--commits`: the commits in the range that touched it, newest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<Vec<String>>,
+}
+
+impl ChangedPath {
+    fn new(c: &Change) -> Self {
+        ChangedPath {
+            path: display_path(&c.path),
+            path_bytes: std::str::from_utf8(&c.path)
+                .is_err()
+                .then(|| c.path.clone()),
+            old_path: c.old_path.as_deref().map(display_path),
+            kind: c.kind,
+            role: c.role,
+            commits: None,
+        }
+    }
+}
+
+/// The judgement of one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetVerdict {
+    /// What the target is called in messages (`HEAD`, `refs/heads/feature`).
+    pub label: String,
+    /// The commit judged.
+    #[serde(serialize_with = "ser_oid")]
+    pub tip: Oid,
+    /// The merge-base with upstream, when known.
+    #[serde(serialize_with = "ser_opt_oid")]
+    pub merge_base: Option<Oid>,
+    /// Why the merge-base is unknown, when it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_unknown: Option<BaseUnknown>,
+    /// Paths images are built from that differ between merge-base and tip.
+    pub changes: Vec<ChangedPath>,
+    /// How many other paths differ (ignored).
+    pub other_changes: usize,
+    /// With `--commits`: the commits that touched the changed paths.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commits: Option<Vec<Touch>>,
+    /// With `--commits`: true when attribution stopped at `max_commits`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub commits_truncated: bool,
+    /// Must the CI rebuild images for this target?
+    pub rebuild: bool,
+    /// Why (one sentence each).
+    pub reasons: Vec<String>,
+}
+
+impl TargetVerdict {
+    /// A verdict for a target whose merge-base could not be found: rebuild.
+    pub fn base_unknown(label: String, tip: Oid, reason: NoBase, detail: String) -> Self {
+        TargetVerdict {
+            label,
+            tip,
+            merge_base: None,
+            reasons: vec![format!(
+                "no merge-base with upstream: {}; rebuilding to be safe",
+                reason.describe()
+            )],
+            base_unknown: Some(BaseUnknown { reason, detail }),
+            changes: Vec::new(),
+            other_changes: 0,
+            commits: None,
+            commits_truncated: false,
+            rebuild: true,
+        }
+    }
+
+    /// A verdict from a complete diff against a known merge-base.
+    pub fn from_diff(
+        label: String,
+        tip: Oid,
+        base: Oid,
+        changes: &[Change],
+        other: usize,
+        attribution: Option<Attribution>,
+    ) -> Self {
+        let mut paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
+        let mut commits_truncated = false;
+        let commits = attribution.map(|a| {
+            for touch in &a.commits {
+                for &i in &touch.paths {
+                    if let Some(p) = paths.get_mut(i) {
+                        p.commits
+                            .get_or_insert_with(Vec::new)
+                            .push(touch.oid.to_string());
+                    }
+                }
+            }
+            for p in &mut paths {
+                p.commits.get_or_insert_with(Vec::new);
+            }
+            commits_truncated = a.truncated;
+            a.commits
+        });
+        let dockerfiles = changes
+            .iter()
+            .filter(|c| c.role == PathRole::Dockerfile)
+            .count();
+        let inputs = changes.len() - dockerfiles;
+        let short = short(&base);
+        let reasons = if changes.is_empty() {
+            vec![format!(
+                "nothing images are built from differs from the merge-base {short}"
+            )]
+        } else {
+            let mut r = Vec::new();
+            if dockerfiles > 0 {
+                r.push(format!(
+                    "{dockerfiles} dockerfile{} differ{} from the merge-base {short}",
+                    plural(dockerfiles),
+                    if dockerfiles == 1 { "s" } else { "" }
+                ));
+            }
+            if inputs > 0 {
+                r.push(format!(
+                    "{inputs} image input{} differ{} from the merge-base {short}",
+                    plural(inputs),
+                    if inputs == 1 { "s" } else { "" }
+                ));
+            }
+            r
+        };
+        TargetVerdict {
+            label,
+            tip,
+            merge_base: Some(base),
+            base_unknown: None,
+            rebuild: !changes.is_empty(),
+            changes: paths,
+            other_changes: other,
+            commits,
+            commits_truncated,
+            reasons,
+        }
+    }
+}
+
+/// The answer for a whole run: the upstream and one verdict per target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub version: u32,
+    /// What the targets were compared with.
+    pub upstream: Upstream,
+    /// True when any target needs a rebuild.
+    pub rebuild: bool,
+    /// One verdict per target, in the order given.
+    pub targets: Vec<TargetVerdict>,
+}
+
+impl Report {
+    /// Combines verdicts: a rebuild is needed when any target needs one.
+    pub fn new(upstream: Upstream, targets: Vec<TargetVerdict>) -> Self {
+        Report {
+            version: SCHEMA_VERSION,
+            rebuild: targets.iter().any(|t| t.rebuild),
+            upstream,
+            targets,
+        }
+    }
+}
+
+/// The 10-character abbreviation used in messages.
+pub fn short(oid: &Oid) -> String {
+    let s = oid.to_string();
+    s[..10.min(s.len())].to_owned()
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,4 @@
+//! The integration tests: one binary, real repositories, hermetic git.
+
+mod check;
+mod fixture;
