@@ -318,3 +318,22 @@ pub fn with_master() -> (TestRepo, Oid) {
     r.remote_ref("origin", "master", base);
     (r, base)
 }
+
+/// Finds an external tool for an end-to-end test. `None` means "skip this test": allowed
+/// only when `DOCKGUARD_E2E` is not `require` (test.sh sets `require` in CI, and installs
+/// the tools first), so CI can never pass by skipping.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var("DOCKGUARD_E2E").as_deref() != Ok("require"),
+            "{name} is required (DOCKGUARD_E2E=require) but not on PATH; run ./test.sh, which installs it"
+        );
+        eprintln!("skipped: {name} is not installed (./test.sh installs it)");
+    }
+    found
+}
