@@ -16,6 +16,7 @@ use git2::{Oid, Repository};
 use crate::changes::{attribute, diff_trees};
 use crate::config::{FileLayer, Overrides, Settings};
 use crate::error::{Error, Result};
+use crate::history::History;
 use crate::matcher::Matcher;
 use crate::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
 use crate::targets::Target;
@@ -44,6 +45,7 @@ pub struct Engine<'r> {
     workdir_file: Option<FileLayer>,
     run_settings: Settings,
     cache: HashMap<Option<Oid>, Rc<Rules>>,
+    history: History<'r>,
     /// What targets are compared with.
     pub upstream: Upstream,
 }
@@ -84,6 +86,7 @@ impl<'r> Engine<'r> {
             workdir_file,
             run_settings,
             cache: HashMap::new(),
+            history: History::new(repo),
             upstream,
         })
     }
@@ -126,7 +129,7 @@ impl<'r> Engine<'r> {
             .find_commit(target.oid)
             .map_err(|e| Error::git(format!("cannot read commit {} ({label})", target.oid), e))?;
         let rules = self.rules_for(&commit, &label)?;
-        let base = match merge_base(repo, target.oid, self.upstream.oid) {
+        let base = match merge_base(&self.history, repo, target.oid, self.upstream.oid) {
             MergeBase::Found(b) => b,
             MergeBase::Unknown { reason, detail } => {
                 return Ok(TargetVerdict::base_unknown(

@@ -8,9 +8,11 @@
 
 pub mod changes;
 pub mod cli;
+pub mod commit_graph;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod matcher;
 pub mod repo;
 pub mod report;

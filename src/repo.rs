@@ -6,11 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use git2::{ErrorClass, ErrorCode, Oid, Repository};
+use git2::{ErrorCode, Oid, Repository};
 use serde::Serialize;
 
 use crate::config::Origin;
 use crate::error::{Error, Result};
+use crate::history::History;
 
 /// Opens the repository the way git would for a hook: honouring `GIT_DIR`,
 /// `GIT_WORK_TREE` and `GIT_COMMON_DIR`, else discovering upwards from `cwd`.
@@ -215,27 +216,26 @@ pub enum MergeBase {
 }
 
 /// `git merge-base target upstream`, with "none" as an outcome rather than an error.
-pub fn merge_base(repo: &Repository, target: Oid, upstream: Oid) -> MergeBase {
-    if target == upstream {
-        return MergeBase::Found(target);
-    }
-    match repo.merge_base(target, upstream) {
-        Ok(oid) => MergeBase::Found(oid),
-        Err(e) => {
-            let reason = if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound {
-                if repo.is_shallow() {
-                    NoBase::Shallow
-                } else {
-                    NoBase::UnrelatedHistory
-                }
+pub fn merge_base(
+    history: &History<'_>,
+    repo: &Repository,
+    target: Oid,
+    upstream: Oid,
+) -> MergeBase {
+    match history.merge_base(target, upstream) {
+        Ok(Some(oid)) => MergeBase::Found(oid),
+        Ok(None) => MergeBase::Unknown {
+            reason: if repo.is_shallow() {
+                NoBase::Shallow
             } else {
-                NoBase::MissingObject
-            };
-            MergeBase::Unknown {
-                reason,
-                detail: e.message().to_owned(),
-            }
-        }
+                NoBase::UnrelatedHistory
+            },
+            detail: "no common ancestor".into(),
+        },
+        Err(e) => MergeBase::Unknown {
+            reason: NoBase::MissingObject,
+            detail: e.message().to_owned(),
+        },
     }
 }
 

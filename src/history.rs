@@ -1,0 +1,339 @@
+//! Merge-bases, fast: git's own algorithm over the commit-graph when there is one.
+//!
+//! [`History::merge_base`] is a port of git's `paint_down_to_common` (commit-reach.c):
+//! paint the two sides down a queue ordered by generation, then commit date; a commit
+//! reached from both sides is a candidate and makes everything below it stale; stop when
+//! only stale commits are queued; drop candidates that are ancestors of other candidates.
+//! Commits are read from the commit-graph ([`CommitGraph`]) when it has them (an array
+//! lookup) and parsed by libgit2 otherwise (commits newer than the graph), exactly as
+//! git mixes the two.
+//!
+//! We use the graph only where git itself would: not in shallow clones, not with grafts or
+//! replace refs, not with `core.commitGraph=false`. Anything unexpected in the graph data
+//! falls back to libgit2's merge-base, which is slower but always right.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use git2::{ErrorClass, ErrorCode, Oid, Repository};
+
+use crate::commit_graph::{CommitGraph, GENERATION_INFINITY};
+
+const PARENT1: u8 = 1;
+const PARENT2: u8 = 2;
+const STALE: u8 = 4;
+const RESULT: u8 = 8;
+
+/// Merge-base computation for one repository, with its commit-graph loaded once.
+pub struct History<'r> {
+    repo: &'r Repository,
+    graph: Option<CommitGraph>,
+}
+
+impl std::fmt::Debug for History<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("History")
+            .field("graph", &self.graph)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a graph walk stopped: the graph is unusable (ask libgit2 instead) or git failed.
+enum WalkError {
+    Unusable,
+    Git(git2::Error),
+}
+
+impl From<git2::Error> for WalkError {
+    fn from(e: git2::Error) -> Self {
+        WalkError::Git(e)
+    }
+}
+
+impl<'r> History<'r> {
+    /// Loads the commit-graph if git itself would use it here.
+    pub fn new(repo: &'r Repository) -> Self {
+        History {
+            repo,
+            graph: usable_graph(repo),
+        }
+    }
+
+    /// True when merge-bases are computed from the commit-graph.
+    pub fn uses_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    /// The best common ancestor of `a` and `b` (`git merge-base a b`), `Ok(None)` when
+    /// there is none. Errors are libgit2's (e.g. a missing object).
+    pub fn merge_base(&self, a: Oid, b: Oid) -> Result<Option<Oid>, git2::Error> {
+        if a == b {
+            return Ok(Some(a));
+        }
+        if let Some(graph) = &self.graph {
+            match Walk::new(self.repo, graph).merge_base(a, b) {
+                Ok(found) => return Ok(found),
+                Err(WalkError::Git(e)) => return Err(e),
+                Err(WalkError::Unusable) => {}
+            }
+        }
+        match self.repo.merge_base(a, b) {
+            Ok(oid) => Ok(Some(oid)),
+            Err(e) if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn usable_graph(repo: &Repository) -> Option<CommitGraph> {
+    if repo.is_shallow() {
+        return None;
+    }
+    let common = repo.commondir();
+    if common.join("info/grafts").exists() {
+        return None;
+    }
+    let config = repo.config().ok()?;
+    if !config.get_bool("core.commitGraph").unwrap_or(true) {
+        return None;
+    }
+    let replace_refs = config.get_bool("core.useReplaceRefs").unwrap_or(true);
+    if replace_refs
+        && repo
+            .references_glob("refs/replace/*")
+            .map(|mut r| r.next().is_some())
+            .unwrap_or(true)
+    {
+        return None;
+    }
+    CommitGraph::open(&common.join("objects"))
+}
+
+enum Parents {
+    /// Graph commit not expanded yet.
+    InGraph,
+    /// Parsed commit, parents not looked up yet.
+    Oids(Vec<Oid>),
+    /// Expanded.
+    Nodes(Vec<u32>),
+}
+
+struct Node {
+    oid: Oid,
+    pos: Option<u32>,
+    generation: u32,
+    time: i64,
+    flags: u8,
+    queued: u32,
+    parents: Parents,
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    graph: &'a CommitGraph,
+    nodes: Vec<Node>,
+    by_pos: HashMap<u32, u32>,
+    by_oid: HashMap<Oid, u32>,
+}
+
+type Step<T> = Result<T, WalkError>;
+
+impl<'a> Walk<'a> {
+    fn new(repo: &'a Repository, graph: &'a CommitGraph) -> Self {
+        Walk {
+            repo,
+            graph,
+            nodes: Vec::new(),
+            by_pos: HashMap::new(),
+            by_oid: HashMap::new(),
+        }
+    }
+
+    fn merge_base(mut self, a: Oid, b: Oid) -> Step<Option<Oid>> {
+        let na = self.node_by_oid(a)?;
+        let nb = self.node_by_oid(b)?;
+        let mut candidates = self.paint(na, nb)?;
+        if candidates.len() > 1 {
+            candidates = self.remove_redundant(&candidates)?;
+        }
+        // Like git: newest first; ties broken by id so the answer is deterministic.
+        candidates.sort_by_key(|n| {
+            let node = &self.nodes[*n as usize];
+            (Reverse(node.time), node.oid)
+        });
+        Ok(candidates.first().map(|n| self.nodes[*n as usize].oid))
+    }
+
+    fn node_by_oid(&mut self, oid: Oid) -> Step<u32> {
+        if let Some(n) = self.by_oid.get(&oid) {
+            return Ok(*n);
+        }
+        if let Some(pos) = self.graph.position(&oid) {
+            return self.node_by_pos(pos);
+        }
+        let commit = self.repo.find_commit(oid)?;
+        let time = commit.time().seconds();
+        let parents = Parents::Oids(commit.parent_ids().collect());
+        Ok(self.push(Node {
+            oid,
+            pos: None,
+            generation: GENERATION_INFINITY,
+            time,
+            flags: 0,
+            queued: 0,
+            parents,
+        }))
+    }
+
+    fn node_by_pos(&mut self, pos: u32) -> Step<u32> {
+        if let Some(n) = self.by_pos.get(&pos) {
+            return Ok(*n);
+        }
+        let c = self.graph.commit(pos).ok_or(WalkError::Unusable)?;
+        let oid = self.graph.oid(pos).ok_or(WalkError::Unusable)?;
+        if c.generation == 0 {
+            // Written without generation numbers: the walk order would be unsound.
+            return Err(WalkError::Unusable);
+        }
+        Ok(self.push(Node {
+            oid,
+            pos: Some(pos),
+            generation: c.generation,
+            time: c.time,
+            flags: 0,
+            queued: 0,
+            parents: Parents::InGraph,
+        }))
+    }
+
+    fn push(&mut self, node: Node) -> u32 {
+        let n = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        if let Some(pos) = node.pos {
+            self.by_pos.insert(pos, n);
+        }
+        self.by_oid.insert(node.oid, n);
+        self.nodes.push(node);
+        n
+    }
+
+    fn parents(&mut self, n: u32) -> Step<Vec<u32>> {
+        let out = match &self.nodes[n as usize].parents {
+            Parents::Nodes(p) => return Ok(p.clone()),
+            Parents::Oids(oids) => {
+                let oids = oids.clone();
+                let mut out = Vec::with_capacity(oids.len());
+                for p in oids {
+                    out.push(self.node_by_oid(p)?);
+                }
+                out
+            }
+            Parents::InGraph => {
+                let pos = self.nodes[n as usize].pos.ok_or(WalkError::Unusable)?;
+                let c = self.graph.commit(pos).ok_or(WalkError::Unusable)?;
+                let mut out = Vec::with_capacity(c.parents.len());
+                for p in c.parents {
+                    out.push(self.node_by_pos(p)?);
+                }
+                out
+            }
+        };
+        self.nodes[n as usize].parents = Parents::Nodes(out.clone());
+        Ok(out)
+    }
+
+    fn key(&self, n: u32) -> (u32, i64, u32) {
+        let node = &self.nodes[n as usize];
+        (node.generation, node.time, n)
+    }
+
+    /// git's paint_down_to_common for one commit against one other.
+    fn paint(&mut self, one: u32, two: u32) -> Step<Vec<u32>> {
+        let mut queue = BinaryHeap::new();
+        let mut nonstale = 0usize;
+        let mut result = Vec::new();
+        for (n, flag) in [(one, PARENT1), (two, PARENT2)] {
+            self.nodes[n as usize].flags |= flag;
+            self.nodes[n as usize].queued += 1;
+            nonstale += 1;
+            queue.push(self.key(n));
+        }
+        while nonstale > 0 {
+            let Some((_, _, n)) = queue.pop() else { break };
+            let node = &mut self.nodes[n as usize];
+            node.queued -= 1;
+            if node.flags & STALE == 0 {
+                nonstale -= 1;
+            }
+            let mut flags = node.flags & (PARENT1 | PARENT2 | STALE);
+            if flags == PARENT1 | PARENT2 {
+                if node.flags & RESULT == 0 {
+                    node.flags |= RESULT;
+                    result.push(n);
+                }
+                flags |= STALE;
+            }
+            for p in self.parents(n)? {
+                let pn = &mut self.nodes[p as usize];
+                if pn.flags & flags == flags {
+                    continue;
+                }
+                let was_stale = pn.flags & STALE != 0;
+                pn.flags |= flags;
+                if !was_stale && pn.flags & STALE != 0 {
+                    // Entries of p already queued just became stale.
+                    nonstale -= pn.queued as usize;
+                }
+                pn.queued += 1;
+                if pn.flags & STALE == 0 {
+                    nonstale += 1;
+                }
+                queue.push(self.key(p));
+            }
+        }
+        Ok(result
+            .into_iter()
+            .filter(|n| self.nodes[*n as usize].flags & STALE == 0)
+            .collect())
+    }
+
+    /// Drops candidates reachable from another candidate.
+    fn remove_redundant(&mut self, candidates: &[u32]) -> Step<Vec<u32>> {
+        let mut keep = Vec::new();
+        for &c in candidates {
+            let mut redundant = false;
+            for &d in candidates {
+                if c != d && self.reaches(d, c)? {
+                    redundant = true;
+                    break;
+                }
+            }
+            if !redundant {
+                keep.push(c);
+            }
+        }
+        Ok(keep)
+    }
+
+    /// Is `target` an ancestor of `from`?
+    fn reaches(&mut self, from: u32, target: u32) -> Step<bool> {
+        let floor = self.nodes[target as usize].generation;
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![from];
+        while let Some(n) = stack.pop() {
+            if n == target {
+                return Ok(true);
+            }
+            if !seen.insert(n) {
+                continue;
+            }
+            // A descendant of target has a strictly larger generation, so nothing at or
+            // below target's generation (other than target) can lead to it. Commits outside
+            // the graph have infinite generation and are always walked.
+            if floor != GENERATION_INFINITY && self.nodes[n as usize].generation <= floor {
+                continue;
+            }
+            stack.extend(self.parents(n)?);
+        }
+        Ok(false)
+    }
+}
