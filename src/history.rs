@@ -28,6 +28,8 @@ const RESULT: u8 = 8;
 pub struct History<'r> {
     repo: &'r Repository,
     graph: Option<CommitGraph>,
+    /// Our walk is usable here (not shallow, no grafts, no replace refs).
+    walkable: bool,
 }
 
 impl std::fmt::Debug for History<'_> {
@@ -53,9 +55,11 @@ impl From<git2::Error> for WalkError {
 impl<'r> History<'r> {
     /// Loads the commit-graph if git itself would use it here.
     pub fn new(repo: &'r Repository) -> Self {
+        let walkable = plain_history(repo);
         History {
             repo,
-            graph: usable_graph(repo),
+            graph: if walkable { graph_enabled(repo) } else { None },
+            walkable,
         }
     }
 
@@ -70,8 +74,8 @@ impl<'r> History<'r> {
         if a == b {
             return Ok(Some(a));
         }
-        if let Some(graph) = &self.graph {
-            match Walk::new(self.repo, graph).merge_base(a, b) {
+        if self.walkable {
+            match Walk::new(self.repo, self.graph.as_ref()).and_then(|w| w.merge_base(a, b)) {
                 Ok(found) => return Ok(found),
                 Err(WalkError::Git(e)) => return Err(e),
                 Err(WalkError::Unusable) => {}
@@ -85,28 +89,30 @@ impl<'r> History<'r> {
     }
 }
 
-fn usable_graph(repo: &Repository) -> Option<CommitGraph> {
-    if repo.is_shallow() {
-        return None;
+/// True when parents are exactly what commit objects say: no shallow cut, no grafts, no
+/// replace refs. Otherwise libgit2 (which knows about shallow clones) does the walk.
+fn plain_history(repo: &Repository) -> bool {
+    if repo.is_shallow() || repo.commondir().join("info/grafts").exists() {
+        return false;
     }
-    let common = repo.commondir();
-    if common.join("info/grafts").exists() {
-        return None;
-    }
+    let replace_refs = repo
+        .config()
+        .ok()
+        .and_then(|c| c.get_bool("core.useReplaceRefs").ok())
+        .unwrap_or(true);
+    !replace_refs
+        || repo
+            .references_glob("refs/replace/*")
+            .map(|mut r| r.next().is_none())
+            .unwrap_or(false)
+}
+
+fn graph_enabled(repo: &Repository) -> Option<CommitGraph> {
     let config = repo.config().ok()?;
     if !config.get_bool("core.commitGraph").unwrap_or(true) {
         return None;
     }
-    let replace_refs = config.get_bool("core.useReplaceRefs").unwrap_or(true);
-    if replace_refs
-        && repo
-            .references_glob("refs/replace/*")
-            .map(|mut r| r.next().is_some())
-            .unwrap_or(true)
-    {
-        return None;
-    }
-    CommitGraph::open(&common.join("objects"))
+    CommitGraph::open(&repo.commondir().join("objects"))
 }
 
 enum Parents {
@@ -129,8 +135,8 @@ struct Node {
 }
 
 struct Walk<'a> {
-    repo: &'a Repository,
-    graph: &'a CommitGraph,
+    odb: git2::Odb<'a>,
+    graph: Option<&'a CommitGraph>,
     nodes: Vec<Node>,
     by_pos: HashMap<u32, u32>,
     by_oid: HashMap<Oid, u32>,
@@ -139,14 +145,14 @@ struct Walk<'a> {
 type Step<T> = Result<T, WalkError>;
 
 impl<'a> Walk<'a> {
-    fn new(repo: &'a Repository, graph: &'a CommitGraph) -> Self {
-        Walk {
-            repo,
+    fn new(repo: &'a Repository, graph: Option<&'a CommitGraph>) -> Step<Self> {
+        Ok(Walk {
+            odb: repo.odb()?,
             graph,
             nodes: Vec::new(),
             by_pos: HashMap::new(),
             by_oid: HashMap::new(),
-        }
+        })
     }
 
     fn merge_base(mut self, a: Oid, b: Oid) -> Step<Option<Oid>> {
@@ -168,12 +174,21 @@ impl<'a> Walk<'a> {
         if let Some(n) = self.by_oid.get(&oid) {
             return Ok(*n);
         }
-        if let Some(pos) = self.graph.position(&oid) {
+        if let Some(pos) = self.graph.and_then(|g| g.position(&oid)) {
             return self.node_by_pos(pos);
         }
-        let commit = self.repo.find_commit(oid)?;
-        let time = commit.time().seconds();
-        let parents = Parents::Oids(commit.parent_ids().collect());
+        // Read the raw object and parse only what the walk needs: cheaper than a full
+        // commit parse (no signature or message allocations).
+        let (parent_ids, time) = {
+            let obj = self.odb.read(oid)?;
+            if obj.kind() != git2::ObjectType::Commit {
+                return Err(WalkError::Git(git2::Error::from_str(&format!(
+                    "{oid} is not a commit"
+                ))));
+            }
+            parse_commit(obj.data()).ok_or(WalkError::Unusable)?
+        };
+        let parents = Parents::Oids(parent_ids);
         Ok(self.push(Node {
             oid,
             pos: None,
@@ -189,8 +204,9 @@ impl<'a> Walk<'a> {
         if let Some(n) = self.by_pos.get(&pos) {
             return Ok(*n);
         }
-        let c = self.graph.commit(pos).ok_or(WalkError::Unusable)?;
-        let oid = self.graph.oid(pos).ok_or(WalkError::Unusable)?;
+        let graph = self.graph.ok_or(WalkError::Unusable)?;
+        let c = graph.commit(pos).ok_or(WalkError::Unusable)?;
+        let oid = graph.oid(pos).ok_or(WalkError::Unusable)?;
         if c.generation == 0 {
             // Written without generation numbers: the walk order would be unsound.
             return Err(WalkError::Unusable);
@@ -229,7 +245,8 @@ impl<'a> Walk<'a> {
             }
             Parents::InGraph => {
                 let pos = self.nodes[n as usize].pos.ok_or(WalkError::Unusable)?;
-                let c = self.graph.commit(pos).ok_or(WalkError::Unusable)?;
+                let graph = self.graph.ok_or(WalkError::Unusable)?;
+                let c = graph.commit(pos).ok_or(WalkError::Unusable)?;
                 let mut out = Vec::with_capacity(c.parents.len());
                 for p in c.parents {
                     out.push(self.node_by_pos(p)?);
@@ -336,4 +353,24 @@ impl<'a> Walk<'a> {
         }
         Ok(false)
     }
+}
+
+/// Parent ids and committer time from a raw commit object; `None` if it is malformed.
+fn parse_commit(data: &[u8]) -> Option<(Vec<Oid>, i64)> {
+    let mut parents = Vec::new();
+    for line in data.split(|b| *b == b'\n') {
+        if line.is_empty() {
+            break; // end of the header: the message follows
+        }
+        if let Some(hex) = line.strip_prefix(b"parent ") {
+            parents.push(Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?);
+        } else if let Some(rest) = line.strip_prefix(b"committer ") {
+            // "Name <email> TIME TZ": the time is the second field from the right.
+            let mut fields = rest.rsplit(|b| *b == b' ');
+            let _tz = fields.next()?;
+            let time = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
+            return Some((parents, time));
+        }
+    }
+    None
 }
