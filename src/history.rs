@@ -12,12 +12,14 @@
 //! replace refs, not with `core.commitGraph=false`. Anything unexpected in the graph data
 //! falls back to libgit2's merge-base, which is slower but always right.
 
+use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::commit_graph::{CommitGraph, GENERATION_INFINITY};
+use crate::pack::{parse_header, Packs};
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;
@@ -28,6 +30,7 @@ const RESULT: u8 = 8;
 pub struct History<'r> {
     repo: &'r Repository,
     graph: Option<CommitGraph>,
+    packs: RefCell<Option<Packs>>,
     /// Our walk is usable here (not shallow, no grafts, no replace refs).
     walkable: bool,
 }
@@ -59,6 +62,7 @@ impl<'r> History<'r> {
         History {
             repo,
             graph: if walkable { graph_enabled(repo) } else { None },
+            packs: RefCell::new(None),
             walkable,
         }
     }
@@ -75,7 +79,11 @@ impl<'r> History<'r> {
             return Ok(Some(a));
         }
         if self.walkable {
-            match Walk::new(self.repo, self.graph.as_ref()).and_then(|w| w.merge_base(a, b)) {
+            let mut packs = self.packs.borrow_mut();
+            let packs =
+                packs.get_or_insert_with(|| Packs::open(&self.repo.commondir().join("objects")));
+            match Walk::new(self.repo, self.graph.as_ref(), packs).and_then(|w| w.merge_base(a, b))
+            {
                 Ok(found) => return Ok(found),
                 Err(WalkError::Git(e)) => return Err(e),
                 Err(WalkError::Unusable) => {}
@@ -136,6 +144,7 @@ struct Node {
 
 struct Walk<'a> {
     odb: git2::Odb<'a>,
+    packs: &'a mut Packs,
     graph: Option<&'a CommitGraph>,
     nodes: Vec<Node>,
     by_pos: HashMap<u32, u32>,
@@ -145,9 +154,14 @@ struct Walk<'a> {
 type Step<T> = Result<T, WalkError>;
 
 impl<'a> Walk<'a> {
-    fn new(repo: &'a Repository, graph: Option<&'a CommitGraph>) -> Step<Self> {
+    fn new(
+        repo: &'a Repository,
+        graph: Option<&'a CommitGraph>,
+        packs: &'a mut Packs,
+    ) -> Step<Self> {
         Ok(Walk {
             odb: repo.odb()?,
+            packs,
             graph,
             nodes: Vec::new(),
             by_pos: HashMap::new(),
@@ -177,16 +191,18 @@ impl<'a> Walk<'a> {
         if let Some(pos) = self.graph.and_then(|g| g.position(&oid)) {
             return self.node_by_pos(pos);
         }
-        // Read the raw object and parse only what the walk needs: cheaper than a full
-        // commit parse (no signature or message allocations).
-        let (parent_ids, time) = {
+        // Parse only what the walk needs: from the pack directly when the commit is stored
+        // whole there, else from the raw object libgit2 reads (loose, deltified).
+        let (parent_ids, time) = if let Some(found) = self.packs.commit_header(&oid) {
+            found
+        } else {
             let obj = self.odb.read(oid)?;
             if obj.kind() != git2::ObjectType::Commit {
                 return Err(WalkError::Git(git2::Error::from_str(&format!(
                     "{oid} is not a commit"
                 ))));
             }
-            parse_commit(obj.data()).ok_or(WalkError::Unusable)?
+            parse_header(obj.data()).ok_or(WalkError::Unusable)?
         };
         let parents = Parents::Oids(parent_ids);
         Ok(self.push(Node {
@@ -353,24 +369,4 @@ impl<'a> Walk<'a> {
         }
         Ok(false)
     }
-}
-
-/// Parent ids and committer time from a raw commit object; `None` if it is malformed.
-fn parse_commit(data: &[u8]) -> Option<(Vec<Oid>, i64)> {
-    let mut parents = Vec::new();
-    for line in data.split(|b| *b == b'\n') {
-        if line.is_empty() {
-            break; // end of the header: the message follows
-        }
-        if let Some(hex) = line.strip_prefix(b"parent ") {
-            parents.push(Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?);
-        } else if let Some(rest) = line.strip_prefix(b"committer ") {
-            // "Name <email> TIME TZ": the time is the second field from the right.
-            let mut fields = rest.rsplit(|b| *b == b' ');
-            let _tz = fields.next()?;
-            let time = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-            return Some((parents, time));
-        }
-    }
-    None
 }

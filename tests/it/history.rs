@@ -26,6 +26,11 @@ impl Rng {
 
 /// Builds `n` commits with random parents; returns them in creation order.
 fn random_dag(r: &TestRepo, n: usize, seed: u64) -> Vec<Oid> {
+    random_dag_on(r, n, seed, &[])
+}
+
+/// Like [`random_dag`], continuing from `earlier` commits.
+fn random_dag_on(r: &TestRepo, n: usize, seed: u64, earlier: &[Oid]) -> Vec<Oid> {
     let mut rng = Rng(seed);
     let tree = {
         let mut tb = r.repo.treebuilder(None).expect("tb");
@@ -33,8 +38,8 @@ fn random_dag(r: &TestRepo, n: usize, seed: u64) -> Vec<Oid> {
         tb.insert("f", blob, 0o100644).expect("insert");
         r.repo.find_tree(tb.write().expect("tree")).expect("tree")
     };
-    let mut commits: Vec<Oid> = Vec::new();
-    for i in 0..n {
+    let mut commits: Vec<Oid> = earlier.to_vec();
+    for i in earlier.len()..earlier.len() + n {
         let nparents = if i == 0 || rng.below(40) == 0 {
             0 // a new root now and then: unrelated histories
         } else {
@@ -75,7 +80,7 @@ fn random_dag(r: &TestRepo, n: usize, seed: u64) -> Vec<Oid> {
             .expect("ref");
         commits.push(oid);
     }
-    commits
+    commits.split_off(earlier.len())
 }
 
 fn write_graph(r: &TestRepo, commits: &[Oid], extra: &[&str]) {
@@ -150,8 +155,20 @@ fn compare(r: &TestRepo, commits: &[Oid], seed: u64, pairs: usize, graph: bool) 
 #[test]
 fn merge_base_without_a_graph_matches_git() {
     let r = TestRepo::new();
-    let commits = random_dag(&r, 300, 23);
-    compare(&r, &commits, 29, 150, false);
+    let mut commits = random_dag(&r, 300, 23);
+    // Most commits packed (read straight from the pack), the newest loose (via libgit2).
+    git(r.path(), &["repack", "-adq"]);
+    commits.extend(random_dag_on(&r, 40, 31, &commits));
+    assert!(
+        r.repo
+            .path()
+            .join("objects/pack")
+            .read_dir()
+            .expect("pack dir")
+            .count()
+            >= 2
+    );
+    compare(&r, &commits, 29, 200, false);
 }
 
 #[test]
