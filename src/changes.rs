@@ -5,6 +5,8 @@
 //! - subtrees with the same object id on both sides are skipped without being read;
 //! - no blob is ever loaded (a change is an object-id or mode difference), so partial
 //!   clones (`--filter=blob:none`) work without fetching anything;
+//! - trees are read as raw bytes straight from the packs ([`crate::objects`]);
+//! - a large diff is split across two threads by subtree (it is bound by inflating trees);
 //! - paths are bytes from end to end (non-UTF-8 names are fine);
 //! - only paths the matcher classifies are kept; the rest are only counted.
 //!
@@ -17,11 +19,15 @@
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use git2::{Oid, Repository, Tree, TreeEntry};
+use std::rc::Rc;
+
+use git2::{Oid, Repository, Tree};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::matcher::{Matcher, PathRole};
+use crate::objects::Objects;
+use crate::pack::PackReader;
 
 /// How a path changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -78,6 +84,7 @@ pub struct TreeChanges {
 /// Compares two trees (base -> target), keeping the paths `matcher` classifies.
 pub fn diff_trees(
     repo: &Repository,
+    objects: &mut Objects<'_>,
     base: Oid,
     target: Oid,
     matcher: &Matcher,
@@ -86,90 +93,274 @@ pub fn diff_trees(
     if base == target {
         return Ok(out);
     }
-    let a = find_tree(repo, base)?;
-    let b = find_tree(repo, target)?;
-    let mut walker = Walker {
-        repo,
-        matcher,
-        out: &mut out,
+    // Expand breadth-first in this thread until there is enough independent work to share
+    // with a second core: large diffs are bound by inflating trees, which parallelises
+    // perfectly across subtrees. Small diffs never reach the threshold.
+    let mut frontier = vec![Pending {
         prefix: Vec::new(),
-    };
-    walker.trees(Some(&a), Some(&b))?;
+        a: Some(base),
+        b: Some(target),
+    }];
+    for _ in 0..SPLIT_DEPTH {
+        if frontier.is_empty() || frontier.len() >= PARALLEL_MIN {
+            break;
+        }
+        let mut next = Vec::new();
+        let mut walker = Walker::new(objects, matcher, Some(&mut next));
+        for p in &frontier {
+            walker.run(p)?;
+        }
+        out.absorb(walker.out);
+        frontier = next;
+    }
+    if frontier.len() >= PARALLEL_MIN {
+        let theirs: Vec<Pending> = frontier.iter().skip(1).step_by(2).cloned().collect();
+        let mine: Vec<Pending> = frontier.into_iter().step_by(2).collect();
+        let set = objects.pack_set();
+        let (mine_out, theirs_out) = std::thread::scope(|s| {
+            // The helper reads packs only (libgit2 handles are not shareable across threads);
+            // whatever it cannot read, this thread redoes with full object access.
+            let helper = s.spawn(|| {
+                let mut reader = PackReader::new(set);
+                walk_all(&mut PackOnly(&mut reader), matcher, &theirs).ok()
+            });
+            let mine_out = walk_all(objects, matcher, &mine);
+            (mine_out, helper.join().ok().flatten())
+        });
+        out.absorb(mine_out?);
+        out.absorb(match theirs_out {
+            Some(t) => t,
+            None => walk_all(objects, matcher, &theirs)?,
+        });
+    } else {
+        out.absorb(walk_all(objects, matcher, &frontier)?);
+    }
+    // Full paths in byte order are git's tree order, whatever order the work was done in.
+    out.matched.sort_by(|x, y| x.path.cmp(&y.path));
     pair_renames(repo, base, target, &mut out.matched);
     Ok(out)
 }
 
-fn find_tree(repo: &Repository, oid: Oid) -> Result<Tree<'_>> {
-    repo.find_tree(oid)
-        .map_err(|e| Error::git(format!("cannot read tree {oid}"), e))
+/// Subtree pairs wanted before a second thread is worth starting.
+const PARALLEL_MIN: usize = 32;
+/// How many levels to expand looking for them.
+const SPLIT_DEPTH: usize = 3;
+
+/// Where the walker gets trees from.
+trait TreeSource {
+    fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>>;
 }
 
-struct Walker<'a, 'r> {
-    repo: &'r Repository,
-    matcher: &'a Matcher,
-    out: &'a mut TreeChanges,
+impl TreeSource for Objects<'_> {
+    fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
+        Objects::tree(self, oid).map_err(|e| Error::git(format!("cannot read tree {oid}"), e))
+    }
+}
+
+/// Pack files only (for the helper thread).
+struct PackOnly<'a>(&'a mut PackReader);
+
+impl TreeSource for PackOnly<'_> {
+    fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
+        self.0.tree(&oid).ok_or_else(|| {
+            Error::git(
+                format!("tree {oid} is not in a pack"),
+                git2::Error::from_str("not in a pack"),
+            )
+        })
+    }
+}
+
+/// A pair of trees (either may be absent) still to compare, at a path.
+#[derive(Debug, Clone)]
+struct Pending {
     prefix: Vec<u8>,
+    a: Option<Oid>,
+    b: Option<Oid>,
 }
 
-impl Walker<'_, '_> {
-    fn trees(&mut self, a: Option<&Tree<'_>>, b: Option<&Tree<'_>>) -> Result<()> {
-        let mut ia = a.map(|t| t.iter()).into_iter().flatten().peekable();
-        let mut ib = b.map(|t| t.iter()).into_iter().flatten().peekable();
+impl TreeChanges {
+    fn absorb(&mut self, other: TreeChanges) {
+        self.matched.extend(other.matched);
+        self.other += other.other;
+    }
+}
+
+fn walk_all(src: &mut dyn TreeSource, matcher: &Matcher, items: &[Pending]) -> Result<TreeChanges> {
+    let mut walker = Walker::new(src, matcher, None);
+    for p in items {
+        walker.run(p)?;
+    }
+    Ok(walker.out)
+}
+
+/// One entry of a raw tree object: `<octal mode> SP <name> NUL <20-byte id>`.
+#[derive(Clone, Copy)]
+struct Entry<'t> {
+    mode: u32,
+    name: &'t [u8],
+    id: &'t [u8],
+}
+
+impl Entry<'_> {
+    fn is_tree(&self) -> bool {
+        self.mode == 0o40000
+    }
+
+    fn oid(&self) -> Result<Oid> {
+        Oid::from_bytes(self.id).map_err(|e| Error::git("malformed tree entry", e))
+    }
+}
+
+/// Iterates a raw tree; a malformed tree yields an error (and the verdict says rebuild).
+struct Entries<'t> {
+    rest: &'t [u8],
+}
+
+impl<'t> Iterator for Entries<'t> {
+    type Item = Result<Entry<'t>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        match parse_entry(self.rest) {
+            Some((entry, rest)) => {
+                self.rest = rest;
+                Some(Ok(entry))
+            }
+            None => {
+                self.rest = &[];
+                Some(Err(Error::git(
+                    "malformed tree object",
+                    git2::Error::from_str("cannot parse tree entry"),
+                )))
+            }
+        }
+    }
+}
+
+fn parse_entry(data: &[u8]) -> Option<(Entry<'_>, &[u8])> {
+    let sp = data.iter().position(|b| *b == b' ')?;
+    let mut mode = 0u32;
+    for d in &data[..sp] {
+        if !(b'0'..=b'7').contains(d) {
+            return None;
+        }
+        mode = mode.checked_mul(8)?.checked_add(u32::from(d - b'0'))?;
+    }
+    let after = &data[sp + 1..];
+    let nul = after.iter().position(|b| *b == 0)?;
+    let id = after.get(nul + 1..nul + 21)?;
+    let entry = Entry {
+        mode,
+        name: &after[..nul],
+        id,
+    };
+    Some((entry, &after[nul + 21..]))
+}
+
+fn entries(data: Option<&[u8]>) -> std::iter::Peekable<Entries<'_>> {
+    Entries {
+        rest: data.unwrap_or_default(),
+    }
+    .peekable()
+}
+
+struct Walker<'a, 's> {
+    src: &'s mut dyn TreeSource,
+    matcher: &'a Matcher,
+    out: TreeChanges,
+    prefix: Vec<u8>,
+    /// When set, subtree pairs are recorded here instead of being walked.
+    defer: Option<&'a mut Vec<Pending>>,
+}
+
+impl<'a, 's> Walker<'a, 's> {
+    fn new(
+        src: &'s mut dyn TreeSource,
+        matcher: &'a Matcher,
+        defer: Option<&'a mut Vec<Pending>>,
+    ) -> Self {
+        Walker {
+            src,
+            matcher,
+            out: TreeChanges::default(),
+            prefix: Vec::new(),
+            defer,
+        }
+    }
+
+    fn run(&mut self, p: &Pending) -> Result<()> {
+        self.prefix.clear();
+        self.prefix.extend_from_slice(&p.prefix);
+        self.trees(p.a, p.b)
+    }
+
+    fn trees(&mut self, a: Option<Oid>, b: Option<Oid>) -> Result<()> {
+        let ta = a.map(|o| self.src.tree(o)).transpose()?;
+        let tb = b.map(|o| self.src.tree(o)).transpose()?;
+        let mut ia = entries(ta.as_deref().map(Vec::as_slice));
+        let mut ib = entries(tb.as_deref().map(Vec::as_slice));
         loop {
             let ord = match (ia.peek(), ib.peek()) {
                 (None, None) => return Ok(()),
+                (Some(Err(_)), _) => return ia.next().map_or(Ok(()), |r| r.map(|_| ())),
+                (_, Some(Err(_))) => return ib.next().map_or(Ok(()), |r| r.map(|_| ())),
                 (Some(_), None) => Ordering::Less,
                 (None, Some(_)) => Ordering::Greater,
-                (Some(x), Some(y)) => git_order(x, y),
+                (Some(Ok(x)), Some(Ok(y))) => git_order(x, y),
             };
-            match ord {
-                Ordering::Less => {
-                    let x = ia.next();
-                    self.entry(x.as_ref(), None)?;
-                }
-                Ordering::Greater => {
-                    let y = ib.next();
-                    self.entry(None, y.as_ref())?;
-                }
-                Ordering::Equal => {
-                    let (x, y) = (ia.next(), ib.next());
-                    if let (Some(x), Some(y)) = (&x, &y) {
-                        if x.id() == y.id() && x.filemode() == y.filemode() {
-                            continue; // identical file or subtree: nothing below can differ
-                        }
-                    }
-                    self.entry(x.as_ref(), y.as_ref())?;
+            let (x, y) = match ord {
+                Ordering::Less => (ia.next().transpose()?, None),
+                Ordering::Greater => (None, ib.next().transpose()?),
+                Ordering::Equal => (ia.next().transpose()?, ib.next().transpose()?),
+            };
+            if let (Some(x), Some(y)) = (&x, &y) {
+                if x.id == y.id && x.mode == y.mode {
+                    continue; // identical file or subtree: nothing below can differ
                 }
             }
+            self.entry(x, y)?;
         }
     }
 
     /// One name present on either or both sides (same kind: both trees or both not).
-    fn entry(&mut self, a: Option<&TreeEntry<'_>>, b: Option<&TreeEntry<'_>>) -> Result<()> {
-        let Some(name) = a.or(b).map(TreeEntry::name_bytes) else {
+    fn entry(&mut self, a: Option<Entry<'_>>, b: Option<Entry<'_>>) -> Result<()> {
+        let Some(e) = a.or(b) else {
             return Ok(());
         };
         let saved = self.prefix.len();
         if saved > 0 {
             self.prefix.push(b'/');
         }
-        self.prefix.extend_from_slice(name);
-        let result = if a.or(b).is_some_and(is_tree) {
-            let ta = a.map(|e| find_tree(self.repo, e.id())).transpose()?;
-            let tb = b.map(|e| find_tree(self.repo, e.id())).transpose()?;
-            self.trees(ta.as_ref(), tb.as_ref())
+        self.prefix.extend_from_slice(e.name);
+        let result = if e.is_tree() {
+            let ia = a.map(|x| x.oid()).transpose();
+            let ib = b.map(|x| x.oid()).transpose();
+            match (ia, ib, &mut self.defer) {
+                (Ok(ia), Ok(ib), Some(defer)) => {
+                    defer.push(Pending {
+                        prefix: self.prefix.clone(),
+                        a: ia,
+                        b: ib,
+                    });
+                    Ok(())
+                }
+                (Ok(ia), Ok(ib), None) => self.trees(ia, ib),
+                (Err(err), _, _) | (_, Err(err), _) => Err(err),
+            }
         } else {
-            self.leaf(a, b);
-            Ok(())
+            self.leaf(a, b)
         };
         self.prefix.truncate(saved);
         result
     }
 
-    fn leaf(&mut self, a: Option<&TreeEntry<'_>>, b: Option<&TreeEntry<'_>>) {
+    fn leaf(&mut self, a: Option<Entry<'_>>, b: Option<Entry<'_>>) -> Result<()> {
         let Some(role) = self.matcher.classify(&self.prefix) else {
             self.out.other += 1;
-            return;
+            return Ok(());
         };
         let kind = match (a, b) {
             (None, Some(_)) => ChangeKind::Added,
@@ -181,28 +372,25 @@ impl Walker<'_, '_> {
             old_path: None,
             kind,
             role,
-            old_oid: a.map_or(Oid::ZERO_SHA1, TreeEntry::id),
-            new_oid: b.map_or(Oid::ZERO_SHA1, TreeEntry::id),
+            old_oid: a.map_or(Ok(Oid::ZERO_SHA1), |e| e.oid())?,
+            new_oid: b.map_or(Ok(Oid::ZERO_SHA1), |e| e.oid())?,
         });
+        Ok(())
     }
 }
 
-fn is_tree(e: &TreeEntry<'_>) -> bool {
-    e.kind() == Some(git2::ObjectType::Tree)
-}
-
 /// git's tree order: names compared bytewise, a tree's name as if it ended in `/`.
-fn git_order(x: &TreeEntry<'_>, y: &TreeEntry<'_>) -> Ordering {
-    let (a, b) = (x.name_bytes(), y.name_bytes());
+fn git_order(x: &Entry<'_>, y: &Entry<'_>) -> Ordering {
+    let (a, b) = (x.name, y.name);
     let n = a.len().min(b.len());
     match a[..n].cmp(&b[..n]) {
         Ordering::Equal => {}
         other => return other,
     }
-    let end = |name: &[u8], e: &TreeEntry<'_>| {
+    let end = |name: &[u8], e: &Entry<'_>| {
         name.get(n)
             .copied()
-            .unwrap_or(if is_tree(e) { b'/' } else { 0 })
+            .unwrap_or(if e.is_tree() { b'/' } else { 0 })
     };
     end(a, x).cmp(&end(b, y))
 }

@@ -201,6 +201,28 @@ impl CommitGraph {
 
     /// The commit at a global position.
     pub fn commit(&self, pos: u32) -> Option<GraphCommit> {
+        let mut parents = Vec::with_capacity(2);
+        let (generation, time) = self.commit_into(pos, &mut parents)?;
+        Some(GraphCommit {
+            parents,
+            generation,
+            time,
+        })
+    }
+
+    /// Appends the parents (global positions) of the commit at `pos` to `parents` and
+    /// returns its (generation, committer time); no allocation on the walk's hot path.
+    pub fn commit_into(&self, pos: u32, parents: &mut Vec<u32>) -> Option<(u32, i64)> {
+        let before = parents.len();
+        let found = self.read_commit(pos, parents);
+        if found.is_none() {
+            parents.truncate(before);
+        }
+        found
+    }
+
+    fn read_commit(&self, pos: u32, parents: &mut Vec<u32>) -> Option<(u32, i64)> {
+        let before = parents.len();
         let (l, i) = self.layer_of(pos)?;
         let b = &l.map[..];
         let at = l.data + i * (HASH_LEN + 16) + HASH_LEN;
@@ -208,11 +230,10 @@ impl CommitGraph {
         let p2 = be32(b, at + 4)?;
         let hi = be32(b, at + 8)?;
         let lo = be32(b, at + 12)?;
-        let mut parents = Vec::with_capacity(2);
         if p1 != NO_PARENT {
             parents.push(p1);
         }
-        if p2 & OCTOPUS != 0 && p2 != NO_PARENT {
+        if p2 & OCTOPUS != 0 {
             let (start, end) = l.edges?;
             let mut e = start + (p2 & !OCTOPUS) as usize * 4;
             loop {
@@ -229,14 +250,10 @@ impl CommitGraph {
         } else if p2 != NO_PARENT {
             parents.push(p2);
         }
-        if parents.iter().any(|p| *p >= self.len()) {
+        if parents[before..].iter().any(|p| *p >= self.len()) {
             return None;
         }
-        Some(GraphCommit {
-            parents,
-            generation: hi >> 2,
-            time: (i64::from(hi & 0x3) << 32) | i64::from(lo),
-        })
+        Some((hi >> 2, (i64::from(hi & 0x3) << 32) | i64::from(lo)))
     }
 }
 

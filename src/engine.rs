@@ -18,6 +18,7 @@ use crate::config::{FileLayer, Overrides, Settings};
 use crate::error::{Error, Result};
 use crate::history::History;
 use crate::matcher::Matcher;
+use crate::objects::Objects;
 use crate::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
 use crate::targets::Target;
 use crate::verdict::{Report, TargetVerdict};
@@ -46,6 +47,7 @@ pub struct Engine<'r> {
     run_settings: Settings,
     cache: HashMap<Option<Oid>, Rc<Rules>>,
     history: History<'r>,
+    objects: Objects<'r>,
     /// What targets are compared with.
     pub upstream: Upstream,
 }
@@ -87,6 +89,7 @@ impl<'r> Engine<'r> {
             run_settings,
             cache: HashMap::new(),
             history: History::new(repo),
+            objects: Objects::new(repo),
             upstream,
         })
     }
@@ -129,7 +132,13 @@ impl<'r> Engine<'r> {
             .find_commit(target.oid)
             .map_err(|e| Error::git(format!("cannot read commit {} ({label})", target.oid), e))?;
         let rules = self.rules_for(&commit, &label)?;
-        let base = match merge_base(&self.history, repo, target.oid, self.upstream.oid) {
+        let base = match merge_base(
+            &self.history,
+            &mut self.objects,
+            repo,
+            target.oid,
+            self.upstream.oid,
+        ) {
             MergeBase::Found(b) => b,
             MergeBase::Unknown { reason, detail } => {
                 return Ok(TargetVerdict::base_unknown(
@@ -151,7 +160,13 @@ impl<'r> Engine<'r> {
             Ok(t) => t,
             Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e))),
         };
-        let diff = match diff_trees(repo, base_tree, commit.tree_id(), &rules.matcher) {
+        let diff = match diff_trees(
+            repo,
+            &mut self.objects,
+            base_tree,
+            commit.tree_id(),
+            &rules.matcher,
+        ) {
             Ok(d) => d,
             Err(e) => return Ok(undecided(e)),
         };

@@ -12,14 +12,13 @@
 //! replace refs, not with `core.commitGraph=false`. Anything unexpected in the graph data
 //! falls back to libgit2's merge-base, which is slower but always right.
 
-use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::commit_graph::{CommitGraph, GENERATION_INFINITY};
-use crate::pack::{parse_header, Packs};
+use crate::objects::Objects;
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;
@@ -30,7 +29,6 @@ const RESULT: u8 = 8;
 pub struct History<'r> {
     repo: &'r Repository,
     graph: Option<CommitGraph>,
-    packs: RefCell<Option<Packs>>,
     /// Our walk is usable here (not shallow, no grafts, no replace refs).
     walkable: bool,
 }
@@ -62,7 +60,6 @@ impl<'r> History<'r> {
         History {
             repo,
             graph: if walkable { graph_enabled(repo) } else { None },
-            packs: RefCell::new(None),
             walkable,
         }
     }
@@ -74,16 +71,17 @@ impl<'r> History<'r> {
 
     /// The best common ancestor of `a` and `b` (`git merge-base a b`), `Ok(None)` when
     /// there is none. Errors are libgit2's (e.g. a missing object).
-    pub fn merge_base(&self, a: Oid, b: Oid) -> Result<Option<Oid>, git2::Error> {
+    pub fn merge_base(
+        &self,
+        objects: &mut Objects<'_>,
+        a: Oid,
+        b: Oid,
+    ) -> Result<Option<Oid>, git2::Error> {
         if a == b {
             return Ok(Some(a));
         }
         if self.walkable {
-            let mut packs = self.packs.borrow_mut();
-            let packs =
-                packs.get_or_insert_with(|| Packs::open(&self.repo.commondir().join("objects")));
-            match Walk::new(self.repo, self.graph.as_ref(), packs).and_then(|w| w.merge_base(a, b))
-            {
+            match Walk::new(self.graph.as_ref(), objects).merge_base(a, b) {
                 Ok(found) => return Ok(found),
                 Err(WalkError::Git(e)) => return Err(e),
                 Err(WalkError::Unusable) => {}
@@ -123,18 +121,20 @@ fn graph_enabled(repo: &Repository) -> Option<CommitGraph> {
     CommitGraph::open(&repo.commondir().join("objects"))
 }
 
+/// A node's parents: a range of `Walk::edges`, holding graph positions or object ids
+/// until first expanded, node indexes after.
+#[derive(Clone, Copy)]
 enum Parents {
-    /// Graph commit not expanded yet.
-    InGraph,
-    /// Parsed commit, parents not looked up yet.
-    Oids(Vec<Oid>),
-    /// Expanded.
-    Nodes(Vec<u32>),
+    /// Graph positions, not looked up yet.
+    Positions(u32, u32),
+    /// Parsed commit: index into `Walk::pending_oids`, not looked up yet.
+    Oids(u32, u32),
+    /// Node indexes.
+    Nodes(u32, u32),
 }
 
 struct Node {
     oid: Oid,
-    pos: Option<u32>,
     generation: u32,
     time: i64,
     flags: u8,
@@ -142,31 +142,31 @@ struct Node {
     parents: Parents,
 }
 
-struct Walk<'a> {
-    odb: git2::Odb<'a>,
-    packs: &'a mut Packs,
+struct Walk<'a, 'r> {
+    objects: &'a mut Objects<'r>,
     graph: Option<&'a CommitGraph>,
     nodes: Vec<Node>,
-    by_pos: HashMap<u32, u32>,
+    /// Graph position -> node index (u32::MAX: none yet); allocated on first use.
+    by_pos: Vec<u32>,
+    /// Commits outside the graph -> node index.
     by_oid: HashMap<Oid, u32>,
+    edges: Vec<u32>,
+    pending_oids: Vec<Oid>,
 }
 
 type Step<T> = Result<T, WalkError>;
 
-impl<'a> Walk<'a> {
-    fn new(
-        repo: &'a Repository,
-        graph: Option<&'a CommitGraph>,
-        packs: &'a mut Packs,
-    ) -> Step<Self> {
-        Ok(Walk {
-            odb: repo.odb()?,
-            packs,
+impl<'a, 'r> Walk<'a, 'r> {
+    fn new(graph: Option<&'a CommitGraph>, objects: &'a mut Objects<'r>) -> Self {
+        Walk {
+            objects,
             graph,
             nodes: Vec::new(),
-            by_pos: HashMap::new(),
+            by_pos: Vec::new(),
             by_oid: HashMap::new(),
-        })
+            edges: Vec::new(),
+            pending_oids: Vec::new(),
+        }
     }
 
     fn merge_base(mut self, a: Oid, b: Oid) -> Step<Option<Oid>> {
@@ -191,87 +191,83 @@ impl<'a> Walk<'a> {
         if let Some(pos) = self.graph.and_then(|g| g.position(&oid)) {
             return self.node_by_pos(pos);
         }
-        // Parse only what the walk needs: from the pack directly when the commit is stored
-        // whole there, else from the raw object libgit2 reads (loose, deltified).
-        let (parent_ids, time) = if let Some(found) = self.packs.commit_header(&oid) {
-            found
-        } else {
-            let obj = self.odb.read(oid)?;
-            if obj.kind() != git2::ObjectType::Commit {
-                return Err(WalkError::Git(git2::Error::from_str(&format!(
-                    "{oid} is not a commit"
-                ))));
-            }
-            parse_header(obj.data()).ok_or(WalkError::Unusable)?
-        };
-        let parents = Parents::Oids(parent_ids);
-        Ok(self.push(Node {
+        let (parent_ids, time) = self.objects.commit_header(oid)?;
+        let start = len32(&self.pending_oids);
+        self.pending_oids.extend(parent_ids);
+        let parents = Parents::Oids(start, len32(&self.pending_oids) - start);
+        let n = self.push(Node {
             oid,
-            pos: None,
             generation: GENERATION_INFINITY,
             time,
             flags: 0,
             queued: 0,
             parents,
-        }))
+        });
+        self.by_oid.insert(oid, n);
+        Ok(n)
     }
 
     fn node_by_pos(&mut self, pos: u32) -> Step<u32> {
-        if let Some(n) = self.by_pos.get(&pos) {
-            return Ok(*n);
-        }
         let graph = self.graph.ok_or(WalkError::Unusable)?;
-        let c = graph.commit(pos).ok_or(WalkError::Unusable)?;
+        if self.by_pos.is_empty() {
+            self.by_pos = vec![u32::MAX; graph.len() as usize];
+        }
+        let slot = *self.by_pos.get(pos as usize).ok_or(WalkError::Unusable)?;
+        if slot != u32::MAX {
+            return Ok(slot);
+        }
+        let start = len32(&self.edges);
+        let (generation, time) = graph
+            .commit_into(pos, &mut self.edges)
+            .ok_or(WalkError::Unusable)?;
         let oid = graph.oid(pos).ok_or(WalkError::Unusable)?;
-        if c.generation == 0 {
+        if generation == 0 {
             // Written without generation numbers: the walk order would be unsound.
             return Err(WalkError::Unusable);
         }
-        Ok(self.push(Node {
+        let parents = Parents::Positions(start, len32(&self.edges) - start);
+        let n = self.push(Node {
             oid,
-            pos: Some(pos),
-            generation: c.generation,
-            time: c.time,
+            generation,
+            time,
             flags: 0,
             queued: 0,
-            parents: Parents::InGraph,
-        }))
+            parents,
+        });
+        self.by_pos[pos as usize] = n;
+        Ok(n)
     }
 
     fn push(&mut self, node: Node) -> u32 {
-        let n = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
-        if let Some(pos) = node.pos {
-            self.by_pos.insert(pos, n);
-        }
-        self.by_oid.insert(node.oid, n);
+        let n = len32(&self.nodes);
         self.nodes.push(node);
         n
     }
 
-    fn parents(&mut self, n: u32) -> Step<Vec<u32>> {
-        let out = match &self.nodes[n as usize].parents {
-            Parents::Nodes(p) => return Ok(p.clone()),
-            Parents::Oids(oids) => {
-                let oids = oids.clone();
-                let mut out = Vec::with_capacity(oids.len());
-                for p in oids {
-                    out.push(self.node_by_oid(p)?);
+    /// The node's parents as a range of `edges` holding node indexes.
+    fn parents(&mut self, n: u32) -> Step<(usize, usize)> {
+        let (start, len) = match self.nodes[n as usize].parents {
+            Parents::Nodes(s, l) => return Ok((s as usize, l as usize)),
+            Parents::Positions(s, l) => {
+                for i in s..s + l {
+                    let node = self.node_by_pos(self.edges[i as usize])?;
+                    self.edges[i as usize] = node;
                 }
-                out
+                (s, l)
             }
-            Parents::InGraph => {
-                let pos = self.nodes[n as usize].pos.ok_or(WalkError::Unusable)?;
-                let graph = self.graph.ok_or(WalkError::Unusable)?;
-                let c = graph.commit(pos).ok_or(WalkError::Unusable)?;
-                let mut out = Vec::with_capacity(c.parents.len());
-                for p in c.parents {
-                    out.push(self.node_by_pos(p)?);
+            Parents::Oids(s, l) => {
+                // Looking parents up appends other nodes' edges: collect first.
+                let mut found = Vec::with_capacity(l as usize);
+                for i in s..s + l {
+                    found.push(self.node_by_oid(self.pending_oids[i as usize])?);
                 }
-                out
+                let start = len32(&self.edges);
+                self.edges.extend(found);
+                (start, l)
             }
         };
-        self.nodes[n as usize].parents = Parents::Nodes(out.clone());
-        Ok(out)
+        self.nodes[n as usize].parents = Parents::Nodes(start, len);
+        Ok((start as usize, len as usize))
     }
 
     fn key(&self, n: u32) -> (u32, i64, u32) {
@@ -305,7 +301,9 @@ impl<'a> Walk<'a> {
                 }
                 flags |= STALE;
             }
-            for p in self.parents(n)? {
+            let (start, len) = self.parents(n)?;
+            for i in start..start + len {
+                let p = self.edges[i];
                 let pn = &mut self.nodes[p as usize];
                 if pn.flags & flags == flags {
                     continue;
@@ -365,8 +363,13 @@ impl<'a> Walk<'a> {
             if floor != GENERATION_INFINITY && self.nodes[n as usize].generation <= floor {
                 continue;
             }
-            stack.extend(self.parents(n)?);
+            let (start, len) = self.parents(n)?;
+            stack.extend_from_slice(&self.edges[start..start + len]);
         }
         Ok(false)
     }
+}
+
+fn len32<T>(v: &[T]) -> u32 {
+    u32::try_from(v.len()).unwrap_or(u32::MAX)
 }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod matcher;
+pub mod objects;
 pub mod pack;
 pub mod repo;
 pub mod report;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::config::Origin;
 use crate::error::{Error, Result};
 use crate::history::History;
+use crate::objects::Objects;
 
 /// Opens the repository the way git would for a hook: honouring `GIT_DIR`,
 /// `GIT_WORK_TREE` and `GIT_COMMON_DIR`, else discovering upwards from `cwd`.
@@ -218,11 +219,12 @@ pub enum MergeBase {
 /// `git merge-base target upstream`, with "none" as an outcome rather than an error.
 pub fn merge_base(
     history: &History<'_>,
+    objects: &mut Objects<'_>,
     repo: &Repository,
     target: Oid,
     upstream: Oid,
 ) -> MergeBase {
-    match history.merge_base(target, upstream) {
+    match history.merge_base(objects, target, upstream) {
         Ok(Some(oid)) => MergeBase::Found(oid),
         Ok(None) => MergeBase::Unknown {
             reason: if repo.is_shallow() {

@@ -551,3 +551,99 @@ fn dash_c_runs_elsewhere_and_broken_pipe_is_quiet() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["rebuild"], false);
 }
+
+/// Every changed path, from dockguard (matching everything) and from `git diff`.
+fn all_paths_both_ways(r: &TestRepo, base: git2::Oid) -> (Vec<String>, Vec<String>) {
+    let run = r.dockguard_env(
+        &["check", "--format", "json"],
+        &[("DOCKGUARD_MATCH_INPUTS", "**")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = run.json();
+    let mut ours: Vec<String> = Vec::new();
+    for c in v["targets"][0]["changes"].as_array().expect("changes") {
+        ours.push(c["path"].as_str().expect("path").to_owned());
+        if let Some(old) = c["old_path"].as_str() {
+            ours.push(old.to_owned());
+        }
+    }
+    ours.sort();
+    assert_eq!(v["targets"][0]["other_changes"], 0);
+    let theirs = r.git(&[
+        "diff",
+        "--name-only",
+        "--no-renames",
+        &base.to_string(),
+        "HEAD",
+    ]);
+    let mut theirs: Vec<String> = theirs.lines().map(str::to_owned).collect();
+    theirs.sort();
+    (ours, theirs)
+}
+
+#[test]
+fn large_diffs_agree_with_git_loose_and_deltified_in_packs() {
+    let (r, _) = with_master();
+    // 48 directories x 4 subdirectories x 3 files, revised a few times so that packing
+    // stores most tree versions as deltas.
+    let mut files: Vec<(String, String)> = Vec::new();
+    for d in 0..48 {
+        for e in 0..4 {
+            for f in 0..3 {
+                files.push((format!("d{d:02}/e{e}/f{f}.c"), format!("{d} {e} {f}\n")));
+            }
+        }
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    r.commit("tree", &refs);
+    for round in 0..3 {
+        let edits: Vec<(String, String)> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 7 == round)
+            .map(|(_, (p, c))| (p.clone(), format!("{c}rev {round}\n")))
+            .collect();
+        let e: Vec<(&str, &str)> = edits
+            .iter()
+            .map(|(p, c)| (p.as_str(), c.as_str()))
+            .collect();
+        r.commit("revise", &e);
+    }
+    let base = r.head();
+    r.remote_ref("origin", "master", base);
+    r.switch_new("feature", base);
+    let edits: Vec<(String, String)> = files
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0)
+        .map(|(_, (p, c))| (p.clone(), format!("{c}feature\n")))
+        .collect();
+    let e: Vec<(&str, &str)> = edits
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    r.commit("feature edits", &e);
+    r.commit(
+        "new files",
+        &[("d07/new/a.docker", "FROM x\n"), ("zz/top.txt", "t\n")],
+    );
+    r.delete("drop", &["d11/e2/f1.c", "d40/e0/f0.c"]);
+    r.rename("move", "d05/e1/f2.c", "d05/moved.c");
+
+    let (ours, theirs) = all_paths_both_ways(&r, base);
+    assert!(
+        theirs.len() > 150,
+        "the diff must be large: {}",
+        theirs.len()
+    );
+    assert_eq!(ours, theirs, "loose objects");
+
+    git(r.path(), &["repack", "-adfq", "--depth=20", "--window=20"]);
+    let stats = git(r.path(), &["count-objects", "-v"]);
+    assert!(stats.contains("count: 0"), "everything packed: {stats}");
+    let (ours, theirs) = all_paths_both_ways(&r, base);
+    assert_eq!(ours, theirs, "packed, with delta chains");
+}

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 
 use dockguard::history::History;
+use dockguard::objects::Objects;
 use git2::{Oid, Signature, Time};
 
 use crate::fixture::{git, git_output, TestRepo};
@@ -116,7 +117,8 @@ fn git_bases(r: &TestRepo, a: Oid, b: Oid) -> HashSet<Oid> {
 
 /// Our merge-base must be one of git's (`--all`), and "none" exactly when git has none.
 fn check_pair(history: &History<'_>, r: &TestRepo, a: Oid, b: Oid) -> Option<Oid> {
-    let ours = history.merge_base(a, b).expect("merge-base");
+    let mut objects = Objects::new(&r.repo);
+    let ours = history.merge_base(&mut objects, a, b).expect("merge-base");
     let theirs = git_bases(r, a, b);
     match ours {
         None => assert!(

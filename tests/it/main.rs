@@ -3,3 +3,4 @@
 mod check;
 mod fixture;
 mod history;
+mod pack;
