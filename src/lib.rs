@@ -7,13 +7,16 @@
 //! repository; [`run_with_repo`] does the work and is what tests call.
 
 pub mod changes;
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod matcher;
+pub mod outputs;
 pub mod repo;
 pub mod report;
+pub mod slug;
 pub mod targets;
 pub mod verdict;
 
@@ -61,6 +64,10 @@ impl Env {
 /// Runs a parsed command line: opens the repository from the environment and dispatches.
 /// Returns the exit code.
 pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    if let Command::Slug(args) = &cli.command {
+        // A slug needs no repository (it uses one for the oid fallback when there is one).
+        return slug::run(args, cli.dir.as_deref(), out);
+    }
     let cwd = match &cli.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir()
@@ -78,6 +85,8 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check(repo, args, env, out),
+        Command::Ci(args) => ci::run(repo, args, env, out),
+        Command::Slug(args) => slug::run(args, repo.workdir(), out),
     }
 }
 

@@ -1,0 +1,581 @@
+//! `dockguard ci`: the CI front door, for pushes that did not go through the hook.
+//!
+//! A push without the hook (a new contributor, a web-IDE commit, a fork) must still get
+//! its rebuild. In the job we: detect the provider and pipeline ([`provider`]); fetch the
+//! upstream branch into a private ref and deepen the (usually shallow) clone until the
+//! merge-base exists ([`fetch`]); judge the pipeline's commit with the shared engine;
+//! compare the verdict with the request the pipeline carries ([`verify`]); and write the
+//! decision where the CI reads it (GitLab dotenv, `$GITHUB_OUTPUT`, step summary, JSON).
+
+pub mod fetch;
+pub mod provider;
+pub mod verify;
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use crate::cli::{CiArgs, Format, ProviderArg};
+use crate::config::{env_name, FileLayer, Overrides, Settings, KEYS};
+use crate::engine::{Engine, JudgeOptions};
+use crate::error::{Error, Result};
+use crate::outputs;
+use crate::repo::{self, remote_exists};
+use crate::targets::Target;
+use crate::verdict::{short, Report};
+use crate::Env;
+
+use self::fetch::{PrivateRef, Source};
+use self::provider::{Choice, CiContext, Provider};
+use self::verify::Decision;
+
+/// Names of the decision variables (dotenv); never the request variable's name.
+pub const DECISION_VARS: &[&str] = &[
+    "DOCKGUARD_DECISION",
+    "DOCKGUARD_REASON",
+    "DOCKGUARD_NEEDED",
+    "DOCKGUARD_REQUESTED",
+    "DOCKGUARD_MERGE_BASE",
+    "DOCKGUARD_UPSTREAM_SHA",
+    "DOCKGUARD_TARGET_SHA",
+    "DOCKGUARD_REF_SLUG",
+    "DOCKGUARD_CHANGED_COUNT",
+];
+
+/// What fetching did, for the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FetchSummary {
+    /// Where upstream came from (no credentials).
+    pub source: String,
+    /// The upstream branch.
+    pub branch: String,
+    /// Whether the clone was shallow.
+    pub was_shallow: bool,
+    /// Deepening rounds.
+    pub rounds: u32,
+    /// Commits asked for in all (shallow clones).
+    pub depth: u32,
+    /// Whether the whole history had to be fetched.
+    pub unshallowed: bool,
+    /// The git commands run.
+    pub commands: Vec<String>,
+}
+
+/// Everything `dockguard ci` decided, as JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct CiReport {
+    /// Schema version.
+    pub version: u32,
+    /// The CI system.
+    pub provider: Provider,
+    /// What started the pipeline.
+    pub pipeline: provider::PipelineKind,
+    /// The ref the images are tagged after, if known.
+    #[serde(rename = "ref")]
+    pub ref_name: Option<String>,
+    /// Its docker-tag-safe slug.
+    pub ref_slug: String,
+    /// `rebuild` or `skip`.
+    pub decision: &'static str,
+    /// Which case applied.
+    pub reason: &'static str,
+    /// The verdict said a rebuild is needed.
+    pub needed: bool,
+    /// The pipeline requested one.
+    pub requested: bool,
+    /// The request variable's name.
+    pub request_variable: String,
+    /// `--strict` failed the job.
+    pub strict_failure: bool,
+    /// What fetching did (`null` with `--no-fetch`).
+    pub fetch: Option<FetchSummary>,
+    /// The engine's report.
+    pub report: Report,
+}
+
+/// Runs `dockguard ci`. Returns the exit code.
+pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let workdir = repo::workdir(repo, "ci")?.to_path_buf();
+    let choice = match args.provider {
+        ProviderArg::Auto => Choice::Auto,
+        ProviderArg::Gitlab => Choice::Forced(Provider::Gitlab),
+        ProviderArg::Github => Choice::Forced(Provider::Github),
+        ProviderArg::Generic => Choice::Forced(Provider::Generic),
+    };
+    let prov = provider::detect_provider(env, choice);
+    let event = if prov == Provider::Github {
+        github_event(env)
+    } else {
+        None
+    };
+    let ctx = provider::context(env, prov, event.as_ref())?;
+
+    let mut flags: Vec<(&'static str, String, &'static str)> = Vec::new();
+    if let Some(u) = &args.upstream_url {
+        flags.push(("ci.upstream_url", u.clone(), "--upstream-url"));
+    }
+    if let Some(b) = &args.upstream_branch {
+        flags.push(("ci.upstream_branch", b.clone(), "--upstream-branch"));
+    }
+    if let Some(v) = &args.request_variable {
+        flags.push(("ci.request_variable", v.clone(), "--request-variable"));
+    }
+    let config = repo
+        .config()
+        .map_err(|e| Error::git("cannot read git config", e))?;
+    let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
+    let settings = overrides.resolve(FileLayer::from_workdir(&workdir)?.as_ref());
+    let request_var = request_variable(&settings)?;
+    let requested = verify::is_request(env.get(&request_var));
+
+    let target_spec = args
+        .target
+        .clone()
+        .or_else(|| ctx.target.clone())
+        .unwrap_or_else(|| "HEAD".to_owned());
+    let target_oid = repo::resolve_commit(repo, &target_spec)?;
+    let ref_name = args
+        .ref_name
+        .clone()
+        .or_else(|| ctx.ref_name.clone())
+        .or_else(|| current_branch(repo));
+    let label = outputs::one_line(
+        &ctx.label
+            .clone()
+            .or_else(|| ref_name.as_ref().map(|r| format!("refs/heads/{r}")))
+            .unwrap_or_else(|| target_spec.clone()),
+    );
+    let ref_slug = crate::slug::docker_tag(ref_name.as_deref().unwrap_or(""), Some(&target_oid));
+    let mut log = |line: &str| eprintln!("{line}");
+    log(&format!(
+        "dockguard: {} {} pipeline, judging {label} ({})",
+        prov.name(),
+        ctx.kind.name(),
+        short(&target_oid)
+    ));
+
+    let target = Target {
+        label,
+        oid: target_oid,
+    };
+    let opts = JudgeOptions {
+        commits: args.commits,
+    };
+    let (report, push_option, fetch_summary) = if args.no_fetch {
+        let mut engine = Engine::new(repo, overrides)?;
+        let report = engine.report(std::slice::from_ref(&target), opts)?;
+        let po = engine
+            .settings()
+            .string_or_default("push_option")
+            .to_owned();
+        (report, po, None)
+    } else {
+        let (upstream, branch) = upstream_plan(repo, &settings, &ctx)?;
+        let git_dir = repo.path().to_path_buf();
+        let stale = fetch::delete_stale(&git_dir);
+        if stale > 0 {
+            log(&format!(
+                "dockguard: deleted {stale} private ref(s) left by runs killed more than a day ago"
+            ));
+        }
+        let private = PrivateRef::new(&git_dir, ctx.job_id.as_deref());
+        let target_source = remote_exists(repo, "origin").then(|| Source::remote("origin"));
+        let plan = fetch::Plan {
+            git_dir: git_dir.clone(),
+            display_dir: workdir.clone(),
+            upstream: upstream.clone(),
+            branch: branch.clone(),
+            target: target_oid,
+            target_source,
+            private_ref: private.name.clone(),
+            depth: u32::try_from(settings.int("ci.depth")).unwrap_or(50),
+            max_depth: u32::try_from(settings.int("ci.max_depth")).unwrap_or(u32::MAX),
+            unshallow: settings.bool("ci.unshallow"),
+        };
+        let outcome = fetch::fetch_and_deepen(&plan, &mut log)?;
+        // libgit2 caches the shallow file and the object database: open afresh.
+        let fresh = Repository::open(&git_dir)
+            .map_err(|e| Error::git(format!("cannot reopen {}", git_dir.display()), e))?;
+        let mut flags = flags.clone();
+        flags.push(("upstream", private.name.clone(), "dockguard ci"));
+        let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
+        let mut engine = Engine::new(&fresh, overrides)?;
+        engine.upstream.refname = format!("refs/heads/{branch}");
+        engine.upstream.chosen_by = format!("fetched from {}", upstream.display);
+        let report = engine.report(std::slice::from_ref(&target), opts)?;
+        let po = engine
+            .settings()
+            .string_or_default("push_option")
+            .to_owned();
+        let summary = FetchSummary {
+            source: upstream.display.clone(),
+            branch,
+            was_shallow: outcome.was_shallow,
+            rounds: outcome.rounds,
+            depth: outcome.depth,
+            unshallowed: outcome.unshallowed,
+            commands: outcome.commands,
+        };
+        log(&fetch_line(&summary, &report));
+        drop(engine);
+        drop(private); // deletes the private ref
+        (report, po, Some(summary))
+    };
+
+    let base_unknown = report.targets.iter().any(|t| t.merge_base.is_none());
+    let decision = verify::decide(report.rebuild, base_unknown, requested, args.strict);
+    let ci = CiReport {
+        version: 1,
+        provider: prov,
+        pipeline: ctx.kind,
+        ref_name: ref_name.clone(),
+        ref_slug,
+        decision: if decision.rebuild { "rebuild" } else { "skip" },
+        reason: decision.case.slug(),
+        needed: decision.needed,
+        requested: decision.requested,
+        request_variable: request_var.clone(),
+        strict_failure: decision.strict_failure,
+        fetch: fetch_summary,
+        report,
+    };
+
+    if let Some(path) = &args.dotenv {
+        outputs::write(path, &outputs::dotenv(&decision_vars(&ci))?)?;
+    }
+    if prov == Provider::Github {
+        github_files(env, &ci, &decision, &push_option)?;
+    }
+    let line = verify::line(&decision, &request_var, &push_option);
+    match args.format {
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&ci)
+                .map_err(|e| Error::Usage(format!("internal: cannot serialise the report: {e}")))?;
+            json.push('\n');
+            crate::write_out(out, json.as_bytes())?;
+            eprintln!("{line}");
+        }
+        Format::Human => {
+            let mut text = crate::report::human(
+                &ci.report,
+                &push_option,
+                &crate::report::Styles::new(env.color()),
+            );
+            text.push('\n');
+            text.push_str(&line);
+            text.push('\n');
+            crate::write_out(out, text.as_bytes())?;
+        }
+    }
+    if matches!(
+        decision.case,
+        verify::Case::Fallback | verify::Case::BaseUnknown
+    ) && args.format == Format::Human
+    {
+        // Said on stderr too, so it stands out in a CI log that interleaves both.
+        eprintln!("{line}");
+    }
+    Ok(i32::from(decision.strict_failure))
+}
+
+/// The request variable's name, checked: a valid variable name, and not one of ours.
+fn request_variable(settings: &Settings) -> Result<String> {
+    let name = settings.string_or_default("ci.request_variable").to_owned();
+    let origin = settings.origin("ci.request_variable").to_string();
+    if !outputs::is_var_name(&name) {
+        return Err(Error::Config {
+            origin,
+            message: format!(
+                "`ci.request_variable` = {name:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"
+            ),
+        });
+    }
+    if DECISION_VARS.contains(&name.as_str()) || KEYS.iter().any(|k| env_name(k) == name) {
+        return Err(Error::Config {
+            origin,
+            message: format!(
+                "`ci.request_variable` = {name:?} is one of dockguard's own variables; \
+                 the request must have a name of its own (default DOCKGUARD_REBUILD)"
+            ),
+        });
+    }
+    Ok(name)
+}
+
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Where to fetch upstream from, and which branch.
+fn upstream_plan(
+    repo: &Repository,
+    settings: &Settings,
+    ctx: &CiContext,
+) -> Result<(Source, String)> {
+    let configured_url = nonempty(settings.string("ci.upstream_url"));
+    let source = match (&configured_url, &ctx.target_project_url) {
+        (Some(u), _) if remote_exists(repo, u) => Source::remote(u),
+        (Some(u), _) => Source::url(u),
+        (None, Some(u)) => Source::url(u),
+        (None, None) if remote_exists(repo, "upstream") => Source::remote("upstream"),
+        (None, None) if remote_exists(repo, "origin") => Source::remote("origin"),
+        (None, None) => {
+            return Err(Error::Ci {
+                context: "no remote to fetch the upstream branch from (no `upstream`, no `origin`)"
+                    .into(),
+                source: None,
+                hint: "set ci.upstream_url (or --upstream-url) to the upstream repository's URL"
+                    .into(),
+            })
+        }
+    };
+    let other_project = configured_url.is_some() || ctx.target_project_url.is_some();
+    let branch = nonempty(settings.string("ci.upstream_branch"))
+        .or_else(|| ctx.target_branch.clone())
+        .or_else(|| {
+            if other_project {
+                fetch::remote_head(repo.path(), &source)
+            } else {
+                None
+            }
+        })
+        .or_else(|| ctx.default_branch.clone())
+        .or_else(|| fetch::remote_head(repo.path(), &source));
+    let branch = branch.ok_or_else(|| Error::Ci {
+        context: format!(
+            "cannot tell which branch of {} is upstream (no MR/PR target, no default branch, no HEAD)",
+            source.display
+        ),
+        source: None,
+        hint: "set ci.upstream_branch (or --upstream-branch), e.g. master".into(),
+    })?;
+    let branch = branch
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&branch)
+        .to_owned();
+    if git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        Ok((source, branch))
+    } else {
+        Err(Error::Config {
+            origin: settings.origin("ci.upstream_branch").to_string(),
+            message: format!("{branch:?} is not a valid branch name"),
+        })
+    }
+}
+
+fn current_branch(repo: &Repository) -> Option<String> {
+    let head = repo.head().ok()?;
+    if head.is_branch() {
+        head.shorthand().ok().map(str::to_owned)
+    } else {
+        None
+    }
+}
+
+/// GitHub's event payload (best effort: a missing or broken file only loses detail).
+fn github_event(env: &Env) -> Option<serde_json::Value> {
+    let path = env.get("GITHUB_EVENT_PATH")?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| eprintln!("dockguard: warning: cannot read GITHUB_EVENT_PATH {path}: {e}"))
+        .ok()?;
+    serde_json::from_str(&text)
+        .map_err(|e| eprintln!("dockguard: warning: GITHUB_EVENT_PATH {path} is not JSON: {e}"))
+        .ok()
+}
+
+fn fetch_line(f: &FetchSummary, report: &Report) -> String {
+    let base = report
+        .targets
+        .first()
+        .and_then(|t| t.merge_base)
+        .map_or_else(|| "not found".to_owned(), |b| short(&b));
+    let mut s = format!(
+        "dockguard: fetched {} from {} ({})",
+        f.branch,
+        f.source,
+        short(&report.upstream.oid)
+    );
+    if f.was_shallow {
+        let _ = write!(
+            s,
+            "; shallow clone: {} commit(s) asked for in {} deepening round(s){}",
+            f.depth,
+            f.rounds,
+            if f.unshallowed {
+                ", then the whole history"
+            } else {
+                ""
+            }
+        );
+    }
+    let _ = write!(s, "; merge-base {base}");
+    s
+}
+
+fn oid_or(o: Option<Oid>, none: &str) -> String {
+    o.map_or_else(|| none.to_owned(), |o| o.to_string())
+}
+
+/// The decision variables, in [`DECISION_VARS`] order.
+pub fn decision_vars(ci: &CiReport) -> Vec<(String, String)> {
+    let t = ci.report.targets.first();
+    let values = [
+        ci.decision.to_owned(),
+        ci.reason.to_owned(),
+        ci.needed.to_string(),
+        ci.requested.to_string(),
+        oid_or(t.and_then(|t| t.merge_base), "unknown"),
+        ci.report.upstream.oid.to_string(),
+        oid_or(t.map(|t| t.tip), "unknown"),
+        ci.ref_slug.clone(),
+        t.map_or(0, |t| t.changes.len()).to_string(),
+    ];
+    DECISION_VARS
+        .iter()
+        .map(|n| (*n).to_owned())
+        .zip(values)
+        .collect()
+}
+
+fn changed_paths(ci: &CiReport) -> Vec<String> {
+    ci.report
+        .targets
+        .iter()
+        .flat_map(|t| t.changes.iter().map(|c| c.path.clone()))
+        .collect()
+}
+
+/// Writes `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` when the runner provides them.
+fn github_files(env: &Env, ci: &CiReport, d: &Decision, push_option: &str) -> Result<()> {
+    if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+        let scalars: Vec<(String, String)> = decision_vars(ci)
+            .into_iter()
+            .map(|(k, v)| {
+                let name = k
+                    .trim_start_matches("DOCKGUARD_")
+                    .to_ascii_lowercase()
+                    .replace('_', "-");
+                (name, v)
+            })
+            .collect();
+        let lists = vec![("changed".to_owned(), changed_paths(ci))];
+        let text = outputs::github_output(&scalars, &lists, &outputs::random_token());
+        outputs::append(Path::new(path), &text)?;
+    }
+    if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+        let text = step_summary(ci, d, push_option);
+        outputs::append(&PathBuf::from(path), &text)?;
+    }
+    Ok(())
+}
+
+/// The Markdown step summary. Everything from the push (refs, paths) goes through
+/// [`outputs::md_code`].
+pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
+    let mut s = String::new();
+    let title = match d.case {
+        verify::Case::Needed => "rebuild",
+        verify::Case::Fallback if d.strict_failure => "failed (--strict)",
+        verify::Case::Fallback => "rebuild (fallback)",
+        verify::Case::Requested => "rebuild (requested)",
+        verify::Case::NotNeeded => "skip",
+        verify::Case::BaseUnknown => "rebuild (base unknown)",
+    };
+    let _ = writeln!(s, "### dockguard: {title}\n");
+    let _ = writeln!(
+        s,
+        "{}\n",
+        outputs::one_line(&verify::line(d, &ci.request_variable, push_option))
+            .replace('<', "&lt;")
+            .replace('`', "'")
+    );
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let up = &ci.report.upstream;
+    let _ = writeln!(
+        s,
+        "| upstream | {} at {} |",
+        outputs::md_code(&up.refname),
+        outputs::md_code(&short(&up.oid))
+    );
+    for t in &ci.report.targets {
+        let _ = writeln!(
+            s,
+            "| target | {} at {} |",
+            outputs::md_code(&t.label),
+            outputs::md_code(&short(&t.tip))
+        );
+        let _ = writeln!(
+            s,
+            "| merge-base | {} |",
+            t.merge_base
+                .map_or_else(|| "unknown".to_owned(), |b| outputs::md_code(&short(&b)))
+        );
+    }
+    let _ = writeln!(s, "| image tag | {} |", outputs::md_code(&ci.ref_slug));
+    let paths = changed_paths(ci);
+    if !paths.is_empty() {
+        let _ = writeln!(s, "\nChanged paths images are built from:\n");
+        for p in paths {
+            let _ = writeln!(s, "- {}", outputs::md_code(&p));
+        }
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_variables_never_shadow_settings_or_each_other() {
+        for k in KEYS {
+            assert!(
+                !DECISION_VARS.contains(&env_name(k).as_str()),
+                "{} collides with a setting",
+                env_name(k)
+            );
+        }
+        let mut names = DECISION_VARS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DECISION_VARS.len());
+        assert!(!DECISION_VARS.contains(&"DOCKGUARD_REBUILD"));
+        assert!(names.len() <= outputs::DOTENV_MAX_VARS);
+    }
+
+    #[test]
+    fn request_variable_must_be_a_name_of_its_own() {
+        let settings = |v: &str| {
+            let mut env = std::collections::BTreeMap::new();
+            env.insert("DOCKGUARD_CI_REQUEST_VARIABLE".to_owned(), v.to_owned());
+            Overrides::load(None, &env, &[])
+                .expect("load")
+                .resolve(None)
+        };
+        assert_eq!(
+            request_variable(&settings("QEMU_CI")).expect("ok"),
+            "QEMU_CI"
+        );
+        let e = request_variable(&settings("DOCKGUARD_DECISION"))
+            .expect_err("ours")
+            .to_string();
+        assert!(e.contains("dockguard's own"), "{e}");
+        let e = request_variable(&settings("DOCKGUARD_UPSTREAM"))
+            .expect_err("a setting")
+            .to_string();
+        assert!(e.contains("dockguard's own"), "{e}");
+        let e = request_variable(&settings("A-B"))
+            .expect_err("bad")
+            .to_string();
+        assert!(
+            e.contains("DOCKGUARD_CI_REQUEST_VARIABLE") && e.contains("not a variable name"),
+            "{e}"
+        );
+    }
+}
