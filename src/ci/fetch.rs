@@ -391,7 +391,7 @@ fn fetch(
         .iter()
         .map(|a| {
             if *a == source.arg {
-                source.display.clone()
+                redact_url(a)
             } else {
                 a.clone()
             }

@@ -1,4 +1,7 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
 mod check;
+mod ci;
 mod fixture;
+mod gitlab;
+mod slug;
