@@ -270,14 +270,6 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
             crate::write_out(out, text.as_bytes())?;
         }
     }
-    if matches!(
-        decision.case,
-        verify::Case::Fallback | verify::Case::BaseUnknown
-    ) && args.format == Format::Human
-    {
-        // Said on stderr too, so it stands out in a CI log that interleaves both.
-        eprintln!("{line}");
-    }
     Ok(i32::from(decision.strict_failure))
 }
 
