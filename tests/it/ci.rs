@@ -702,3 +702,133 @@ fn github_actions_outputs_and_step_summary() {
     );
     assert_usable(&dir);
 }
+
+fn github_env(s: &Scenario, dir: &Path) -> Vec<(String, String)> {
+    let out = dir.with_extension("output");
+    let summary = dir.with_extension("summary");
+    [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/42/merge"),
+        ("GITHUB_BASE_REF", "master"),
+        ("GITHUB_HEAD_REF", "master"),
+        ("GITHUB_RUN_ID", "7"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .chain([
+        ("GITHUB_SHA".to_owned(), s.tip.to_string()),
+        ("GITHUB_OUTPUT".to_owned(), out.display().to_string()),
+        (
+            "GITHUB_STEP_SUMMARY".to_owned(),
+            summary.display().to_string(),
+        ),
+    ])
+    .collect()
+}
+
+/// Runs the composite action's script (`ci/github/dockguard.sh`) the way the action does:
+/// inputs as environment variables, the binary on PATH.
+fn action_script(dir: &Path, env: &[(String, String)]) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/github/dockguard.sh");
+    let bin_dir = Path::new(dockguard_bin()).parent().expect("bin dir");
+    let mut cmd = Command::new("bash");
+    hermetic(&mut cmd).current_dir(dir).arg(script).env(
+        "PATH",
+        format!(
+            "{}:{}",
+            bin_dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        ),
+    );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run the action script")
+}
+
+#[test]
+fn github_action_script_pull_request_and_strict_input() {
+    let s = scenario(8, true);
+    let dir = s.checkout("gh-action", Some(1));
+    let mut env = github_env(&s, &dir);
+    env.push(("DOCKGUARD_ACTION_STRICT".into(), "false".into()));
+    // Empty inputs (the action's defaults) must mean "not set".
+    env.push(("DOCKGUARD_CI_UPSTREAM_URL".into(), String::new()));
+    env.push(("DOCKGUARD_CI_UPSTREAM_BRANCH".into(), String::new()));
+    env.push(("DOCKGUARD_REBUILD".into(), String::new()));
+    env.push(("DOCKGUARD_ACTION_ARGS".into(), "--commits".into()));
+    let out = action_script(&dir, &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("bump debian"),
+        "--commits was passed: {stdout}"
+    );
+    let output = std::fs::read_to_string(dir.with_extension("output")).expect("GITHUB_OUTPUT");
+    assert!(output.contains("decision=rebuild\n"), "{output}");
+    assert!(output.contains("reason=fallback\n"), "{output}");
+    assert!(output.contains("ref-slug=pr-42\n"), "{output}");
+    assert!(
+        output.contains(&format!("merge-base={}\n", s.base)),
+        "the PR's base branch: {output}"
+    );
+    // The strict input fails the step.
+    env.retain(|(k, _)| k != "DOCKGUARD_ACTION_STRICT");
+    env.push(("DOCKGUARD_ACTION_STRICT".into(), "true".into()));
+    let out = action_script(&dir, &env);
+    assert_eq!(out.status.code(), Some(1));
+    // The rebuild input is a request.
+    env.retain(|(k, _)| k != "DOCKGUARD_REBUILD");
+    env.push(("DOCKGUARD_REBUILD".into(), "1".into()));
+    let out = action_script(&dir, &env);
+    assert!(out.status.success());
+    let output = std::fs::read_to_string(dir.with_extension("output")).expect("GITHUB_OUTPUT");
+    assert!(output.contains("reason=needed\n"), "{output}");
+    assert_usable(&dir);
+}
+
+#[test]
+fn github_action_declares_every_output_the_binary_writes() {
+    let s = scenario(1, true);
+    let dir = s.checkout("gh-outputs", Some(1));
+    let env = github_env(&s, &dir);
+    let run = run_env(&dir, &["ci"], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let written: Vec<String> = std::fs::read_to_string(dir.with_extension("output"))
+        .expect("GITHUB_OUTPUT")
+        .lines()
+        .filter_map(|l| {
+            l.split_once("<<")
+                .or_else(|| l.split_once('='))
+                .map(|(k, _)| k.to_owned())
+        })
+        .filter(|k| k.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .collect();
+    let action =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/github/action.yml"))
+            .expect("action.yml");
+    let outputs = action
+        .split("\noutputs:\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\nruns:").next())
+        .expect("outputs section");
+    let declared: Vec<String> = outputs
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':').to_owned())
+        .collect();
+    assert!(written.len() >= 10, "{written:?}");
+    for name in &written {
+        assert!(
+            declared.contains(name),
+            "action.yml does not declare output `{name}`"
+        );
+        assert!(
+            outputs.contains(&format!("steps.dockguard.outputs.{name} }}}}")),
+            "`{name}` is not wired to the step"
+        );
+    }
+    assert_eq!(declared.len(), written.len(), "{declared:?} vs {written:?}");
+}
