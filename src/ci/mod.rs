@@ -90,6 +90,8 @@ pub struct CiReport {
     pub request_variable: String,
     /// `--strict` failed the job.
     pub strict_failure: bool,
+    /// What the CI environment said (branch, MR target, GitLab's MR diff base, …).
+    pub context: CiContext,
     /// What fetching did (`null` with `--no-fetch`).
     pub fetch: Option<FetchSummary>,
     /// The engine's report.
@@ -240,6 +242,7 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         request_variable: request_var.clone(),
         strict_failure: decision.strict_failure,
         fetch: fetch_summary,
+        context: ctx.clone(),
         report,
     };
 

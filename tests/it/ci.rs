@@ -832,3 +832,30 @@ fn github_action_declares_every_output_the_binary_writes() {
     }
     assert_eq!(declared.len(), written.len(), "{declared:?} vs {written:?}");
 }
+
+#[test]
+fn no_fetch_uses_the_local_upstream_like_check() {
+    let s = scenario(5, true);
+    let dir = s.checkout("nofetch", None);
+    let (run, v) = ci_json(
+        &dir,
+        &["--no-fetch", "--provider", "generic", "--ref", "feature"],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(v["fetch"].is_null());
+    assert_eq!(v["provider"], "generic");
+    assert_eq!(v["report"]["upstream"]["ref"], "refs/remotes/origin/master");
+    assert_eq!(v["report"]["targets"][0]["merge_base"], s.base.to_string());
+    assert_eq!(v["report"]["targets"][0]["label"], "refs/heads/feature");
+    assert_eq!(v["decision"], "rebuild");
+    assert_eq!(v["ref_slug"], "feature");
+    // GitLab's MR diff base is reported for comparison, never used as the base.
+    let mut env = gitlab_env(s.tip);
+    env.push(("CI_MERGE_REQUEST_IID".into(), "3".into()));
+    env.push(("CI_MERGE_REQUEST_DIFF_BASE_SHA".into(), s.tip.to_string()));
+    let (_, v) = ci_json(&dir, &["--no-fetch"], &env);
+    assert_eq!(v["context"]["diff_base_sha"], s.tip.to_string());
+    assert_eq!(v["report"]["targets"][0]["merge_base"], s.base.to_string());
+    assert_eq!(v["decision"], "rebuild");
+}
