@@ -12,8 +12,9 @@
 //!   ends (also on errors); leftovers of killed runs are deleted after a day;
 //! - `--no-write-fetch-head`, `--no-tags`, no submodules, no auto-gc: nothing else in the
 //!   clone changes except new objects and a deeper shallow boundary;
-//! - git serialises shallow updates with `shallow.lock`; when another job holds it we
-//!   wait and retry (bounded) instead of failing;
+//! - git serialises shallow updates with `shallow.lock` and refuses to write a shallow
+//!   file another fetch changed meanwhile; in both cases we wait and retry (bounded)
+//!   instead of failing;
 //! - a complete clone is never given `--depth` (which could make it shallow).
 
 use std::path::{Path, PathBuf};
@@ -419,7 +420,11 @@ fn fetch(
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
-        let locked = stderr.contains(".lock': File exists") || stderr.contains("shallow.lock");
+        // Another job's fetch holds a lock, or updated the shallow file under us (git
+        // checks it did not change between reading and writing it): both are retried.
+        let locked = stderr.contains(".lock': File exists")
+            || stderr.contains("shallow.lock")
+            || stderr.contains("shallow file has changed since we read it");
         if locked && attempt < LOCK_RETRIES {
             attempt += 1;
             std::thread::sleep(Duration::from_millis(50 * u64::from(attempt.min(10))));
