@@ -137,3 +137,26 @@ pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{env_name, KEYS};
+
+    #[test]
+    fn decision_variables_never_shadow_settings_or_each_other() {
+        for k in KEYS {
+            assert!(
+                !DECISION_VARS.contains(&env_name(k).as_str()),
+                "{} collides with a setting",
+                env_name(k)
+            );
+        }
+        let mut names = DECISION_VARS.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DECISION_VARS.len());
+        assert!(!DECISION_VARS.contains(&"DOCKGUARD_REBUILD"));
+        assert!(names.len() <= outputs::DOTENV_MAX_VARS);
+    }
+}

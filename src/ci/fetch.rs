@@ -184,8 +184,10 @@ pub struct Plan {
     pub display_dir: PathBuf,
     /// Where the upstream branch is fetched from.
     pub upstream: Source,
-    /// The upstream branch (short name).
+    /// The upstream branch (short name), for messages.
     pub branch: String,
+    /// What to fetch: `refs/heads/<branch>`, or a commit id (a branch's previous tip).
+    pub src: String,
     /// The commit being judged.
     pub target: Oid,
     /// Where the target's history can be fetched from (the clone's origin), if anywhere.
@@ -231,7 +233,7 @@ fn open(plan: &Plan) -> Result<Repository> {
 /// Fetches the upstream branch into the private ref and deepens until the merge-base of
 /// the target and the upstream exists, the clone is complete, or the bounds are reached.
 pub fn fetch_and_deepen(plan: &Plan, log: &mut dyn FnMut(&str)) -> Result<Outcome> {
-    let refspec = format!("+refs/heads/{}:{}", plan.branch, plan.private_ref);
+    let refspec = format!("+{}:{}", plan.src, plan.private_ref);
     let target_hex = plan.target.to_string();
     let same_source = plan.target_source.as_ref() == Some(&plan.upstream);
     let was_shallow = open(plan)?.is_shallow();

@@ -10,6 +10,7 @@
 pub mod emit;
 pub mod fetch;
 pub mod provider;
+pub mod upstream;
 pub mod verify;
 
 use std::fmt::Write as _;
@@ -19,18 +20,19 @@ use git2::Repository;
 use serde::Serialize;
 
 use crate::cli::{CiArgs, Format, ProviderArg};
-use crate::config::{env_name, FileLayer, Overrides, Settings, KEYS};
+use crate::config::{FileLayer, Overrides};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
 use crate::outputs;
 use crate::repo::{self, remote_exists};
+use crate::repo::{NoBase, Upstream};
 use crate::targets::Target;
-use crate::verdict::{short, Report};
+use crate::verdict::{short, Report, TargetVerdict};
 use crate::Env;
 
-use self::emit::{decision_vars, github_files, DECISION_VARS};
+use self::emit::{decision_vars, github_files};
 use self::fetch::{PrivateRef, Source};
-use self::provider::{Choice, CiContext, Provider};
+use self::provider::{Choice, CiContext, PipelineKind, Provider};
 
 /// What fetching did, for the report.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +41,8 @@ pub struct FetchSummary {
     pub source: String,
     /// The upstream branch.
     pub branch: String,
+    /// On the upstream branch itself: the previous tip compared with instead.
+    pub previous_tip: Option<String>,
     /// Whether the clone was shallow.
     pub was_shallow: bool,
     /// Deepening rounds.
@@ -117,7 +121,7 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         .map_err(|e| Error::git("cannot read git config", e))?;
     let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
     let settings = overrides.resolve(FileLayer::from_workdir(&workdir)?.as_ref());
-    let request_var = request_variable(&settings)?;
+    let request_var = verify::request_variable(&settings)?;
     let requested = verify::is_request(env.get(&request_var));
 
     let target_spec = args
@@ -162,7 +166,42 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
             .to_owned();
         (report, po, None)
     } else {
-        let (upstream, branch) = upstream_plan(repo, &settings, &ctx)?;
+        let (upstream, branch, other_project) = upstream::upstream_plan(repo, &settings, &ctx)?;
+        // A pipeline on the upstream branch itself (master after a merge) always equals
+        // upstream; what matters there is what this push changed: compare with the
+        // branch's previous tip when the CI knows it.
+        let on_upstream = !other_project
+            && matches!(
+                ctx.kind,
+                PipelineKind::Branch | PipelineKind::NewBranch | PipelineKind::Manual
+            )
+            && ref_name.as_deref() == Some(branch.as_str());
+        let previous = ctx
+            .before_sha
+            .as_deref()
+            .filter(|_| on_upstream)
+            .and_then(|b| git2::Oid::from_str(b).ok())
+            .filter(|b| !b.is_zero());
+        let src = match previous {
+            Some(p) => {
+                log(&format!(
+                    "dockguard: this pipeline runs on the upstream branch `{branch}` itself: \
+                     comparing with its previous tip {} (what this push changed)",
+                    short(&p)
+                ));
+                p.to_string()
+            }
+            None => {
+                if on_upstream {
+                    log(&format!(
+                        "dockguard: note: this pipeline runs on the upstream branch `{branch}` itself and the CI \
+                         gives no previous tip (first, manual or scheduled run), so it can only be compared with \
+                         itself; set {request_var}=1 to rebuild"
+                    ));
+                }
+                format!("refs/heads/{branch}")
+            }
+        };
         let git_dir = repo.path().to_path_buf();
         let stale = fetch::delete_stale(&git_dir);
         if stale > 0 {
@@ -177,6 +216,7 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
             display_dir: workdir.clone(),
             upstream: upstream.clone(),
             branch: branch.clone(),
+            src,
             target: target_oid,
             target_source,
             private_ref: private.name.clone(),
@@ -184,7 +224,60 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
             max_depth: u32::try_from(settings.int("ci.max_depth")).unwrap_or(u32::MAX),
             unshallow: settings.bool("ci.unshallow"),
         };
-        let outcome = fetch::fetch_and_deepen(&plan, &mut log)?;
+        let outcome =
+            match (fetch::fetch_and_deepen(&plan, &mut log), previous) {
+                (Ok(o), _) => o,
+                (Err(e), Some(p)) => {
+                    // The previous tip is gone from the server (a force push): what this
+                    // push changed cannot be known, so rebuild.
+                    let why =
+                        format!(
+                    "the branch's previous tip {p} cannot be fetched (force-pushed away?): {}",
+                    e.render().lines().map(str::trim).collect::<Vec<_>>().join(" ")
+                );
+                    log(&format!("dockguard: warning: {why}"));
+                    let verdict = TargetVerdict::base_unknown(
+                        target.label.clone(),
+                        target_oid,
+                        NoBase::MissingObject,
+                        why,
+                    );
+                    let upstream_at = Upstream {
+                        refname: format!("refs/heads/{branch}"),
+                        oid: p,
+                        chosen_by: "the branch's previous tip (before this push)".into(),
+                    };
+                    let summary = FetchSummary {
+                        source: upstream.display.clone(),
+                        branch: branch.clone(),
+                        previous_tip: Some(p.to_string()),
+                        was_shallow: repo.is_shallow(),
+                        rounds: 0,
+                        depth: 0,
+                        unshallowed: false,
+                        commands: Vec::new(),
+                    };
+                    drop(private);
+                    let po = settings.string_or_default("push_option").to_owned();
+                    return finish(
+                        args,
+                        env,
+                        out,
+                        Finish {
+                            prov,
+                            ctx,
+                            ref_name,
+                            ref_slug,
+                            request_var,
+                            requested,
+                            push_option: po,
+                            fetch: Some(summary),
+                            report: Report::new(upstream_at, vec![verdict]),
+                        },
+                    );
+                }
+                (Err(e), None) => return Err(e),
+            };
         // libgit2 caches the shallow file and the object database: open afresh.
         let fresh = Repository::open(&git_dir)
             .map_err(|e| Error::git(format!("cannot reopen {}", git_dir.display()), e))?;
@@ -193,7 +286,13 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
         let mut engine = Engine::new(&fresh, overrides)?;
         engine.upstream.refname = format!("refs/heads/{branch}");
-        engine.upstream.chosen_by = format!("fetched from {}", upstream.display);
+        engine.upstream.chosen_by = match previous {
+            Some(_) => format!(
+                "the branch's previous tip (before this push), fetched from {}",
+                upstream.display
+            ),
+            None => format!("fetched from {}", upstream.display),
+        };
         let report = engine.report(std::slice::from_ref(&target), opts)?;
         let po = engine
             .settings()
@@ -202,6 +301,7 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         let summary = FetchSummary {
             source: upstream.display.clone(),
             branch,
+            previous_tip: previous.map(|p| p.to_string()),
             was_shallow: outcome.was_shallow,
             rounds: outcome.rounds,
             depth: outcome.depth,
@@ -214,6 +314,50 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         (report, po, Some(summary))
     };
 
+    finish(
+        args,
+        env,
+        out,
+        Finish {
+            prov,
+            ctx,
+            ref_name,
+            ref_slug,
+            request_var,
+            requested,
+            push_option,
+            fetch: fetch_summary,
+            report,
+        },
+    )
+}
+
+/// What is left to do once the verdict is in.
+struct Finish {
+    prov: Provider,
+    ctx: CiContext,
+    ref_name: Option<String>,
+    ref_slug: String,
+    request_var: String,
+    requested: bool,
+    push_option: String,
+    fetch: Option<FetchSummary>,
+    report: Report,
+}
+
+/// Verifies against the request, writes the outputs, prints, and picks the exit code.
+fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, f: Finish) -> Result<i32> {
+    let Finish {
+        prov,
+        ctx,
+        ref_name,
+        ref_slug,
+        request_var,
+        requested,
+        push_option,
+        fetch: fetch_summary,
+        report,
+    } = f;
     let base_unknown = report.targets.iter().any(|t| t.merge_base.is_none());
     let decision = verify::decide(report.rebuild, base_unknown, requested, args.strict);
     let ci = CiReport {
@@ -229,7 +373,7 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         request_variable: request_var.clone(),
         strict_failure: decision.strict_failure,
         fetch: fetch_summary,
-        context: ctx.clone(),
+        context: ctx,
         report,
     };
 
@@ -261,93 +405,6 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         }
     }
     Ok(i32::from(decision.strict_failure))
-}
-
-/// The request variable's name, checked: a valid variable name, and not one of ours.
-fn request_variable(settings: &Settings) -> Result<String> {
-    let name = settings.string_or_default("ci.request_variable").to_owned();
-    let origin = settings.origin("ci.request_variable").to_string();
-    if !outputs::is_var_name(&name) {
-        return Err(Error::Config {
-            origin,
-            message: format!(
-                "`ci.request_variable` = {name:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"
-            ),
-        });
-    }
-    if DECISION_VARS.contains(&name.as_str()) || KEYS.iter().any(|k| env_name(k) == name) {
-        return Err(Error::Config {
-            origin,
-            message: format!(
-                "`ci.request_variable` = {name:?} is one of dockguard's own variables; \
-                 the request must have a name of its own (default DOCKGUARD_REBUILD)"
-            ),
-        });
-    }
-    Ok(name)
-}
-
-fn nonempty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-}
-
-/// Where to fetch upstream from, and which branch.
-fn upstream_plan(
-    repo: &Repository,
-    settings: &Settings,
-    ctx: &CiContext,
-) -> Result<(Source, String)> {
-    let configured_url = nonempty(settings.string("ci.upstream_url"));
-    let source = match (&configured_url, &ctx.target_project_url) {
-        (Some(u), _) if remote_exists(repo, u) => Source::remote(u),
-        (Some(u), _) => Source::url(u),
-        (None, Some(u)) => Source::url(u),
-        (None, None) if remote_exists(repo, "upstream") => Source::remote("upstream"),
-        (None, None) if remote_exists(repo, "origin") => Source::remote("origin"),
-        (None, None) => {
-            return Err(Error::Ci {
-                context: "no remote to fetch the upstream branch from (no `upstream`, no `origin`)"
-                    .into(),
-                source: None,
-                hint: "set ci.upstream_url (or --upstream-url) to the upstream repository's URL"
-                    .into(),
-            })
-        }
-    };
-    let other_project = configured_url.is_some() || ctx.target_project_url.is_some();
-    let branch = nonempty(settings.string("ci.upstream_branch"))
-        .or_else(|| ctx.target_branch.clone())
-        .or_else(|| {
-            if other_project {
-                fetch::remote_head(repo.path(), &source)
-            } else {
-                None
-            }
-        })
-        .or_else(|| ctx.default_branch.clone())
-        .or_else(|| fetch::remote_head(repo.path(), &source));
-    let branch = branch.ok_or_else(|| Error::Ci {
-        context: format!(
-            "cannot tell which branch of {} is upstream (no MR/PR target, no default branch, no HEAD)",
-            source.display
-        ),
-        source: None,
-        hint: "set ci.upstream_branch (or --upstream-branch), e.g. master".into(),
-    })?;
-    let branch = branch
-        .strip_prefix("refs/heads/")
-        .unwrap_or(&branch)
-        .to_owned();
-    if git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-        Ok((source, branch))
-    } else {
-        Err(Error::Config {
-            origin: settings.origin("ci.upstream_branch").to_string(),
-            message: format!("{branch:?} is not a valid branch name"),
-        })
-    }
 }
 
 fn current_branch(repo: &Repository) -> Option<String> {
@@ -397,56 +454,4 @@ fn fetch_line(f: &FetchSummary, report: &Report) -> String {
     }
     let _ = write!(s, "; merge-base {base}");
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn decision_variables_never_shadow_settings_or_each_other() {
-        for k in KEYS {
-            assert!(
-                !DECISION_VARS.contains(&env_name(k).as_str()),
-                "{} collides with a setting",
-                env_name(k)
-            );
-        }
-        let mut names = DECISION_VARS.to_vec();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), DECISION_VARS.len());
-        assert!(!DECISION_VARS.contains(&"DOCKGUARD_REBUILD"));
-        assert!(names.len() <= outputs::DOTENV_MAX_VARS);
-    }
-
-    #[test]
-    fn request_variable_must_be_a_name_of_its_own() {
-        let settings = |v: &str| {
-            let mut env = std::collections::BTreeMap::new();
-            env.insert("DOCKGUARD_CI_REQUEST_VARIABLE".to_owned(), v.to_owned());
-            Overrides::load(None, &env, &[])
-                .expect("load")
-                .resolve(None)
-        };
-        assert_eq!(
-            request_variable(&settings("QEMU_CI")).expect("ok"),
-            "QEMU_CI"
-        );
-        let e = request_variable(&settings("DOCKGUARD_DECISION"))
-            .expect_err("ours")
-            .to_string();
-        assert!(e.contains("dockguard's own"), "{e}");
-        let e = request_variable(&settings("DOCKGUARD_UPSTREAM"))
-            .expect_err("a setting")
-            .to_string();
-        assert!(e.contains("dockguard's own"), "{e}");
-        let e = request_variable(&settings("A-B"))
-            .expect_err("bad")
-            .to_string();
-        assert!(
-            e.contains("DOCKGUARD_CI_REQUEST_VARIABLE") && e.contains("not a variable name"),
-            "{e}"
-        );
-    }
 }

@@ -859,3 +859,68 @@ fn no_fetch_uses_the_local_upstream_like_check() {
     assert_eq!(v["report"]["targets"][0]["merge_base"], s.base.to_string());
     assert_eq!(v["decision"], "rebuild");
 }
+
+#[test]
+fn pipeline_on_the_upstream_branch_itself_judges_what_the_push_changed() {
+    let s = scenario(2, false);
+    let master = git(&s.upstream, &["rev-parse", "master"]);
+    let dir = s.repo.scratch("master-ci");
+    git(
+        s.repo.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &s.url(),
+            dir.to_str().expect("utf8"),
+        ],
+    );
+    let env_for = |before: &str| -> Vec<(String, String)> {
+        let mut env = gitlab_env(Oid::from_str(&master).expect("oid"));
+        for (k, v) in &mut env {
+            if k == "CI_COMMIT_REF_NAME" || k == "CI_COMMIT_BRANCH" {
+                *v = "master".into();
+            }
+        }
+        env.push(("CI_COMMIT_BEFORE_SHA".into(), before.to_owned()));
+        env
+    };
+    // The push brought master~24..master, which includes "master's own image change".
+    let before = git(&s.upstream, &["rev-parse", "master~25"]);
+    let (run, v) = ci_json(&dir, &[], &env_for(&before));
+    assert_eq!(v["fetch"]["previous_tip"], before, "{}", run.stderr);
+    assert_eq!(v["report"]["targets"][0]["merge_base"], before);
+    assert_eq!(
+        changed_paths(&v),
+        vec!["tests/docker/dockerfiles/debian.docker"]
+    );
+    assert_eq!(v["decision"], "rebuild");
+    assert!(
+        run.stderr.contains("upstream branch `master` itself"),
+        "{}",
+        run.stderr
+    );
+    // A push of the last 10 commits only: nothing images are built from.
+    let before = git(&s.upstream, &["rev-parse", "master~10"]);
+    let (_, v) = ci_json(&dir, &[], &env_for(&before));
+    assert_eq!(v["decision"], "skip", "{v:#}");
+    // No previous tip (first or manual run): compared with itself, and the log says so.
+    let (run, v) = ci_json(&dir, &[], &env_for(&"0".repeat(40)));
+    assert_eq!(v["decision"], "skip");
+    assert!(v["fetch"]["previous_tip"].is_null());
+    assert!(
+        run.stderr.contains("set DOCKGUARD_REBUILD=1 to rebuild"),
+        "{}",
+        run.stderr
+    );
+    // A previous tip the server no longer has (force push): rebuild, base unknown.
+    let (run, v) = ci_json(&dir, &[], &env_for(&"1".repeat(40)));
+    assert_eq!(v["decision"], "rebuild", "{}", run.stderr);
+    assert_eq!(v["reason"], "base-unknown");
+    assert_eq!(
+        v["report"]["targets"][0]["base_unknown"]["reason"],
+        "missing_object"
+    );
+    assert_usable(&dir);
+}
