@@ -17,4 +17,21 @@ export DOCKGUARD_E2E="${DOCKGUARD_E2E:-optional}"
 
 # --- tool installs (each idempotent; add new tools below) ---
 
+# gitlab-ci-local runs the shipped GitLab template end to end (tests/it/gitlab.rs).
+# It needs Node 20+ (npm) and Debian's rsync (for --shell-isolation).
+if [ ! -x "$tools/node_modules/.bin/gitlab-ci-local" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm install --prefix "$tools" --no-audit --no-fund --loglevel=error gitlab-ci-local@4.70.1
+    else
+        echo "test.sh: npm is not installed, so gitlab-ci-local cannot be; install Node 20 + npm" >&2
+    fi
+fi
+if ! command -v rsync >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsync >/dev/null
+    else
+        echo "test.sh: rsync is missing (gitlab-ci-local needs it); install it, e.g. sudo apt-get install rsync" >&2
+    fi
+fi
+
 exec cargo test --locked --all-targets "$@"

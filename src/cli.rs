@@ -28,6 +28,12 @@ pub enum Command {
     /// Tell whether the CI must rebuild images for a commit (default HEAD).
     #[command(after_help = CHECK_HELP)]
     Check(CheckArgs),
+    /// In a CI job: fetch upstream, judge the pipeline's commit, compare with the request.
+    #[command(after_help = CI_HELP)]
+    Ci(CiArgs),
+    /// Print a docker-tag-safe name for a ref (or GitLab's CI_COMMIT_REF_SLUG).
+    #[command(after_help = SLUG_HELP)]
+    Slug(SlugArgs),
 }
 
 const CHECK_HELP: &str = "\
@@ -74,4 +80,107 @@ pub struct CheckArgs {
     /// Exit with 1 when a rebuild is needed (0 otherwise).
     #[arg(long)]
     pub exit_code: bool,
+}
+
+const CI_HELP: &str = "\
+Examples:
+  dockguard ci --dotenv dockguard.env          GitLab job (artifacts:reports:dotenv)
+  dockguard ci --provider github               GitHub Actions ($GITHUB_OUTPUT, step summary)
+  dockguard ci --provider generic --upstream-url URL --upstream-branch master
+  dockguard ci --strict                        fail when a rebuild is needed but was not requested
+
+Decision (one line each): needed+requested -> rebuild; needed, not requested -> rebuild
+and warn (exit 1 with --strict); requested only -> rebuild; neither -> skip; no merge-base
+-> rebuild (base unknown).
+
+Exit codes:
+  0  decided (see the decision line / DOCKGUARD_DECISION)
+  1  with --strict: a rebuild is needed but the pipeline did not request it
+  2  error (one line, its cause, and a hint)";
+
+const SLUG_HELP: &str = "\
+Examples:
+  dockguard slug feature/foo        feature-foo-<hash>   (docker tag)
+  dockguard slug v1.2.3             v1.2.3               (already valid: unchanged)
+  dockguard slug --gitlab Feature/X feature-x            (exactly CI_COMMIT_REF_SLUG)
+
+The docker tag matches [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; when characters were replaced or
+the name was cut, 8 hex digits of `git hash-object` of the name keep it unique.";
+
+/// Which CI system to assume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// GITLAB_CI=true -> gitlab, GITHUB_ACTIONS=true -> github, else generic.
+    Auto,
+    /// GitLab CI (also gitlab-ci-local, which sets GITLAB_CI=false).
+    Gitlab,
+    /// GitHub Actions.
+    Github,
+    /// Flags and configuration only.
+    Generic,
+}
+
+/// `dockguard ci`.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// The CI system.
+    #[arg(long, value_enum, default_value_t = ProviderArg::Auto)]
+    pub provider: ProviderArg,
+
+    /// Fetch upstream from this URL or remote (a fork's upstream project) [config: ci.upstream_url].
+    #[arg(long, value_name = "URL")]
+    pub upstream_url: Option<String>,
+
+    /// The upstream branch [config: ci.upstream_branch; default: MR/PR target, else the default branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub upstream_branch: Option<String>,
+
+    /// The pipeline variable that requests a rebuild [config: ci.request_variable].
+    #[arg(long, value_name = "NAME")]
+    pub request_variable: Option<String>,
+
+    /// The commit to judge [default: the pipeline's commit, else HEAD].
+    #[arg(long, value_name = "REV")]
+    pub target: Option<String>,
+
+    /// The ref name images are tagged after [default: the pipeline's branch or tag].
+    #[arg(long = "ref", value_name = "NAME")]
+    pub ref_name: Option<String>,
+
+    /// Do not fetch: compare with the local upstream ref, as `dockguard check` does.
+    #[arg(long)]
+    pub no_fetch: bool,
+
+    /// Exit 1 when a rebuild is needed but the pipeline did not request it.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Write GitLab's dotenv report (artifacts:reports:dotenv) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub dotenv: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Attribute each changed file to the commits that touched it.
+    #[arg(long)]
+    pub commits: bool,
+}
+
+/// `dockguard slug`.
+#[derive(Debug, Args)]
+pub struct SlugArgs {
+    /// The ref name, as CI shows it (CI_COMMIT_REF_NAME, GITHUB_REF_NAME).
+    #[arg(value_name = "REF")]
+    pub name: String,
+
+    /// Reproduce GitLab's CI_COMMIT_REF_SLUG instead (lowercase, at most 63, may be empty).
+    #[arg(long)]
+    pub gitlab: bool,
+
+    /// The commit the ref points at, used when nothing of the name survives
+    /// [default: REF resolved in the current repository, when there is one].
+    #[arg(long, value_name = "OID")]
+    pub oid: Option<String>,
 }

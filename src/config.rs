@@ -112,6 +112,48 @@ pub const KEYS: &[Key] = &[
         default: "1000",
         doc: "how many commits `--commits` examines per target before it stops (and says so)",
     },
+    Key {
+        name: "ci.upstream_url",
+        kind: Kind::Str,
+        default: "(remote upstream, else origin)",
+        doc: "`dockguard ci`: where to fetch the upstream branch from, a URL or a remote name (a fork's upstream project)",
+    },
+    Key {
+        name: "ci.upstream_branch",
+        kind: Kind::Str,
+        default: "(auto)",
+        doc: "`dockguard ci`: the upstream branch; default: the MR/PR target branch, else the default branch (CI_DEFAULT_BRANCH, GitHub's event, the remote's HEAD)",
+    },
+    Key {
+        name: "ci.request_variable",
+        kind: Kind::Str,
+        default: "DOCKGUARD_REBUILD",
+        doc: "`dockguard ci`: the pipeline variable that requests a rebuild (set by the push option)",
+    },
+    Key {
+        name: "ci.depth",
+        kind: Kind::Int {
+            min: 1,
+            max: 1_000_000,
+        },
+        default: "50",
+        doc: "`dockguard ci` in a shallow clone: commits fetched first, and the first deepening step (doubled each round)",
+    },
+    Key {
+        name: "ci.max_depth",
+        kind: Kind::Int {
+            min: 1,
+            max: 100_000_000,
+        },
+        default: "10000",
+        doc: "`dockguard ci`: stop deepening step by step after this many commits",
+    },
+    Key {
+        name: "ci.unshallow",
+        kind: Kind::Bool,
+        default: "true",
+        doc: "`dockguard ci`: when deepening did not find the merge-base, fetch the whole history (`--unshallow`)",
+    },
 ];
 
 /// Looks a key up by name.

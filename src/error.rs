@@ -93,6 +93,17 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// `dockguard ci` could not fetch the upstream, or its CI settings cannot work.
+    #[error("{context}")]
+    Ci {
+        /// What failed.
+        context: String,
+        /// git's words, when git failed.
+        #[source]
+        source: Option<git2::Error>,
+        /// What to do about it.
+        hint: String,
+    },
     /// A file operation failed.
     #[error("{context}")]
     Io {
@@ -151,6 +162,7 @@ impl Error {
             }
             Error::Config { .. } => "see the configuration reference in README.md".into(),
             Error::Usage(_) => "see dockguard --help".into(),
+            Error::Ci { hint, .. } => hint.clone(),
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

@@ -7,6 +7,7 @@
 //! repository; [`run_with_repo`] does the work and is what tests call.
 
 pub mod changes;
+pub mod ci;
 pub mod cli;
 pub mod commit_graph;
 pub mod config;
@@ -15,9 +16,11 @@ pub mod error;
 pub mod history;
 pub mod matcher;
 pub mod objects;
+pub mod outputs;
 pub mod pack;
 pub mod repo;
 pub mod report;
+pub mod slug;
 pub mod targets;
 pub mod verdict;
 
@@ -68,6 +71,10 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     // git does not re-hash objects it reads; libgit2 does by default, which costs a fifth
     // of a long history walk. Corruption still surfaces as inflate or parse errors.
     git2::opts::strict_hash_verification(false);
+    if let Command::Slug(args) = &cli.command {
+        // A slug needs no repository (it uses one for the oid fallback when there is one).
+        return slug::run(args, cli.dir.as_deref(), out);
+    }
     let cwd = match &cli.dir {
         Some(d) => d.clone(),
         None => std::env::current_dir()
@@ -85,6 +92,8 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check(repo, args, env, out),
+        Command::Ci(args) => ci::run(repo, args, env, out),
+        Command::Slug(args) => slug::run(args, repo.workdir(), out),
     }
 }
 

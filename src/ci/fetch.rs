@@ -1,0 +1,507 @@
+//! Fetching the upstream branch into a private ref, and deepening a shallow clone until
+//! the merge-base exists.
+//!
+//! We drive the `git` CLI (arguments as a vector, never a shell) because it carries the
+//! job's credentials, proxy and TLS settings, and because libgit2 is built here without
+//! network support. libgit2 caches the shallow file and the object database, so after
+//! every fetch the repository is opened afresh before looking for the merge-base.
+//!
+//! Safety for the clone and for concurrent jobs sharing it:
+//! - the upstream lands in a ref unique to this run
+//!   (`refs/dockguard/ci/<unix time>-<pid>[-<job id>]/upstream`), deleted when the run
+//!   ends (also on errors); leftovers of killed runs are deleted after a day;
+//! - `--no-write-fetch-head`, `--no-tags`, no submodules, no auto-gc: nothing else in the
+//!   clone changes except new objects and a deeper shallow boundary;
+//! - git serialises shallow updates with `shallow.lock` and refuses to write a shallow
+//!   file another fetch changed meanwhile; in both cases we wait and retry (bounded)
+//!   instead of failing;
+//! - a complete clone is never given `--depth` (which could make it shallow).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use git2::{Oid, Repository};
+
+use crate::error::{Error, Result};
+use crate::repo::{merge_base, MergeBase, NoBase};
+
+/// Where private refs live.
+pub const PRIVATE_PREFIX: &str = "refs/dockguard/ci/";
+/// Leftover private refs older than this (seconds) belong to killed runs.
+pub const STALE_AFTER: u64 = 24 * 60 * 60;
+/// How often a fetch is retried while another git holds a lock.
+const LOCK_RETRIES: u32 = 40;
+
+/// A place to fetch from: a remote name or a URL, and how to show it (no credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// What `git fetch` is given.
+    pub arg: String,
+    /// What messages show.
+    pub display: String,
+}
+
+impl Source {
+    /// A configured remote.
+    pub fn remote(name: &str) -> Self {
+        Source {
+            arg: name.to_owned(),
+            display: format!("remote `{name}`"),
+        }
+    }
+
+    /// A URL, shown without user name or password.
+    pub fn url(url: &str) -> Self {
+        Source {
+            arg: url.to_owned(),
+            display: redact_url(url),
+        }
+    }
+}
+
+/// A URL with any `user:password@` removed.
+pub fn redact_url(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        if let Some((_, host)) = authority.rsplit_once('@') {
+            return format!("{scheme}://***@{host}{path}");
+        }
+    }
+    url.to_owned()
+}
+
+/// The branch a remote's `HEAD` points at (`git ls-remote --symref SOURCE HEAD`), if the
+/// remote answers.
+pub fn remote_head(git_dir: &Path, source: &Source) -> Option<String> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["ls-remote", "--symref", &source.arg, "HEAD"])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (target, name) = l.strip_prefix("ref: ")?.split_once('\t')?;
+        (name == "HEAD")
+            .then(|| target.strip_prefix("refs/heads/").map(str::to_owned))
+            .flatten()
+    })
+}
+
+/// A private ref for this run's upstream, deleted when dropped.
+#[derive(Debug)]
+pub struct PrivateRef {
+    git_dir: PathBuf,
+    /// The full ref name.
+    pub name: String,
+}
+
+impl PrivateRef {
+    /// A name unique to this process and job (concurrent jobs in one clone never share it).
+    pub fn new(git_dir: &Path, job_id: Option<&str>) -> Self {
+        let now = unix_now();
+        let mut id = format!("{now}-{}", std::process::id());
+        if let Some(job) = job_id {
+            let job: String = job
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .take(64)
+                .collect();
+            id.push('-');
+            id.push_str(&job);
+        }
+        PrivateRef {
+            git_dir: git_dir.to_path_buf(),
+            name: format!("{PRIVATE_PREFIX}{id}/upstream"),
+        }
+    }
+}
+
+impl Drop for PrivateRef {
+    fn drop(&mut self) {
+        if let Ok(repo) = Repository::open(&self.git_dir) {
+            if let Ok(mut r) = repo.find_reference(&self.name) {
+                let _ = r.delete();
+            }
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Deletes private refs left by runs that were killed more than [`STALE_AFTER`] ago.
+/// Younger ones may belong to a job running right now, so they stay. Returns how many
+/// were deleted.
+pub fn delete_stale(git_dir: &Path) -> usize {
+    let Ok(repo) = Repository::open(git_dir) else {
+        return 0;
+    };
+    let now = unix_now();
+    let Ok(refs) = repo.references_glob(&format!("{PRIVATE_PREFIX}*")) else {
+        return 0;
+    };
+    let names: Vec<String> = refs
+        .flatten()
+        .filter_map(|r| r.name().ok().map(str::to_owned))
+        .collect();
+    let mut deleted = 0;
+    for name in names {
+        let Some(rest) = name.strip_prefix(PRIVATE_PREFIX) else {
+            continue;
+        };
+        let ts = rest
+            .split(['-', '/'])
+            .next()
+            .and_then(|t| t.parse::<u64>().ok());
+        if ts.is_some_and(|t| now.saturating_sub(t) > STALE_AFTER) {
+            if let Ok(mut r) = repo.find_reference(&name) {
+                if r.delete().is_ok() {
+                    deleted += 1;
+                }
+            }
+        }
+    }
+    deleted
+}
+
+/// What to fetch and how far to deepen.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The repository's git dir.
+    pub git_dir: PathBuf,
+    /// The work tree, for messages.
+    pub display_dir: PathBuf,
+    /// Where the upstream branch is fetched from.
+    pub upstream: Source,
+    /// The upstream branch (short name), for messages.
+    pub branch: String,
+    /// What to fetch: `refs/heads/<branch>`, or a commit id (a branch's previous tip).
+    pub src: String,
+    /// The commit being judged.
+    pub target: Oid,
+    /// Where the target's history can be fetched from (the clone's origin), if anywhere.
+    pub target_source: Option<Source>,
+    /// The private ref the upstream lands in.
+    pub private_ref: String,
+    /// First depth in a shallow clone, and the first deepening step (then doubled).
+    pub depth: u32,
+    /// Stop doubling once this many commits were asked for.
+    pub max_depth: u32,
+    /// Then fetch the whole history (`--unshallow`).
+    pub unshallow: bool,
+}
+
+/// What fetching did.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The fetched upstream tip.
+    pub upstream_oid: Oid,
+    /// Whether the clone was shallow to begin with.
+    pub was_shallow: bool,
+    /// Deepening rounds after the first fetch.
+    pub rounds: u32,
+    /// Commits asked for in all (shallow clones only).
+    pub depth: u32,
+    /// Whether `--unshallow` was needed.
+    pub unshallowed: bool,
+    /// The merge-base, or why there is none.
+    pub merge_base: MergeBase,
+    /// The git commands run, for the log.
+    pub commands: Vec<String>,
+}
+
+fn open(plan: &Plan) -> Result<Repository> {
+    Repository::open(&plan.git_dir).map_err(|e| {
+        Error::git(
+            format!("cannot reopen {} after fetching", plan.git_dir.display()),
+            e,
+        )
+    })
+}
+
+/// Fetches the upstream branch into the private ref and deepens until the merge-base of
+/// the target and the upstream exists, the clone is complete, or the bounds are reached.
+pub fn fetch_and_deepen(plan: &Plan, log: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    let refspec = format!("+{}:{}", plan.src, plan.private_ref);
+    let target_hex = plan.target.to_string();
+    let same_source = plan.target_source.as_ref() == Some(&plan.upstream);
+    let was_shallow = open(plan)?.is_shallow();
+    let mut out = Outcome {
+        upstream_oid: Oid::ZERO_SHA1,
+        was_shallow,
+        rounds: 0,
+        depth: 0,
+        unshallowed: false,
+        merge_base: MergeBase::Unknown {
+            reason: NoBase::Shallow,
+            detail: String::new(),
+        },
+        commands: Vec::new(),
+    };
+
+    // First fetch: the upstream branch only. A complete clone gets no --depth.
+    let mut first = Vec::new();
+    if was_shallow {
+        first.push(format!("--depth={}", plan.depth));
+        out.depth = plan.depth;
+    }
+    first.push(plan.upstream.arg.clone());
+    first.push(refspec.clone());
+    fetch(plan, &first, &plan.upstream, &mut out, log)?;
+    let (mut shallow, mut base) = check(plan, &mut out)?;
+    let mut step = plan.depth;
+    while !found(&base) && shallow && out.depth < plan.max_depth {
+        out.rounds += 1;
+        out.depth = out.depth.saturating_add(step);
+        let deepen = format!("--deepen={step}");
+        deepen_both(
+            plan,
+            &deepen,
+            &refspec,
+            &target_hex,
+            same_source,
+            &mut out,
+            log,
+        )?;
+        (shallow, base) = check(plan, &mut out)?;
+        step = step.saturating_mul(2);
+    }
+    if !found(&base) && shallow && plan.unshallow {
+        out.rounds += 1;
+        out.unshallowed = true;
+        deepen_both(
+            plan,
+            "--unshallow",
+            &refspec,
+            &target_hex,
+            same_source,
+            &mut out,
+            log,
+        )?;
+        (_, base) = check(plan, &mut out)?;
+    }
+    out.merge_base = base;
+    Ok(out)
+}
+
+fn found(b: &MergeBase) -> bool {
+    matches!(b, MergeBase::Found(_))
+}
+
+/// One deepening step on the upstream side and on the target's side. The target is
+/// asked for by oid (servers that refuse unadvertised oids get a retry without it; git's
+/// relative deepening extends every shallow boundary anyway).
+fn deepen_both(
+    plan: &Plan,
+    how: &str,
+    refspec: &str,
+    target_hex: &str,
+    same_source: bool,
+    out: &mut Outcome,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let mut args = vec![
+        how.to_owned(),
+        plan.upstream.arg.clone(),
+        refspec.to_owned(),
+    ];
+    if same_source {
+        args.push(target_hex.to_owned());
+    }
+    if let Err(e) = fetch(plan, &args, &plan.upstream, out, log) {
+        if !same_source {
+            return Err(e);
+        }
+        log(&format!(
+            "dockguard: the server refused commit {target_hex} by id; deepening without it"
+        ));
+        args.pop();
+        fetch(plan, &args, &plan.upstream, out, log)?;
+    }
+    if let Some(src) = plan.target_source.as_ref().filter(|_| !same_source) {
+        if how == "--unshallow" && !open(plan)?.is_shallow() {
+            return Ok(());
+        }
+        let args = vec![how.to_owned(), src.arg.clone(), target_hex.to_owned()];
+        if let Err(e) = fetch(plan, &args, src, out, log) {
+            // Not fatal: the upstream side may already reach the merge-base.
+            log(&format!(
+                "dockguard: warning: could not deepen the target's history from {}: {}",
+                src.display,
+                e.render().lines().collect::<Vec<_>>().join(" ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check(plan: &Plan, out: &mut Outcome) -> Result<(bool, MergeBase)> {
+    let repo = open(plan)?;
+    let up = repo
+        .find_reference(&plan.private_ref)
+        .and_then(|r| r.peel_to_commit())
+        .map_err(|e| {
+            Error::git(
+                format!(
+                    "the fetched upstream {} is missing from {}",
+                    plan.private_ref,
+                    plan.git_dir.display()
+                ),
+                e,
+            )
+        })?
+        .id();
+    out.upstream_oid = up;
+    let history = crate::history::History::new(&repo);
+    let mut objects = crate::objects::Objects::new(&repo);
+    let base = merge_base(&history, &mut objects, &repo, plan.target, up);
+    Ok((repo.is_shallow(), base))
+}
+
+/// Runs `git fetch` with our fixed options, retrying while another git holds a lock.
+fn fetch(
+    plan: &Plan,
+    args: &[String],
+    source: &Source,
+    out: &mut Outcome,
+    log: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let mut full: Vec<String> = [
+        "-c",
+        "gc.auto=0",
+        "-c",
+        "maintenance.auto=false",
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--no-recurse-submodules",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    full.extend(args.iter().cloned());
+    // Show the command without credentials.
+    let shown: Vec<String> = full[4..]
+        .iter()
+        .map(|a| {
+            if *a == source.arg {
+                redact_url(a)
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
+    let shown = format!("git {}", shown.join(" "));
+    log(&format!("dockguard: {shown}"));
+    out.commands.push(shown.clone());
+    let mut attempt = 0;
+    loop {
+        let result = Command::new("git")
+            .arg("--git-dir")
+            .arg(&plan.git_dir)
+            .args(&full)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::Ci {
+                context: "cannot run git".into(),
+                source: None,
+                hint: format!("install git (2.29 or newer) in the job's image ({e})"),
+            })?;
+        if result.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+        // Another job's fetch holds a lock, or updated the shallow file under us (git
+        // checks it did not change between reading and writing it): both are retried.
+        let locked = stderr.contains(".lock': File exists")
+            || stderr.contains("shallow.lock")
+            || stderr.contains("shallow file has changed since we read it");
+        if locked && attempt < LOCK_RETRIES {
+            attempt += 1;
+            std::thread::sleep(Duration::from_millis(50 * u64::from(attempt.min(10))));
+            continue;
+        }
+        return Err(fetch_error(plan, &shown, source, &stderr, locked));
+    }
+}
+
+fn fetch_error(plan: &Plan, shown: &str, source: &Source, stderr: &str, locked: bool) -> Error {
+    let text = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let cause = Some(git2::Error::from_str(&text));
+    if stderr.contains("dubious ownership") {
+        return Error::Ownership {
+            path: plan.display_dir.clone(),
+            source: git2::Error::from_str(&text),
+        };
+    }
+    let hint = if locked {
+        format!(
+            "another git process kept a lock in {} for too long; if none is running, remove the stale *.lock file it names",
+            plan.git_dir.display()
+        )
+    } else if stderr.contains("couldn't find remote ref") {
+        format!(
+            "{} has no branch `{}`: set ci.upstream_branch (or --upstream-branch) to the upstream's main branch",
+            source.display, plan.branch
+        )
+    } else {
+        format!(
+            "check that {} is reachable from the job (ci.upstream_url / --upstream-url, credentials, proxy) \
+             and has the branch `{}`",
+            source.display, plan.branch
+        )
+    };
+    Error::Ci {
+        context: format!("`{shown}` failed"),
+        source: cause,
+        hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("https://gitlab-ci-token:s3cret@gitlab.example/a/b.git"),
+            "https://***@gitlab.example/a/b.git"
+        );
+        assert_eq!(
+            redact_url("https://gitlab.example/a/b@c.git"),
+            "https://gitlab.example/a/b@c.git"
+        );
+        assert_eq!(redact_url("file:///tmp/x.git"), "file:///tmp/x.git");
+        assert_eq!(redact_url("git@host:a/b.git"), "git@host:a/b.git");
+    }
+
+    #[test]
+    fn private_refs_are_unique_per_job_and_valid() {
+        let a = PrivateRef::new(Path::new("/nonexistent"), Some("12/../x y"));
+        assert!(a.name.starts_with(PRIVATE_PREFIX), "{}", a.name);
+        assert!(a.name.ends_with("-12____x_y/upstream"), "{}", a.name);
+        assert!(git2::Reference::is_valid_name(&a.name), "{}", a.name);
+        let b = PrivateRef::new(Path::new("/nonexistent"), Some("13"));
+        assert_ne!(a.name, b.name);
+    }
+}
