@@ -11,7 +11,10 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod hook;
+pub mod install;
 pub mod matcher;
+pub mod push;
 pub mod repo;
 pub mod report;
 pub mod targets;
@@ -78,6 +81,11 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check(repo, args, env, out),
+        Command::Hook(args) => hook::run(repo, args, env, &mut std::io::stderr()),
+        Command::Push(args) => push::run(repo, args, env, &mut std::io::stderr()),
+        Command::Install(args) => install::install(repo, args, out),
+        Command::Uninstall => install::uninstall(repo, out),
+        Command::Status => install::status(repo, env, out),
     }
 }
 
