@@ -478,7 +478,7 @@ mod tests {
         let name = me.file_name().and_then(|n| n.to_str()).expect("name");
         assert!(argv[0].ends_with(name), "{argv:?}");
         assert_eq!(
-            process_argv(std::process::id()).map(|a| a.len() >= 1),
+            process_argv(std::process::id()).map(|a| !a.is_empty()),
             Some(true)
         );
         assert_eq!(
