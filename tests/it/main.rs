@@ -2,3 +2,7 @@
 
 mod check;
 mod fixture;
+mod hook;
+mod install;
+mod push;
+mod server;
