@@ -84,13 +84,22 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
         v
     };
 
+    // The dry run carries no push options: they do not change what is pushed, and git
+    // 2.47 often dies of SIGPIPE on `push --dry-run -o X` to a server that advertises
+    // them. An empty push.pushOption resets the configured list; --no-push-option the
+    // command line's.
     let mut dry = vec![
+        "-c".to_owned(),
+        "push.pushOption=".to_owned(),
         "push".to_owned(),
         "--dry-run".to_owned(),
         "--porcelain".to_owned(),
         "--no-verify".to_owned(),
     ];
-    dry.extend(with(&["--no-quiet".to_owned()]));
+    dry.extend(with(&[
+        "--no-quiet".to_owned(),
+        "--no-push-option".to_owned(),
+    ]));
     let out = git_command(repo, env)
         .args(&dry)
         .stdin(Stdio::inherit())
