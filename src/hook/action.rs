@@ -115,6 +115,8 @@ pub(super) struct Plan {
     refspecs: Vec<String>,
     /// Refspecs with the exact objects judged.
     exact_refspecs: Vec<String>,
+    /// What each remote ref must point at once our push landed (`None`: deleted).
+    landed: Vec<(String, Option<String>)>,
 }
 
 impl Plan {
@@ -141,6 +143,7 @@ impl Plan {
             all_leases: Vec::new(),
             refspecs: Vec::new(),
             exact_refspecs: Vec::new(),
+            landed: Vec::new(),
         };
         for u in updates {
             let expected = if u.is_new() {
@@ -165,6 +168,10 @@ impl Plan {
                     .push(format!("{}:{}", u.local_oid, u.remote_ref));
             }
             p.all_leases.push(lease);
+            p.landed.push((
+                u.remote_ref.clone(),
+                (!u.is_delete()).then(|| u.local_oid.to_string()),
+            ));
         }
         p
     }
@@ -274,26 +281,98 @@ pub(super) fn repush(
         .stdin(Stdio::null())
         .status()
         .map_err(|e| Error::io("cannot run git push", e))?;
-    if status.success() {
-        emit(
-            err,
-            &format!(
-                "\ndockguard: THE PUSH ALREADY HAPPENED: {} now has your refs, pushed WITH -o {}.\n\
-                 dockguard: stopping the original push on purpose; the \"failed to push\" error git prints next is expected.\n",
-                args.remote, plan.want
-            ),
-        );
+    // git's exit status alone does not say what reached the remote: a push can be
+    // partly rejected, and git 2.47 may die of SIGPIPE after a rejection. Ask the remote.
+    let state = if status.success() {
+        Landed::All
     } else {
-        emit(
-            err,
-            &format!(
-                "\ndockguard: my push with -o {} failed (git's message above), so nothing was pushed; the original push is stopped too.\n  push again with: {}\n",
-                plan.want,
-                plan.dockguard_push()
-            ),
-        );
-    }
+        landed(repo, env, &args.remote, &plan.landed)
+    };
+    let again = plan.dockguard_push();
+    let text = match state {
+        Landed::All => format!(
+            "\ndockguard: THE PUSH ALREADY HAPPENED: {} now has your refs, pushed WITH -o {}.\n\
+             dockguard: stopping the original push on purpose; the \"failed to push\" error git prints next is expected.\n",
+            args.remote, plan.want
+        ),
+        Landed::None => format!(
+            "\ndockguard: my push with -o {} failed ({}), and the remote has none of it: nothing was pushed; the original push is stopped too.\n  push again with: {again}\n",
+            plan.want,
+            describe_status(status)
+        ),
+        Landed::Some { done, not } => format!(
+            "\ndockguard: my push with -o {} failed ({}) PART WAY: the remote has {} but not {}; the original push is stopped.\n  push the rest with: {again}\n",
+            plan.want,
+            describe_status(status),
+            done.join(", "),
+            not.join(", ")
+        ),
+        Landed::Unknown(why) => format!(
+            "\ndockguard: my push with -o {} failed ({}), and checking the remote failed too ({why}); see `git ls-remote {}`. The original push is stopped.\n  push again with: {again}\n",
+            plan.want,
+            describe_status(status),
+            sh_quote(&args.remote)
+        ),
+    };
+    emit(err, &text);
     Ok(1)
+}
+
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("git exited with {c}; its message is above"),
+        (None, Some(13)) => "git was killed by SIGPIPE".into(),
+        (None, Some(s)) => format!("git was killed by signal {s}"),
+        (None, None) => "git failed".into(),
+    }
+}
+
+/// How much of our push the remote has.
+enum Landed {
+    All,
+    None,
+    Some { done: Vec<String>, not: Vec<String> },
+    Unknown(String),
+}
+
+/// Compares the remote's refs (`git ls-remote`) with what our push set them to.
+fn landed(
+    repo: &Repository,
+    env: &Env,
+    remote: &str,
+    expected: &[(String, Option<String>)],
+) -> Landed {
+    let out = git_command(repo, env)
+        .arg("ls-remote")
+        .arg(remote)
+        .args(expected.iter().map(|(r, _)| r))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        Ok(o) => return Landed::Unknown(format!("git ls-remote: {}", describe_status(o.status))),
+        Err(e) => return Landed::Unknown(format!("cannot run git ls-remote: {e}")),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let now: HashMap<&str, &str> = text
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(oid, r)| (r, oid))
+        .collect();
+    let (done, not): (Vec<_>, Vec<_>) = expected
+        .iter()
+        .partition(|(r, want)| now.get(r.as_str()).copied() == want.as_deref());
+    let names = |v: Vec<&(String, Option<String>)>| v.into_iter().map(|(r, _)| r.clone()).collect();
+    match (done.is_empty(), not.is_empty()) {
+        (_, true) => Landed::All,
+        (true, false) => Landed::None,
+        (false, false) => Landed::Some {
+            done: names(done),
+            not: names(not),
+        },
+    }
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

@@ -61,7 +61,7 @@ pub fn run(repo: &Repository, args: &HookArgs, env: &Env, err: &mut dyn Write) -
 enum Decision {
     Allow,
     Block,
-    Repush(Plan),
+    Repush(Box<Plan>),
 }
 
 /// The pre-push hook proper, over the bytes git gave on stdin.
@@ -345,7 +345,7 @@ fn decide(
                 plan.tell_retry(msg, &policy);
                 Ok(Decision::Block)
             }
-            Some(false) => Ok(Decision::Repush(plan)),
+            Some(false) => Ok(Decision::Repush(Box::new(plan))),
         },
         _ => {
             plan.tell_retry(msg, &policy);

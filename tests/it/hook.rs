@@ -596,16 +596,16 @@ fn repush_pushes_with_the_option_then_stops_the_original_push() {
 #[test]
 fn repush_never_overwrites_a_remote_that_moved() {
     let s = Setup::new(false);
-    // A chained hook runs before dockguard's own push; this one moves the remote ref
-    // (as another pusher would, between git's ref advertisement and our push).
+    // A chained hook runs before dockguard's own push; this one moves the remote's
+    // `docker` to the local `side` branch (as another pusher would, between git's ref
+    // advertisement and our push).
     let hooks = s.path().join(".git/hooks");
     std::fs::create_dir_all(&hooks).expect("mkdir");
     std::fs::write(
         hooks.join("pre-push"),
         format!(
-            "#!/bin/sh\ncat >/dev/null\ngit push -q --no-verify --force '{}' {}:refs/heads/docker\n",
-            s.server.url(),
-            s.base
+            "#!/bin/sh\ncat >/dev/null\ngit push -q --no-verify --force '{}' refs/heads/side:refs/heads/docker\n",
+            s.server.url()
         ),
     )
     .expect("write");
@@ -613,9 +613,14 @@ fn repush_never_overwrites_a_remote_that_moved() {
     let run = dockguard(s.path(), &["install"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     git(s.path(), &["config", "dockguard.policy", "repush"]);
-    s.branch("docker", true);
+    s.r.branch("side", s.base);
+    let tip = s.branch("docker", true);
+
+    // git saw no `docker` on the remote, so our lease says "must not exist".
     let done = push(s.path(), &["origin", "docker"]).failed();
-    assert!(done.stderr.contains("stale info"), "{}", done.stderr);
+    // (git usually says "stale info" here, but when every ref is rejected before the
+    // pack is sent, git 2.47 may die of SIGPIPE writing the push options first; the
+    // remote is asked what it has either way.)
     assert!(
         done.stderr.contains("nothing was pushed"),
         "{}",
@@ -626,6 +631,24 @@ fn repush_never_overwrites_a_remote_that_moved() {
         Some(s.base.to_string()),
         "the other pusher's ref is intact"
     );
+
+    // Two refs: the lease on the moved one fails, the other lands; the message says so.
+    let parent =
+        s.r.repo
+            .find_commit(tip)
+            .expect("c")
+            .parent_id(0)
+            .expect("p");
+    s.r.branch("side", parent);
+    let done = push(s.path(), &["origin", "docker", "docker:refs/heads/other"]).failed();
+    assert!(
+        done.stderr
+            .contains("PART WAY: the remote has refs/heads/other but not refs/heads/docker"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(s.server.rev("refs/heads/docker"), Some(parent.to_string()));
+    assert_eq!(s.server.rev("refs/heads/other"), Some(tip.to_string()));
 }
 
 #[test]
@@ -730,11 +753,18 @@ fn a_missing_binary_falls_back_to_path_then_fails_loudly() {
     std::fs::create_dir_all(&second).expect("mkdir");
     let copy = first.join("dockguard");
     std::fs::copy(crate::fixture::dockguard_bin(), &copy).expect("copy");
-    let run = crate::fixture::hermetic(&mut std::process::Command::new(&copy))
-        .current_dir(s.path())
-        .arg("install")
-        .output()
-        .expect("install");
+    // A freshly written executable can be briefly "busy" (ETXTBSY) while a child that
+    // another test thread forked still holds the write descriptor: try again then.
+    let run = loop {
+        match crate::fixture::hermetic(&mut std::process::Command::new(&copy))
+            .current_dir(s.path())
+            .arg("install")
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(26) => std::thread::yield_now(),
+            other => break other.expect("install"),
+        }
+    };
     assert!(
         run.status.success(),
         "{}",
