@@ -345,6 +345,16 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 &hd.path.join("pre-push"),
                 &hd.path.join(CHAINED_NAME),
             )?;
+            let default_hook = repo.commondir().join("hooks/pre-push");
+            if hd.source.starts_with("core.hooksPath")
+                && matches!(classify(&default_hook), Ok(Existing::Ours(_)))
+            {
+                let _ = writeln!(
+                    s,
+                    "            note: {} is dockguard's too, but git ignores it while core.hooksPath is set",
+                    default_hook.display()
+                );
+            }
         }
         Err(e) => {
             let _ = writeln!(s, "hooks dir:  unknown: {e}");

@@ -387,12 +387,14 @@ pub fn detect(
         }
         Some(_) => {
             ctx.options = config()?;
-            ctx.source = "push.pushOption (the `git push` command line has no -o)".into();
+            ctx.source = "push.pushOption, as the `git push` command line has no -o".into();
         }
         None => {
             ctx.options = config()?;
-            ctx.source =
-                "push.pushOption (assumed: the `git push` command line could not be read)".into();
+            ctx.source = format!(
+                "push.pushOption, assumed to apply: the `git push` command line could not be read ({})",
+                ctx.cmdline_problem.as_deref().unwrap_or("unknown")
+            );
         }
     }
     Ok(ctx)

@@ -252,6 +252,22 @@ fn status_reports_hook_binary_upstream_age_and_settings() {
         "{}",
         stale.stdout
     );
+
+    // A hook manager sets core.hooksPath later: our hook is no longer the one git runs.
+    git(r.path(), &["config", "core.hooksPath", ".husky/_"]);
+    let shadowed = ok(r.dockguard(&["status"]));
+    assert!(
+        shadowed.stdout.contains("pre-push:   NOT installed"),
+        "{}",
+        shadowed.stdout
+    );
+    assert!(
+        shadowed
+            .stdout
+            .contains("git ignores it while core.hooksPath is set"),
+        "{}",
+        shadowed.stdout
+    );
 }
 
 fn line_of<'a>(text: &'a str, prefix: &str) -> &'a str {
