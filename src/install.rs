@@ -368,8 +368,19 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
         me.display(),
         on_path.map_or_else(|| "no dockguard".to_owned(), |p| p.display().to_string())
     );
-    let overrides = load_overrides(repo, env)?;
-    let settings = run_settings(repo, &overrides)?;
+    // A doctor reports broken settings rather than dying of them.
+    let settings = match load_overrides(repo, env).and_then(|o| run_settings(repo, &o)) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let _ = writeln!(
+                s,
+                "settings:   problem: {}",
+                e.render().replace('\n', "\n            ")
+            );
+            write_out(out, s.as_bytes())?;
+            return Ok(0);
+        }
+    };
     let configured = settings
         .string("upstream")
         .map(|u| (u, settings.origin("upstream")));

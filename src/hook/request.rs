@@ -228,10 +228,9 @@ pub fn find_push_cmdline(start: u32) -> std::result::Result<Vec<String>, String>
         let first = argv.first().map(String::as_str).unwrap_or_default();
         let is_git = matches!(basename(first), "git" | "git-push");
         if !is_git && !is_shell(first) {
-            return Err(format!(
-                "process {pid} (`{}`) is not git push",
-                argv.join(" ")
-            ));
+            // Name the program only: other arguments may hold anything (even secrets).
+            let name: String = basename(first).chars().take(40).collect();
+            return Err(format!("process {pid} ({name}) is not git push"));
         }
         pid = match parent_of(pid) {
             Some(p) if p > 1 => p,

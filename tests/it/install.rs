@@ -253,6 +253,21 @@ fn status_reports_hook_binary_upstream_age_and_settings() {
         stale.stdout
     );
 
+    // Broken settings are reported, not fatal.
+    git(r.path(), &["config", "dockguard.policy", "bogus"]);
+    let broken = ok(r.dockguard(&["status"]));
+    assert!(
+        broken.stdout.contains("settings:   problem:"),
+        "{}",
+        broken.stdout
+    );
+    assert!(
+        broken.stdout.contains("dockguard.policy"),
+        "{}",
+        broken.stdout
+    );
+    git(r.path(), &["config", "--unset", "dockguard.policy"]);
+
     // A hook manager sets core.hooksPath later: our hook is no longer the one git runs.
     git(r.path(), &["config", "core.hooksPath", ".husky/_"]);
     let shadowed = ok(r.dockguard(&["status"]));
