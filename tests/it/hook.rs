@@ -798,3 +798,32 @@ fn a_missing_binary_falls_back_to_path_then_fails_loudly() {
     assert!(failed.stderr.contains("--no-verify"), "{}", failed.stderr);
     assert_eq!(s.pushes().len(), 1);
 }
+
+#[test]
+fn the_push_option_is_configurable() {
+    let s = Setup::new(true);
+    s.branch("docker", true);
+    // git config spells push_option with a dash.
+    git(
+        s.path(),
+        &[
+            "config",
+            "dockguard.push-option",
+            "ci.variable=REBUILD_IMAGES=yes",
+        ],
+    );
+    let blocked = push(s.path(), &["-o", OPT, "origin", "docker"]).failed();
+    assert_eq!(
+        line_starting(&blocked.stderr, "git push -o"),
+        format!("git push -o {OPT} -o ci.variable=REBUILD_IMAGES=yes origin refs/heads/docker")
+    );
+    push(
+        s.path(),
+        &["-o", "ci.variable=REBUILD_IMAGES=yes", "origin", "docker"],
+    )
+    .ok();
+    assert_eq!(
+        s.pushes()[0].options,
+        vec!["ci.variable=REBUILD_IMAGES=yes"]
+    );
+}
