@@ -34,6 +34,77 @@ pub enum Command {
     /// Print a docker-tag-safe name for a ref (or GitLab's CI_COMMIT_REF_SLUG).
     #[command(after_help = SLUG_HELP)]
     Slug(SlugArgs),
+    /// Git hook front doors (run by the installed hook, not by hand).
+    Hook(HookArgs),
+    /// Run `git push ARGS…`, adding the rebuild push option iff a pushed ref needs it.
+    #[command(after_help = PUSH_HELP)]
+    Push(PushArgs),
+    /// Install the pre-push hook into this repository (chaining any existing one).
+    Install(InstallArgs),
+    /// Remove the pre-push hook, restoring the hook it chained byte for byte.
+    Uninstall,
+    /// Diagnose: is the hook installed, which binary, which upstream, which settings.
+    Status,
+}
+
+/// `dockguard hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// Which hook.
+    #[command(subcommand)]
+    pub hook: HookKind,
+}
+
+/// The hooks dockguard implements.
+#[derive(Debug, Subcommand)]
+pub enum HookKind {
+    /// git's pre-push hook: reads the ref updates on stdin, exits 0 (allow), 1 (block) or 2 (error).
+    PrePush(PrePushArgs),
+}
+
+/// `dockguard hook pre-push REMOTE URL`.
+#[derive(Debug, Args)]
+pub struct PrePushArgs {
+    /// The remote's name (git passes the URL here too when pushing to a URL).
+    pub remote: String,
+
+    /// The remote's URL.
+    pub url: String,
+
+    /// Path of the installed hook shim (passed by the shim); a foreign hook chained
+    /// beside it runs too.
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub installed_hook: Option<PathBuf>,
+}
+
+/// `dockguard push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Arguments for `git push`, passed through unchanged.
+    #[arg(
+        value_name = "GIT PUSH ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub args: Vec<String>,
+}
+
+const PUSH_HELP: &str = "\
+Examples:
+  dockguard push                         like `git push`, with the option when needed
+  dockguard push origin feature          explicit remote and refspecs
+  dockguard push --force-with-lease origin HEAD:refs/heads/x
+
+Exit code: git push's.";
+
+/// `dockguard install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Install even where it looks wrong: a core.hooksPath outside the repository (shared
+    /// by other repositories) or a pre-push hook that is a symbolic link (moved aside
+    /// and chained, never written through).
+    #[arg(long)]
+    pub force: bool,
 }
 
 const CHECK_HELP: &str = "\

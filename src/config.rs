@@ -154,6 +154,24 @@ pub const KEYS: &[Key] = &[
         default: "true",
         doc: "`dockguard ci`: when deepening did not find the merge-base, fetch the whole history (`--unshallow`)",
     },
+    Key {
+        name: "policy",
+        kind: Kind::Choice(&["block", "warn", "repush"]),
+        default: "block",
+        doc: "what the pre-push hook does when a push needs a rebuild and does not ask for it: `block` (stop it, print the command to re-run), `warn` (print, let it through), `repush` (push the same refs itself with the option, then stop the original push)",
+    },
+    Key {
+        name: "remotes",
+        kind: Kind::List,
+        default: "[]",
+        doc: "which pushes the hook judges: remote names (`origin`), or `/REGEX/` searched in the remote URL; empty: every remote",
+    },
+    Key {
+        name: "on_error",
+        kind: Kind::Choice(&["block", "allow"]),
+        default: "block",
+        doc: "what the pre-push hook does when it cannot decide (bad config, no upstream, unreadable input): `block` the push (exit 2) or `allow` it with a warning",
+    },
 ];
 
 /// Looks a key up by name.
@@ -486,7 +504,12 @@ fn read_git_config(config: &git2::Config) -> Result<Layer> {
         .map_err(|e| Error::git("cannot read git config", e))?;
     for (full, text) in seen {
         // git lowercases section and key names; our keys are lowercase too.
-        let name = full.strip_prefix("dockguard.").unwrap_or(&full);
+        // git config names cannot hold `_`: `dockguard.push-option` sets `push_option`.
+        let name = full
+            .strip_prefix("dockguard.")
+            .unwrap_or(&full)
+            .replace('-', "_");
+        let name = name.as_str();
         let origin = format!("git config {full}");
         let key = known_key(name, &origin)?;
         if key.kind == Kind::List {

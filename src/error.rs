@@ -84,6 +84,14 @@ pub enum Error {
     /// A command-line usage error found after parsing.
     #[error("{0}")]
     Usage(String),
+    /// A front door's own failure (hook input, install refusal, push wrapper), with its hint.
+    #[error("{message}")]
+    Hinted {
+        /// What went wrong.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
     /// A git operation failed.
     #[error("{context}")]
     Git {
@@ -163,6 +171,7 @@ impl Error {
             Error::Config { .. } => "see the configuration reference in README.md".into(),
             Error::Usage(_) => "see dockguard --help".into(),
             Error::Ci { hint, .. } => hint.clone(),
+            Error::Hinted { hint, .. } => hint.clone(),
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

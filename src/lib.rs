@@ -14,10 +14,13 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod history;
+pub mod hook;
+pub mod install;
 pub mod matcher;
 pub mod objects;
 pub mod outputs;
 pub mod pack;
+pub mod push;
 pub mod repo;
 pub mod report;
 pub mod slug;
@@ -94,6 +97,11 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Check(args) => check(repo, args, env, out),
         Command::Ci(args) => ci::run(repo, args, env, out),
         Command::Slug(args) => slug::run(args, repo.workdir(), out),
+        Command::Hook(args) => hook::run(repo, args, env, &mut std::io::stderr()),
+        Command::Push(args) => push::run(repo, args, env, &mut std::io::stderr()),
+        Command::Install(args) => install::install(repo, args, out),
+        Command::Uninstall => install::uninstall(repo, out),
+        Command::Status => install::status(repo, env, out),
     }
 }
 

@@ -1,0 +1,537 @@
+//! `dockguard install / uninstall / status`: the pre-push shim in the hooks directory
+//! git really uses, without ever losing a user's hook.
+//!
+//! The hooks directory is resolved as git resolves it: `core.hooksPath` (a relative value
+//! is relative to the work tree's root, where git runs hooks; `~/` expands), else the
+//! *common* git dir's `hooks/` (linked worktrees share it), never `repo.path()/hooks`.
+//!
+//! Installing writes [`SHIM`] (hooks/pre-push in the sources: a POSIX sh script with a
+//! marker line) with the absolute path of the running binary recorded in it. A foreign
+//! `pre-push` is renamed to [`CHAINED_NAME`] beside it (a rename: bytes and mode kept) and
+//! run by the hook with the same argv and stdin; `uninstall` renames it back. Installing
+//! is refused, with `--force` explained, where it would be wrong: a hooks directory
+//! outside the repository (shared by other repositories) or a `pre-push` that is a
+//! symbolic link (we never write through one; `--force` moves the link itself aside).
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use git2::Repository;
+
+use crate::cli::InstallArgs;
+use crate::error::{Error, Result};
+pub use crate::hook::chain::CHAINED_NAME;
+use crate::hook::{load_overrides, run_settings, sh_quote};
+use crate::repo::resolve_upstream;
+use crate::{write_out, Env};
+
+/// The shim, as shipped in `hooks/pre-push`.
+pub const SHIM: &str = include_str!("../hooks/pre-push");
+
+/// The line prefix that marks a pre-push hook as dockguard's.
+pub const MARKER: &str = "# dockguard-managed-hook:";
+
+/// The line `install` fills in with the binary's path.
+const RECORDED: &str = "recorded=''";
+
+/// A tracking ref older than this is called stale by `status`.
+const STALE_DAYS: u64 = 7;
+
+/// Where hooks live for this repository, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HooksDir {
+    /// The directory.
+    pub path: PathBuf,
+    /// How it was chosen, for messages.
+    pub source: String,
+    /// Whether it lies inside this repository (its work tree or git dirs).
+    pub inside: bool,
+}
+
+/// Resolves the hooks directory the way git does.
+pub fn hooks_dir(repo: &Repository) -> Result<HooksDir> {
+    let config = repo
+        .config()
+        .map_err(|e| Error::git("cannot read git config", e))?;
+    let configured = match config.get_path("core.hookspath") {
+        Ok(p) => Some(p),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
+        Err(e) => return Err(Error::git("cannot read core.hooksPath", e)),
+    };
+    let (path, source) = match configured {
+        Some(p) if p.as_os_str().is_empty() => (
+            repo.commondir().join("hooks"),
+            "the git dir's hooks/ (core.hooksPath is empty)".to_owned(),
+        ),
+        Some(p) => {
+            let base = repo.workdir().unwrap_or_else(|| repo.path());
+            let raw = p.display().to_string();
+            (base.join(&p), format!("core.hooksPath = {raw}"))
+        }
+        None => (
+            repo.commondir().join("hooks"),
+            "the git dir's hooks/".to_owned(),
+        ),
+    };
+    let path = normalize(&path);
+    let real = canonical_best_effort(&path);
+    let inside = [repo.workdir(), Some(repo.commondir()), Some(repo.path())]
+        .into_iter()
+        .flatten()
+        .map(canonical_best_effort)
+        .any(|root| real.starts_with(root));
+    Ok(HooksDir {
+        path,
+        source,
+        inside,
+    })
+}
+
+/// Removes `.` and `..` components lexically (for display and comparisons).
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Canonicalizes the longest existing prefix (the directory may not exist yet).
+fn canonical_best_effort(p: &Path) -> PathBuf {
+    let mut rest = Vec::new();
+    let mut cur = p.to_path_buf();
+    loop {
+        if let Ok(c) = cur.canonicalize() {
+            let mut c = c;
+            for part in rest.iter().rev() {
+                c.push(part);
+            }
+            return c;
+        }
+        match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                cur = parent.to_path_buf();
+            }
+            _ => return p.to_path_buf(),
+        }
+    }
+}
+
+/// What is at `hooks/pre-push`.
+#[derive(Debug)]
+enum Existing {
+    Absent,
+    Ours(String),
+    Foreign { symlink: bool },
+}
+
+fn classify(hook: &Path) -> Result<Existing> {
+    let meta = match std::fs::symlink_metadata(hook) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Absent),
+        Err(e) => return Err(Error::io(format!("cannot inspect {}", hook.display()), e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(Existing::Foreign { symlink: true });
+    }
+    if !meta.is_file() {
+        return Err(Error::Hinted {
+            message: format!("{} is not a file", hook.display()),
+            hint: "move it away, then run dockguard install again".into(),
+        });
+    }
+    let bytes =
+        std::fs::read(hook).map_err(|e| Error::io(format!("cannot read {}", hook.display()), e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    if text.lines().any(|l| l.starts_with(MARKER)) {
+        Ok(Existing::Ours(text.into_owned()))
+    } else {
+        Ok(Existing::Foreign { symlink: false })
+    }
+}
+
+/// The shim with `binary` recorded in it.
+pub fn render_shim(binary: &Path) -> String {
+    SHIM.replacen(
+        RECORDED,
+        &format!("recorded={}", sh_quote(&binary.display().to_string())),
+        1,
+    )
+}
+
+/// The binary path recorded in a shim, if any.
+fn recorded_binary(shim: &str) -> Option<PathBuf> {
+    let value = shim.lines().find_map(|l| l.strip_prefix("recorded="))?;
+    let value = match value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')) {
+        Some(q) => q.replace(r"'\''", "'"),
+        None => value.to_owned(),
+    };
+    (!value.is_empty()).then(|| PathBuf::from(value))
+}
+
+fn write_shim(hook: &Path, content: &str) -> Result<()> {
+    let dir = hook.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(".pre-push.dockguard-tmp");
+    let io = |what: &str, e| Error::io(format!("cannot {what} {}", tmp.display()), e);
+    std::fs::write(&tmp, content).map_err(|e| io("write", e))?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| io("make executable", e))?;
+    std::fs::rename(&tmp, hook).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("cannot write {}", hook.display()), e)
+    })
+}
+
+fn current_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("cannot find the path of the running dockguard binary", e))?;
+    Ok(exe.canonicalize().unwrap_or(exe))
+}
+
+/// `dockguard install`.
+pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Result<i32> {
+    let hd = hooks_dir(repo)?;
+    if !hd.inside && !args.force {
+        return Err(Error::Hinted {
+            message: format!(
+                "refusing to install into {} ({}): it is outside this repository",
+                hd.path.display(),
+                hd.source
+            ),
+            hint: "hooks there run for every repository that shares the directory; install there anyway with `dockguard install --force`, or use this repository's own hooks: git config --local core.hooksPath .git/hooks (or --unset it)".into(),
+        });
+    }
+    std::fs::create_dir_all(&hd.path)
+        .map_err(|e| Error::io(format!("cannot create {}", hd.path.display()), e))?;
+    let hook = hd.path.join("pre-push");
+    let chained = hd.path.join(CHAINED_NAME);
+    let binary = current_binary()?;
+    let shim = render_shim(&binary);
+    let mut msg = String::new();
+    match classify(&hook)? {
+        Existing::Absent => {
+            write_shim(&hook, &shim)?;
+            msg.push_str(&format!(
+                "installed the pre-push hook: {}\n",
+                hook.display()
+            ));
+        }
+        Existing::Ours(current) if current == shim => {
+            msg.push_str(&format!(
+                "already installed: {} (nothing changed)\n",
+                hook.display()
+            ));
+        }
+        Existing::Ours(_) => {
+            write_shim(&hook, &shim)?;
+            msg.push_str(&format!("updated the pre-push hook: {}\n", hook.display()));
+        }
+        Existing::Foreign { symlink } => {
+            if symlink && !args.force {
+                let target = std::fs::read_link(&hook)
+                    .map(|t| t.display().to_string())
+                    .unwrap_or_else(|_| "?".into());
+                return Err(Error::Hinted {
+                    message: format!(
+                        "refusing to install: {} is a symbolic link (to {target})",
+                        hook.display()
+                    ),
+                    hint: format!(
+                        "dockguard never writes through a link (it may be shared or managed by another tool); `dockguard install --force` moves the link itself aside to {CHAINED_NAME} and runs it after dockguard's check"
+                    ),
+                });
+            }
+            if std::fs::symlink_metadata(&chained).is_ok() {
+                return Err(Error::Hinted {
+                    message: format!(
+                        "refusing to install: {} is not dockguard's, and {} already exists; one of them would be lost",
+                        hook.display(),
+                        chained.display()
+                    ),
+                    hint: "keep the hook you want (merge or remove the other), then run dockguard install again".into(),
+                });
+            }
+            std::fs::rename(&hook, &chained)
+                .map_err(|e| Error::io(format!("cannot move {} aside", hook.display()), e))?;
+            if let Err(e) = write_shim(&hook, &shim) {
+                let _ = std::fs::rename(&chained, &hook);
+                return Err(e);
+            }
+            msg.push_str(&format!(
+                "installed the pre-push hook: {}\nyour existing pre-push hook is kept, unchanged, as {} and runs after dockguard's check (same arguments and input); dockguard uninstall puts it back\n",
+                hook.display(),
+                chained.display()
+            ));
+        }
+    }
+    msg.push_str(&format!(
+        "hooks dir: {} ({})\nbinary:    {}\n",
+        hd.path.display(),
+        hd.source,
+        binary.display()
+    ));
+    if hd.path.components().any(|c| c.as_os_str() == ".husky") {
+        msg.push_str("note: husky regenerates .husky/_ on install; if the hook disappears, run dockguard install again (or call `dockguard hook pre-push \"$@\"` from .husky/pre-push)\n");
+    }
+    write_out(out, msg.as_bytes())?;
+    Ok(0)
+}
+
+/// `dockguard uninstall`.
+pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<i32> {
+    let hd = hooks_dir(repo)?;
+    let hook = hd.path.join("pre-push");
+    let chained = hd.path.join(CHAINED_NAME);
+    let has_chained = std::fs::symlink_metadata(&chained).is_ok();
+    let msg = match classify(&hook)? {
+        Existing::Ours(_) if has_chained => {
+            std::fs::rename(&chained, &hook).map_err(|e| {
+                Error::io(format!("cannot restore {}", chained.display()), e)
+            })?;
+            format!(
+                "removed dockguard's pre-push hook and restored your previous one: {}\n",
+                hook.display()
+            )
+        }
+        Existing::Ours(_) => {
+            std::fs::remove_file(&hook)
+                .map_err(|e| Error::io(format!("cannot remove {}", hook.display()), e))?;
+            format!("removed dockguard's pre-push hook: {}\n", hook.display())
+        }
+        Existing::Absent if has_chained => format!(
+            "dockguard's hook is not installed in {}, but {CHAINED_NAME} is there; left as is (rename it to pre-push to use it again)\n",
+            hd.path.display()
+        ),
+        Existing::Absent => format!("not installed: there is no pre-push hook in {}\n", hd.path.display()),
+        Existing::Foreign { .. } => format!(
+            "not installed: {} is not dockguard's; left untouched\n",
+            hook.display()
+        ),
+    };
+    write_out(out, msg.as_bytes())?;
+    Ok(0)
+}
+
+/// `dockguard status`: what is installed, where, with which binary, against which
+/// upstream (and how fresh), and every setting with where it came from.
+pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "repository: {}",
+        crate::repo::display_path(repo).display()
+    );
+    match hooks_dir(repo) {
+        Ok(hd) => {
+            let _ = writeln!(s, "hooks dir:  {} ({})", hd.path.display(), hd.source);
+            if !hd.inside {
+                let _ = writeln!(
+                    s,
+                    "            warning: outside this repository (shared with others)"
+                );
+            }
+            hook_status(
+                &mut s,
+                &hd.path.join("pre-push"),
+                &hd.path.join(CHAINED_NAME),
+            )?;
+            let default_hook = repo.commondir().join("hooks/pre-push");
+            if hd.source.starts_with("core.hooksPath")
+                && matches!(classify(&default_hook), Ok(Existing::Ours(_)))
+            {
+                let _ = writeln!(
+                    s,
+                    "            note: {} is dockguard's too, but git ignores it while core.hooksPath is set",
+                    default_hook.display()
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(s, "hooks dir:  unknown: {e}");
+        }
+    }
+    let me = current_binary()?;
+    let on_path = find_on_path(env);
+    let _ = writeln!(
+        s,
+        "binary:     {} (this one); PATH finds {}",
+        me.display(),
+        on_path.map_or_else(|| "no dockguard".to_owned(), |p| p.display().to_string())
+    );
+    // A doctor reports broken settings rather than dying of them.
+    let settings = match load_overrides(repo, env).and_then(|o| run_settings(repo, &o)) {
+        Ok(settings) => settings,
+        Err(e) => {
+            let _ = writeln!(
+                s,
+                "settings:   problem: {}",
+                e.render().replace('\n', "\n            ")
+            );
+            write_out(out, s.as_bytes())?;
+            return Ok(0);
+        }
+    };
+    let configured = settings
+        .string("upstream")
+        .map(|u| (u, settings.origin("upstream")));
+    match resolve_upstream(repo, configured) {
+        Ok(up) => {
+            let _ = writeln!(
+                s,
+                "upstream:   {} at {} ({})",
+                up.refname,
+                crate::verdict::short(&up.oid),
+                up.chosen_by
+            );
+            let _ = writeln!(s, "            {}", freshness(repo, &up.refname));
+        }
+        Err(e) => {
+            let _ = writeln!(s, "upstream:   problem: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(s, "            hint: {h}");
+            }
+        }
+    }
+    let _ = writeln!(s, "settings (value, then where it comes from):");
+    for (key, value, origin) in settings.effective() {
+        let _ = writeln!(s, "  {:<24} {:<34} {origin}", key.name, value);
+    }
+    write_out(out, s.as_bytes())?;
+    Ok(0)
+}
+
+fn hook_status(s: &mut String, hook: &Path, chained: &Path) -> Result<()> {
+    use std::fmt::Write as _;
+    match classify(hook) {
+        Ok(Existing::Ours(text)) => {
+            let bin = recorded_binary(&text);
+            let state = match &bin {
+                Some(b) if is_executable(b) => format!("runs {}", b.display()),
+                Some(b) => format!(
+                    "records {}, which is MISSING: the hook falls back to PATH (reinstall: dockguard install)",
+                    b.display()
+                ),
+                None => "records no binary: the hook uses PATH".into(),
+            };
+            let _ = writeln!(s, "pre-push:   installed ({}), {state}", hook.display());
+            if std::fs::symlink_metadata(chained).is_ok() {
+                let exec = if is_executable(chained) {
+                    "runs after dockguard's check"
+                } else {
+                    "not executable, so ignored, as git would"
+                };
+                let _ = writeln!(
+                    s,
+                    "            chained hook: {} ({exec})",
+                    chained.display()
+                );
+            }
+        }
+        Ok(Existing::Absent) => {
+            let _ = writeln!(s, "pre-push:   NOT installed (run: dockguard install)");
+        }
+        Ok(Existing::Foreign { symlink }) => {
+            let _ = writeln!(
+                s,
+                "pre-push:   NOT installed: {} is another tool's hook{} (dockguard install chains it)",
+                hook.display(),
+                if symlink { " (a symbolic link)" } else { "" }
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(s, "pre-push:   problem: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+fn find_on_path(env: &Env) -> Option<PathBuf> {
+    std::env::split_paths(env.get("PATH")?)
+        .map(|d| d.join("dockguard"))
+        .find(|p| is_executable(p))
+}
+
+/// How long ago the tracking ref last moved, from its reflog.
+fn freshness(repo: &Repository, refname: &str) -> String {
+    let remote = refname
+        .strip_prefix("refs/remotes/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("upstream");
+    let newest = repo
+        .reflog(refname)
+        .ok()
+        .and_then(|log| log.get(0).map(|e| e.committer().when().seconds()));
+    let Some(then) = newest else {
+        return format!("last updated: unknown (no reflog for {refname})");
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let age = now.saturating_sub(u64::try_from(then).unwrap_or(0));
+    let text = format!("last updated {} ago (reflog)", human_age(age));
+    if age > STALE_DAYS * 86_400 {
+        format!("warning: {text}: older than {STALE_DAYS} days; run `git fetch {remote}` so pushes are judged against today's master")
+    } else {
+        text
+    }
+}
+
+fn human_age(secs: u64) -> String {
+    let (n, unit) = match secs {
+        s if s < 120 => (s, "second"),
+        s if s < 7_200 => (s / 60, "minute"),
+        s if s < 172_800 => (s / 3_600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shim_records_the_binary_once_and_reads_it_back() {
+        assert_eq!(SHIM.matches(RECORDED).count(), 1);
+        assert!(SHIM.lines().any(|l| l.starts_with(MARKER)));
+        let s = render_shim(Path::new("/opt/it's here/dockguard"));
+        assert!(s.contains(r"recorded='/opt/it'\''s here/dockguard'"), "{s}");
+        assert_eq!(
+            recorded_binary(&s),
+            Some(PathBuf::from("/opt/it's here/dockguard"))
+        );
+        assert_eq!(recorded_binary(SHIM), None);
+        let plain = render_shim(Path::new("/usr/bin/dockguard"));
+        assert_eq!(
+            recorded_binary(&plain),
+            Some(PathBuf::from("/usr/bin/dockguard"))
+        );
+    }
+
+    #[test]
+    fn ages_read_like_people_say_them() {
+        assert_eq!(human_age(5), "5 seconds");
+        assert_eq!(human_age(60 * 60), "60 minutes");
+        assert_eq!(human_age(3 * 3600), "3 hours");
+        assert_eq!(human_age(86_400 * 9), "9 days");
+    }
+
+    #[test]
+    fn normalizes_lexically() {
+        assert_eq!(normalize(Path::new("/a/b/./../c")), PathBuf::from("/a/c"));
+    }
+}
