@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use std::rc::Rc;
 
-use git2::{Oid, Repository, Tree};
+use git2::{Oid, Repository};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -482,107 +482,4 @@ fn similar_renames(
         }
     }
     Ok(pairs)
-}
-
-/// A commit in the range that touched some changed paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Touch {
-    /// The commit.
-    #[serde(serialize_with = "crate::verdict::ser_oid")]
-    pub oid: Oid,
-    /// Its subject line.
-    pub summary: String,
-    /// Indexes into the change list of the paths it touched.
-    #[serde(skip)]
-    pub paths: Vec<usize>,
-}
-
-/// Which commits of `base..target` touched which changed paths.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attribution {
-    /// Touching commits, newest first.
-    pub commits: Vec<Touch>,
-    /// True when the walk stopped at `max` commits before reaching the base.
-    pub truncated: bool,
-}
-
-/// Attributes `changes` to the commits of `base..target` that touched them.
-///
-/// A commit touches a path when the path's entry differs from every parent's (git log's
-/// default history simplification: a merge that took one side unchanged did not touch it).
-/// Both sides of a rename are looked up. At most `max` commits are examined.
-pub fn attribute(
-    repo: &Repository,
-    base: Oid,
-    target: Oid,
-    changes: &[Change],
-    max: usize,
-) -> Result<Attribution> {
-    let mut out = Attribution::default();
-    if changes.is_empty() {
-        return Ok(out);
-    }
-    let walk_err = |e| Error::git("cannot walk the commits of the range", e);
-    let mut walk = repo.revwalk().map_err(walk_err)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(walk_err)?;
-    walk.push(target).map_err(walk_err)?;
-    walk.hide(base).map_err(walk_err)?;
-    for (n, oid) in walk.enumerate() {
-        if n >= max {
-            out.truncated = true;
-            break;
-        }
-        let oid = oid.map_err(walk_err)?;
-        let commit = repo
-            .find_commit(oid)
-            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
-        let tree = commit
-            .tree()
-            .map_err(|e| Error::git(format!("cannot read the tree of {oid}"), e))?;
-        let parents: Vec<Tree<'_>> = commit
-            .parents()
-            .map(|p| p.tree())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::git(format!("cannot read the parents of {oid}"), e))?;
-        let mut touched = Vec::new();
-        for (i, change) in changes.iter().enumerate() {
-            let hit = std::iter::once(&change.path)
-                .chain(change.old_path.as_ref())
-                .any(|p| {
-                    let here = entry_id(&tree, p);
-                    parents.is_empty() && here.is_some()
-                        || !parents.is_empty() && parents.iter().all(|pt| entry_id(pt, p) != here)
-                });
-            if hit {
-                touched.push(i);
-            }
-        }
-        if !touched.is_empty() {
-            out.commits.push(Touch {
-                oid,
-                summary: String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default())
-                    .into_owned(),
-                paths: touched,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn entry_id(tree: &Tree<'_>, path: &[u8]) -> Option<(Oid, i32)> {
-    tree.get_path(bytes_path(path)?)
-        .ok()
-        .map(|e| (e.id(), e.filemode()))
-}
-
-#[cfg(unix)]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
-    use std::os::unix::ffi::OsStrExt;
-    Some(std::path::Path::new(std::ffi::OsStr::from_bytes(p)))
-}
-
-#[cfg(not(unix))]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
-    std::str::from_utf8(p).ok().map(std::path::Path::new)
 }

@@ -13,7 +13,8 @@ use std::rc::Rc;
 
 use git2::{Oid, Repository};
 
-use crate::changes::{attribute, diff_trees};
+use crate::attribution::attribute;
+use crate::changes::diff_trees;
 use crate::config::{FileLayer, Overrides, Settings};
 use crate::error::{Error, Result};
 use crate::history::History;
@@ -172,7 +173,14 @@ impl<'r> Engine<'r> {
         };
         let attribution = if opts.commits {
             let max = usize::try_from(rules.settings.int("max_commits")).unwrap_or(usize::MAX);
-            Some(attribute(repo, base, target.oid, &diff.matched, max)?)
+            Some(attribute(
+                repo,
+                &mut self.objects,
+                base,
+                target.oid,
+                &diff.matched,
+                max,
+            )?)
         } else {
             None
         };

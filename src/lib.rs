@@ -6,6 +6,7 @@
 //! Verdict. The binary is thin: [`run`] reads the process environment once and opens the
 //! repository; [`run_with_repo`] does the work and is what tests call.
 
+pub mod attribution;
 pub mod changes;
 pub mod ci;
 pub mod cli;

@@ -7,7 +7,8 @@
 use git2::Oid;
 use serde::{Serialize, Serializer};
 
-use crate::changes::{Attribution, Change, ChangeKind, Touch};
+use crate::attribution::{Attribution, Touch};
+use crate::changes::{Change, ChangeKind};
 use crate::matcher::PathRole;
 use crate::repo::{NoBase, Upstream};
 
