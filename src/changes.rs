@@ -82,6 +82,17 @@ pub fn diff_trees(
     target: Oid,
     matcher: &Matcher,
 ) -> Result<TreeChanges> {
+    diff_trees_with(repo, base, target, &|p| matcher.classify(p))
+}
+
+/// [`diff_trees`] with any classifier (the engine adds image inputs found in
+/// dockerfiles to the matcher's patterns).
+pub fn diff_trees_with(
+    repo: &Repository,
+    base: Oid,
+    target: Oid,
+    classify: &dyn Fn(&[u8]) -> Option<PathRole>,
+) -> Result<TreeChanges> {
     let mut out = TreeChanges::default();
     if base == target {
         return Ok(out);
@@ -90,7 +101,7 @@ pub fn diff_trees(
     let b = find_tree(repo, target)?;
     let mut walker = Walker {
         repo,
-        matcher,
+        classify,
         out: &mut out,
         prefix: Vec::new(),
     };
@@ -106,7 +117,7 @@ fn find_tree(repo: &Repository, oid: Oid) -> Result<Tree<'_>> {
 
 struct Walker<'a, 'r> {
     repo: &'r Repository,
-    matcher: &'a Matcher,
+    classify: &'a dyn Fn(&[u8]) -> Option<PathRole>,
     out: &'a mut TreeChanges,
     prefix: Vec<u8>,
 }
@@ -167,7 +178,7 @@ impl Walker<'_, '_> {
     }
 
     fn leaf(&mut self, a: Option<&TreeEntry<'_>>, b: Option<&TreeEntry<'_>>) {
-        let Some(role) = self.matcher.classify(&self.prefix) else {
+        let Some(role) = (self.classify)(&self.prefix) else {
             self.out.other += 1;
             return;
         };

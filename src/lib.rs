@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod images;
 pub mod matcher;
 pub mod repo;
 pub mod report;
@@ -78,6 +79,8 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
         Command::Check(args) => check(repo, args, env, out),
+        Command::Images(args) => images::cmd::images(repo, args, env, out),
+        Command::Tag(args) => images::cmd::tag(repo, args, env, out),
     }
 }
 

@@ -103,6 +103,9 @@ pub struct TargetVerdict {
     pub rebuild: bool,
     /// Why (one sentence each).
     pub reasons: Vec<String>,
+    /// The images affected, in build order (parents first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::images::AffectedImage>,
 }
 
 impl TargetVerdict {
@@ -122,6 +125,7 @@ impl TargetVerdict {
             commits: None,
             commits_truncated: false,
             rebuild: true,
+            images: Vec::new(),
         }
     }
 
@@ -191,6 +195,7 @@ impl TargetVerdict {
             commits,
             commits_truncated,
             reasons,
+            images: Vec::new(),
         }
     }
 }
