@@ -2,3 +2,5 @@
 
 mod check;
 mod fixture;
+mod images;
+mod tag;
