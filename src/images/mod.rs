@@ -58,7 +58,7 @@ pub struct Parent {
 }
 
 /// A file in a tree: path, blob id, mode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// Repository path.
     pub path: Vec<u8>,
@@ -179,6 +179,9 @@ impl ImageSet {
 type WalkCache = HashMap<(Vec<u8>, Oid), Rc<Vec<Entry>>>;
 /// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
 type IgnoreCache = HashMap<Oid, Rc<(Dockerignore, Vec<String>)>>;
+/// Images before their parents are resolved, by what they are made of: dockerfile path
+/// and blob, name, and the `.dockerignore` in force.
+type ImageCache = HashMap<(Vec<u8>, Oid, String, Option<Entry>), Image>;
 
 /// Images of trees under one set of rules, with the caches that keep this cheap.
 #[derive(Debug)]
@@ -188,6 +191,7 @@ pub struct Catalog {
     walks: RefCell<WalkCache>,
     parsed: RefCell<HashMap<Oid, Rc<Parsed>>>,
     ignores: RefCell<IgnoreCache>,
+    images: RefCell<ImageCache>,
     sets: RefCell<HashMap<Oid, Rc<ImageSet>>>,
 }
 
@@ -200,6 +204,7 @@ impl Catalog {
             walks: RefCell::default(),
             parsed: RefCell::default(),
             ignores: RefCell::default(),
+            images: RefCell::default(),
             sets: RefCell::default(),
         })
     }
@@ -218,12 +223,18 @@ impl Catalog {
             .find_tree(tree)
             .map_err(|e| Error::git(format!("cannot read tree {tree}"), e))?;
         let found = self.walk(repo, &root, &mut Vec::new())?;
-        let set = Rc::new(self.build(repo, &root, &found)?);
+        let (ignores, dockerfiles): (Vec<&Entry>, Vec<&Entry>) = found
+            .iter()
+            .partition(|e| e.path.ends_with(b".dockerignore"));
+        let ignores: HashMap<&[u8], &Entry> =
+            ignores.into_iter().map(|e| (&e.path[..], e)).collect();
+        let set = Rc::new(self.build(repo, &ignores, &dockerfiles)?);
         self.sets.borrow_mut().insert(tree, Rc::clone(&set));
         Ok(set)
     }
 
-    /// The dockerfiles below `tree` (at `prefix`), remembered per (prefix, tree id).
+    /// The dockerfiles and `*.dockerignore` files below `tree` (at `prefix`), remembered
+    /// per (prefix, tree id).
     fn walk(
         &self,
         repo: &Repository,
@@ -249,8 +260,8 @@ impl Catalog {
                     out.extend(self.walk(repo, &sub, prefix)?.iter().cloned());
                 }
                 Some(git2::ObjectType::Blob)
-                    if !prefix.ends_with(b".dockerignore")
-                        && self.matcher.classify(prefix) == Some(PathRole::Dockerfile) =>
+                    if prefix.ends_with(b".dockerignore")
+                        || self.matcher.classify(prefix) == Some(PathRole::Dockerfile) =>
                 {
                     out.push(Entry {
                         path: prefix.clone(),
@@ -306,7 +317,12 @@ impl Catalog {
         Ok(parsed)
     }
 
-    fn build(&self, repo: &Repository, root: &git2::Tree<'_>, found: &[Entry]) -> Result<ImageSet> {
+    fn build(
+        &self,
+        repo: &Repository,
+        ignores: &HashMap<&[u8], &Entry>,
+        found: &[&Entry],
+    ) -> Result<ImageSet> {
         let mut set = ImageSet::default();
         let namings: Vec<_> = found.iter().map(|e| self.rules.name(&e.path)).collect();
         // Clashing names: each clashing image is named by its dockerfile path instead.
@@ -335,7 +351,7 @@ impl Catalog {
         }
         let mut images = Vec::new();
         for ((entry, naming), name) in found.iter().zip(&namings).zip(names) {
-            images.push(self.image(repo, root, entry, naming, name)?);
+            images.push(self.image(repo, ignores, entry, naming, name)?);
         }
         images.sort_by(|a, b| {
             a.name
@@ -382,12 +398,11 @@ impl Catalog {
     fn image(
         &self,
         repo: &Repository,
-        root: &git2::Tree<'_>,
+        ignores: &HashMap<&[u8], &Entry>,
         entry: &Entry,
         naming: &rules::Naming,
         name: String,
     ) -> Result<Image> {
-        let parsed = self.parse_dockerfile(repo, entry)?;
         let mut own_ignore = entry.path.clone();
         own_ignore.extend_from_slice(b".dockerignore");
         let mut ctx_ignore = naming.context.clone();
@@ -396,22 +411,30 @@ impl Catalog {
         }
         ctx_ignore.extend_from_slice(b".dockerignore");
         let ignore_paths = [own_ignore, ctx_ignore];
+        let in_force = ignore_paths.iter().find_map(|p| ignores.get(&p[..]));
+        let key = (
+            entry.path.clone(),
+            entry.oid,
+            name.clone(),
+            in_force.map(|e| (*e).clone()),
+        );
+        if let Some(img) = self.images.borrow().get(&key) {
+            return Ok(img.clone());
+        }
+        let parsed = self.parse_dockerfile(repo, entry)?;
         let mut warnings = parsed.warnings.clone();
         let mut dockerignore = None;
         let mut ignore = Rc::new(Dockerignore::default());
-        for p in &ignore_paths {
-            if let Some(e) = tree_entry(root, p) {
-                let parsed = self.parse_ignore(repo, &e)?;
-                for bad in &parsed.1 {
-                    warnings.push(format!(
-                        "{}: pattern {bad} skipped",
-                        crate::verdict::display_path(p)
-                    ));
-                }
-                ignore = Rc::new(parsed.0.clone());
-                dockerignore = Some(e);
-                break;
+        if let Some(e) = in_force {
+            let parsed = self.parse_ignore(repo, e)?;
+            for bad in &parsed.1 {
+                warnings.push(format!(
+                    "{}: pattern {bad} skipped",
+                    crate::verdict::display_path(&e.path)
+                ));
             }
+            ignore = Rc::new(parsed.0.clone());
+            dockerignore = Some((*e).clone());
         }
         let source_patterns: Vec<String> =
             parsed.sources.iter().map(|s| s.pattern.clone()).collect();
@@ -434,7 +457,7 @@ impl Catalog {
                 })?,
             )
         };
-        Ok(Image {
+        let image = Image {
             name,
             dockerfile: entry.clone(),
             context: naming.context.clone(),
@@ -449,7 +472,9 @@ impl Catalog {
             external: Vec::new(),
             warnings,
             parsed,
-        })
+        };
+        self.images.borrow_mut().insert(key, image.clone());
+        Ok(image)
     }
 }
 
@@ -499,24 +524,13 @@ pub fn all_images(repo: &Repository, catalog: &Catalog, tree: Oid) -> Vec<Affect
         .unwrap_or_default()
 }
 
-/// The blob entry at `path` in `tree`, if there is one.
-pub fn tree_entry(tree: &git2::Tree<'_>, path: &[u8]) -> Option<Entry> {
-    let p = bytes_path(path)?;
-    let e = tree.get_path(p).ok()?;
-    (e.kind() == Some(git2::ObjectType::Blob)).then(|| Entry {
-        path: path.to_vec(),
-        oid: e.id(),
-        mode: e.filemode(),
-    })
-}
-
 #[cfg(unix)]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
+pub(crate) fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
     use std::os::unix::ffi::OsStrExt;
     Some(std::path::Path::new(std::ffi::OsStr::from_bytes(p)))
 }
 
 #[cfg(not(unix))]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
+pub(crate) fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
     std::str::from_utf8(p).ok().map(std::path::Path::new)
 }

@@ -14,7 +14,7 @@
 
 use regex::bytes::Regex;
 
-use super::dockerfile::{clean, ANY};
+use super::dockerfile::ANY;
 
 /// The regex body (unanchored) for a COPY source pattern, matching the path and
 /// everything below it. An empty pattern is the whole context.
@@ -228,11 +228,6 @@ pub fn sources_union(patterns: &[String]) -> Option<Regex> {
         .collect::<Vec<_>>()
         .join("|");
     Regex::new(&format!("^(?:{joined})$")).ok()
-}
-
-/// Re-export for callers that clean context-relative paths.
-pub fn clean_context_path(p: &str) -> String {
-    clean(p)
 }
 
 #[cfg(test)]
