@@ -108,7 +108,8 @@ pub fn names(r: &ImagesReport) -> String {
 
 /// Graphviz: an edge from each parent to the images built on it; affected images filled.
 pub fn dot(r: &ImagesReport) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let q = |s: &str| format!("\"{}\"", esc(s));
     let mut out = String::from("digraph images {\n  rankdir=LR;\n  node [shape=box];\n");
     for img in &r.images {
         let style = if img.affected == Some(true) {
@@ -116,8 +117,13 @@ pub fn dot(r: &ImagesReport) -> String {
         } else {
             ""
         };
-        let label = format!("{}\n{}", img.name, img.dockerfile);
-        let _ = writeln!(out, "  {} [label={}{style}];", q(&img.name), q(&label));
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\n{}\"{style}];",
+            q(&img.name),
+            esc(&img.name),
+            esc(&img.dockerfile)
+        );
     }
     for img in &r.images {
         for p in &img.parents {
