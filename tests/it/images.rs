@@ -712,6 +712,17 @@ fn images_without_an_upstream_and_bad_rules() {
         "{}",
         run.stderr
     );
+    r.delete("no rules", &[".dockguard.toml"]);
+    r.git(&["config", "dockguard.images.rule", "x"]);
+    let run = r.dockguard(&["images"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(
+            "git config dockguard.images.rule: `images.rule` can only be set in .dockguard.toml"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
