@@ -411,18 +411,19 @@ impl Parser {
             let mut from = None;
             let mut source = String::new();
             for part in spec.split(',') {
-                let (k, v) = part.split_once('=').unwrap_or((part, ""));
-                let v = self.expand_in_stage(v).with_any(&ANY.to_string());
+                let (k, raw) = part.split_once('=').unwrap_or((part, ""));
+                let v = || self.expand_in_stage(raw).with_any(&ANY.to_string());
                 match k.trim().to_ascii_lowercase().as_str() {
-                    "type" => kind = v.to_ascii_lowercase(),
-                    "from" => from = Some(v),
-                    "source" | "src" => source = v,
+                    "type" => kind = v().to_ascii_lowercase(),
+                    // Expanded (and checked against stage names) by `dependency`.
+                    "from" => from = Some(raw.to_owned()),
+                    "source" | "src" => source = v(),
                     _ => {}
                 }
             }
             match (kind.as_str(), from) {
                 ("bind" | "cache", Some(from)) if !from.is_empty() => {
-                    self.dependency(&from.replace(ANY, "$?"), Via::MountFrom, ins.start_line);
+                    self.dependency(&from, Via::MountFrom, ins.start_line);
                 }
                 ("bind", _) => self.source(&source, ins.start_line),
                 _ => {}
@@ -542,6 +543,10 @@ mod tests {
         assert_eq!(sources(&p), vec!["req.txt", "."]);
         assert_eq!(p.refs.len(), 2);
         assert_eq!(p.refs[1].via, Via::MountFrom);
+        let p = parse("FROM a\nARG T=qemu/tools\nRUN --mount=type=bind,from=$T,target=/t x\n");
+        assert_eq!(p.refs[1].written, "$T");
+        assert_eq!(p.refs[1].expanded.as_deref(), Some("qemu/tools"));
+        assert!(p.sources.is_empty());
     }
 
     #[test]
