@@ -18,7 +18,7 @@ export DOCKGUARD_E2E="${DOCKGUARD_E2E:-optional}"
 # --- tool installs (each idempotent; add new tools below) ---
 
 # dockerfile-oracle: BuildKit's own Dockerfile parser (PyPI `dockerfile` wraps the Go
-# parser), for the differential test of dockguard's Dockerfile lexer (tests/it/images.rs).
+# parser), for the differential test of dockguard's Dockerfile lexer (tests/it/lexer.rs).
 if ! "$tools/venv/bin/python" -c 'import dockerfile' >/dev/null 2>&1; then
     python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'dockerfile==3.4.0'

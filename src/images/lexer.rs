@@ -4,7 +4,7 @@
 //! flags, its arguments, and its heredoc bodies. Meaning (stages, sources, variables)
 //! is [`super::dockerfile`]'s job. The rules follow BuildKit's
 //! `frontend/dockerfile/parser` and are checked against it by a differential test
-//! (`tests/it/images.rs`, driving the official parser through PyPI's `dockerfile`):
+//! (`tests/it/lexer.rs`, driving the official parser through PyPI's `dockerfile`):
 //!
 //! - **Parser directives** (`# escape=…`, `# syntax=…`, `# check=…`): lines of the form
 //!   `#[ \t]*NAME[ \t]*=[ \t]*VALUE` at the very top. The first line that is not one

@@ -3,4 +3,5 @@
 mod check;
 mod fixture;
 mod images;
+mod lexer;
 mod tag;
