@@ -144,18 +144,17 @@ pub fn affected(
     let order = build_order(target)?;
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut claimed = vec![false; changes.len()];
-    for set in std::iter::once(target).chain(base) {
-        for img in &set.images {
-            for (ci, c) in changes.iter().enumerate() {
-                let paths = std::iter::once(&c.path).chain(c.old_path.as_ref());
-                for path in paths {
-                    if let Some(what) = img.claim(path) {
-                        claimed[ci] = true;
-                        let r = describe(what, path, c);
-                        let list = reasons.entry(img.name.clone()).or_default();
-                        if !list.contains(&r) {
-                            list.push(r);
-                        }
+    let base_only = base.map(|b| b.differing_from(target)).unwrap_or_default();
+    for img in target.images.iter().chain(base_only) {
+        for (ci, c) in changes.iter().enumerate() {
+            let paths = std::iter::once(&c.path).chain(c.old_path.as_ref());
+            for path in paths {
+                if let Some(what) = img.claim(path) {
+                    claimed[ci] = true;
+                    let r = describe(what, path, c);
+                    let list = reasons.entry(img.name.clone()).or_default();
+                    if !list.contains(&r) {
+                        list.push(r);
                     }
                 }
             }

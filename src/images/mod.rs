@@ -173,6 +173,24 @@ impl ImageSet {
     pub fn claims(&self, path: &[u8]) -> bool {
         self.images.iter().any(|i| i.claim(path).is_some())
     }
+
+    /// The images that `other` does not have with the same name and the same build
+    /// (dockerfile, `.dockerignore`, context, extra inputs): the merge-base's images worth
+    /// checking besides the tip's.
+    pub fn differing_from<'a>(&'a self, other: &ImageSet) -> Vec<&'a Image> {
+        self.images
+            .iter()
+            .filter(|img| {
+                !other.images.iter().any(|o| {
+                    o.name == img.name
+                        && o.dockerfile == img.dockerfile
+                        && o.dockerignore == img.dockerignore
+                        && o.context == img.context
+                        && o.extra_globs == img.extra_globs
+                })
+            })
+            .collect()
+    }
 }
 
 /// Dockerfiles found below a subtree, by (its path, its id).
@@ -505,10 +523,12 @@ pub fn judge_trees(
     }
     let t = catalog.image_set(repo, target)?;
     let b = catalog.image_set(repo, base)?;
+    let base_only = b.differing_from(&t);
     let classify = |p: &[u8]| {
-        matcher
-            .classify(p)
-            .or_else(|| (t.claims(p) || b.claims(p)).then_some(PathRole::Input))
+        matcher.classify(p).or_else(|| {
+            (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
+                .then_some(PathRole::Input)
+        })
     };
     let changes = diff_trees_with(repo, base, target, &classify)?;
     let images = graph::affected(&t, Some(&b), &changes.matched)?;
