@@ -89,6 +89,21 @@ pub fn diff_trees(
     target: Oid,
     matcher: &Matcher,
 ) -> Result<TreeChanges> {
+    diff_trees_with(repo, objects, base, target, &|p| matcher.classify(p))
+}
+
+/// A path classifier; `Sync` because a large diff is shared with a second thread.
+pub type Classify<'a> = dyn Fn(&[u8]) -> Option<PathRole> + Sync + 'a;
+
+/// [`diff_trees`] with any classifier (the engine adds image inputs found in
+/// dockerfiles to the matcher's patterns).
+pub fn diff_trees_with(
+    repo: &Repository,
+    objects: &mut Objects<'_>,
+    base: Oid,
+    target: Oid,
+    classify: &Classify<'_>,
+) -> Result<TreeChanges> {
     let mut out = TreeChanges::default();
     if base == target {
         return Ok(out);
@@ -106,7 +121,7 @@ pub fn diff_trees(
             break;
         }
         let mut next = Vec::new();
-        let mut walker = Walker::new(objects, matcher, Some(&mut next));
+        let mut walker = Walker::new(objects, classify, Some(&mut next));
         for p in &frontier {
             walker.run(p)?;
         }
@@ -122,18 +137,18 @@ pub fn diff_trees(
             // whatever it cannot read, this thread redoes with full object access.
             let helper = s.spawn(|| {
                 let mut reader = PackReader::new(set);
-                walk_all(&mut PackOnly(&mut reader), matcher, &theirs).ok()
+                walk_all(&mut PackOnly(&mut reader), classify, &theirs).ok()
             });
-            let mine_out = walk_all(objects, matcher, &mine);
+            let mine_out = walk_all(objects, classify, &mine);
             (mine_out, helper.join().ok().flatten())
         });
         out.absorb(mine_out?);
         out.absorb(match theirs_out {
             Some(t) => t,
-            None => walk_all(objects, matcher, &theirs)?,
+            None => walk_all(objects, classify, &theirs)?,
         });
     } else {
-        out.absorb(walk_all(objects, matcher, &frontier)?);
+        out.absorb(walk_all(objects, classify, &frontier)?);
     }
     // Full paths in byte order are git's tree order, whatever order the work was done in.
     out.matched.sort_by(|x, y| x.path.cmp(&y.path));
@@ -186,8 +201,12 @@ impl TreeChanges {
     }
 }
 
-fn walk_all(src: &mut dyn TreeSource, matcher: &Matcher, items: &[Pending]) -> Result<TreeChanges> {
-    let mut walker = Walker::new(src, matcher, None);
+fn walk_all(
+    src: &mut dyn TreeSource,
+    classify: &Classify<'_>,
+    items: &[Pending],
+) -> Result<TreeChanges> {
+    let mut walker = Walker::new(src, classify, None);
     for p in items {
         walker.run(p)?;
     }
@@ -269,7 +288,7 @@ fn entries(data: Option<&[u8]>) -> std::iter::Peekable<Entries<'_>> {
 
 struct Walker<'a, 's> {
     src: &'s mut dyn TreeSource,
-    matcher: &'a Matcher,
+    classify: &'a Classify<'a>,
     out: TreeChanges,
     prefix: Vec<u8>,
     /// When set, subtree pairs are recorded here instead of being walked.
@@ -279,12 +298,12 @@ struct Walker<'a, 's> {
 impl<'a, 's> Walker<'a, 's> {
     fn new(
         src: &'s mut dyn TreeSource,
-        matcher: &'a Matcher,
+        classify: &'a Classify<'a>,
         defer: Option<&'a mut Vec<Pending>>,
     ) -> Self {
         Walker {
             src,
-            matcher,
+            classify,
             out: TreeChanges::default(),
             prefix: Vec::new(),
             defer,
@@ -358,7 +377,7 @@ impl<'a, 's> Walker<'a, 's> {
     }
 
     fn leaf(&mut self, a: Option<Entry<'_>>, b: Option<Entry<'_>>) -> Result<()> {
-        let Some(role) = self.matcher.classify(&self.prefix) else {
+        let Some(role) = (self.classify)(&self.prefix) else {
             self.out.other += 1;
             return Ok(());
         };

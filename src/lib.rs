@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod hook;
+pub mod images;
 pub mod install;
 pub mod matcher;
 pub mod objects;
@@ -103,6 +104,8 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Install(args) => install::install(repo, args, out),
         Command::Uninstall => install::uninstall(repo, out),
         Command::Status => install::status(repo, env, out),
+        Command::Images(args) => images::cmd::images(repo, args, env, out),
+        Command::Tag(args) => images::cmd::tag(repo, args, env, out),
     }
 }
 
