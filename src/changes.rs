@@ -215,18 +215,18 @@ fn walk_all(
 
 /// One entry of a raw tree object: `<octal mode> SP <name> NUL <20-byte id>`.
 #[derive(Clone, Copy)]
-struct Entry<'t> {
-    mode: u32,
-    name: &'t [u8],
-    id: &'t [u8],
+pub(crate) struct Entry<'t> {
+    pub(crate) mode: u32,
+    pub(crate) name: &'t [u8],
+    pub(crate) id: &'t [u8],
 }
 
 impl Entry<'_> {
-    fn is_tree(&self) -> bool {
+    pub(crate) fn is_tree(&self) -> bool {
         self.mode == 0o40000
     }
 
-    fn oid(&self) -> Result<Oid> {
+    pub(crate) fn oid(&self) -> Result<Oid> {
         Oid::from_bytes(self.id).map_err(|e| Error::git("malformed tree entry", e))
     }
 }
@@ -259,7 +259,8 @@ impl<'t> Iterator for Entries<'t> {
     }
 }
 
-fn parse_entry(data: &[u8]) -> Option<(Entry<'_>, &[u8])> {
+/// One entry of a raw tree and the rest of it; `None` when malformed.
+pub(crate) fn parse_entry(data: &[u8]) -> Option<(Entry<'_>, &[u8])> {
     let sp = data.iter().position(|b| *b == b' ')?;
     let mut mode = 0u32;
     for d in &data[..sp] {

@@ -110,6 +110,17 @@ impl Matcher {
         }
     }
 
+    /// Identifies the patterns (for memos made under them).
+    pub fn fingerprint(&self) -> Vec<String> {
+        [&self.dockerfile, &self.input, &self.exclude]
+            .iter()
+            .map(|r| {
+                r.as_ref()
+                    .map_or_else(String::new, |r| r.as_str().to_owned())
+            })
+            .collect()
+    }
+
     /// True when no path can ever match (everything turned off).
     pub fn is_empty(&self) -> bool {
         self.dockerfile.is_none() && self.input.is_none()

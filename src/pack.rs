@@ -32,6 +32,7 @@ use memmap2::{Advice, Mmap};
 
 const OBJ_COMMIT: u8 = 1;
 const OBJ_TREE: u8 = 2;
+const OBJ_BLOB: u8 = 3;
 const OBJ_OFS_DELTA: u8 = 6;
 const OBJ_REF_DELTA: u8 = 7;
 /// Longest delta chain we follow (git's default maximum depth is 50).
@@ -272,6 +273,16 @@ impl PackReader {
             .locate(oid.as_bytes())
             .and_then(|(p, off)| self.object_at(p, off))
             .and_then(|(kind, data)| (kind == OBJ_TREE).then_some(data));
+        self.count(found)
+    }
+
+    /// A blob's bytes, resolving delta chains; `None` when it is not in a pack.
+    pub fn blob(&mut self, oid: &Oid) -> Option<Rc<Vec<u8>>> {
+        let found = self
+            .set
+            .locate(oid.as_bytes())
+            .and_then(|(p, off)| self.object_at(p, off))
+            .and_then(|(kind, data)| (kind == OBJ_BLOB).then_some(data));
         self.count(found)
     }
 

@@ -25,6 +25,7 @@ pub mod render;
 pub mod rules;
 pub mod shell;
 pub mod tag;
+pub mod walkcache;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -39,7 +40,9 @@ use crate::error::{Error, Result};
 use crate::matcher::{glob_to_regex, Matcher, PathRole};
 use crate::objects::Objects;
 
+use crate::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
+use walkcache::WalkCache;
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
 
@@ -194,8 +197,6 @@ impl ImageSet {
     }
 }
 
-/// Dockerfiles found below a subtree, by (its path, its id).
-type WalkCache = HashMap<(Vec<u8>, Oid), Arc<Vec<Entry>>>;
 /// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
 type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
 /// Images before their parents are resolved, by what they are made of: dockerfile path
@@ -212,6 +213,22 @@ pub struct Catalog {
     ignores: RefCell<IgnoreCache>,
     images: RefCell<ImageCache>,
     sets: RefCell<HashMap<Oid, Arc<ImageSet>>>,
+    /// Trees and blobs straight from the packs (libgit2 for anything else).
+    packs: RefCell<Option<PackReader>>,
+    /// The on-disk memo of the walk, once loaded: (file, fingerprint, entries at load).
+    memo: RefCell<Option<(std::path::PathBuf, String, usize)>>,
+}
+
+impl Drop for Catalog {
+    fn drop(&mut self) {
+        // Keep what this run learnt about where the dockerfiles are, for the next push.
+        if let Some((file, fingerprint, loaded)) = self.memo.get_mut().take() {
+            let walks = self.walks.get_mut();
+            if walks.len() != loaded {
+                walkcache::save(&file, &fingerprint, walks);
+            }
+        }
+    }
 }
 
 impl Catalog {
@@ -225,7 +242,52 @@ impl Catalog {
             ignores: RefCell::default(),
             images: RefCell::default(),
             sets: RefCell::default(),
+            packs: RefCell::default(),
+            memo: RefCell::default(),
         })
+    }
+
+    /// Loads the repository's on-disk walk memo (see [`walkcache`]) on first use.
+    fn load_memo(&self, repo: &Repository) {
+        if self.memo.borrow().is_some() {
+            return;
+        }
+        let file = walkcache::path(repo.commondir());
+        let fingerprint = walkcache::fingerprint(&self.matcher.fingerprint());
+        let loaded = walkcache::load(&file, &fingerprint);
+        let n = loaded.len();
+        self.walks.borrow_mut().extend(loaded);
+        *self.memo.borrow_mut() = Some((file, fingerprint, n));
+    }
+
+    /// A raw object's bytes: from the packs when possible, else through libgit2.
+    fn raw(&self, repo: &Repository, oid: Oid, kind: git2::ObjectType) -> Result<Arc<Vec<u8>>> {
+        {
+            let mut packs = self.packs.borrow_mut();
+            let reader = packs.get_or_insert_with(|| {
+                PackReader::new(PackSet::open(&repo.commondir().join("objects")))
+            });
+            let found = match kind {
+                git2::ObjectType::Tree => reader.tree(&oid),
+                _ => reader.blob(&oid),
+            };
+            if let Some(bytes) = found {
+                return Ok(Arc::new(bytes.as_ref().clone()));
+            }
+        }
+        let odb = repo
+            .odb()
+            .map_err(|e| Error::git("cannot open the object database", e))?;
+        let obj = odb
+            .read(oid)
+            .map_err(|e| Error::git(format!("cannot read object {oid}"), e))?;
+        if obj.kind() != kind {
+            return Err(Error::git(
+                format!("object {oid} is a {}, not a {kind}", obj.kind()),
+                git2::Error::from_str("unexpected object type"),
+            ));
+        }
+        Ok(Arc::new(obj.data().to_vec()))
     }
 
     /// The compiled rules.
@@ -238,10 +300,8 @@ impl Catalog {
         if let Some(set) = self.sets.borrow().get(&tree) {
             return Ok(Arc::clone(set));
         }
-        let root = repo
-            .find_tree(tree)
-            .map_err(|e| Error::git(format!("cannot read tree {tree}"), e))?;
-        let found = self.walk(repo, &root, &mut Vec::new())?;
+        self.load_memo(repo);
+        let found = self.walk(repo, tree, &mut Vec::new())?;
         let (ignores, dockerfiles): (Vec<&Entry>, Vec<&Entry>) = found
             .iter()
             .partition(|e| e.path.ends_with(b".dockerignore"));
@@ -253,42 +313,40 @@ impl Catalog {
     }
 
     /// The dockerfiles and `*.dockerignore` files below `tree` (at `prefix`), remembered
-    /// per (prefix, tree id).
-    fn walk(
-        &self,
-        repo: &Repository,
-        tree: &git2::Tree<'_>,
-        prefix: &mut Vec<u8>,
-    ) -> Result<Arc<Vec<Entry>>> {
-        let key = (prefix.clone(), tree.id());
+    /// per (prefix, tree id), in memory and in the on-disk memo.
+    fn walk(&self, repo: &Repository, tree: Oid, prefix: &mut Vec<u8>) -> Result<Arc<Vec<Entry>>> {
+        let key = (prefix.clone(), tree);
         if let Some(hit) = self.walks.borrow().get(&key) {
             return Ok(Arc::clone(hit));
         }
+        let data = self.raw(repo, tree, git2::ObjectType::Tree)?;
         let mut out = Vec::new();
-        for entry in tree.iter() {
+        let mut rest = &data[..];
+        while !rest.is_empty() {
+            let (entry, next) = crate::changes::parse_entry(rest).ok_or_else(|| {
+                Error::git(
+                    format!("tree {tree} is malformed"),
+                    git2::Error::from_str("cannot parse tree entry"),
+                )
+            })?;
+            rest = next;
             let saved = prefix.len();
             if saved > 0 {
                 prefix.push(b'/');
             }
-            prefix.extend_from_slice(entry.name_bytes());
-            match entry.kind() {
-                Some(git2::ObjectType::Tree) => {
-                    let sub = repo
-                        .find_tree(entry.id())
-                        .map_err(|e| Error::git(format!("cannot read tree {}", entry.id()), e))?;
-                    out.extend(self.walk(repo, &sub, prefix)?.iter().cloned());
-                }
-                Some(git2::ObjectType::Blob)
-                    if prefix.ends_with(b".dockerignore")
-                        || self.matcher.classify(prefix) == Some(PathRole::Dockerfile) =>
-                {
-                    out.push(Entry {
-                        path: prefix.clone(),
-                        oid: entry.id(),
-                        mode: entry.filemode(),
-                    });
-                }
-                _ => {}
+            prefix.extend_from_slice(entry.name);
+            if entry.is_tree() {
+                let sub = self.walk(repo, entry.oid()?, prefix)?;
+                out.extend(sub.iter().cloned());
+            } else if entry.mode != 0o160000
+                && (prefix.ends_with(b".dockerignore")
+                    || self.matcher.classify(prefix) == Some(PathRole::Dockerfile))
+            {
+                out.push(Entry {
+                    path: prefix.clone(),
+                    oid: entry.oid()?,
+                    mode: i32::try_from(entry.mode).unwrap_or(0o100644),
+                });
             }
             prefix.truncate(saved);
         }
@@ -301,16 +359,18 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let blob = repo.find_blob(e.oid).map_err(|err| {
-            Error::git(
-                format!(
-                    "cannot read the dockerfile {}",
-                    crate::verdict::display_path(&e.path)
-                ),
-                err,
-            )
-        })?;
-        let parsed = Arc::new(dockerfile::parse(&String::from_utf8_lossy(blob.content())));
+        let blob = self
+            .raw(repo, e.oid, git2::ObjectType::Blob)
+            .map_err(|err| {
+                recontext(
+                    err,
+                    format!(
+                        "cannot read the dockerfile {}",
+                        crate::verdict::display_path(&e.path)
+                    ),
+                )
+            })?;
+        let parsed = Arc::new(dockerfile::parse(&String::from_utf8_lossy(&blob)));
         self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }
@@ -323,15 +383,15 @@ impl Catalog {
         if let Some(p) = self.ignores.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let blob = repo.find_blob(e.oid).map_err(|err| {
-            Error::git(
-                format!("cannot read {}", crate::verdict::display_path(&e.path)),
-                err,
-            )
-        })?;
-        let parsed = Arc::new(Dockerignore::parse(&String::from_utf8_lossy(
-            blob.content(),
-        )));
+        let blob = self
+            .raw(repo, e.oid, git2::ObjectType::Blob)
+            .map_err(|err| {
+                recontext(
+                    err,
+                    format!("cannot read {}", crate::verdict::display_path(&e.path)),
+                )
+            })?;
+        let parsed = Arc::new(Dockerignore::parse(&String::from_utf8_lossy(&blob)));
         self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }
@@ -535,6 +595,14 @@ pub fn judge_trees(
     let changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images = graph::affected(&t, Some(&b), &changes.matched)?;
     Ok(Judged { changes, images })
+}
+
+/// Replaces the context of a git error (keeping libgit2's words as the cause).
+fn recontext(err: Error, context: String) -> Error {
+    match err {
+        Error::Git { source, .. } => Error::git(context, source),
+        other => other,
+    }
 }
 
 /// Every image of a tree, affected because nothing is known to compare with; empty when

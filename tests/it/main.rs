@@ -9,6 +9,7 @@ mod hook;
 mod images;
 mod install;
 mod lexer;
+mod memo;
 mod pack;
 mod push;
 mod server;

@@ -1,0 +1,160 @@
+//! A small on-disk memo of where the dockerfiles are, so the hook does not walk the whole
+//! tree on every push.
+//!
+//! Finding a tree's images means finding its dockerfiles, and a dockerfile can be in any
+//! directory: a walk of every tree of the repository (thousands in a large one, ~150 ms).
+//! But "the dockerfiles and `.dockerignore`s below subtree T at path P" is a pure function
+//! of (P, T, the dockerfile patterns), and a push changes few directories, so the answers
+//! for unchanged subtrees can be kept from one run to the next. With the memo a push reads
+//! only the directories it changed.
+//!
+//! The file lives in the common git dir (`dockguard/dockerfiles-v2`), is written atomically
+//! (a temporary file renamed over it) and is only ever an optimisation: a missing,
+//! unreadable, foreign-version or corrupt file is ignored and rebuilt, a read-only `.git`
+//! simply means no memo. Delete it at any time.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use git2::Oid;
+
+use super::Entry;
+
+const MAGIC: &[u8] = b"dockguard-dockerfiles v2\n";
+/// Beyond this many subtrees the memo starts over (it grows by the directories each push
+/// changes; this bounds the file to a few MB).
+const MAX_KEYS: usize = 100_000;
+
+/// (subtree path, subtree id) -> the dockerfiles and `.dockerignore`s below it. The path
+/// is part of the key because patterns may be anchored (`ci/*.cf`, `vendor/**` excluded).
+pub type WalkCache = HashMap<(Vec<u8>, Oid), Arc<Vec<Entry>>>;
+
+/// The memo's path for a repository whose common git dir is `common`.
+pub fn path(common: &Path) -> PathBuf {
+    common.join("dockguard").join("dockerfiles-v2")
+}
+
+/// Loads the memo made under the same patterns (`fingerprint`); empty on any problem.
+pub fn load(file: &Path, fingerprint: &str) -> WalkCache {
+    let Ok(bytes) = std::fs::read(file) else {
+        return WalkCache::new();
+    };
+    parse(&bytes, fingerprint).unwrap_or_default()
+}
+
+/// Format: MAGIC, fingerprint line, then per subtree: 20-byte id, u32 path length, path,
+/// u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes (integers
+/// little-endian).
+fn parse(bytes: &[u8], fingerprint: &str) -> Option<WalkCache> {
+    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+    let fp = r.take(fingerprint.len() + 1)?;
+    if &fp[..fingerprint.len()] != fingerprint.as_bytes() || fp[fingerprint.len()] != b'\n' {
+        return None;
+    }
+    let mut out = WalkCache::new();
+    while !r.0.is_empty() {
+        let key = Oid::from_bytes(r.take(20)?).ok()?;
+        let plen = r.u32()? as usize;
+        let prefix = r.take(plen)?.to_vec();
+        let n = r.u32()? as usize;
+        let mut entries = Vec::with_capacity(n.min(4096));
+        for _ in 0..n {
+            let oid = Oid::from_bytes(r.take(20)?).ok()?;
+            let mode = i32::try_from(r.u32()?).ok()?;
+            let len = r.u32()? as usize;
+            let path = r.take(len)?.to_vec();
+            entries.push(Entry { path, oid, mode });
+        }
+        out.insert((prefix, key), Arc::new(entries));
+    }
+    Some(out)
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+/// Writes the memo atomically; failures are ignored (it is only a memo).
+pub fn save(file: &Path, fingerprint: &str, cache: &WalkCache) {
+    if cache.len() > MAX_KEYS {
+        let _ = std::fs::remove_file(file);
+        return;
+    }
+    let mut out = Vec::with_capacity(cache.len() * 24 + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(fingerprint.as_bytes());
+    out.push(b'\n');
+    let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    for ((prefix, oid), entries) in cache {
+        out.extend_from_slice(oid.as_bytes());
+        out.extend_from_slice(&len32(prefix.len()));
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(&len32(entries.len()));
+        for e in entries.iter() {
+            out.extend_from_slice(e.oid.as_bytes());
+            out.extend_from_slice(&u32::try_from(e.mode).unwrap_or(0).to_le_bytes());
+            out.extend_from_slice(&len32(e.path.len()));
+            out.extend_from_slice(&e.path);
+        }
+    }
+    let Some(dir) = file.parent() else { return };
+    if std::fs::create_dir_all(dir).is_err() {
+        return;
+    }
+    let tmp = dir.join(format!(".dockerfiles.{}.tmp", std::process::id()));
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(&out))
+        .and_then(|()| std::fs::rename(&tmp, file));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Identifies the dockerfile patterns a memo was made under.
+pub fn fingerprint(parts: &[String]) -> String {
+    let joined = parts.join("\0");
+    Oid::hash_object(git2::ObjectType::Blob, joined.as_bytes())
+        .map_or_else(|_| "unknown".to_owned(), |o| o.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_rejects_other_fingerprints_and_garbage() {
+        let dir = std::env::temp_dir().join(format!("dg-walkcache-{}", std::process::id()));
+        let file = dir.join("m");
+        let mut cache = WalkCache::new();
+        let oid = Oid::hash_object(git2::ObjectType::Blob, b"x").expect("oid");
+        let other = Oid::hash_object(git2::ObjectType::Blob, b"y").expect("oid");
+        cache.insert(
+            (b"a/\xff b".to_vec(), oid),
+            Arc::new(vec![Entry {
+                path: b"a/\xff b/Dockerfile".to_vec(),
+                oid,
+                mode: 0o100644,
+            }]),
+        );
+        cache.insert((Vec::new(), other), Arc::new(Vec::new()));
+        save(&file, "fp", &cache);
+        assert_eq!(load(&file, "fp"), cache);
+        assert!(load(&file, "other").is_empty());
+        let mut bytes = std::fs::read(&file).expect("read");
+        bytes.truncate(bytes.len() - 3);
+        std::fs::write(&file, bytes).expect("write");
+        assert!(load(&file, "fp").is_empty(), "a truncated memo is ignored");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,67 @@
+//! The on-disk memo of where the dockerfiles are (.git/dockguard/dockerfiles-v2) only
+//! ever makes image discovery faster: warm, corrupt, stale-pattern and missing memos all
+//! give the same verdicts as none.
+
+use crate::fixture::{with_master, TestRepo};
+
+fn verdict(r: &TestRepo) -> serde_json::Value {
+    let run = r.dockguard(&["check", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut v = run.json();
+    // Only the judgement matters here.
+    v["targets"][0]["images"].take()
+}
+
+#[test]
+fn memo_is_written_reused_and_never_changes_an_answer() {
+    let (r, base) = with_master();
+    r.commit(
+        "images",
+        &[
+            ("img/a/Dockerfile", "FROM debian\nCOPY app.sh /\n"),
+            ("img/a/app.sh", "echo a\n"),
+        ],
+    );
+    let master = r.head();
+    r.remote_ref("origin", "master", master);
+    let _ = base;
+    r.switch_new("feature", master);
+    r.commit("script", &[("img/a/app.sh", "echo b\n")]);
+    let memo = r.repo.path().join("dockguard/dockerfiles-v2");
+    let cold = verdict(&r);
+    assert!(memo.exists(), "the memo is written");
+    assert_eq!(cold[0]["name"], "a", "{cold:#}");
+    assert_eq!(verdict(&r), cold, "warm memo, same answer");
+
+    // New image in a new directory: found although the memo predates it.
+    r.commit(
+        "second image",
+        &[
+            ("img/b/Dockerfile", "FROM debian\nCOPY x.sh /\n"),
+            ("img/b/x.sh", "echo x\n"),
+        ],
+    );
+    let names = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .expect("images")
+            .iter()
+            .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let warm = verdict(&r);
+    assert_eq!(names(&warm), vec!["a", "b"]);
+
+    // A corrupt memo is ignored.
+    std::fs::write(&memo, b"dockguard-dockerfiles v2\ngarbage").expect("write");
+    assert_eq!(verdict(&r), warm);
+    // So is a missing one.
+    std::fs::remove_file(&memo).expect("rm");
+    assert_eq!(verdict(&r), warm);
+
+    // Other patterns: a memo made under the old ones must not hide the new dockerfile.
+    r.commit("cf", &[("img/c/build.cf", "FROM debian\n")]);
+    assert_eq!(names(&verdict(&r)), vec!["a", "b"]);
+    r.git(&["config", "--add", "dockguard.match.dockerfiles", "*.cf"]);
+    let v = verdict(&r);
+    assert_eq!(names(&v), vec!["a", "b", "build"], "{v:#}");
+}
