@@ -34,4 +34,17 @@ if ! command -v rsync >/dev/null 2>&1; then
     fi
 fi
 
+# pre-commit (PyPI) runs the shipped .pre-commit-hooks.yaml end to end (tests/it/precommit.rs).
+if [ ! -x "$tools/venv/bin/pre-commit" ]; then
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check pre-commit==4.0.1
+fi
+# husky and lefthook (npm) manage hooks in tests/it/husky.rs and tests/it/lefthook.rs;
+# lefthook's npm package brings its platform binary as an optional dependency.
+if [ ! -x "$tools/node_modules/.bin/husky" ] || [ ! -x "$tools/node_modules/.bin/lefthook" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        npm install --prefix "$tools" --no-audit --no-fund --loglevel=error husky@9.1.7 lefthook@1.8.2
+    fi
+fi
+
 exec cargo test --locked --all-targets "$@"

@@ -59,8 +59,61 @@ pub struct HookArgs {
 #[derive(Debug, Subcommand)]
 pub enum HookKind {
     /// git's pre-push hook: reads the ref updates on stdin, exits 0 (allow), 1 (block) or 2 (error).
+    #[command(after_help = PRE_PUSH_HELP)]
     PrePush(PrePushArgs),
+    /// The pre-push hook as the pre-commit framework runs it (refs from PRE_COMMIT_* variables).
+    #[command(after_help = PRE_COMMIT_HELP)]
+    PreCommit(PreCommitArgs),
 }
+
+/// How much the hook says.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct HookOutput {
+    /// One line when there is nothing to do (blocks are still explained in full)
+    /// [config: verbosity = quiet].
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say, for each pushed ref, why it was judged as it was [config: verbosity = verbose].
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `dockguard hook pre-commit`.
+#[derive(Debug, Args)]
+pub struct PreCommitArgs {
+    /// How much to say.
+    #[command(flatten)]
+    pub output: HookOutput,
+}
+
+const PRE_PUSH_HELP: &str = "\
+Examples:
+  dockguard install                       installs a shim that runs this on every git push
+  echo 'refs/heads/x <oid> refs/heads/x 0000000000000000000000000000000000000000' |
+    dockguard hook pre-push origin git@example.com:a/b.git      drive it by hand
+  git config dockguard.verbosity quiet    one line when nothing needs a rebuild
+
+Exit codes:
+  0  allow the push (no rebuild needed, the push asks for it, or policy warn)
+  1  block it (a rebuild is needed and the push does not ask for it), or policy repush
+     already pushed it with the option
+  2  dockguard could not decide (with on_error = allow: a warning and exit 0)";
+
+const PRE_COMMIT_HELP: &str = "\
+For the pre-commit framework (https://pre-commit.com). In .pre-commit-config.yaml:
+  - repo: https://github.com/OWNER/dockguard    (or `repo: local` with `language: system`)
+    rev: vX.Y.Z
+    hooks: [{id: dockguard, stages: [pre-push]}]
+then `pre-commit install --hook-type pre-push`.
+
+pre-commit reads git's stdin itself and passes one pushed ref in PRE_COMMIT_TO_REF /
+PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_REMOTE_BRANCH / PRE_COMMIT_REMOTE_NAME /
+PRE_COMMIT_REMOTE_URL. dockguard judges that ref against its merge-base with upstream
+and ignores PRE_COMMIT_FROM_REF (the narrow \"new commits only\" range). pre-commit passes
+only the first ref of a multi-ref push; the plain hook (`dockguard install`) judges all.
+
+Exit codes: as `dockguard hook pre-push` (0 allow, 1 block, 2 error).";
 
 /// `dockguard hook pre-push REMOTE URL`.
 #[derive(Debug, Args)]
@@ -75,6 +128,10 @@ pub struct PrePushArgs {
     /// beside it runs too.
     #[arg(long, value_name = "PATH", hide = true)]
     pub installed_hook: Option<PathBuf>,
+
+    /// How much to say.
+    #[command(flatten)]
+    pub output: HookOutput,
 }
 
 /// `dockguard push`.

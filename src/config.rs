@@ -172,6 +172,12 @@ pub const KEYS: &[Key] = &[
         default: "block",
         doc: "what the pre-push hook does when it cannot decide (bad config, no upstream, unreadable input): `block` the push (exit 2) or `allow` it with a warning",
     },
+    Key {
+        name: "verbosity",
+        kind: Kind::Choice(&["quiet", "normal", "verbose"]),
+        default: "normal",
+        doc: "how much the pre-push hook says: `quiet` (one line when nothing needs a rebuild), `normal`, `verbose` (why each pushed ref was judged as it was); `-q` / `-v` override it",
+    },
 ];
 
 /// Looks a key up by name.

@@ -8,6 +8,7 @@ mod history;
 mod hook;
 mod install;
 mod pack;
+mod precommit;
 mod push;
 mod server;
 mod slug;
