@@ -43,7 +43,9 @@ fi
 # lefthook's npm package brings its platform binary as an optional dependency.
 if [ ! -x "$tools/node_modules/.bin/husky" ] || [ ! -x "$tools/node_modules/.bin/lefthook" ]; then
     if command -v npm >/dev/null 2>&1; then
-        npm install --prefix "$tools" --no-audit --no-fund --loglevel=error husky@9.1.7 lefthook@1.8.2
+        # --ignore-scripts: lefthook's postinstall would install hooks into the repository npm
+        # runs in (this one); the platform binary comes as a package, no script needed.
+        npm install --prefix "$tools" --ignore-scripts --no-audit --no-fund --loglevel=error husky@9.1.7 lefthook@1.8.2
     fi
 fi
 
