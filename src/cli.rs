@@ -158,8 +158,9 @@ Exit code: git push's.";
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// Install even where it looks wrong: a core.hooksPath outside the repository (shared
-    /// by other repositories) or a pre-push hook that is a symbolic link (moved aside
-    /// and chained, never written through).
+    /// by other repositories), a pre-push hook that is a symbolic link (moved aside
+    /// and chained, never written through), or hooks managed by husky, pre-commit or
+    /// lefthook (by default their snippet is printed instead).
     #[arg(long)]
     pub force: bool,
 }

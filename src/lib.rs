@@ -16,6 +16,7 @@ pub mod error;
 pub mod history;
 pub mod hook;
 pub mod install;
+pub mod managers;
 pub mod matcher;
 pub mod objects;
 pub mod outputs;
