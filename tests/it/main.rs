@@ -2,6 +2,7 @@
 
 mod check;
 mod ci;
+mod cli;
 mod fixture;
 mod gitlab;
 mod history;
