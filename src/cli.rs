@@ -251,7 +251,7 @@ Examples:
   dockguard check                       judge HEAD against upstream master
   dockguard check feature v1.2 HEAD~3   judge several revisions
   dockguard check --commits             also list the commits that touched each file
-  dockguard check --format json         machine-readable verdict (schema in README)
+  dockguard check --format json         machine-readable (schema/check.schema.json)
 
 Exit codes:
   0  answered (with --exit-code: no rebuild needed)
@@ -263,7 +263,7 @@ Exit codes:
 pub enum Format {
     /// For people.
     Human,
-    /// For scripts (schema in README.md).
+    /// For scripts (JSON Schema: schema/check.schema.json).
     Json,
 }
 

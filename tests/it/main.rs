@@ -13,5 +13,6 @@ mod lefthook;
 mod pack;
 mod precommit;
 mod push;
+mod schema;
 mod server;
 mod slug;
