@@ -221,3 +221,81 @@ fn man_pages_render() {
         }
     }
 }
+
+const ZERO: &str = "0000000000000000000000000000000000000000";
+
+#[test]
+fn hook_quiet_is_one_line_and_verbose_says_why() {
+    use crate::server::{dockguard_stdin, Setup};
+    let s = Setup::new(false);
+    let clean = s.branch("clean", false);
+    let docker = s.branch("docker", true);
+    let line = |name: &str, oid: &git2::Oid, old: &str| {
+        format!("refs/heads/{name} {oid} refs/heads/{name} {old}\n")
+    };
+    let url = s.server.url().to_owned();
+    let hook = |extra: &[&str], env: &[(&str, &str)], input: &str| {
+        let mut args = vec!["hook", "pre-push"];
+        args.extend_from_slice(extra);
+        args.extend(["origin", url.as_str()]);
+        dockguard_stdin(s.path(), &args, env, input.as_bytes())
+    };
+
+    // Nothing to do: normal says two lines, --quiet (or verbosity = quiet) one.
+    let input = line("clean", &clean, ZERO);
+    let normal = hook(&[], &[], &input).ok();
+    assert_eq!(normal.stderr.lines().count(), 2, "{}", normal.stderr);
+    for quiet in [
+        hook(&["--quiet"], &[], &input),
+        hook(&["-q"], &[], &input),
+        hook(&[], &[("DOCKGUARD_VERBOSITY", "quiet")], &input),
+    ] {
+        let quiet = quiet.ok();
+        assert_eq!(quiet.stderr.lines().count(), 1, "{}", quiet.stderr);
+        assert!(
+            quiet
+                .stderr
+                .starts_with("dockguard: no image rebuild needed (judged 1 ref"),
+            "{}",
+            quiet.stderr
+        );
+    }
+    // A block is explained in full even when quiet.
+    let blocked = hook(&["-q"], &[], &line("docker", &docker, ZERO)).failed();
+    assert!(
+        blocked.stderr.contains("docker/Dockerfile"),
+        "{}",
+        blocked.stderr
+    );
+    assert!(blocked.stderr.contains("git push -o"), "{}", blocked.stderr);
+
+    // -v: per ref, what it was compared with and the outcome; the remote's old value
+    // is named as not mattering.
+    let both = format!(
+        "{}{}",
+        line("clean", &clean, &s.base.to_string()),
+        line("docker", &docker, ZERO)
+    );
+    let verbose = hook(&["-v"], &[], &both).failed();
+    let short_base = &s.base.to_string()[..10];
+    let clean_line = crate::server::line_starting(&verbose.stderr, "dockguard: refs/heads/clean");
+    assert!(
+        clean_line.contains(&format!("merge-base {short_base}")),
+        "{clean_line}"
+    );
+    assert!(clean_line.ends_with("no rebuild"), "{clean_line}");
+    assert!(
+        verbose.stderr.contains("only the merge-base does"),
+        "{}",
+        verbose.stderr
+    );
+    let docker_line = crate::server::line_starting(&verbose.stderr, "dockguard: refs/heads/docker");
+    assert!(
+        docker_line.contains("1 path images are built from differs (docker/Dockerfile)"),
+        "{docker_line}"
+    );
+    assert!(docker_line.ends_with("; rebuild"), "{docker_line}");
+    // -q and -v together is a usage error.
+    let both_flags = hook(&["-q", "-v"], &[], &input);
+    assert_eq!(both_flags.code, 2, "{}", both_flags.stderr);
+}
