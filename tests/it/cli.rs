@@ -299,3 +299,27 @@ fn hook_quiet_is_one_line_and_verbose_says_why() {
     let both_flags = hook(&["-q", "-v"], &[], &input);
     assert_eq!(both_flags.code, 2, "{}", both_flags.stderr);
 }
+
+#[test]
+fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    // The exact lines the husky and lefthook end-to-end tests use.
+    assert!(readme.contains("echo 'dockguard hook pre-push \"$@\"' >> .husky/pre-push"));
+    assert!(
+        readme.contains(crate::lefthook::LEFTHOOK_YML.trim_end()),
+        "lefthook snippet"
+    );
+    assert!(
+        readme.contains(dockguard::managers::LEFTHOOK_SNIPPET),
+        "printed lefthook snippet"
+    );
+    assert!(readme.contains("hooks: [{id: dockguard-system}]"));
+    for key in dockguard::config::KEYS {
+        assert!(
+            readme.contains(&format!("| `{}` |", key.name)),
+            "README lacks setting {}",
+            key.name
+        );
+    }
+}
