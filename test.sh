@@ -34,10 +34,25 @@ if ! command -v rsync >/dev/null 2>&1; then
     fi
 fi
 
+# pre-commit (PyPI) runs the shipped .pre-commit-hooks.yaml end to end (tests/it/precommit.rs).
+if [ ! -x "$tools/venv/bin/pre-commit" ]; then
+    [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install -q --disable-pip-version-check pre-commit==4.0.1
+fi
+# husky and lefthook (npm) manage hooks in tests/it/husky.rs and tests/it/lefthook.rs;
+# lefthook's npm package brings its platform binary as an optional dependency.
+if [ ! -x "$tools/node_modules/.bin/husky" ] || [ ! -x "$tools/node_modules/.bin/lefthook" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        # --ignore-scripts: lefthook's postinstall would install hooks into the repository npm
+        # runs in (this one); the platform binary comes as a package, no script needed.
+        npm install --prefix "$tools" --ignore-scripts --no-audit --no-fund --loglevel=error husky@9.1.7 lefthook@1.8.2
+    fi
+fi
+
 # dockerfile-oracle: BuildKit's own Dockerfile parser (PyPI `dockerfile` wraps the Go
 # parser), for the differential test of dockguard's Dockerfile lexer (tests/it/lexer.rs).
 if ! "$tools/venv/bin/python" -c 'import dockerfile' >/dev/null 2>&1; then
-    python3 -m venv "$tools/venv"
+    [ -x "$tools/venv/bin/python" ] || python3 -m venv "$tools/venv"
     "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'dockerfile==3.4.0'
 fi
 cat > "$tools/bin/dockerfile-oracle" <<EOF

@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// `dockguard --version`: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("DOCKGUARD_GIT_COMMIT"),
+    ")"
+);
+
 /// Make CI rebuild container images whenever a pushed branch differs from upstream master
 /// in anything an image is built from.
 ///
@@ -11,7 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// just the newly pushed commits), so a dockerfile changed five commits ago still counts
 /// on the next push.
 #[derive(Debug, Parser)]
-#[command(name = "dockguard", version, max_term_width = 100)]
+#[command(name = "dockguard", version = VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Run as if started in DIR (like `git -C DIR`).
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -35,15 +43,19 @@ pub enum Command {
     #[command(after_help = SLUG_HELP)]
     Slug(SlugArgs),
     /// Git hook front doors (run by the installed hook, not by hand).
+    #[command(after_help = HOOK_HELP)]
     Hook(HookArgs),
-    /// Run `git push ARGS…`, adding the rebuild push option iff a pushed ref needs it.
+    /// Run `git push ARGS...`, adding the rebuild push option iff a pushed ref needs it.
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
     /// Install the pre-push hook into this repository (chaining any existing one).
+    #[command(after_help = INSTALL_HELP)]
     Install(InstallArgs),
     /// Remove the pre-push hook, restoring the hook it chained byte for byte.
+    #[command(after_help = UNINSTALL_HELP)]
     Uninstall,
     /// Diagnose: is the hook installed, which binary, which upstream, which settings.
+    #[command(after_help = STATUS_HELP)]
     Status,
     /// List the images built from this repository: dockerfiles, contexts, inputs,
     /// parents, content tags, and which are affected relative to upstream.
@@ -52,7 +64,76 @@ pub enum Command {
     /// Print an image's content tag: the same for the same content, on any branch.
     #[command(after_help = TAG_HELP)]
     Tag(TagArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one per subcommand into a directory.
+    #[command(after_help = MAN_HELP)]
+    Man(ManArgs),
 }
+
+/// `dockguard completions SHELL`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  source <(dockguard completions bash)                       this bash session
+  dockguard completions bash > ~/.local/share/bash-completion/completions/dockguard
+  dockguard completions zsh > \"${fpath[1]}/_dockguard\"
+  dockguard completions fish > ~/.config/fish/completions/dockguard.fish
+
+Exit codes: 0 printed; 2 error (unknown shell: the closest name is suggested).";
+
+/// `dockguard man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write dockguard.1 and dockguard-SUBCOMMAND.1 pages into DIR instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+const MAN_HELP: &str = "\
+Examples:
+  dockguard man | man -l -                      read it now
+  dockguard man --out-dir ~/.local/share/man/man1   install every page (then `man dockguard-check`)
+
+Exit codes: 0 written; 2 error (the directory cannot be written).";
+
+const HOOK_HELP: &str = "\
+Examples:
+  dockguard install                    the usual way: git then runs `dockguard hook pre-push`
+  dockguard hook pre-commit            what the pre-commit framework runs (.pre-commit-hooks.yaml)
+  dockguard hook pre-push \"$@\"        in .husky/pre-push, or lefthook's `run:`
+
+Exit codes: 0 allow the push, 1 block it, 2 dockguard could not decide.";
+
+const INSTALL_HELP: &str = "\
+Examples:
+  dockguard install            write the pre-push hook where git looks (core.hooksPath or .git/hooks)
+  dockguard install --force    also over a shared hooks dir, a symlinked hook, or a hook manager
+  ./install.sh                 build + install the binary, then this
+
+A hook that is already there is kept and run after dockguard's check (uninstall restores
+it). Under husky, pre-commit or lefthook, the snippet for that manager is printed instead.
+
+Exit codes: 0 installed (or nothing to do); 2 refused or failed (the hint says why).";
+
+const UNINSTALL_HELP: &str = "\
+Examples:
+  dockguard uninstall          remove dockguard's hook; a chained hook is renamed back
+
+Exit codes: 0 removed (or nothing to remove); 2 error.";
+
+const STATUS_HELP: &str = "\
+Examples:
+  dockguard status             hook, binary, upstream (and its age), effective settings
+
+Exit codes: 0 reported (problems are reported, not failed on); 2 no repository.";
 
 /// `dockguard hook`.
 #[derive(Debug, Args)]
@@ -66,8 +147,61 @@ pub struct HookArgs {
 #[derive(Debug, Subcommand)]
 pub enum HookKind {
     /// git's pre-push hook: reads the ref updates on stdin, exits 0 (allow), 1 (block) or 2 (error).
+    #[command(after_help = PRE_PUSH_HELP)]
     PrePush(PrePushArgs),
+    /// The pre-push hook as the pre-commit framework runs it (refs from PRE_COMMIT_* variables).
+    #[command(after_help = PRE_COMMIT_HELP)]
+    PreCommit(PreCommitArgs),
 }
+
+/// How much the hook says.
+#[derive(Debug, Clone, Copy, Default, Args)]
+pub struct HookOutput {
+    /// One line when there is nothing to do (blocks are still explained in full)
+    /// [config: verbosity = quiet].
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also say, for each pushed ref, why it was judged as it was [config: verbosity = verbose].
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// `dockguard hook pre-commit`.
+#[derive(Debug, Args)]
+pub struct PreCommitArgs {
+    /// How much to say.
+    #[command(flatten)]
+    pub output: HookOutput,
+}
+
+const PRE_PUSH_HELP: &str = "\
+Examples:
+  dockguard install                       installs a shim that runs this on every git push
+  echo 'refs/heads/x <oid> refs/heads/x 0000000000000000000000000000000000000000' |
+    dockguard hook pre-push origin git@example.com:a/b.git      drive it by hand
+  git config dockguard.verbosity quiet    one line when nothing needs a rebuild
+
+Exit codes:
+  0  allow the push (no rebuild needed, the push asks for it, or policy warn)
+  1  block it (a rebuild is needed and the push does not ask for it), or policy repush
+     already pushed it with the option
+  2  dockguard could not decide (with on_error = allow: a warning and exit 0)";
+
+const PRE_COMMIT_HELP: &str = "\
+Example, for the pre-commit framework (https://pre-commit.com), in .pre-commit-config.yaml:
+  - repo: https://github.com/OWNER/dockguard    (or `repo: local` with `language: system`)
+    rev: vX.Y.Z
+    hooks: [{id: dockguard, stages: [pre-push]}]
+then `pre-commit install --hook-type pre-push`.
+
+pre-commit reads git's stdin itself and passes one pushed ref in PRE_COMMIT_TO_REF /
+PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_REMOTE_BRANCH / PRE_COMMIT_REMOTE_NAME /
+PRE_COMMIT_REMOTE_URL. dockguard judges that ref against its merge-base with upstream
+and ignores PRE_COMMIT_FROM_REF (the narrow \"new commits only\" range). pre-commit passes
+only the first ref of a multi-ref push; the plain hook (`dockguard install`) judges all.
+
+Exit codes: as `dockguard hook pre-push` (0 allow, 1 block, 2 error).";
 
 /// `dockguard hook pre-push REMOTE URL`.
 #[derive(Debug, Args)]
@@ -82,6 +216,10 @@ pub struct PrePushArgs {
     /// beside it runs too.
     #[arg(long, value_name = "PATH", hide = true)]
     pub installed_hook: Option<PathBuf>,
+
+    /// How much to say.
+    #[command(flatten)]
+    pub output: HookOutput,
 }
 
 /// `dockguard push`.
@@ -108,8 +246,9 @@ Exit code: git push's.";
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// Install even where it looks wrong: a core.hooksPath outside the repository (shared
-    /// by other repositories) or a pre-push hook that is a symbolic link (moved aside
-    /// and chained, never written through).
+    /// by other repositories), a pre-push hook that is a symbolic link (moved aside
+    /// and chained, never written through), or hooks managed by husky, pre-commit or
+    /// lefthook (by default their snippet is printed instead).
     #[arg(long)]
     pub force: bool,
 }
@@ -119,7 +258,7 @@ Examples:
   dockguard check                       judge HEAD against upstream master
   dockguard check feature v1.2 HEAD~3   judge several revisions
   dockguard check --commits             also list the commits that touched each file
-  dockguard check --format json         machine-readable verdict (schema in README)
+  dockguard check --format json         machine-readable (schema/check.schema.json)
 
 Exit codes:
   0  answered (with --exit-code: no rebuild needed)
@@ -131,14 +270,14 @@ Exit codes:
 pub enum Format {
     /// For people.
     Human,
-    /// For scripts (schema in README.md).
+    /// For scripts (JSON Schema: schema/check.schema.json).
     Json,
 }
 
 /// `dockguard check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Revisions to judge: branches, tags, commit ids, `HEAD~2`, … [default: HEAD]
+    /// Revisions to judge: branches, tags, commit ids, `HEAD~2`, ... [default: HEAD]
     #[arg(value_name = "REV")]
     pub revs: Vec<String>,
 
@@ -183,7 +322,9 @@ Examples:
   dockguard slug --gitlab Feature/X feature-x            (exactly CI_COMMIT_REF_SLUG)
 
 The docker tag matches [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; when characters were replaced or
-the name was cut, 8 hex digits of `git hash-object` of the name keep it unique.";
+the name was cut, 8 hex digits of `git hash-object` of the name keep it unique.
+
+Exit codes: 0 printed; 2 error (e.g. nothing of the name survives and there is no oid).";
 
 /// Which CI system to assume.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -200,6 +200,12 @@ pub const KEYS: &[Key] = &[
         default: "[]",
         doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see README)",
     },
+    Key {
+        name: "verbosity",
+        kind: Kind::Choice(&["quiet", "normal", "verbose"]),
+        default: "normal",
+        doc: "how much the pre-push hook says: `quiet` (one line when nothing needs a rebuild), `normal`, `verbose` (why each pushed ref was judged as it was); `-q` / `-v` override it",
+    },
 ];
 
 /// The fields of an `[[images.rule]]` table.

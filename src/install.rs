@@ -210,6 +210,12 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
             hint: "hooks there run for every repository that shares the directory; install there anyway with `dockguard install --force`, or use this repository's own hooks: git config --local core.hooksPath .git/hooks (or --unset it)".into(),
         });
     }
+    if !args.force {
+        if let Some(m) = crate::managers::detect(repo, &hd) {
+            write_out(out, crate::managers::advice(&m).as_bytes())?;
+            return Ok(0);
+        }
+    }
     std::fs::create_dir_all(&hd.path)
         .map_err(|e| Error::io(format!("cannot create {}", hd.path.display()), e))?;
     let hook = hd.path.join("pre-push");

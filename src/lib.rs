@@ -11,6 +11,7 @@ pub mod changes;
 pub mod ci;
 pub mod cli;
 pub mod commit_graph;
+pub mod completions;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod history;
 pub mod hook;
 pub mod images;
 pub mod install;
+pub mod managers;
 pub mod matcher;
 pub mod objects;
 pub mod outputs;
@@ -76,6 +78,12 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     // git does not re-hash objects it reads; libgit2 does by default, which costs a fifth
     // of a long history walk. Corruption still surfaces as inflate or parse errors.
     git2::opts::strict_hash_verification(false);
+    // Generated from the CLI definitions: no repository needed.
+    match &cli.command {
+        Command::Completions(a) => return completions::completions(a.shell, out),
+        Command::Man(a) => return completions::man(a.out_dir.as_deref(), out),
+        _ => {}
+    }
     if let Command::Slug(args) = &cli.command {
         // A slug needs no repository (it uses one for the oid fallback when there is one).
         return slug::run(args, cli.dir.as_deref(), out);
@@ -106,6 +114,8 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Status => install::status(repo, env, out),
         Command::Images(args) => images::cmd::images(repo, args, env, out),
         Command::Tag(args) => images::cmd::tag(repo, args, env, out),
+        Command::Completions(a) => completions::completions(a.shell, out),
+        Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }
 }
 

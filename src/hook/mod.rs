@@ -15,6 +15,7 @@
 
 pub mod action;
 pub mod chain;
+pub mod precommit;
 pub mod request;
 pub mod stdin;
 
@@ -25,7 +26,7 @@ use std::process::Command;
 
 use git2::{ObjectType, Oid, Repository};
 
-use crate::cli::{HookArgs, HookKind, PrePushArgs};
+use crate::cli::{HookArgs, HookKind, HookOutput, PrePushArgs};
 use crate::config::{FileLayer, Overrides, Settings};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
@@ -52,6 +53,39 @@ pub fn run(repo: &Repository, args: &HookArgs, env: &Env, err: &mut dyn Write) -
                 .read_to_end(&mut input)
                 .map_err(|e| Error::io("cannot read the ref updates git gives on stdin", e))?;
             pre_push(repo, a, env, &input, err)
+        }
+        // pre-commit has read git's stdin already; the refs come from its variables.
+        HookKind::PreCommit(a) => {
+            let (args, input) = precommit::from_env(repo, env, a.output)?;
+            pre_push(repo, &args, env, &input, err)
+        }
+    }
+}
+
+/// How much the hook says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// One line when nothing needs doing.
+    Quiet,
+    /// The default.
+    Normal,
+    /// Also why each ref was judged as it was.
+    Verbose,
+}
+
+impl Verbosity {
+    /// Flags win over the `verbosity` setting.
+    pub fn new(flags: HookOutput, settings: &Settings) -> Self {
+        if flags.quiet {
+            Verbosity::Quiet
+        } else if flags.verbose {
+            Verbosity::Verbose
+        } else {
+            match settings.choice("verbosity") {
+                "quiet" => Verbosity::Quiet,
+                "verbose" => Verbosity::Verbose,
+                _ => Verbosity::Normal,
+            }
         }
     }
 }
@@ -238,6 +272,7 @@ fn decide(
     })?;
     let overrides = load_overrides(repo, env)?;
     let settings = run_settings(repo, &overrides)?;
+    let verbosity = Verbosity::new(args.output, &settings);
     if !remote_in_scope(&settings.list("remotes"), &args.remote, &args.url)? {
         let _ = writeln!(
             msg,
@@ -253,9 +288,8 @@ fn decide(
     let mut engine = Engine::new(repo, overrides)?;
     let judged = judge_all(repo, &mut engine, &pushed, msg)?;
     let up = &engine.upstream;
-    let _ = writeln!(
-        msg,
-        "dockguard: judged {} ref{} ({} distinct commit{}) against {} at {}",
+    let judged_line = format!(
+        "judged {} ref{} ({} distinct commit{}) against {} at {}",
         pushed.len(),
         plural(pushed.len()),
         judged.verdicts.len(),
@@ -263,6 +297,12 @@ fn decide(
         up.refname,
         short(&up.oid)
     );
+    if verbosity != Verbosity::Quiet {
+        let _ = writeln!(msg, "dockguard: {judged_line}");
+    }
+    if verbosity == Verbosity::Verbose {
+        explain(msg, &judged, &up.refname);
+    }
     let rebuild: Vec<(&PushUpdate, usize)> = judged
         .refs
         .iter()
@@ -270,10 +310,14 @@ fn decide(
         .filter(|(_, i)| judged.verdicts[*i].rebuild)
         .collect();
     if rebuild.is_empty() {
-        let _ = writeln!(
-            msg,
-            "dockguard: no image rebuild needed: nothing images are built from differs from upstream"
-        );
+        if verbosity == Verbosity::Quiet {
+            let _ = writeln!(msg, "dockguard: no image rebuild needed ({judged_line})");
+        } else {
+            let _ = writeln!(
+                msg,
+                "dockguard: no image rebuild needed: nothing images are built from differs from upstream"
+            );
+        }
         return Ok(Decision::Allow);
     }
     let want = engine
@@ -298,6 +342,9 @@ fn decide(
             ctx.source
         );
         return Ok(Decision::Allow);
+    }
+    if verbosity == Verbosity::Quiet {
+        let _ = writeln!(msg, "dockguard: {judged_line}");
     }
     let _ = writeln!(
         msg,
@@ -350,6 +397,49 @@ fn decide(
         _ => {
             plan.tell_retry(msg, &policy);
             Ok(Decision::Block)
+        }
+    }
+}
+
+/// `-v`: one line per pushed ref saying what it was compared with and what came of it.
+fn explain(msg: &mut String, judged: &Judged<'_>, upstream: &str) {
+    for (u, i) in &judged.refs {
+        let Some(v) = i.map(|i| &judged.verdicts[i]) else {
+            continue;
+        };
+        let base = match v.merge_base {
+            Some(b) => format!("merge-base {} with {upstream}", short(&b)),
+            None => format!("no merge-base with {upstream}"),
+        };
+        let paths = v
+            .changes
+            .iter()
+            .take(MAX_REFS_NAMED)
+            .map(|c| c.path.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            msg,
+            "dockguard: {} -> {}: {base}; {} path{} images are built from differ{}{}, {} other{} ignored; {}",
+            u.remote_ref,
+            short(&v.tip),
+            v.changes.len(),
+            plural(v.changes.len()),
+            if v.changes.len() == 1 { "s" } else { "" },
+            if paths.is_empty() { String::new() } else { format!(" ({paths})") },
+            v.other_changes,
+            if v.other_changes == 1 { "" } else { "s" },
+            if v.rebuild { "rebuild" } else { "no rebuild" },
+        );
+        if !u.is_new() {
+            let _ = writeln!(
+                msg,
+                "  (the remote had {}; what it had does not matter, only the merge-base does)",
+                &u.remote_oid.as_str()[..u.remote_oid.as_str().len().min(12)]
+            );
+        }
+        for r in &v.reasons {
+            let _ = writeln!(msg, "  {r}");
         }
     }
 }

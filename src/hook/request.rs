@@ -8,7 +8,8 @@
 //!    `--push-option X`, `--no-push-option`, unique abbreviations such as `--push-opt=X`),
 //!    read from `/proc/<pid>/cmdline` on Linux and `ps -o args=` elsewhere (best effort:
 //!    `ps` joins arguments with spaces, so an option holding a space is split). We walk up
-//!    from our parent through shells (a hook script that calls dockguard) to the first
+//!    from our parent through shells (a hook script that calls dockguard) and hook
+//!    managers (pre-commit's Python, lefthook; husky is plain sh) to the first
 //!    `git … push` process, at most a few levels;
 //! 3. `push.pushOption` (as `git config` sees it, `git -c` included), which counts only
 //!    when the command line has no `-o`: git replaces the configured list with the
@@ -216,18 +217,37 @@ fn is_shell(argv0: &str) -> bool {
     )
 }
 
-/// The parent `git push` command line, walking up from `start` through shells (at most
-/// five processes). `Err` says why it could not be found.
+/// A hook manager between git and dockguard: pre-commit (`python -m pre_commit
+/// hook-impl …` or its `pre-commit` script), lefthook (its binary, or npm's node
+/// launcher).
+fn is_hook_manager(argv: &[String]) -> bool {
+    let name = basename(argv.first().map(String::as_str).unwrap_or_default());
+    if matches!(name, "pre-commit" | "lefthook") {
+        return true;
+    }
+    let interpreter = name.starts_with("python") || name == "node";
+    interpreter
+        && argv.iter().skip(1).take(3).any(|a| {
+            let a = basename(a);
+            matches!(a, "pre_commit" | "-mpre_commit" | "pre-commit" | "lefthook")
+                || (name == "node"
+                    && a == "index.js"
+                    && argv.iter().any(|x| x.contains("/lefthook/")))
+        })
+}
+
+/// The parent `git push` command line, walking up from `start` through shells and hook
+/// managers (at most eight processes). `Err` says why it could not be found.
 pub fn find_push_cmdline(start: u32) -> std::result::Result<Vec<String>, String> {
     let mut pid = start;
-    for _ in 0..5 {
+    for _ in 0..8 {
         let argv = process_argv(pid).ok_or_else(|| format!("cannot read process {pid}"))?;
         if push_args_of(&argv).is_some() {
             return Ok(argv);
         }
         let first = argv.first().map(String::as_str).unwrap_or_default();
         let is_git = matches!(basename(first), "git" | "git-push");
-        if !is_git && !is_shell(first) {
+        if !is_git && !is_shell(first) && !is_hook_manager(&argv) {
             // Name the program only: other arguments may hold anything (even secrets).
             let name: String = basename(first).chars().take(40).collect();
             return Err(format!("process {pid} ({name}) is not git push"));
@@ -470,6 +490,41 @@ mod tests {
         assert_eq!(push_args_of(&v(&["gitk", "push"])), None);
         let argv = v(&["git-push", "origin"]);
         assert_eq!(push_args_of(&argv), Some(&argv[1..]));
+    }
+
+    #[test]
+    fn hook_managers_are_walked_through() {
+        assert!(is_hook_manager(&v(&[
+            "/venv/bin/python3.11",
+            "-mpre_commit",
+            "hook-impl",
+            "--hook-type=pre-push"
+        ])));
+        assert!(is_hook_manager(&v(&[
+            "python3",
+            "-m",
+            "pre_commit",
+            "hook-impl"
+        ])));
+        assert!(is_hook_manager(&v(&[
+            "/usr/local/bin/pre-commit",
+            "hook-impl"
+        ])));
+        assert!(is_hook_manager(&v(&[
+            "/x/node_modules/lefthook-linux-x64/bin/lefthook",
+            "run"
+        ])));
+        assert!(is_hook_manager(&v(&[
+            "node",
+            "/x/node_modules/lefthook/bin/index.js",
+            "run"
+        ])));
+        assert!(!is_hook_manager(&v(&[
+            "python3",
+            "evil.py",
+            "pre_commit_like"
+        ])));
+        assert!(!is_hook_manager(&v(&["node", "server.js"])));
     }
 
     #[test]

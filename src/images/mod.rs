@@ -42,9 +42,9 @@ use crate::objects::Objects;
 
 use crate::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
-use walkcache::WalkCache;
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
+use walkcache::WalkCache;
 
 pub use graph::AffectedImage;
 

@@ -477,7 +477,7 @@ fn husky_style_relative_hooks_path_keeps_the_users_husky_hook_working() {
 
     // Installed from a subdirectory: relative to the work tree's root, not the cwd.
     let sub = s.path().join("src");
-    let run = dockguard(&sub, &["install"], &[]);
+    let run = dockguard(&sub, &["install", "--force"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(husky.join("_/pre-push.dockguard-chained").is_file());
     assert!(!sub.join(".husky").exists());

@@ -2,16 +2,21 @@
 
 mod check;
 mod ci;
+mod cli;
 mod fixture;
 mod gitlab;
 mod history;
 mod hook;
+mod husky;
 mod images;
 mod install;
+mod lefthook;
 mod lexer;
 mod memo;
 mod pack;
+mod precommit;
 mod push;
+mod schema;
 mod server;
 mod slug;
 mod tag;

@@ -1,0 +1,120 @@
+//! The published JSON schema (schema/check.schema.json) validated against real output of
+//! `dockguard check --format json` in every shape it takes: rebuild, no rebuild, base
+//! unknown (unrelated history), renames, non-UTF-8 paths, --commits (and truncated), several
+//! targets; and against documents that break it, so the schema is shown to be strict.
+
+use serde_json::{json, Value};
+
+use crate::fixture::{with_master, TestRepo};
+
+fn validator() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/check.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
+        .expect("schema is JSON");
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema itself is valid")
+}
+
+fn check(r: &TestRepo, args: &[&str]) -> Value {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = r.dockguard(&all);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.json()
+}
+
+fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
+    let errors: Vec<String> = v
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\nin {doc:#}");
+}
+
+#[test]
+fn real_output_in_every_shape_matches_the_schema() {
+    let v = validator();
+    let (r, base) = with_master();
+    // No rebuild.
+    r.switch_new("clean", base);
+    r.commit("docs", &[("README", "hi\n")]);
+    let doc = check(&r, &[]);
+    assert_eq!(doc["rebuild"], false);
+    assert_valid(&v, &doc);
+
+    // Rebuild, with a rename, a non-UTF-8 path and --commits; several targets.
+    r.switch_new("feature", base);
+    r.commit("bump", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    r.rename("move", "src/main.c", "docker/ctx/main.c");
+    r.commit_raw("odd", &[(b"odd\xff/Dockerfile", Some(b"FROM x\n"))]);
+    let doc = check(&r, &["--commits", "HEAD", "clean", "HEAD~1"]);
+    assert_eq!(doc["rebuild"], true);
+    assert_eq!(doc["targets"].as_array().map(Vec::len), Some(3));
+    let changes = doc["targets"][0]["changes"].as_array().expect("changes");
+    assert!(
+        changes.iter().any(|c| c.get("path_bytes").is_some()),
+        "{doc:#}"
+    );
+    assert!(doc["targets"][0]["commits"].is_array());
+    assert_valid(&v, &doc);
+
+    // --commits stopped by max_commits.
+    let run = r.dockguard_env(
+        &["check", "--format", "json", "--commits"],
+        &[("DOCKGUARD_MAX_COMMITS", "1")],
+    );
+    let doc = run.json();
+    assert_eq!(doc["targets"][0]["commits_truncated"], true, "{doc:#}");
+    assert_valid(&v, &doc);
+
+    // Base unknown: an orphan commit.
+    let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+    let mut tb = r.repo.treebuilder(None).expect("tb");
+    let blob = r.repo.blob(b"x").expect("blob");
+    tb.insert("Dockerfile", blob, 0o100644).expect("insert");
+    let tree = r.repo.find_tree(tb.write().expect("write")).expect("tree");
+    let orphan = r
+        .repo
+        .commit(None, &sig, &sig, "orphan", &tree, &[])
+        .expect("commit");
+    let doc = check(&r, &[&orphan.to_string()]);
+    assert_eq!(doc["targets"][0]["merge_base"], Value::Null);
+    assert_valid(&v, &doc);
+}
+
+#[test]
+fn the_schema_rejects_what_dockguard_never_prints() {
+    let v = validator();
+    let oid = "0123456789abcdef0123456789abcdef01234567";
+    let good = json!({
+        "version": 1,
+        "upstream": { "ref": "refs/remotes/origin/master", "oid": oid, "chosen_by": "x" },
+        "rebuild": true,
+        "targets": [{
+            "label": "HEAD", "tip": oid, "merge_base": null,
+            "base_unknown": { "reason": "shallow", "detail": "d" },
+            "changes": [], "other_changes": 0, "rebuild": true, "reasons": ["r"]
+        }]
+    });
+    assert_valid(&v, &good);
+    let broken = |f: &dyn Fn(&mut Value)| {
+        let mut d = good.clone();
+        f(&mut d);
+        assert!(!v.is_valid(&d), "accepted {d:#}");
+    };
+    broken(&|d| d["version"] = json!(2));
+    broken(&|d| d["targets"][0]["rebuild"] = json!(false)); // base unknown must rebuild
+    broken(&|d| {
+        d["targets"][0]["base_unknown"] = Value::Null;
+    });
+    broken(&|d| d["targets"][0]["tip"] = json!("abc"));
+    broken(&|d| d["targets"][0]["surprise"] = json!(1));
+    broken(&|d| {
+        d["targets"][0]["changes"] = json!([{ "path": "a", "kind": "renamed", "role": "input" }]);
+    });
+    broken(&|d| {
+        d["targets"][0]["changes"] = json!([{ "path": "a", "kind": "copied", "role": "input" }]);
+    });
+}
