@@ -1,5 +1,6 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
+mod adversarial;
 mod check;
 mod ci;
 mod fixture;
