@@ -103,6 +103,9 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             (Some(old), ChangeKind::Renamed) => format!("{old} -> {}", c.path),
             _ => c.path.clone(),
         };
+        // A path or commit subject comes from whoever pushed: no raw control characters
+        // (a newline would fake a line, an escape sequence would drive the terminal).
+        let path = crate::outputs::one_line(&path);
         let role = match c.role {
             crate::matcher::PathRole::Dockerfile => "dockerfile",
             crate::matcher::PathRole::Input => "input",
@@ -120,7 +123,7 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                     .iter()
                     .flatten()
                     .find(|x| x.oid.to_string() == *oid)
-                    .map(|x| x.summary.as_str())
+                    .map(|x| crate::outputs::one_line(&x.summary))
                     .unwrap_or_default();
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }

@@ -359,3 +359,319 @@ fn stale_or_dangling_upstream_ref_is_a_clear_error_or_a_safe_answer() {
     let run = r.dockguard(&["check"]);
     clear_error(&run, &["upstream"]);
 }
+
+/// Ref names git accepts that are hostile to shells, docker, dotenv and terminals.
+fn hostile_branches() -> Vec<String> {
+    vec![
+        "fix-🦀-emoji".to_owned(),
+        "100%-done".to_owned(),
+        "a$(touch${IFS}pwned)`touch${IFS}pwned`".to_owned(),
+        "feat/-rf".to_owned(),
+        format!("long/{}/{}", "x".repeat(200), "y".repeat(200)),
+        "quote'\"#semi;amp&".to_owned(),
+    ]
+}
+
+#[test]
+fn hostile_ref_names_through_hook_slug_and_dotenv() {
+    let s = crate::server::Setup::new(true);
+    for name in hostile_branches() {
+        let tip = s.branch(&name, true);
+        // Blocked, naming the ref; nothing ran from the name.
+        let refspec = format!("refs/heads/{name}:refs/heads/{name}");
+        let blocked = crate::server::push(s.path(), &["origin", &refspec]).failed();
+        assert!(
+            blocked.stderr.contains("needs a rebuild") || blocked.stderr.contains("rebuild"),
+            "{}",
+            blocked.stderr
+        );
+        assert!(!blocked.stderr.contains("panicked"), "{}", blocked.stderr);
+        crate::server::push(s.path(), &["-o", crate::server::OPT, "origin", &refspec]).ok();
+        assert_eq!(
+            s.server.rev(&format!("refs/heads/{name}")),
+            Some(tip.to_string())
+        );
+
+        let slug = dockguard(s.path(), &["slug", &name], &[]);
+        assert_eq!(slug.code, 0, "{}", slug.stderr);
+        let tag = slug.stdout.trim();
+        assert!(dockguard::slug::is_docker_tag(tag), "{name:?} -> {tag:?}");
+
+        let env_file = s.r.scratch("ci.env");
+        let ci = dockguard(
+            s.path(),
+            &[
+                "ci",
+                "--no-fetch",
+                "--provider",
+                "generic",
+                "--upstream-branch",
+                "master",
+                "--ref",
+                &name,
+                "--dotenv",
+                env_file.to_str().expect("utf-8"),
+            ],
+            &[("DOCKGUARD_UPSTREAM", "upstream/master")],
+        );
+        assert!(ci.code == 0 || ci.code == 1, "{}\n{}", ci.stdout, ci.stderr);
+        let text = std::fs::read_to_string(&env_file).expect("dotenv");
+        for line in text.lines() {
+            let (k, v) = line.split_once('=').expect("KEY=value");
+            assert!(dockguard::outputs::is_var_name(k), "{line:?}");
+            assert!(
+                !v.contains(['$', '`', '"', '\'', ' ', '\\', '#']),
+                "{line:?}"
+            );
+        }
+        let slug_line = text
+            .lines()
+            .find(|l| l.starts_with("DOCKGUARD_REF_SLUG="))
+            .expect("slug var");
+        assert!(
+            dockguard::slug::is_docker_tag(&slug_line["DOCKGUARD_REF_SLUG=".len()..]),
+            "{slug_line}"
+        );
+    }
+    // `@{` is not a ref name, but it is a revision a user can push from.
+    let at = dockguard_stdin(
+        s.path(),
+        &["hook", "pre-push", "origin", s.server.url()],
+        &[("DOCKGUARD_POLICY", "warn")],
+        format!("HEAD@{{0}} {} refs/heads/at {ZERO}\n", s.r.head()).as_bytes(),
+    );
+    assert_eq!(at.code, 0, "{}", at.stderr);
+    let slug = dockguard(s.path(), &["slug", "a@{b}%c"], &[]);
+    assert!(
+        dockguard::slug::is_docker_tag(slug.stdout.trim()),
+        "{}",
+        slug.stdout
+    );
+    for p in [
+        s.path().join("pwned"),
+        s.r.tmp.path().join("pwned"),
+        s.server.dir.join("pwned"),
+    ] {
+        assert!(!p.exists(), "a ref name ran a command: {}", p.display());
+    }
+}
+
+/// Paths that break naive shells, dotenv files and terminals, all inputs of an image.
+const HOSTILE_PATHS: &[&[u8]] = &[
+    b"docker/with space/Dockerfile",
+    b"docker/new\nline/Dockerfile",
+    b"docker/q'\"uote/Dockerfile",
+    b"docker/$(touch pwned)/Dockerfile",
+    b"docker/`touch pwned`/Dockerfile",
+    b"-rf/Dockerfile",
+    b"docker/\xff\xfe/Dockerfile",
+    b"docker/esc\x1b[31mred/Dockerfile",
+];
+
+#[test]
+fn hostile_paths_through_json_human_hook_and_ci_outputs() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    let edits: Vec<(&[u8], Option<&[u8]>)> = HOSTILE_PATHS
+        .iter()
+        .map(|p| (*p, Some(&b"FROM x\n"[..])))
+        .collect();
+    r.commit_raw("hostile", &edits);
+    let (_, v) = check_json(r.path(), &["--commits"]);
+    let changes = v["targets"][0]["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), HOSTILE_PATHS.len(), "{v}");
+    assert!(changes
+        .iter()
+        .any(|c| c["path"] == "docker/new\nline/Dockerfile"));
+    assert!(
+        changes.iter().any(|c| c["path_bytes"].is_array()),
+        "non-UTF-8 keeps its bytes"
+    );
+
+    // Human output and the hook: one line per path, no raw control characters.
+    let human = r.dockguard(&["check"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    let hook = dockguard_stdin(
+        r.path(),
+        &["hook", "pre-push", "origin", "/nonexistent"],
+        &[("DOCKGUARD_POLICY", "warn")],
+        format!(
+            "refs/heads/feature {} refs/heads/feature {ZERO}\n",
+            r.head()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(hook.code, 0, "{}", hook.stderr);
+    for text in [&human.stdout, &hook.stderr] {
+        assert!(
+            !text.contains('\x1b'),
+            "raw escape reached the terminal:\n{text}"
+        );
+        assert!(
+            !text.lines().any(|l| l.trim() == "line/Dockerfile"),
+            "a path's newline split the line:\n{text}"
+        );
+    }
+
+    // ci: dotenv and GITHUB_OUTPUT stay well-formed.
+    let env_file = r.scratch("ci.env");
+    let gh_file = r.scratch("gh.out");
+    let ci = r.dockguard_env(
+        &[
+            "ci",
+            "--no-fetch",
+            "--provider",
+            "generic",
+            "--ref",
+            "feature",
+            "--dotenv",
+            env_file.to_str().expect("utf-8"),
+        ],
+        &[("GITHUB_OUTPUT", gh_file.to_str().expect("utf-8"))],
+    );
+    assert!(ci.code == 0 || ci.code == 1, "{}\n{}", ci.stdout, ci.stderr);
+    let text = std::fs::read_to_string(&env_file).expect("dotenv");
+    assert!(
+        text.contains(&format!(
+            "DOCKGUARD_CHANGED_COUNT={}\n",
+            HOSTILE_PATHS.len()
+        )),
+        "{text}"
+    );
+    for line in text.lines() {
+        let (k, _) = line.split_once('=').expect("KEY=value");
+        assert!(dockguard::outputs::is_var_name(k), "{line:?}");
+    }
+    let gh = std::fs::read_to_string(&gh_file).unwrap_or_default();
+    if !gh.is_empty() {
+        let start = gh
+            .lines()
+            .position(|l| l.starts_with("changed<<"))
+            .expect("changed list");
+        let delim = &gh.lines().nth(start).expect("l")["changed<<".len()..];
+        let body: Vec<&str> = gh
+            .lines()
+            .skip(start + 1)
+            .take_while(|l| *l != delim)
+            .collect();
+        assert_eq!(body.len(), HOSTILE_PATHS.len(), "{gh}");
+    }
+    for p in [r.path().join("pwned"), r.tmp.path().join("pwned")] {
+        assert!(!p.exists(), "a path ran a command");
+    }
+}
+
+/// A directory with `sh`, `bash` and `git` wrappers that log their argv (NUL-separated,
+/// one record per line) and then run the real program.
+fn spy_path(r: &TestRepo) -> (PathBuf, PathBuf, String) {
+    let bin = r.scratch("spy-bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let log = r.scratch("spy.log");
+    let real_git = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .expect("which")
+            .stdout,
+    )
+    .expect("utf-8");
+    for (name, real) in [
+        ("sh", "/bin/sh"),
+        ("bash", "/bin/bash"),
+        ("git", real_git.trim()),
+    ] {
+        let script = format!(
+            "#!/bin/sh\n{{ printf '%s' '{name}'; for a in \"$@\"; do printf '\\037%s' \"$a\"; done; printf '\\n'; }} >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        );
+        let p = bin.join(name);
+        std::fs::write(&p, script).expect("write spy");
+        set_mode(&p, 0o755);
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (bin, log, path)
+}
+
+fn spied(log: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split('\x1f').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn push_and_repush_never_run_a_shell_and_always_lease_explicitly() {
+    let s = crate::server::Setup::new(true);
+    let (_bin, log, path) = spy_path(&s.r);
+    // `dockguard push`: the hook runs inside its git push too.
+    let tip = s.branch("docker", true);
+    let run = dockguard(s.path(), &["push", "origin", "docker"], &[("PATH", &path)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(s.server.rev("refs/heads/docker"), Some(tip.to_string()));
+    // repush from the hook, for a new ref and a forced update in one push.
+    git(s.path(), &["config", "dockguard.policy", "repush"]);
+    let tip2 = s.branch("other", true);
+    // git puts its exec-path first on a hook's PATH, so the hook's git is not our spy:
+    // GIT_TRACE records every git process's argv instead (the `sh` spy still applies).
+    let trace = s.r.scratch("git-trace.log");
+    let out = crate::fixture::hermetic(&mut std::process::Command::new("git"))
+        .current_dir(s.path())
+        .env("PATH", &path)
+        .env("GIT_TRACE", &trace)
+        .args(["push", "origin", "other", "+other:docker"])
+        .output()
+        .expect("git push");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the original push is stopped: {stderr}"
+    );
+    assert!(stderr.contains("THE PUSH ALREADY HAPPENED"), "{stderr}");
+    let calls = spied(&log);
+    assert!(
+        calls.len() >= 3,
+        "the spy saw too little to prove anything: {calls:?}"
+    );
+    assert!(
+        calls.iter().all(|c| c[0] == "git"),
+        "a shell was run: {:?}",
+        calls.iter().filter(|c| c[0] != "git").collect::<Vec<_>>()
+    );
+    let traced = std::fs::read_to_string(&trace).expect("trace");
+    assert!(
+        !traced.contains("'sh' -c") && !traced.contains("run_command: sh"),
+        "{traced}"
+    );
+    let repushes: Vec<Vec<&str>> = traced
+        .lines()
+        .filter_map(|l| l.split_once("trace: built-in: git push ").map(|(_, a)| a))
+        .filter(|a| a.contains("--no-verify"))
+        .map(|a| a.split(' ').collect())
+        .collect();
+    assert_eq!(repushes.len(), 1, "{traced}");
+    let repush = &repushes[0];
+    for (dst, expected) in [
+        ("refs/heads/other", String::new()),
+        ("refs/heads/docker", tip.to_string()),
+    ] {
+        let lease = format!("--force-with-lease={dst}:{expected}");
+        assert!(
+            repush.contains(&lease.as_str()),
+            "{lease} missing in {repush:?}"
+        );
+    }
+    assert!(
+        !repush.iter().any(|a| *a == "--force"
+            || *a == "-f"
+            || *a == "--force-with-lease"
+            || a.starts_with('+')),
+        "{repush:?}"
+    );
+    assert_eq!(s.server.rev("refs/heads/other"), Some(tip2.to_string()));
+    assert_eq!(s.server.rev("refs/heads/docker"), Some(tip2.to_string()));
+}
