@@ -9,6 +9,7 @@ mod history;
 mod hook;
 mod install;
 mod pack;
+mod props;
 mod push;
 mod server;
 mod slug;
