@@ -675,3 +675,105 @@ fn push_and_repush_never_run_a_shell_and_always_lease_explicitly() {
     assert_eq!(s.server.rev("refs/heads/other"), Some(tip2.to_string()));
     assert_eq!(s.server.rev("refs/heads/docker"), Some(tip2.to_string()));
 }
+
+#[test]
+fn concurrent_installs_leave_one_hook_and_the_chained_original() {
+    use std::os::unix::fs::PermissionsExt;
+    for round in 0..5 {
+        let (r, _) = with_master();
+        let hooks = r.repo.path().join("hooks");
+        std::fs::create_dir_all(&hooks).expect("mkdir");
+        let foreign = format!("#!/bin/sh\n# theirs, round {round}\nexit 0\n");
+        std::fs::write(hooks.join("pre-push"), &foreign).expect("write");
+        set_mode(&hooks.join("pre-push"), 0o755);
+        let children: Vec<std::process::Child> = (0..8)
+            .map(|_| {
+                crate::fixture::hermetic(&mut std::process::Command::new(
+                    crate::fixture::dockguard_bin(),
+                ))
+                .current_dir(r.path())
+                .arg("install")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+            })
+            .collect();
+        let outs: Vec<std::process::Output> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().expect("wait"))
+            .collect();
+        let ok = outs.iter().filter(|o| o.status.success()).count();
+        assert!(ok >= 1, "no install succeeded");
+        for o in &outs {
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(!err.contains("panicked"), "{err}");
+            assert!(o.status.success() || o.status.code() == Some(2), "{err}");
+        }
+        let hook = std::fs::read_to_string(hooks.join("pre-push")).expect("hook");
+        assert!(
+            hook.contains(dockguard::install::MARKER),
+            "ours is installed"
+        );
+        let chained = hooks.join(dockguard::install::CHAINED_NAME);
+        assert_eq!(
+            std::fs::read_to_string(&chained).expect("chained kept"),
+            foreign
+        );
+        assert!(std::fs::metadata(&chained).expect("m").permissions().mode() & 0o111 != 0);
+        let names: Vec<String> = std::fs::read_dir(&hooks)
+            .expect("ls")
+            .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("pre-push") && !n.ends_with(".sample"))
+            .collect();
+        assert_eq!(names.len(), 2, "no temp files left behind: {names:?}");
+        // And uninstall brings back exactly the original.
+        assert_eq!(r.dockguard(&["uninstall"]).code, 0);
+        assert_eq!(
+            std::fs::read_to_string(hooks.join("pre-push")).expect("back"),
+            foreign
+        );
+    }
+}
+
+#[test]
+fn unwritable_hooks_dir_is_a_clear_error_and_changes_nothing() {
+    let (r, _) = with_master();
+    let hooks = r.repo.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("mkdir");
+    std::fs::write(hooks.join("pre-push"), "#!/bin/sh\nexit 0\n").expect("w");
+    // root ignores permission bits: point core.hooksPath at a path below a regular file,
+    // which nobody can create, instead.
+    let blocked = if unsafe_is_root() {
+        let file = r.path().join("not-a-dir");
+        std::fs::write(&file, "x").expect("w");
+        r.git(&["config", "core.hooksPath", "not-a-dir/hooks"]);
+        None
+    } else {
+        set_mode(&hooks, 0o555);
+        Some(hooks.clone())
+    };
+    let run = r.dockguard(&["install"]);
+    if let Some(h) = &blocked {
+        set_mode(h, 0o755);
+    }
+    clear_error(&run, &[]);
+    assert!(
+        run.stderr.contains("hooks") || run.stderr.contains("cannot"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("pre-push")).expect("r"),
+        "#!/bin/sh\nexit 0\n"
+    );
+    assert!(!hooks.join(dockguard::install::CHAINED_NAME).exists());
+}
+
+fn unsafe_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

@@ -280,3 +280,88 @@ fn negated_class_never_matches_a_slash() {
     let re = Regex::new(&format!("^(?:{})$", glob_to_regex("x[!y]z"))).expect("compiles");
     assert!(re.is_match(b"dir/xaz"));
 }
+
+// ---- install / uninstall state machine ------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Install,
+    InstallForce,
+    Uninstall,
+}
+
+/// Bytes no text tool would keep: CRLF, a NUL, invalid UTF-8, no final newline.
+const FOREIGN: &[u8] = b"#!/bin/sh\r\n# theirs \x00\xff\xfe\nexit 0";
+
+fn assert_state(hooks: &std::path::Path, foreign: bool, installed: bool) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = hooks.join("pre-push");
+    let chained = hooks.join(dockguard::install::CHAINED_NAME);
+    let read = |p: &std::path::Path| std::fs::read(p).ok();
+    match (installed, foreign) {
+        (true, f) => {
+            let text = read(&hook).expect("hook");
+            assert!(
+                String::from_utf8_lossy(&text).contains(dockguard::install::MARKER),
+                "ours"
+            );
+            assert_eq!(
+                read(&chained).as_deref(),
+                f.then_some(FOREIGN),
+                "chained kept"
+            );
+        }
+        (false, true) => {
+            assert_eq!(
+                read(&hook).as_deref(),
+                Some(FOREIGN),
+                "restored byte-identical"
+            );
+            let mode = std::fs::metadata(&hook).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o751, "mode kept");
+            assert!(!chained.exists());
+        }
+        (false, false) => {
+            assert!(!hook.exists() && !chained.exists());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn install_sequences_never_lose_a_foreign_hook(
+        foreign in any::<bool>(),
+        ops in proptest::collection::vec(
+            prop_oneof![Just(Op::Install), Just(Op::InstallForce), Just(Op::Uninstall)],
+            1..7,
+        ),
+    ) {
+        use std::os::unix::fs::PermissionsExt;
+        let (r, _) = crate::fixture::with_master();
+        let hooks = r.repo.path().join("hooks");
+        std::fs::create_dir_all(&hooks).expect("mkdir");
+        if foreign {
+            let p = hooks.join("pre-push");
+            std::fs::write(&p, FOREIGN).expect("write");
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o751)).expect("chmod");
+        }
+        let mut installed = false;
+        for op in &ops {
+            let args: &[&str] = match op {
+                Op::Install => &["install"],
+                Op::InstallForce => &["install", "--force"],
+                Op::Uninstall => &["uninstall"],
+            };
+            let run = r.dockguard(args);
+            prop_assert_eq!(run.code, 0, "{:?}: {}{}", op, run.stdout, run.stderr);
+            installed = !matches!(op, Op::Uninstall);
+            assert_state(&hooks, foreign, installed);
+        }
+        if installed {
+            prop_assert_eq!(r.dockguard(&["uninstall"]).code, 0);
+            assert_state(&hooks, foreign, false);
+        }
+    }
+}
