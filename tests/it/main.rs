@@ -3,6 +3,7 @@
 mod adversarial;
 mod check;
 mod ci;
+mod faults;
 mod fixture;
 mod gitlab;
 mod history;
