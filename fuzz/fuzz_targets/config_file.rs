@@ -17,7 +17,13 @@ fuzz_target!(|data: &[u8]| {
             let spec = settings.match_spec();
             let _ = settings.match_origin();
             if let Ok(m) = Matcher::new(&spec, "HEAD:.dockguard.toml") {
-                for p in [&b"Dockerfile"[..], b"a/b/c.txt", b"\xff/x", b"", b"docker/x\ny"] {
+                for p in [
+                    &b"Dockerfile"[..],
+                    b"a/b/c.txt",
+                    b"\xff/x",
+                    b"",
+                    b"docker/x\ny",
+                ] {
                     let _ = m.classify(p);
                 }
             }

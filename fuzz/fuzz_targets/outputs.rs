@@ -70,7 +70,9 @@ fuzz_target!(|data: &[u8]| {
             // Nothing GitLab or a shell would reinterpret.
             assert!(pv.trim() == pv && !pv.starts_with(['"', '\'']));
             assert!(!pv.contains(['$', '`', '\\', '#', ' ']));
-            if v.chars().all(|c| c.is_ascii_graphic() && !"\"'`#$\\".contains(c)) {
+            if v.chars()
+                .all(|c| c.is_ascii_graphic() && !"\"'`#$\\".contains(c))
+            {
                 assert_eq!(pv, v, "safe values round-trip unchanged");
             }
         }

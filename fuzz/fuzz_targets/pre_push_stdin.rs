@@ -7,7 +7,8 @@ use libfuzzer_sys::fuzz_target;
 
 fn hex_oid(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64)
-        && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -20,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = needs_oid(&name);
     let g = gitlab_ref_slug(&name);
     assert!(g.len() <= 63);
-    assert!(g.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    assert!(g
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
     assert!(!g.starts_with('-') && !g.ends_with('-'));
 });
