@@ -34,4 +34,16 @@ if ! command -v rsync >/dev/null 2>&1; then
     fi
 fi
 
+# dockerfile-oracle: BuildKit's own Dockerfile parser (PyPI `dockerfile` wraps the Go
+# parser), for the differential test of dockguard's Dockerfile lexer (tests/it/lexer.rs).
+if ! "$tools/venv/bin/python" -c 'import dockerfile' >/dev/null 2>&1; then
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'dockerfile==3.4.0'
+fi
+cat > "$tools/bin/dockerfile-oracle" <<EOF
+#!/bin/sh
+exec "$tools/venv/bin/python" "$(pwd)/tests/tools/dockerfile_oracle.py" "\$@"
+EOF
+chmod +x "$tools/bin/dockerfile-oracle"
+
 exec cargo test --locked --all-targets "$@"

@@ -13,6 +13,7 @@ dockguard's peak RSS (from wait4). Repositories come from bench/gen.py.
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -104,6 +105,25 @@ def scenarios(repo, env, tmp, dockguard, hook):
     return out
 
 
+def heap_peak_mb(argv, repo, env, stdin):
+    """Peak heap of one run, from valgrind's massif (None without valgrind)."""
+    if not shutil.which("valgrind"):
+        return None
+    out = os.path.join(tempfile.mkdtemp(prefix="massif-"), "out")
+    with open(stdin, "rb") if stdin else open(os.devnull, "rb") as f:
+        subprocess.run(["valgrind", "--tool=massif", "--stacks=no", f"--massif-out-file={out}", *argv],
+                       cwd=repo, env=env, stdin=f, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    peak = cur = 0
+    with open(out) as f:
+        for line in f:
+            if line.startswith("mem_heap_B="):
+                cur = int(line.split("=")[1])
+            if line.startswith("mem_heap_extra_B="):
+                peak = max(peak, cur + int(line.split("=")[1]))
+    return peak / (1 << 20)
+
+
 def measure(repo, cmds, env, runs):
     times = {k: [] for k in cmds}
     rss = {k: 0 for k in cmds}
@@ -149,26 +169,33 @@ def main():
             for name, cmds in scenarios(path, env, tmp, dockguard, hook):
                 runs = a.many_runs if "refs" in name else a.runs
                 med, rss = measure(path, cmds, env, runs)
-                rows.append((f"{label} ({ncommits} commits)", graph, name, med, rss))
+                argv, stdin = cmds.get("dockguard hook", cmds["dockguard check"])
+                heap = heap_peak_mb(argv, path, env, stdin)
+                rows.append((f"{label} ({ncommits} commits)", graph, name, med, rss, heap))
                 shown = "  ".join(f"{k}={fmt_ms(v)}ms" for k, v in med.items())
                 print(f"{label:6} graph={graph:4} {name:10} {shown}", flush=True)
     lines = [
         "| repository | commit-graph | scenario | " + " | ".join(f"{l} (ms)" for l in labels)
-        + " | check/shell | hook/shell | dockguard peak RSS (MB) |",
-        "|" + "---|" * (len(labels) + 6),
+        + " | check/shell | hook/shell | dockguard peak RSS (MB) | shell peak RSS (MB) | dockguard heap peak (MB) |",
+        "|" + "---|" * (len(labels) + 8),
     ]
-    for repo_label, graph, name, med, rss in rows:
+    for repo_label, graph, name, med, rss, heap in rows:
         cells = [fmt_ms(med[l]) if l in med else "–" for l in labels]
         shell = med["shell pipeline"]
         ratio = lambda l: f"{med[l] / shell:.2f}" if l in med else "–"
         peak = max(rss.get("dockguard check", 0), rss.get("dockguard hook", 0)) / 1024
+        shell_peak = rss.get("shell pipeline", 0) / 1024
+        heap_s = f"{heap:.1f}" if heap is not None else "–"
         lines.append(f"| {repo_label} | {graph} | {name} | " + " | ".join(cells)
-                     + f" | {ratio('dockguard check')} | {ratio('dockguard hook')} | {peak:.1f} |")
+                     + f" | {ratio('dockguard check')} | {ratio('dockguard hook')} | {peak:.1f}"
+                     + f" | {shell_peak:.1f} | {heap_s} |")
     table = "\n".join(lines) + "\n"
     with open(a.out, "w") as f:
         f.write("<!-- written by bench/run.py; do not edit -->\n")
         f.write(f"Medians of {a.runs} interleaved rounds ({a.many_runs} for the 1000-ref push), "
-                f"after one warm-up round; {os.cpu_count()} cores.\n\n")
+                f"after one warm-up round; {os.cpu_count()} cores. Peak RSS is wait4's ru_maxrss "
+                f"(it counts mapped page-cache pages of packs and indexes, which this kernel maps "
+                f"in large folios); heap peak is valgrind massif's, for one run.\n\n")
         f.write(table)
     print(table)
 

@@ -21,7 +21,7 @@ use std::collections::HashSet;
 
 use std::rc::Rc;
 
-use git2::{Oid, Repository, Tree};
+use git2::{Oid, Repository};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -89,6 +89,21 @@ pub fn diff_trees(
     target: Oid,
     matcher: &Matcher,
 ) -> Result<TreeChanges> {
+    diff_trees_with(repo, objects, base, target, &|p| matcher.classify(p))
+}
+
+/// A path classifier; `Sync` because a large diff is shared with a second thread.
+pub type Classify<'a> = dyn Fn(&[u8]) -> Option<PathRole> + Sync + 'a;
+
+/// [`diff_trees`] with any classifier (the engine adds image inputs found in
+/// dockerfiles to the matcher's patterns).
+pub fn diff_trees_with(
+    repo: &Repository,
+    objects: &mut Objects<'_>,
+    base: Oid,
+    target: Oid,
+    classify: &Classify<'_>,
+) -> Result<TreeChanges> {
     let mut out = TreeChanges::default();
     if base == target {
         return Ok(out);
@@ -106,7 +121,7 @@ pub fn diff_trees(
             break;
         }
         let mut next = Vec::new();
-        let mut walker = Walker::new(objects, matcher, Some(&mut next));
+        let mut walker = Walker::new(objects, classify, Some(&mut next));
         for p in &frontier {
             walker.run(p)?;
         }
@@ -122,18 +137,18 @@ pub fn diff_trees(
             // whatever it cannot read, this thread redoes with full object access.
             let helper = s.spawn(|| {
                 let mut reader = PackReader::new(set);
-                walk_all(&mut PackOnly(&mut reader), matcher, &theirs).ok()
+                walk_all(&mut PackOnly(&mut reader), classify, &theirs).ok()
             });
-            let mine_out = walk_all(objects, matcher, &mine);
+            let mine_out = walk_all(objects, classify, &mine);
             (mine_out, helper.join().ok().flatten())
         });
         out.absorb(mine_out?);
         out.absorb(match theirs_out {
             Some(t) => t,
-            None => walk_all(objects, matcher, &theirs)?,
+            None => walk_all(objects, classify, &theirs)?,
         });
     } else {
-        out.absorb(walk_all(objects, matcher, &frontier)?);
+        out.absorb(walk_all(objects, classify, &frontier)?);
     }
     // Full paths in byte order are git's tree order, whatever order the work was done in.
     out.matched.sort_by(|x, y| x.path.cmp(&y.path));
@@ -186,8 +201,12 @@ impl TreeChanges {
     }
 }
 
-fn walk_all(src: &mut dyn TreeSource, matcher: &Matcher, items: &[Pending]) -> Result<TreeChanges> {
-    let mut walker = Walker::new(src, matcher, None);
+fn walk_all(
+    src: &mut dyn TreeSource,
+    classify: &Classify<'_>,
+    items: &[Pending],
+) -> Result<TreeChanges> {
+    let mut walker = Walker::new(src, classify, None);
     for p in items {
         walker.run(p)?;
     }
@@ -269,7 +288,7 @@ fn entries(data: Option<&[u8]>) -> std::iter::Peekable<Entries<'_>> {
 
 struct Walker<'a, 's> {
     src: &'s mut dyn TreeSource,
-    matcher: &'a Matcher,
+    classify: &'a Classify<'a>,
     out: TreeChanges,
     prefix: Vec<u8>,
     /// When set, subtree pairs are recorded here instead of being walked.
@@ -279,12 +298,12 @@ struct Walker<'a, 's> {
 impl<'a, 's> Walker<'a, 's> {
     fn new(
         src: &'s mut dyn TreeSource,
-        matcher: &'a Matcher,
+        classify: &'a Classify<'a>,
         defer: Option<&'a mut Vec<Pending>>,
     ) -> Self {
         Walker {
             src,
-            matcher,
+            classify,
             out: TreeChanges::default(),
             prefix: Vec::new(),
             defer,
@@ -358,7 +377,7 @@ impl<'a, 's> Walker<'a, 's> {
     }
 
     fn leaf(&mut self, a: Option<Entry<'_>>, b: Option<Entry<'_>>) -> Result<()> {
-        let Some(role) = self.matcher.classify(&self.prefix) else {
+        let Some(role) = (self.classify)(&self.prefix) else {
             self.out.other += 1;
             return Ok(());
         };
@@ -482,107 +501,4 @@ fn similar_renames(
         }
     }
     Ok(pairs)
-}
-
-/// A commit in the range that touched some changed paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Touch {
-    /// The commit.
-    #[serde(serialize_with = "crate::verdict::ser_oid")]
-    pub oid: Oid,
-    /// Its subject line.
-    pub summary: String,
-    /// Indexes into the change list of the paths it touched.
-    #[serde(skip)]
-    pub paths: Vec<usize>,
-}
-
-/// Which commits of `base..target` touched which changed paths.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Attribution {
-    /// Touching commits, newest first.
-    pub commits: Vec<Touch>,
-    /// True when the walk stopped at `max` commits before reaching the base.
-    pub truncated: bool,
-}
-
-/// Attributes `changes` to the commits of `base..target` that touched them.
-///
-/// A commit touches a path when the path's entry differs from every parent's (git log's
-/// default history simplification: a merge that took one side unchanged did not touch it).
-/// Both sides of a rename are looked up. At most `max` commits are examined.
-pub fn attribute(
-    repo: &Repository,
-    base: Oid,
-    target: Oid,
-    changes: &[Change],
-    max: usize,
-) -> Result<Attribution> {
-    let mut out = Attribution::default();
-    if changes.is_empty() {
-        return Ok(out);
-    }
-    let walk_err = |e| Error::git("cannot walk the commits of the range", e);
-    let mut walk = repo.revwalk().map_err(walk_err)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(walk_err)?;
-    walk.push(target).map_err(walk_err)?;
-    walk.hide(base).map_err(walk_err)?;
-    for (n, oid) in walk.enumerate() {
-        if n >= max {
-            out.truncated = true;
-            break;
-        }
-        let oid = oid.map_err(walk_err)?;
-        let commit = repo
-            .find_commit(oid)
-            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
-        let tree = commit
-            .tree()
-            .map_err(|e| Error::git(format!("cannot read the tree of {oid}"), e))?;
-        let parents: Vec<Tree<'_>> = commit
-            .parents()
-            .map(|p| p.tree())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::git(format!("cannot read the parents of {oid}"), e))?;
-        let mut touched = Vec::new();
-        for (i, change) in changes.iter().enumerate() {
-            let hit = std::iter::once(&change.path)
-                .chain(change.old_path.as_ref())
-                .any(|p| {
-                    let here = entry_id(&tree, p);
-                    parents.is_empty() && here.is_some()
-                        || !parents.is_empty() && parents.iter().all(|pt| entry_id(pt, p) != here)
-                });
-            if hit {
-                touched.push(i);
-            }
-        }
-        if !touched.is_empty() {
-            out.commits.push(Touch {
-                oid,
-                summary: String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default())
-                    .into_owned(),
-                paths: touched,
-            });
-        }
-    }
-    Ok(out)
-}
-
-fn entry_id(tree: &Tree<'_>, path: &[u8]) -> Option<(Oid, i32)> {
-    tree.get_path(bytes_path(path)?)
-        .ok()
-        .map(|e| (e.id(), e.filemode()))
-}
-
-#[cfg(unix)]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
-    use std::os::unix::ffi::OsStrExt;
-    Some(std::path::Path::new(std::ffi::OsStr::from_bytes(p)))
-}
-
-#[cfg(not(unix))]
-fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
-    std::str::from_utf8(p).ok().map(std::path::Path::new)
 }

@@ -45,6 +45,13 @@ pub enum Command {
     Uninstall,
     /// Diagnose: is the hook installed, which binary, which upstream, which settings.
     Status,
+    /// List the images built from this repository: dockerfiles, contexts, inputs,
+    /// parents, content tags, and which are affected relative to upstream.
+    #[command(after_help = IMAGES_HELP)]
+    Images(ImagesArgs),
+    /// Print an image's content tag: the same for the same content, on any branch.
+    #[command(after_help = TAG_HELP)]
+    Tag(TagArgs),
 }
 
 /// `dockguard hook`.
@@ -254,4 +261,69 @@ pub struct SlugArgs {
     /// [default: REF resolved in the current repository, when there is one].
     #[arg(long, value_name = "OID")]
     pub oid: Option<String>,
+}
+
+const IMAGES_HELP: &str = "\
+Examples:
+  dockguard images                       every image of HEAD, in build order
+  dockguard images --affected            only those this branch must rebuild
+  dockguard images --format names        names only, parents first (for scripts)
+  dockguard images --format dot | dot -Tsvg > images.svg
+
+Exit codes:
+  0  listed
+  2  error (one line, its cause, and a hint)";
+
+const TAG_HELP: &str = "\
+Examples:
+  dockguard tag --image debian10          content tag of image debian10 at HEAD
+  docker manifest inspect \"$IMAGE:$(dockguard tag --image debian10)\" || build-and-push
+
+Exit codes:
+  0  printed
+  2  error (unknown image, a cycle, a FROM of an image that no longer exists)";
+
+/// Output formats of `dockguard images`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImagesFormat {
+    /// For people.
+    Human,
+    /// For scripts (schema in README.md).
+    Json,
+    /// Graphviz: parent -> child edges, affected images filled.
+    Dot,
+    /// One image name per line, in build order.
+    Names,
+}
+
+/// `dockguard images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// The revision whose images to list [default: HEAD]
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// Only the images affected relative to upstream, in build order.
+    #[arg(long)]
+    pub affected: bool,
+
+    /// The branch that counts as master: REMOTE/BRANCH or a full ref.
+    #[arg(long, value_name = "REMOTE/BRANCH")]
+    pub upstream: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ImagesFormat::Human)]
+    pub format: ImagesFormat,
+}
+
+/// `dockguard tag`.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image: its name (as `dockguard images` shows it) or its dockerfile path.
+    #[arg(long, value_name = "NAME")]
+    pub image: String,
+
+    /// The revision [default: HEAD]
+    #[arg(value_name = "REV")]
+    pub rev: Option<String>,
 }

@@ -38,6 +38,22 @@ pub enum Kind {
     },
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
+    /// An array of tables (`[[name]]` in TOML), each with the given fields; only the
+    /// file layer can set it (it has no git config or environment form).
+    Tables(&'static [Field]),
+}
+
+/// A field of a [`Kind::Tables`] key.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Its name inside each table.
+    pub name: &'static str,
+    /// Its type (`Str` or `List`).
+    pub kind: Kind,
+    /// Must every table have it?
+    pub required: bool,
+    /// One line for README.
+    pub doc: &'static str,
 }
 
 /// One configuration key.
@@ -172,6 +188,46 @@ pub const KEYS: &[Key] = &[
         default: "block",
         doc: "what the pre-push hook does when it cannot decide (bad config, no upstream, unreadable input): `block` the push (exit 2) or `allow` it with a warning",
     },
+    Key {
+        name: "images.parent",
+        kind: Kind::List,
+        default: "[]",
+        doc: "how FROM lines name this repository's images: templates with `{name}` (e.g. `qemu/{name}`, `$CI_REGISTRY_IMAGE/qemu/{name}`); a FROM whose image (tag and digest removed) matches one is built on that image",
+    },
+    Key {
+        name: "images.rule",
+        kind: Kind::Tables(IMAGE_RULE_FIELDS),
+        default: "[]",
+        doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see README)",
+    },
+];
+
+/// The fields of an `[[images.rule]]` table.
+pub const IMAGE_RULE_FIELDS: &[Field] = &[
+    Field {
+        name: "dockerfile",
+        kind: Kind::Str,
+        required: true,
+        doc: "regex matched against the whole dockerfile path; its `name` group names the image",
+    },
+    Field {
+        name: "name",
+        kind: Kind::Str,
+        required: false,
+        doc: "the image name instead of the `name` group; `{name}` and `{dir}` are substituted",
+    },
+    Field {
+        name: "context",
+        kind: Kind::Str,
+        required: false,
+        doc: "the build context, relative to the repository root (`.` is the root); `{name}`, `{dir}` substituted; default `{dir}`",
+    },
+    Field {
+        name: "inputs",
+        kind: Kind::List,
+        required: false,
+        doc: "more globs (from the repository root) the image is built from; `{name}`, `{dir}` substituted",
+    },
 ];
 
 /// Looks a key up by name.
@@ -191,6 +247,8 @@ pub enum Value {
     List(Vec<String>),
     /// A number.
     Int(i64),
+    /// An array of tables, each field validated against the key's [`Field`]s.
+    Tables(Vec<BTreeMap<String, Value>>),
 }
 
 impl fmt::Display for Value {
@@ -200,6 +258,19 @@ impl fmt::Display for Value {
             Value::Str(s) => write!(f, "{s:?}"),
             Value::List(l) => write!(f, "{l:?}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::Tables(tables) => {
+                f.write_str("[")?;
+                for (i, t) in tables.iter().enumerate() {
+                    let fields: Vec<String> = t.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+                    write!(
+                        f,
+                        "{}{{ {} }}",
+                        if i > 0 { ", " } else { "" },
+                        fields.join(", ")
+                    )?;
+                }
+                f.write_str("]")
+            }
         }
     }
 }
@@ -307,6 +378,11 @@ fn flatten(table: &toml::Table, prefix: &str, origin: &str, layer: &mut Layer) -
             }
         }
         let key = known_key(&name, origin)?;
+        if let Kind::Tables(fields) = key.kind {
+            let value = tables_from_toml(key.name, fields, v, origin)?;
+            layer.set(key.name, value, Origin::File(origin.to_owned()));
+            continue;
+        }
         let value = from_toml(key, v).ok_or_else(|| Error::Config {
             origin: origin.to_owned(),
             message: format!(
@@ -351,6 +427,71 @@ fn from_toml(key: &Key, v: &toml::Value) -> Option<Value> {
     })
 }
 
+/// An array of tables, every field known and of the right type, required ones present.
+fn tables_from_toml(name: &str, fields: &[Field], v: &toml::Value, origin: &str) -> Result<Value> {
+    let bad = |message: String| Error::Config {
+        origin: origin.to_owned(),
+        message,
+    };
+    let items = match v {
+        toml::Value::Array(items) => items,
+        other => {
+            return Err(bad(format!(
+                "`{name}` must be an array of tables (write `[[{name}]]`), not {}",
+                toml_type(other)
+            )))
+        }
+    };
+    let allowed = || fields.iter().map(|f| f.name).collect::<Vec<_>>().join(", ");
+    let mut tables = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{name}[{i}]");
+        let toml::Value::Table(table) = item else {
+            return Err(bad(format!(
+                "`{at}` must be a table, not {}",
+                toml_type(item)
+            )));
+        };
+        let mut out = BTreeMap::new();
+        for (k, v) in table {
+            let Some(field) = fields.iter().find(|f| f.name == k) else {
+                let mut m = format!("unknown key `{at}.{k}`");
+                if let Some(c) = closest(k, fields.iter().map(|f| f.name)) {
+                    m.push_str(&format!(" (did you mean `{c}`?)"));
+                }
+                m.push_str(&format!("; allowed: {}", allowed()));
+                return Err(bad(m));
+            };
+            let pseudo = Key {
+                name: field.name,
+                kind: field.kind,
+                default: "",
+                doc: field.doc,
+            };
+            let value = from_toml(&pseudo, v).ok_or_else(|| {
+                bad(format!(
+                    "`{at}.{k}` must be {}, not {}",
+                    expected(field.kind),
+                    toml_type(v)
+                ))
+            })?;
+            out.insert(k.clone(), value);
+        }
+        if let Some(missing) = fields
+            .iter()
+            .find(|f| f.required && !out.contains_key(f.name))
+        {
+            return Err(bad(format!(
+                "`{at}` needs `{}`; allowed: {}",
+                missing.name,
+                allowed()
+            )));
+        }
+        tables.push(out);
+    }
+    Ok(Value::Tables(tables))
+}
+
 fn toml_type(v: &toml::Value) -> &'static str {
     match v {
         toml::Value::String(_) => "a string",
@@ -370,6 +511,7 @@ fn expected(kind: Kind) -> String {
         Kind::List => "an array of strings".into(),
         Kind::Int { min, max } => format!("a whole number from {min} to {max}"),
         Kind::Choice(c) => format!("one of {}", c.join(", ")),
+        Kind::Tables(_) => "an array of tables".into(),
     }
 }
 
@@ -416,6 +558,15 @@ pub fn parse_text(key: &'static Key, text: &str, origin: &str) -> Result<Value> 
                 .map(str::to_owned)
                 .collect(),
         ),
+        Kind::Tables(_) => {
+            return Err(Error::Config {
+                origin: origin.to_owned(),
+                message: format!(
+                    "`{}` can only be set in {FILE_NAME}, as `[[{}]]` tables",
+                    key.name, key.name
+                ),
+            })
+        }
     };
     check_value(key, &value, origin)?;
     Ok(value)
@@ -568,6 +719,14 @@ impl Settings {
     pub fn list(&self, name: &str) -> Vec<String> {
         match self.get(name) {
             Some(Value::List(l)) => l.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// A table-array key (empty when unset).
+    pub fn tables(&self, name: &str) -> Vec<BTreeMap<String, Value>> {
+        match self.get(name) {
+            Some(Value::Tables(t)) => t.clone(),
             _ => Vec::new(),
         }
     }

@@ -48,7 +48,7 @@ use std::rc::Rc;
 
 use git2::{Oid, Repository};
 
-use crate::changes::{attribute, diff_trees};
+use crate::attribution::attribute;
 use crate::config::{FileLayer, Overrides, Settings};
 use crate::error::{Error, Result};
 use crate::history::History;
@@ -65,6 +65,8 @@ pub struct Rules {
     pub settings: Settings,
     /// The compiled patterns.
     pub matcher: Matcher,
+    /// The images of trees judged by these rules (with their caches).
+    pub images: crate::images::Catalog,
 }
 
 /// Options for judging.
@@ -154,7 +156,12 @@ impl<'r> Engine<'r> {
         };
         let settings = self.overrides.resolve(file.as_ref());
         let matcher = Matcher::new(&settings.match_spec(), &settings.match_origin())?;
-        let rules = Rc::new(Rules { settings, matcher });
+        let images = crate::images::Catalog::new(&settings, matcher.clone())?;
+        let rules = Rc::new(Rules {
+            settings,
+            matcher,
+            images,
+        });
         self.cache.insert(blob, Rc::clone(&rules));
         Ok(rules)
     }
@@ -176,9 +183,10 @@ impl<'r> Engine<'r> {
         ) {
             MergeBase::Found(b) => b,
             MergeBase::Unknown { reason, detail } => {
-                return Ok(TargetVerdict::base_unknown(
-                    label, target.oid, reason, detail,
-                ));
+                let mut v = TargetVerdict::base_unknown(label, target.oid, reason, detail);
+                // Every image must be rebuilt; list them when the tree allows it.
+                v.images = crate::images::all_images(repo, &rules.images, commit.tree_id());
+                return Ok(v);
             }
         };
         let undecided = |e: Error| {
@@ -195,19 +203,30 @@ impl<'r> Engine<'r> {
             Ok(t) => t,
             Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e))),
         };
-        let diff = match diff_trees(
+        let judged = match crate::images::judge_trees(
             repo,
             &mut self.objects,
+            &rules.images,
+            &rules.matcher,
             base_tree,
             commit.tree_id(),
-            &rules.matcher,
         ) {
-            Ok(d) => d,
+            Ok(j) => j,
+            // A cycle of images is the content's fault, not an unreadable tree.
+            Err(e @ Error::Image { .. }) => return Err(e),
             Err(e) => return Ok(undecided(e)),
         };
+        let diff = judged.changes;
         let attribution = if opts.commits {
             let max = usize::try_from(rules.settings.int("max_commits")).unwrap_or(usize::MAX);
-            Some(attribute(repo, base, target.oid, &diff.matched, max)?)
+            Some(attribute(
+                repo,
+                &mut self.objects,
+                base,
+                target.oid,
+                &diff.matched,
+                max,
+            )?)
         } else {
             None
         };
@@ -219,6 +238,7 @@ impl<'r> Engine<'r> {
             diff.other,
             attribution,
         );
+        v.images = judged.images;
         if rules.matcher.is_empty() {
             v.reasons.push(format!(
                 "warning: no patterns are configured ({}), so nothing can ever count",

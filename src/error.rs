@@ -81,6 +81,14 @@ pub enum Error {
         /// What is wrong and what is allowed.
         message: String,
     },
+    /// The images cannot be worked out (a cycle of images, an image that does not exist).
+    #[error("{message}")]
+    Image {
+        /// What is wrong, naming the images and their dockerfiles.
+        message: String,
+        /// What to do about it.
+        hint: String,
+    },
     /// A command-line usage error found after parsing.
     #[error("{0}")]
     Usage(String),
@@ -169,6 +177,7 @@ impl Error {
                 format!("fetch it (git fetch {remote}) or fix the setting")
             }
             Error::Config { .. } => "see the configuration reference in README.md".into(),
+            Error::Image { hint, .. } => hint.clone(),
             Error::Usage(_) => "see dockguard --help".into(),
             Error::Ci { hint, .. } => hint.clone(),
             Error::Hinted { hint, .. } => hint.clone(),

@@ -191,7 +191,8 @@ impl<'a, 'r> Walk<'a, 'r> {
         if let Some(pos) = self.graph.and_then(|g| g.position(&oid)) {
             return self.node_by_pos(pos);
         }
-        let (parent_ids, time) = self.objects.commit_header(oid)?;
+        let header = self.objects.commit_header(oid)?;
+        let (parent_ids, time) = (header.parents, header.time);
         let start = len32(&self.pending_oids);
         self.pending_oids.extend(parent_ids);
         let parents = Parents::Oids(start, len32(&self.pending_oids) - start);

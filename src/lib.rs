@@ -6,6 +6,7 @@
 //! Verdict. The binary is thin: [`run`] reads the process environment once and opens the
 //! repository; [`run_with_repo`] does the work and is what tests call.
 
+pub mod attribution;
 pub mod changes;
 pub mod ci;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod history;
 pub mod hook;
+pub mod images;
 pub mod install;
 pub mod matcher;
 pub mod objects;
@@ -102,6 +104,8 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Install(args) => install::install(repo, args, out),
         Command::Uninstall => install::uninstall(repo, out),
         Command::Status => install::status(repo, env, out),
+        Command::Images(args) => images::cmd::images(repo, args, env, out),
+        Command::Tag(args) => images::cmd::tag(repo, args, env, out),
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use git2::{ObjectType, Oid, Repository};
 
-use crate::pack::{parse_header, PackReader, PackSet};
+use crate::pack::{parse_header, CommitHeader, PackReader, PackSet};
 
 /// Reads commits and trees for one thread.
 pub struct Objects<'r> {
@@ -62,8 +62,8 @@ impl<'r> Objects<'r> {
         self.packs.as_ref().map_or((0, 0), PackReader::stats)
     }
 
-    /// A commit's parents and committer time.
-    pub fn commit_header(&mut self, oid: Oid) -> Result<(Vec<Oid>, i64), git2::Error> {
+    /// A commit's tree, parents and committer time.
+    pub fn commit_header(&mut self, oid: Oid) -> Result<CommitHeader, git2::Error> {
         if let Some(found) = self.packs().commit_header(&oid) {
             return Ok(found);
         }

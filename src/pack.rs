@@ -226,14 +226,14 @@ impl PackReader {
         found
     }
 
-    /// Parents and committer time of a commit stored whole in a pack; `None` when it is
-    /// not (loose, deltified, not a commit, or anything unexpected).
-    pub fn commit_header(&mut self, oid: &Oid) -> Option<(Vec<Oid>, i64)> {
+    /// The header of a commit stored whole in a pack; `None` when it is not (loose,
+    /// deltified, not a commit, or anything unexpected).
+    pub fn commit_header(&mut self, oid: &Oid) -> Option<CommitHeader> {
         let found = self.commit_header_inner(oid);
         self.count(found)
     }
 
-    fn commit_header_inner(&mut self, oid: &Oid) -> Option<(Vec<Oid>, i64)> {
+    fn commit_header_inner(&mut self, oid: &Oid) -> Option<CommitHeader> {
         let set = Arc::clone(&self.set);
         let (p, off) = set.locate(oid.as_bytes())?;
         let pack = &set.packs[p];
@@ -459,9 +459,21 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
     (out.len() == size).then_some(out)
 }
 
-/// Parents and committer time, once the header through the committer line is present.
-pub fn parse_header(data: &[u8]) -> Option<(Vec<Oid>, i64)> {
+/// What a history walk needs of a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitHeader {
+    /// Its tree.
+    pub tree: Oid,
+    /// Its parents, in order.
+    pub parents: Vec<Oid>,
+    /// Committer time, seconds since the epoch.
+    pub time: i64,
+}
+
+/// The header through the committer line, once that much is present.
+pub fn parse_header(data: &[u8]) -> Option<CommitHeader> {
     let mut parents = Vec::new();
+    let mut tree = None;
     let mut rest = data;
     loop {
         let nl = rest.iter().position(|b| *b == b'\n')?;
@@ -470,14 +482,20 @@ pub fn parse_header(data: &[u8]) -> Option<(Vec<Oid>, i64)> {
         if line.is_empty() {
             return None; // header ended without a committer line
         }
-        if let Some(hex) = line.strip_prefix(b"parent ") {
+        if let Some(hex) = line.strip_prefix(b"tree ") {
+            tree = Some(Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?);
+        } else if let Some(hex) = line.strip_prefix(b"parent ") {
             parents.push(Oid::from_str(std::str::from_utf8(hex).ok()?).ok()?);
         } else if let Some(c) = line.strip_prefix(b"committer ") {
             // "Name <email> TIME TZ": the time is the second field from the right.
             let mut fields = c.rsplit(|b| *b == b' ');
             let _tz = fields.next()?;
             let time = std::str::from_utf8(fields.next()?).ok()?.parse().ok()?;
-            return Some((parents, time));
+            return Some(CommitHeader {
+                tree: tree?,
+                parents,
+                time,
+            });
         }
     }
 }
@@ -530,9 +548,13 @@ mod tests {
     #[test]
     fn commit_header_parse() {
         let c = b"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nparent 1111111111111111111111111111111111111111\nauthor A <a@b> 1 +0000\ncommitter C <c@d> 1700000000 +0100\n\nmsg\n";
-        let (parents, time) = parse_header(c).expect("parsed");
-        assert_eq!(parents.len(), 1);
-        assert_eq!(time, 1_700_000_000);
+        let h = parse_header(c).expect("parsed");
+        assert_eq!(h.parents.len(), 1);
+        assert_eq!(h.time, 1_700_000_000);
+        assert_eq!(
+            h.tree.to_string(),
+            "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+        );
         assert_eq!(parse_header(b"tree x\n\nmsg"), None);
     }
 }

@@ -32,6 +32,23 @@ impl Styles {
     }
 }
 
+impl Styles {
+    /// Text in the "needs attention" style.
+    pub fn paint_bad(&self, s: &str) -> String {
+        self.bad.apply_to(s).to_string()
+    }
+
+    /// Text in the "all good" style.
+    pub fn paint_good(&self, s: &str) -> String {
+        self.good.apply_to(s).to_string()
+    }
+
+    /// Bold text.
+    pub fn paint_bold(&self, s: &str) -> String {
+        self.bold.apply_to(s).to_string()
+    }
+}
+
 /// The human-readable report: what was compared with what, why, and what to do next.
 pub fn human(report: &Report, push_option: &str, st: &Styles) -> String {
     let mut out = String::new();
@@ -127,6 +144,25 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                     .unwrap_or_default();
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }
+        }
+    }
+    if !t.images.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {} affected image{}, in build order:",
+            t.images.len(),
+            if t.images.len() == 1 { "" } else { "s" }
+        );
+        let width = t.images.iter().map(|i| i.name.len()).max().unwrap_or(0);
+        for img in &t.images {
+            let why = img.reasons.first().map(String::as_str).unwrap_or_default();
+            let more = if img.reasons.len() > 1 { ", …" } else { "" };
+            let _ = writeln!(
+                out,
+                "    {:<width$}  {}",
+                img.name,
+                st.dim.apply_to(format!("({why}{more})"))
+            );
         }
     }
     if t.commits_truncated {

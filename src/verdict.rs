@@ -7,7 +7,8 @@
 use git2::Oid;
 use serde::{Serialize, Serializer};
 
-use crate::changes::{Attribution, Change, ChangeKind, Touch};
+use crate::attribution::{Attribution, Touch};
+use crate::changes::{Change, ChangeKind};
 use crate::matcher::PathRole;
 use crate::repo::{NoBase, Upstream};
 
@@ -103,6 +104,9 @@ pub struct TargetVerdict {
     pub rebuild: bool,
     /// Why (one sentence each).
     pub reasons: Vec<String>,
+    /// The images affected, in build order (parents first).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<crate::images::AffectedImage>,
 }
 
 impl TargetVerdict {
@@ -122,6 +126,7 @@ impl TargetVerdict {
             commits: None,
             commits_truncated: false,
             rebuild: true,
+            images: Vec::new(),
         }
     }
 
@@ -191,6 +196,7 @@ impl TargetVerdict {
             commits,
             commits_truncated,
             reasons,
+            images: Vec::new(),
         }
     }
 }

@@ -647,3 +647,59 @@ fn large_diffs_agree_with_git_loose_and_deltified_in_packs() {
     let (ours, theirs) = all_paths_both_ways(&r, base);
     assert_eq!(ours, theirs, "packed, with delta chains");
 }
+
+#[test]
+fn commit_attribution_agrees_with_git_log_through_merges_and_renames() {
+    let (r, base) = with_master();
+    r.switch_new("side", base);
+    r.commit("side image", &[("ci/x.docker", "FROM alpine\n")]);
+    let side = r.commit("side again", &[("ci/x.docker", "FROM alpine:3\n")]);
+    r.checkout("master");
+    r.switch_new("feature", base);
+    r.commit("edit", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    r.filler(2, "noise");
+    let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+    let ours = r.repo.find_commit(r.head()).expect("ours");
+    let theirs = r.repo.find_commit(side).expect("theirs");
+    let mut idx = r.repo.merge_commits(&ours, &theirs, None).expect("merge");
+    let tree = r
+        .repo
+        .find_tree(idx.write_tree_to(&r.repo).expect("tree"))
+        .expect("tree");
+    r.repo
+        .commit(
+            Some("HEAD"),
+            &sig,
+            &sig,
+            "merge side",
+            &tree,
+            &[&ours, &theirs],
+        )
+        .expect("merge commit");
+    r.rename("move", "docker/Dockerfile", "docker/Containerfile");
+    let v = json_check(&r, &["--commits"]);
+    for c in v["targets"][0]["changes"].as_array().expect("changes") {
+        let mut ours: Vec<String> = c["commits"]
+            .as_array()
+            .expect("commits")
+            .iter()
+            .map(|x| x.as_str().expect("oid").to_owned())
+            .collect();
+        ours.sort();
+        let mut paths = vec![c["path"].as_str().expect("path").to_owned()];
+        paths.extend(c["old_path"].as_str().map(str::to_owned));
+        let mut args = vec![
+            "log".to_owned(),
+            "--format=%H".to_owned(),
+            format!("{base}..HEAD"),
+            "--".to_owned(),
+        ];
+        args.extend(paths.clone());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let log = r.git(&args);
+        let mut theirs: Vec<String> = log.lines().map(str::to_owned).collect();
+        theirs.sort();
+        assert_eq!(ours, theirs, "commits touching {paths:?}");
+        assert!(!ours.is_empty());
+    }
+}

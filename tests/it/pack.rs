@@ -48,14 +48,15 @@ fn every_tree_and_commit_reads_the_same_as_libgit2() {
         );
     }
     for c in &commits {
-        let (parents, time) = objects.commit_header(*c).expect("commit");
+        let h = objects.commit_header(*c).expect("commit");
         let commit = r.repo.find_commit(*c).expect("commit");
         assert_eq!(
-            parents,
+            h.parents,
             commit.parent_ids().collect::<Vec<_>>(),
             "commit {c}"
         );
-        assert_eq!(time, commit.committer().when().seconds());
+        assert_eq!(h.time, commit.committer().when().seconds());
+        assert_eq!(h.tree, commit.tree_id());
     }
     let (served, missed) = objects.pack_stats();
     assert_eq!(

@@ -1,0 +1,199 @@
+//! Which commits of a range touched which changed paths (`check --commits`, and the hook's
+//! block message, which names the commits to look at).
+//!
+//! A commit touches a path when the path's entry (id and mode) differs from every
+//! parent's: git log's default history simplification, so a merge that took one side
+//! unchanged did not touch it. Both sides of a rename are looked up. At most `max` commits
+//! are examined, and the result says when the walk stopped early.
+//!
+//! Cost: on a branch of thousands of commits this runs on the hook's path, so each
+//! comparison descends the two trees in lockstep from the root and stops at the first
+//! identical subtree (usually the root's first component), reading trees through
+//! [`Objects`] with a small cache (a commit's tree is usually its child's parent tree).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use git2::{Oid, Repository};
+use serde::Serialize;
+
+use crate::changes::Change;
+use crate::error::{Error, Result};
+use crate::objects::Objects;
+
+/// A commit in the range that touched some changed paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Touch {
+    /// The commit.
+    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    pub oid: Oid,
+    /// Its subject line.
+    pub summary: String,
+    /// Indexes into the change list of the paths it touched.
+    #[serde(skip)]
+    pub paths: Vec<usize>,
+}
+
+/// Which commits of `base..target` touched which changed paths.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Touching commits, newest first.
+    pub commits: Vec<Touch>,
+    /// True when the walk stopped at `max` commits before reaching the base.
+    pub truncated: bool,
+}
+
+/// Trees read during one attribution, bounded.
+struct Trees<'a, 'r> {
+    objects: &'a mut Objects<'r>,
+    cache: HashMap<Oid, Rc<Vec<u8>>>,
+    commit_trees: HashMap<Oid, Oid>,
+}
+
+const TREE_CACHE: usize = 512;
+
+impl Trees<'_, '_> {
+    fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
+        if let Some(t) = self.cache.get(&oid) {
+            return Ok(Rc::clone(t));
+        }
+        let t = self
+            .objects
+            .tree(oid)
+            .map_err(|e| Error::git(format!("cannot read tree {oid}"), e))?;
+        if self.cache.len() >= TREE_CACHE {
+            self.cache.clear();
+        }
+        self.cache.insert(oid, Rc::clone(&t));
+        Ok(t)
+    }
+
+    fn commit_tree(&mut self, oid: Oid) -> Result<Oid> {
+        if let Some(t) = self.commit_trees.get(&oid) {
+            return Ok(*t);
+        }
+        let h = self
+            .objects
+            .commit_header(oid)
+            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
+        self.commit_trees.insert(oid, h.tree);
+        Ok(h.tree)
+    }
+
+    /// Does the entry at `path` differ between trees `a` and `b` (`None`: no tree, as for
+    /// a root commit's parent)? Descends in lockstep and stops at the first identical
+    /// subtree, below which nothing can differ.
+    fn differs(&mut self, a: Oid, b: Option<Oid>, path: &[u8]) -> Result<bool> {
+        let (mut a, mut b) = (Some((a, 0o40000)), b.map(|b| (b, 0o40000)));
+        for comp in path.split(|c| *c == b'/') {
+            if a == b {
+                return Ok(false);
+            }
+            a = self.child(a, comp)?;
+            b = self.child(b, comp)?;
+        }
+        Ok(a != b)
+    }
+
+    fn child(&mut self, at: Option<(Oid, u32)>, name: &[u8]) -> Result<Option<(Oid, u32)>> {
+        let Some((oid, mode)) = at else {
+            return Ok(None);
+        };
+        if mode != 0o40000 {
+            return Ok(None); // a file where a directory is expected: nothing below
+        }
+        let data = self.tree(oid)?;
+        Ok(find_entry(&data, name))
+    }
+}
+
+/// Looks `name` up in a raw tree object.
+fn find_entry(mut data: &[u8], name: &[u8]) -> Option<(Oid, u32)> {
+    while !data.is_empty() {
+        let sp = data.iter().position(|b| *b == b' ')?;
+        let mode = std::str::from_utf8(&data[..sp])
+            .ok()
+            .and_then(|m| u32::from_str_radix(m, 8).ok())?;
+        let rest = &data[sp + 1..];
+        let nul = rest.iter().position(|b| *b == 0)?;
+        let id = rest.get(nul + 1..nul + 21)?;
+        if &rest[..nul] == name {
+            return Some((Oid::from_bytes(id).ok()?, mode));
+        }
+        data = &rest[nul + 21..];
+    }
+    None
+}
+
+/// Attributes `changes` to the commits of `base..target` that touched them.
+pub fn attribute(
+    repo: &Repository,
+    objects: &mut Objects<'_>,
+    base: Oid,
+    target: Oid,
+    changes: &[Change],
+    max: usize,
+) -> Result<Attribution> {
+    let mut out = Attribution::default();
+    if changes.is_empty() {
+        return Ok(out);
+    }
+    let walk_err = |e| Error::git("cannot walk the commits of the range", e);
+    let mut walk = repo.revwalk().map_err(walk_err)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+        .map_err(walk_err)?;
+    walk.push(target).map_err(walk_err)?;
+    walk.hide(base).map_err(walk_err)?;
+    let mut trees = Trees {
+        objects,
+        cache: HashMap::new(),
+        commit_trees: HashMap::new(),
+    };
+    for (n, oid) in walk.enumerate() {
+        if n >= max {
+            out.truncated = true;
+            break;
+        }
+        let oid = oid.map_err(walk_err)?;
+        let header = trees
+            .objects
+            .commit_header(oid)
+            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
+        trees.commit_trees.insert(oid, header.tree);
+        let parent_trees = header
+            .parents
+            .iter()
+            .map(|p| trees.commit_tree(*p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut touched = Vec::new();
+        for (i, change) in changes.iter().enumerate() {
+            let mut hit = false;
+            for p in std::iter::once(&change.path).chain(change.old_path.as_ref()) {
+                hit |= if parent_trees.is_empty() {
+                    trees.differs(header.tree, None, p)?
+                } else {
+                    let mut all = true;
+                    for pt in &parent_trees {
+                        all &= trees.differs(header.tree, Some(*pt), p)?;
+                    }
+                    all
+                };
+            }
+            if hit {
+                touched.push(i);
+            }
+        }
+        if !touched.is_empty() {
+            let commit = repo
+                .find_commit(oid)
+                .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
+            out.commits.push(Touch {
+                oid,
+                summary: String::from_utf8_lossy(commit.summary_bytes().unwrap_or_default())
+                    .into_owned(),
+                paths: touched,
+            });
+        }
+    }
+    Ok(out)
+}

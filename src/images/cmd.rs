@@ -1,0 +1,176 @@
+//! The `dockguard images` and `dockguard tag` front doors.
+
+use std::io::Write;
+
+use git2::Repository;
+
+use crate::cli::{ImagesArgs, ImagesFormat, TagArgs};
+use crate::config::{FileLayer, Overrides};
+use crate::engine::{Engine, JudgeOptions};
+use crate::error::{Error, Result};
+use crate::matcher::Matcher;
+use crate::targets::Target;
+use crate::{repo, write_out, Env};
+
+use super::render::{self, ImageView, ImagesReport, ParentView, IMAGES_SCHEMA_VERSION};
+use super::{graph, tag, Catalog};
+
+/// The rules a commit carries (its `.dockguard.toml`, else the work tree's), without
+/// needing an upstream.
+pub fn catalog_at(
+    repo: &Repository,
+    overrides: &Overrides,
+    commit: &git2::Commit<'_>,
+    label: &str,
+) -> Result<Catalog> {
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::git(format!("cannot read the tree of {label}"), e))?;
+    // As in `Engine::rules_for`: the commit's file, else the work tree's.
+    let file = match FileLayer::from_tree(repo, &tree, label)? {
+        Some(f) => Some(f),
+        None => match repo.workdir() {
+            Some(dir) => FileLayer::from_workdir(dir)?,
+            None => None,
+        },
+    };
+    let settings = overrides.resolve(file.as_ref());
+    let matcher = Matcher::new(&settings.match_spec(), &settings.match_origin())?;
+    Catalog::new(&settings, matcher)
+}
+
+fn commit_of<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>> {
+    let oid = repo::resolve_commit(repo, rev)?;
+    repo.find_commit(oid)
+        .map_err(|e| Error::git(format!("cannot read commit {oid} ({rev})"), e))
+}
+
+/// `dockguard tag --image NAME [REV]`.
+pub fn tag(repo: &Repository, args: &TagArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let rev = args.rev.as_deref().unwrap_or("HEAD");
+    let overrides = crate::overrides(repo, env, None)?;
+    let commit = commit_of(repo, rev)?;
+    let catalog = catalog_at(repo, &overrides, &commit, rev)?;
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::git(format!("cannot read the tree of {rev}"), e))?;
+    let set = catalog.image_set(repo, tree.id())?;
+    let t = tag::content_tag(repo, &set, &tree, &args.image)?;
+    write_out(out, format!("{t}\n").as_bytes())?;
+    Ok(0)
+}
+
+/// `dockguard images [REV] [--affected] [--format …]`.
+pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let rev = args.rev.as_deref().unwrap_or("HEAD");
+    let overrides = crate::overrides(repo, env, args.upstream.as_ref())?;
+    let commit = commit_of(repo, rev)?;
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::git(format!("cannot read the tree of {rev}"), e))?;
+    let engine = match Engine::new(repo, overrides.clone()) {
+        Ok(e) => Some(e),
+        // Listing images needs no upstream; only "affected" does.
+        Err(Error::NoUpstream { .. }) if !args.affected => None,
+        Err(e) => return Err(e),
+    };
+    let mut report = ImagesReport {
+        version: IMAGES_SCHEMA_VERSION,
+        rev: rev.to_owned(),
+        commit: commit.id(),
+        upstream: None,
+        merge_base: None,
+        base_unknown: None,
+        images: Vec::new(),
+        build_order: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let (set, verdict) = match engine {
+        Some(mut engine) => {
+            let rules = engine.rules_for(&commit, rev)?;
+            let set = rules.images.image_set(repo, tree.id())?;
+            let target = Target {
+                label: rev.to_owned(),
+                oid: commit.id(),
+            };
+            let v = engine.judge(&target, JudgeOptions::default())?;
+            report.upstream = Some(engine.upstream.clone());
+            (set, Some(v))
+        }
+        None => {
+            let catalog = catalog_at(repo, &overrides, &commit, rev)?;
+            (catalog.image_set(repo, tree.id())?, None)
+        }
+    };
+    if let Some(v) = &verdict {
+        report.merge_base = v.merge_base.map(|b| b.to_string());
+        report.base_unknown = v.base_unknown.clone();
+    }
+    report.warnings = set.warnings.clone();
+    let order = graph::build_order(&set)?;
+    let mut tags = tag::all_tags(repo, &set, &tree);
+    for img in order {
+        let affected = verdict
+            .as_ref()
+            .map(|v| v.images.iter().find(|a| a.name == img.name));
+        if args.affected && !matches!(affected, Some(Some(_))) {
+            continue;
+        }
+        let (content_tag, tag_error) = match tags.remove(&img.name) {
+            Some(Ok(t)) => (Some(t), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+            None => (None, None),
+        };
+        let mut warnings = img.warnings.clone();
+        for m in &img.missing {
+            warnings.push(format!(
+                "line {}: {} {} names the image `{}` of this repository, which no dockerfile defines",
+                m.line,
+                m.via.word(),
+                m.reference,
+                m.name
+            ));
+        }
+        report.build_order.push(img.name.clone());
+        report.images.push(ImageView {
+            name: img.name.clone(),
+            dockerfile: img.dockerfile_display(),
+            context: img.context_display(),
+            dockerignore: img
+                .dockerignore
+                .as_ref()
+                .map(|e| crate::verdict::display_path(&e.path)),
+            sources: img.parsed.sources.iter().map(|s| s.display()).collect(),
+            extra_inputs: img.extra_globs.clone(),
+            parents: img
+                .parents
+                .iter()
+                .map(|p| ParentView {
+                    name: p.name.clone(),
+                    reference: p.reference.clone(),
+                    via: p.via,
+                    line: p.line,
+                })
+                .collect(),
+            external: img.external.clone(),
+            remote: img.parsed.remote.clone(),
+            inline: img.parsed.inline,
+            affected: affected.map(|a| a.is_some()),
+            reasons: affected
+                .flatten()
+                .map(|a| a.reasons.clone())
+                .unwrap_or_default(),
+            content_tag,
+            tag_error,
+            warnings,
+        });
+    }
+    let text = match args.format {
+        ImagesFormat::Human => render::human(&report, &crate::report::Styles::new(env.color())),
+        ImagesFormat::Json => render::json(&report),
+        ImagesFormat::Dot => render::dot(&report),
+        ImagesFormat::Names => render::names(&report),
+    };
+    write_out(out, text.as_bytes())?;
+    Ok(0)
+}

@@ -1,0 +1,256 @@
+//! The parent graph: build order, cycles, and which images a change affects.
+//!
+//! An image is affected when its dockerfile, its `.dockerignore`, a context file it
+//! copies, one of its extra inputs, or (transitively) a parent image is affected. Both
+//! trees count: the merge-base's images are checked too, so a deleted parent, or a file
+//! that a dockerfile used to copy, still affects what is built on it. A changed path that
+//! counts (a `match.*` input) but belongs to no image affects every image: there is no
+//! telling which image it goes into.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use serde::Serialize;
+
+use crate::changes::{Change, ChangeKind};
+use crate::error::{Error, Result};
+use crate::verdict::display_path;
+
+use super::{Image, ImageSet};
+
+/// An affected image in a verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AffectedImage {
+    /// The image name.
+    pub name: String,
+    /// Its dockerfile.
+    pub dockerfile: String,
+    /// Why it is affected (at most [`MAX_REASONS`], then a count).
+    pub reasons: Vec<String>,
+}
+
+/// How many reasons an affected image lists before "and N more".
+pub const MAX_REASONS: usize = 8;
+
+/// The images in build order (parents first, ties by name), or the error naming a cycle.
+pub fn build_order(set: &ImageSet) -> Result<Vec<&Image>> {
+    let index: HashMap<&str, usize> = set
+        .images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (img.name.as_str(), i))
+        .collect();
+    let n = set.images.len();
+    let mut pending = vec![0usize; n];
+    let mut children: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    for (i, img) in set.images.iter().enumerate() {
+        let parents: BTreeSet<usize> = img
+            .parents
+            .iter()
+            .filter_map(|p| index.get(p.name.as_str()).copied())
+            .collect();
+        if parents.contains(&i) {
+            let p = img.parents.iter().find(|p| p.name == img.name);
+            return Err(cycle_error(set, &[i], p.map(|p| p.line)));
+        }
+        pending[i] = parents.len();
+        for p in parents {
+            children[p].insert(i);
+        }
+    }
+    // Kahn's algorithm; `images` is sorted by name, so a BTreeSet of indexes orders ties.
+    let mut ready: BTreeSet<usize> = (0..n).filter(|i| pending[*i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(i) = ready.pop_first() {
+        order.push(i);
+        for &c in &children[i] {
+            pending[c] -= 1;
+            if pending[c] == 0 {
+                ready.insert(c);
+            }
+        }
+    }
+    if order.len() < n {
+        let stuck: Vec<usize> = (0..n).filter(|i| pending[*i] > 0).collect();
+        return Err(cycle_error(set, &find_cycle(set, &index, &stuck), None));
+    }
+    Ok(order.into_iter().map(|i| &set.images[i]).collect())
+}
+
+/// A cycle among `stuck` (images that never became ready), each built on the next.
+fn find_cycle(set: &ImageSet, index: &HashMap<&str, usize>, stuck: &[usize]) -> Vec<usize> {
+    let stuck_set: BTreeSet<usize> = stuck.iter().copied().collect();
+    // Every stuck image waits for a stuck parent: walk parents until one repeats.
+    let mut path = vec![stuck[0]];
+    loop {
+        let here = path[path.len() - 1];
+        let next = set.images[here]
+            .parents
+            .iter()
+            .filter_map(|p| index.get(p.name.as_str()).copied())
+            .filter(|p| stuck_set.contains(p))
+            .min();
+        let Some(next) = next else { return path };
+        if let Some(pos) = path.iter().position(|p| *p == next) {
+            return path[pos..].to_vec();
+        }
+        path.push(next);
+    }
+}
+
+fn cycle_error(set: &ImageSet, cycle: &[usize], line: Option<usize>) -> Error {
+    let img = |i: usize| &set.images[cycle[i % cycle.len()]];
+    let message = if cycle.len() == 1 {
+        format!(
+            "image `{}` is built on itself ({} line {})",
+            img(0).name,
+            img(0).dockerfile_display(),
+            line.unwrap_or(0)
+        )
+    } else {
+        let mut names: Vec<&str> = (0..cycle.len()).map(|i| img(i).name.as_str()).collect();
+        names.push(names[0]);
+        let detail: Vec<String> = (0..cycle.len())
+            .filter_map(|i| {
+                let (child, parent) = (img(i), img(i + 1));
+                let p = child.parents.iter().find(|p| p.name == parent.name)?;
+                Some(format!(
+                    "{} line {}: {} {}",
+                    child.dockerfile_display(),
+                    p.line,
+                    p.via.word(),
+                    p.reference
+                ))
+            })
+            .collect();
+        format!(
+            "images are built on each other in a cycle: {} ({})",
+            names.join(" -> "),
+            detail.join("; ")
+        )
+    };
+    Error::Image {
+        message,
+        hint: "an image cannot be built before itself: fix the FROM / --from lines, or the `images.parent` templates that map them to images".into(),
+    }
+}
+
+/// The affected images of `target`, in build order, given the changes from the
+/// merge-base (`base`, the merge-base's images, when known).
+pub fn affected(
+    target: &ImageSet,
+    base: Option<&ImageSet>,
+    changes: &[Change],
+) -> Result<Vec<AffectedImage>> {
+    let order = build_order(target)?;
+    let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut claimed = vec![false; changes.len()];
+    let base_only = base.map(|b| b.differing_from(target)).unwrap_or_default();
+    for img in target.images.iter().chain(base_only) {
+        for (ci, c) in changes.iter().enumerate() {
+            let paths = std::iter::once(&c.path).chain(c.old_path.as_ref());
+            for path in paths {
+                if let Some(what) = img.claim(path) {
+                    claimed[ci] = true;
+                    let r = describe(what, path, c);
+                    let list = reasons.entry(img.name.clone()).or_default();
+                    if !list.contains(&r) {
+                        list.push(r);
+                    }
+                }
+            }
+        }
+    }
+    let orphans: Vec<&Change> = changes
+        .iter()
+        .zip(&claimed)
+        .filter(|(_, c)| !**c)
+        .map(|(c, _)| c)
+        .collect();
+    if !orphans.is_empty() {
+        let first = display_path(&orphans[0].path);
+        let r = if orphans.len() == 1 {
+            format!("`{first}` changed and belongs to no particular image")
+        } else {
+            format!(
+                "`{first}` and {} other changed paths belong to no particular image",
+                orphans.len() - 1
+            )
+        };
+        for img in &target.images {
+            reasons.entry(img.name.clone()).or_default().push(r.clone());
+        }
+    }
+    // Propagate to children, through the parent edges of both trees.
+    let mut children: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for set in std::iter::once(target).chain(base) {
+        for img in &set.images {
+            for p in &img.parents {
+                children
+                    .entry(p.name.as_str())
+                    .or_default()
+                    .insert(&img.name);
+            }
+        }
+    }
+    let mut queue: VecDeque<String> = reasons.keys().cloned().collect();
+    while let Some(name) = queue.pop_front() {
+        let Some(kids) = children.get(name.as_str()) else {
+            continue;
+        };
+        for kid in kids {
+            let list = reasons.entry((*kid).to_owned()).or_default();
+            let first_time = list.is_empty();
+            let r = format!("parent `{name}` is affected");
+            if !list.contains(&r) {
+                list.push(r);
+            }
+            if first_time {
+                queue.push_back((*kid).to_owned());
+            }
+        }
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|img| {
+            let mut r = reasons.remove(&img.name)?;
+            if r.len() > MAX_REASONS {
+                let more = r.len() - MAX_REASONS;
+                r.truncate(MAX_REASONS);
+                r.push(format!("and {more} more"));
+            }
+            Some(AffectedImage {
+                name: img.name.clone(),
+                dockerfile: img.dockerfile_display(),
+                reasons: r,
+            })
+        })
+        .collect())
+}
+
+/// Every image of `set`, in build order, affected for `reason`.
+pub fn all_affected(set: &ImageSet, reason: &str) -> Result<Vec<AffectedImage>> {
+    Ok(build_order(set)?
+        .into_iter()
+        .map(|img| AffectedImage {
+            name: img.name.clone(),
+            dockerfile: img.dockerfile_display(),
+            reasons: vec![reason.to_owned()],
+        })
+        .collect())
+}
+
+fn describe(what: &str, path: &[u8], c: &Change) -> String {
+    let p = display_path(path);
+    let how = match (c.kind, c.old_path.as_deref()) {
+        (ChangeKind::Renamed, Some(old)) if old == path => {
+            format!("renamed to {}", display_path(&c.path))
+        }
+        (ChangeKind::Renamed, Some(old)) => format!("renamed from {}", display_path(old)),
+        (kind, _) => kind.word().to_owned(),
+    };
+    if what == "dockerfile" {
+        format!("dockerfile {how}")
+    } else {
+        format!("{what} `{p}` {how}")
+    }
+}

@@ -1,0 +1,558 @@
+//! Images: which images a tree defines, what each is built from, which a change
+//! affects, and content tags.
+//!
+//! DESIGN names a single `src/images.rs`; it is split along concepts instead:
+//! - [`lexer`], [`shell`], [`dockerfile`]: Dockerfile syntax, variable expansion, meaning;
+//! - [`patterns`]: COPY source wildcards and `.dockerignore`;
+//! - [`rules`]: image names, contexts, extra inputs, `images.parent` templates;
+//! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
+//! - [`graph`]: build order, cycles, the affected set;
+//! - [`tag`]: content-addressed tags;
+//! - [`render`] and [`cmd`]: `dockguard images` and `dockguard tag`.
+//!
+//! Cost on the hook's path: nothing here runs when the merge-base tree and the target
+//! tree are identical. Otherwise both trees are walked for dockerfiles, but subtrees are
+//! remembered by (path, tree id), so the second tree only costs its changed subtrees;
+//! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
+//! ever read (content tags use blob ids).
+
+pub mod cmd;
+pub mod dockerfile;
+pub mod graph;
+pub mod lexer;
+pub mod patterns;
+pub mod render;
+pub mod rules;
+pub mod shell;
+pub mod tag;
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use git2::{Oid, Repository};
+use regex::bytes::Regex;
+
+use crate::changes::{diff_trees_with, TreeChanges};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::matcher::{glob_to_regex, Matcher, PathRole};
+use crate::objects::Objects;
+
+use dockerfile::{Parsed, Via};
+use patterns::Dockerignore;
+use rules::{ImageRules, ParentMatch};
+
+pub use graph::AffectedImage;
+
+/// A parent: another image of this repository that an image is built on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parent {
+    /// The parent image's name.
+    pub name: String,
+    /// The reference as written in the dockerfile.
+    pub reference: String,
+    /// FROM, COPY --from or RUN --mount from.
+    pub via: Via,
+    /// Line in the dockerfile.
+    pub line: usize,
+}
+
+/// A file in a tree: path, blob id, mode.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Entry {
+    /// Repository path.
+    pub path: Vec<u8>,
+    /// Blob (or commit, for submodules) id.
+    pub oid: Oid,
+    /// git file mode.
+    pub mode: i32,
+}
+
+/// One image of a tree.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Its name (see [`rules`]).
+    pub name: String,
+    /// The dockerfile.
+    pub dockerfile: Entry,
+    /// The build context, relative to the repository root (empty: the root).
+    pub context: Vec<u8>,
+    /// The two places a `.dockerignore` for it may live, in order of precedence:
+    /// `<dockerfile>.dockerignore`, then `<context>/.dockerignore`.
+    pub ignore_paths: [Vec<u8>; 2],
+    /// The `.dockerignore` in force, if any.
+    pub dockerignore: Option<Entry>,
+    /// Its patterns.
+    pub ignore: Arc<Dockerignore>,
+    /// The parsed dockerfile.
+    pub parsed: Arc<Parsed>,
+    /// Extra input globs (from `[[images.rule]]`).
+    pub extra_globs: Vec<String>,
+    sources: Option<Regex>,
+    extra: Option<Regex>,
+    /// Images of this repository it is built on.
+    pub parents: Vec<Parent>,
+    /// References matching an `images.parent` template whose image does not exist.
+    pub missing: Vec<Parent>,
+    /// Outside images it uses (as written).
+    pub external: Vec<String>,
+    /// Problems with the dockerfile or its `.dockerignore`.
+    pub warnings: Vec<String>,
+}
+
+impl Image {
+    /// `path` relative to the context, when it is inside it.
+    pub fn in_context<'p>(&self, path: &'p [u8]) -> Option<&'p [u8]> {
+        if self.context.is_empty() {
+            return Some(path);
+        }
+        path.strip_prefix(&self.context[..])?.strip_prefix(b"/")
+    }
+
+    /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
+    /// source names it or a directory above it, and `.dockerignore` keeps it).
+    pub fn copies(&self, rel: &[u8]) -> bool {
+        self.sources.as_ref().is_some_and(|re| re.is_match(rel)) && !self.ignore.ignores(rel)
+    }
+
+    /// Whether a repository path matches one of the extra input globs.
+    pub fn extra_input(&self, path: &[u8]) -> bool {
+        self.extra.as_ref().is_some_and(|re| re.is_match(path))
+    }
+
+    /// What `path` is to this image, if anything.
+    pub fn claim(&self, path: &[u8]) -> Option<&'static str> {
+        if path == self.dockerfile.path {
+            Some("dockerfile")
+        } else if self.ignore_paths.iter().any(|p| p == path) {
+            Some(".dockerignore")
+        } else if self.in_context(path).is_some_and(|rel| self.copies(rel))
+            || self.extra_input(path)
+        {
+            Some("input")
+        } else {
+            None
+        }
+    }
+
+    /// The dockerfile path for messages.
+    pub fn dockerfile_display(&self) -> String {
+        crate::verdict::display_path(&self.dockerfile.path)
+    }
+
+    /// The context for messages (`.` for the root).
+    pub fn context_display(&self) -> String {
+        if self.context.is_empty() {
+            ".".into()
+        } else {
+            crate::verdict::display_path(&self.context)
+        }
+    }
+}
+
+/// The images of one tree.
+#[derive(Debug, Clone, Default)]
+pub struct ImageSet {
+    /// By name.
+    pub images: Vec<Image>,
+    /// Problems that concern the set (name clashes).
+    pub warnings: Vec<String>,
+}
+
+impl ImageSet {
+    /// The image named `name`, or whose dockerfile path is `name`.
+    pub fn get(&self, name: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.name == name).or_else(|| {
+            self.images
+                .iter()
+                .find(|i| i.dockerfile.path == name.as_bytes())
+        })
+    }
+
+    /// Whether any image is built from `path`.
+    pub fn claims(&self, path: &[u8]) -> bool {
+        self.images.iter().any(|i| i.claim(path).is_some())
+    }
+
+    /// The images that `other` does not have with the same name and the same build
+    /// (dockerfile, `.dockerignore`, context, extra inputs): the merge-base's images worth
+    /// checking besides the tip's.
+    pub fn differing_from<'a>(&'a self, other: &ImageSet) -> Vec<&'a Image> {
+        self.images
+            .iter()
+            .filter(|img| {
+                !other.images.iter().any(|o| {
+                    o.name == img.name
+                        && o.dockerfile == img.dockerfile
+                        && o.dockerignore == img.dockerignore
+                        && o.context == img.context
+                        && o.extra_globs == img.extra_globs
+                })
+            })
+            .collect()
+    }
+}
+
+/// Dockerfiles found below a subtree, by (its path, its id).
+type WalkCache = HashMap<(Vec<u8>, Oid), Arc<Vec<Entry>>>;
+/// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
+type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
+/// Images before their parents are resolved, by what they are made of: dockerfile path
+/// and blob, name, and the `.dockerignore` in force.
+type ImageCache = HashMap<(Vec<u8>, Oid, String, Option<Entry>), Image>;
+
+/// Images of trees under one set of rules, with the caches that keep this cheap.
+#[derive(Debug)]
+pub struct Catalog {
+    rules: ImageRules,
+    matcher: Matcher,
+    walks: RefCell<WalkCache>,
+    parsed: RefCell<HashMap<Oid, Arc<Parsed>>>,
+    ignores: RefCell<IgnoreCache>,
+    images: RefCell<ImageCache>,
+    sets: RefCell<HashMap<Oid, Arc<ImageSet>>>,
+}
+
+impl Catalog {
+    /// Compiles the `images.*` settings; `matcher` says which paths are dockerfiles.
+    pub fn new(settings: &Settings, matcher: Matcher) -> Result<Self> {
+        Ok(Catalog {
+            rules: ImageRules::from_settings(settings)?,
+            matcher,
+            walks: RefCell::default(),
+            parsed: RefCell::default(),
+            ignores: RefCell::default(),
+            images: RefCell::default(),
+            sets: RefCell::default(),
+        })
+    }
+
+    /// The compiled rules.
+    pub fn rules(&self) -> &ImageRules {
+        &self.rules
+    }
+
+    /// The images of the tree `tree`.
+    pub fn image_set(&self, repo: &Repository, tree: Oid) -> Result<Arc<ImageSet>> {
+        if let Some(set) = self.sets.borrow().get(&tree) {
+            return Ok(Arc::clone(set));
+        }
+        let root = repo
+            .find_tree(tree)
+            .map_err(|e| Error::git(format!("cannot read tree {tree}"), e))?;
+        let found = self.walk(repo, &root, &mut Vec::new())?;
+        let (ignores, dockerfiles): (Vec<&Entry>, Vec<&Entry>) = found
+            .iter()
+            .partition(|e| e.path.ends_with(b".dockerignore"));
+        let ignores: HashMap<&[u8], &Entry> =
+            ignores.into_iter().map(|e| (&e.path[..], e)).collect();
+        let set = Arc::new(self.build(repo, &ignores, &dockerfiles)?);
+        self.sets.borrow_mut().insert(tree, Arc::clone(&set));
+        Ok(set)
+    }
+
+    /// The dockerfiles and `*.dockerignore` files below `tree` (at `prefix`), remembered
+    /// per (prefix, tree id).
+    fn walk(
+        &self,
+        repo: &Repository,
+        tree: &git2::Tree<'_>,
+        prefix: &mut Vec<u8>,
+    ) -> Result<Arc<Vec<Entry>>> {
+        let key = (prefix.clone(), tree.id());
+        if let Some(hit) = self.walks.borrow().get(&key) {
+            return Ok(Arc::clone(hit));
+        }
+        let mut out = Vec::new();
+        for entry in tree.iter() {
+            let saved = prefix.len();
+            if saved > 0 {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(entry.name_bytes());
+            match entry.kind() {
+                Some(git2::ObjectType::Tree) => {
+                    let sub = repo
+                        .find_tree(entry.id())
+                        .map_err(|e| Error::git(format!("cannot read tree {}", entry.id()), e))?;
+                    out.extend(self.walk(repo, &sub, prefix)?.iter().cloned());
+                }
+                Some(git2::ObjectType::Blob)
+                    if prefix.ends_with(b".dockerignore")
+                        || self.matcher.classify(prefix) == Some(PathRole::Dockerfile) =>
+                {
+                    out.push(Entry {
+                        path: prefix.clone(),
+                        oid: entry.id(),
+                        mode: entry.filemode(),
+                    });
+                }
+                _ => {}
+            }
+            prefix.truncate(saved);
+        }
+        let out = Arc::new(out);
+        self.walks.borrow_mut().insert(key, Arc::clone(&out));
+        Ok(out)
+    }
+
+    fn parse_dockerfile(&self, repo: &Repository, e: &Entry) -> Result<Arc<Parsed>> {
+        if let Some(p) = self.parsed.borrow().get(&e.oid) {
+            return Ok(Arc::clone(p));
+        }
+        let blob = repo.find_blob(e.oid).map_err(|err| {
+            Error::git(
+                format!(
+                    "cannot read the dockerfile {}",
+                    crate::verdict::display_path(&e.path)
+                ),
+                err,
+            )
+        })?;
+        let parsed = Arc::new(dockerfile::parse(&String::from_utf8_lossy(blob.content())));
+        self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    fn parse_ignore(
+        &self,
+        repo: &Repository,
+        e: &Entry,
+    ) -> Result<Arc<(Dockerignore, Vec<String>)>> {
+        if let Some(p) = self.ignores.borrow().get(&e.oid) {
+            return Ok(Arc::clone(p));
+        }
+        let blob = repo.find_blob(e.oid).map_err(|err| {
+            Error::git(
+                format!("cannot read {}", crate::verdict::display_path(&e.path)),
+                err,
+            )
+        })?;
+        let parsed = Arc::new(Dockerignore::parse(&String::from_utf8_lossy(
+            blob.content(),
+        )));
+        self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    fn build(
+        &self,
+        repo: &Repository,
+        ignores: &HashMap<&[u8], &Entry>,
+        found: &[&Entry],
+    ) -> Result<ImageSet> {
+        let mut set = ImageSet::default();
+        let namings: Vec<_> = found.iter().map(|e| self.rules.name(&e.path)).collect();
+        // Clashing names: each clashing image is named by its dockerfile path instead.
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, n) in namings.iter().enumerate() {
+            by_name.entry(n.name.as_str()).or_default().push(i);
+        }
+        let mut names: Vec<String> = namings.iter().map(|n| n.name.clone()).collect();
+        let mut clashes: HashMap<String, Vec<String>> = HashMap::new();
+        for (name, idx) in &by_name {
+            if idx.len() > 1 {
+                let paths: Vec<String> = idx
+                    .iter()
+                    .map(|&i| crate::verdict::display_path(&found[i].path))
+                    .collect();
+                set.warnings.push(format!(
+                    "{} dockerfiles would be named `{name}` ({}); each is named by its path instead (an [[images.rule]] can name them)",
+                    idx.len(),
+                    paths.join(", ")
+                ));
+                for &i in idx {
+                    names[i] = crate::verdict::display_path(&found[i].path);
+                }
+                clashes.insert((*name).to_owned(), paths);
+            }
+        }
+        let mut images = Vec::new();
+        for ((entry, naming), name) in found.iter().zip(&namings).zip(names) {
+            images.push(self.image(repo, ignores, entry, naming, name)?);
+        }
+        images.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then(a.dockerfile.path.cmp(&b.dockerfile.path))
+        });
+        let name_list: Vec<&str> = images
+            .iter()
+            .map(|i| i.name.as_str())
+            .chain(clashes.keys().map(String::as_str))
+            .collect();
+        let parents = self.rules.parent_matcher(&name_list);
+        for image in &mut images {
+            let parsed = Arc::clone(&image.parsed);
+            for r in &parsed.refs {
+                let parent = |name: String| Parent {
+                    name,
+                    reference: r.written.clone(),
+                    via: r.via,
+                    line: r.line,
+                };
+                match parents.resolve(r) {
+                    ParentMatch::Image(name) => match clashes.get(&name) {
+                        // Ambiguous: depend on every image that wanted the name.
+                        Some(paths) => {
+                            for p in paths {
+                                image.parents.push(parent(p.clone()));
+                            }
+                        }
+                        None => image.parents.push(parent(name)),
+                    },
+                    ParentMatch::Missing(name) => image.missing.push(parent(name)),
+                    ParentMatch::External => image.external.push(r.written.clone()),
+                }
+            }
+            image
+                .parents
+                .dedup_by(|a, b| a.name == b.name && a.line == b.line);
+        }
+        set.images = images;
+        Ok(set)
+    }
+
+    fn image(
+        &self,
+        repo: &Repository,
+        ignores: &HashMap<&[u8], &Entry>,
+        entry: &Entry,
+        naming: &rules::Naming,
+        name: String,
+    ) -> Result<Image> {
+        let mut own_ignore = entry.path.clone();
+        own_ignore.extend_from_slice(b".dockerignore");
+        let mut ctx_ignore = naming.context.clone();
+        if !ctx_ignore.is_empty() {
+            ctx_ignore.push(b'/');
+        }
+        ctx_ignore.extend_from_slice(b".dockerignore");
+        let ignore_paths = [own_ignore, ctx_ignore];
+        let in_force = ignore_paths.iter().find_map(|p| ignores.get(&p[..]));
+        let key = (
+            entry.path.clone(),
+            entry.oid,
+            name.clone(),
+            in_force.map(|e| (*e).clone()),
+        );
+        if let Some(img) = self.images.borrow().get(&key) {
+            return Ok(img.clone());
+        }
+        let parsed = self.parse_dockerfile(repo, entry)?;
+        let mut warnings = parsed.warnings.clone();
+        let mut dockerignore = None;
+        let mut ignore = Arc::new(Dockerignore::default());
+        if let Some(e) = in_force {
+            let parsed = self.parse_ignore(repo, e)?;
+            for bad in &parsed.1 {
+                warnings.push(format!(
+                    "{}: pattern {bad} skipped",
+                    crate::verdict::display_path(&e.path)
+                ));
+            }
+            ignore = Arc::new(parsed.0.clone());
+            dockerignore = Some((*e).clone());
+        }
+        let source_patterns: Vec<String> =
+            parsed.sources.iter().map(|s| s.pattern.clone()).collect();
+        let extra = if naming.inputs.is_empty() {
+            None
+        } else {
+            let joined = naming
+                .inputs
+                .iter()
+                .map(|g| format!("(?:{})", glob_to_regex(g)))
+                .collect::<Vec<_>>()
+                .join("|");
+            Some(
+                Regex::new(&format!("^(?:{joined})$")).map_err(|e| Error::Config {
+                    origin: self.rules.origin.clone(),
+                    message: format!(
+                        "an `images.rule` input glob for {name} is not valid: {}",
+                        e.to_string().lines().last().unwrap_or("invalid")
+                    ),
+                })?,
+            )
+        };
+        let image = Image {
+            name,
+            dockerfile: entry.clone(),
+            context: naming.context.clone(),
+            ignore_paths,
+            dockerignore,
+            ignore,
+            sources: patterns::sources_union(&source_patterns),
+            extra_globs: naming.inputs.clone(),
+            extra,
+            parents: Vec::new(),
+            missing: Vec::new(),
+            external: Vec::new(),
+            warnings,
+            parsed,
+        };
+        self.images.borrow_mut().insert(key, image.clone());
+        Ok(image)
+    }
+}
+
+/// What comparing two trees found: the changed paths that count (dockerfiles, `match.*`
+/// inputs, and files an image copies) and the images they affect.
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    /// Changed paths, classified.
+    pub changes: TreeChanges,
+    /// Affected images of the target tree, in build order.
+    pub images: Vec<AffectedImage>,
+}
+
+/// Compares the merge-base tree `base` with the target tree `target`.
+///
+/// A path counts when `matcher` classifies it or when an image of either tree is built
+/// from it (role `input`); the merge-base's images count so that a deleted source, or a
+/// dockerfile that used to copy a path, is not missed.
+pub fn judge_trees(
+    repo: &Repository,
+    objects: &mut Objects<'_>,
+    catalog: &Catalog,
+    matcher: &Matcher,
+    base: Oid,
+    target: Oid,
+) -> Result<Judged> {
+    if base == target {
+        return Ok(Judged::default());
+    }
+    let t = catalog.image_set(repo, target)?;
+    let b = catalog.image_set(repo, base)?;
+    let base_only = b.differing_from(&t);
+    let classify = |p: &[u8]| {
+        matcher.classify(p).or_else(|| {
+            (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
+                .then_some(PathRole::Input)
+        })
+    };
+    let changes = diff_trees_with(repo, objects, base, target, &classify)?;
+    let images = graph::affected(&t, Some(&b), &changes.matched)?;
+    Ok(Judged { changes, images })
+}
+
+/// Every image of a tree, affected because nothing is known to compare with; empty when
+/// the tree's images cannot be worked out (the verdict is "rebuild" anyway).
+pub fn all_images(repo: &Repository, catalog: &Catalog, tree: Oid) -> Vec<AffectedImage> {
+    catalog
+        .image_set(repo, tree)
+        .and_then(|set| graph::all_affected(&set, "the merge-base with upstream is unknown"))
+        .unwrap_or_default()
+}
+
+#[cfg(unix)]
+pub(crate) fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
+    use std::os::unix::ffi::OsStrExt;
+    Some(std::path::Path::new(std::ffi::OsStr::from_bytes(p)))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn bytes_path(p: &[u8]) -> Option<&std::path::Path> {
+    std::str::from_utf8(p).ok().map(std::path::Path::new)
+}

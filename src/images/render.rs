@@ -1,0 +1,265 @@
+//! How `dockguard images` looks: human, JSON, Graphviz dot, or bare names.
+
+use std::fmt::Write as _;
+
+use git2::Oid;
+use serde::Serialize;
+
+use crate::repo::Upstream;
+use crate::report::Styles;
+use crate::verdict::{short, BaseUnknown};
+
+use super::dockerfile::Via;
+
+/// Version of the `images` JSON output; bumped on any incompatible change.
+pub const IMAGES_SCHEMA_VERSION: u32 = 1;
+
+/// Everything `dockguard images` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImagesReport {
+    /// [`IMAGES_SCHEMA_VERSION`].
+    pub version: u32,
+    /// The revision as given.
+    pub rev: String,
+    /// The commit it names.
+    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    pub commit: Oid,
+    /// What "affected" is relative to (`null` when no upstream could be found).
+    pub upstream: Option<Upstream>,
+    /// The merge-base with upstream, when known.
+    pub merge_base: Option<String>,
+    /// Why the merge-base is unknown, when it is (then every image is affected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_unknown: Option<BaseUnknown>,
+    /// The images, in build order (only affected ones with `--affected`).
+    pub images: Vec<ImageView>,
+    /// Their names, in build order.
+    pub build_order: Vec<String>,
+    /// Problems that concern the whole set.
+    pub warnings: Vec<String>,
+}
+
+/// One image in the `images` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageView {
+    /// Its name.
+    pub name: String,
+    /// Its dockerfile.
+    pub dockerfile: String,
+    /// Its build context (`.` for the root).
+    pub context: String,
+    /// The `.dockerignore` in force.
+    pub dockerignore: Option<String>,
+    /// COPY/ADD/RUN --mount sources, relative to the context (`.`: all of it).
+    pub sources: Vec<String>,
+    /// Extra input globs from `[[images.rule]]`.
+    pub extra_inputs: Vec<String>,
+    /// Images of this repository it is built on.
+    pub parents: Vec<ParentView>,
+    /// Outside images it uses.
+    pub external: Vec<String>,
+    /// `ADD` URLs and git remotes (not covered by the content tag).
+    pub remote: Vec<String>,
+    /// Heredoc sources (inline content).
+    pub inline: usize,
+    /// Affected relative to upstream (`null` when there is no upstream to compare with).
+    pub affected: Option<bool>,
+    /// Why it is affected.
+    pub reasons: Vec<String>,
+    /// Its content tag (`null` when it cannot be computed; see `tag_error`).
+    pub content_tag: Option<String>,
+    /// Why there is no content tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag_error: Option<String>,
+    /// Problems with its dockerfile or `.dockerignore`.
+    pub warnings: Vec<String>,
+}
+
+/// A parent in the `images` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParentView {
+    /// The parent image's name.
+    pub name: String,
+    /// The reference as written.
+    pub reference: String,
+    /// `from`, `copy-from` or `mount-from`.
+    pub via: Via,
+    /// The dockerfile line.
+    pub line: usize,
+}
+
+/// JSON.
+pub fn json(r: &ImagesReport) -> String {
+    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| {
+        format!(
+            "{{\"version\":{},\"error\":{:?}}}",
+            r.version,
+            e.to_string()
+        )
+    });
+    s.push('\n');
+    s
+}
+
+/// One name per line, in build order.
+pub fn names(r: &ImagesReport) -> String {
+    r.build_order.iter().map(|n| format!("{n}\n")).collect()
+}
+
+/// Graphviz: an edge from each parent to the images built on it; affected images filled.
+pub fn dot(r: &ImagesReport) -> String {
+    let esc = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let q = |s: &str| format!("\"{}\"", esc(s));
+    let mut out = String::from("digraph images {\n  rankdir=LR;\n  node [shape=box];\n");
+    for img in &r.images {
+        let style = if img.affected == Some(true) {
+            ", style=filled, fillcolor=\"#ffd27f\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\n{}\"{style}];",
+            q(&img.name),
+            esc(&img.name),
+            esc(&img.dockerfile)
+        );
+    }
+    for img in &r.images {
+        for p in &img.parents {
+            let attr = match p.via {
+                Via::From => String::new(),
+                other => format!(" [style=dashed, label={}]", q(other.word())),
+            };
+            let _ = writeln!(out, "  {} -> {}{attr};", q(&p.name), q(&img.name));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+/// For people.
+pub fn human(r: &ImagesReport, st: &Styles) -> String {
+    let mut out = String::new();
+    match (&r.upstream, &r.merge_base, &r.base_unknown) {
+        (Some(up), Some(base), _) => {
+            let _ = writeln!(
+                out,
+                "upstream: {} at {} ({})\n{} ({}): compared {}..{} (merge-base with upstream .. tip)",
+                up.refname,
+                short(&up.oid),
+                up.chosen_by,
+                r.rev,
+                short(&r.commit),
+                &base[..10.min(base.len())],
+                short(&r.commit)
+            );
+        }
+        (Some(up), None, Some(u)) => {
+            let _ = writeln!(
+                out,
+                "upstream: {} at {}\n{} ({}): merge-base unknown ({}): every image counts as affected",
+                up.refname,
+                short(&up.oid),
+                r.rev,
+                short(&r.commit),
+                u.detail
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "{} ({}): no upstream to compare with, so nothing is marked affected",
+                r.rev,
+                short(&r.commit)
+            );
+        }
+    }
+    let affected = r.images.iter().filter(|i| i.affected == Some(true)).count();
+    let _ = writeln!(
+        out,
+        "{} image{} in build order (parents first){}",
+        r.images.len(),
+        if r.images.len() == 1 { "" } else { "s" },
+        if r.upstream.is_some() {
+            format!(", {affected} affected")
+        } else {
+            String::new()
+        }
+    );
+    for w in &r.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    for img in &r.images {
+        out.push('\n');
+        let state = match img.affected {
+            Some(true) => format!("  {}", st_bad(st, "affected")),
+            Some(false) => format!("  {}", st_good(st, "not affected")),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{}{state}", st_bold(st, &img.name));
+        let row = |out: &mut String, k: &str, v: String| {
+            if !v.is_empty() {
+                let _ = writeln!(out, "  {k:<11} {v}");
+            }
+        };
+        row(&mut out, "dockerfile", img.dockerfile.clone());
+        row(&mut out, "context", img.context.clone());
+        row(
+            &mut out,
+            "ignore",
+            img.dockerignore.clone().unwrap_or_default(),
+        );
+        let mut copies = img.sources.join(", ");
+        if img.inline > 0 {
+            copies.push_str(&format!(
+                "{}{} heredoc{}",
+                if copies.is_empty() { "" } else { ", " },
+                img.inline,
+                if img.inline == 1 { "" } else { "s" }
+            ));
+        }
+        row(&mut out, "copies", copies);
+        row(&mut out, "inputs", img.extra_inputs.join(", "));
+        let parents: Vec<String> = img
+            .parents
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} (line {}: {} {})",
+                    p.name,
+                    p.line,
+                    p.via.word(),
+                    p.reference
+                )
+            })
+            .collect();
+        row(&mut out, "built on", parents.join(", "));
+        row(&mut out, "uses", img.external.join(", "));
+        row(&mut out, "fetches", img.remote.join(", "));
+        match (&img.content_tag, &img.tag_error) {
+            (Some(t), _) => row(&mut out, "tag", t.clone()),
+            (None, Some(e)) => row(&mut out, "tag", format!("none: {e}")),
+            _ => {}
+        }
+        for reason in &img.reasons {
+            row(&mut out, "why", reason.clone());
+        }
+        for w in &img.warnings {
+            row(&mut out, "warning", w.clone());
+        }
+    }
+    out
+}
+
+fn st_bad(st: &Styles, s: &str) -> String {
+    st.paint_bad(s)
+}
+
+fn st_good(st: &Styles, s: &str) -> String {
+    st.paint_good(s)
+}
+
+fn st_bold(st: &Styles, s: &str) -> String {
+    st.paint_bold(s)
+}
