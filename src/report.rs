@@ -157,11 +157,13 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
         for img in &t.images {
             let why = img.reasons.first().map(String::as_str).unwrap_or_default();
             let more = if img.reasons.len() > 1 { ", …" } else { "" };
+            // Image names come from pushed paths: no raw control characters.
             let _ = writeln!(
                 out,
                 "    {:<width$}  {}",
-                img.name,
-                st.dim.apply_to(format!("({why}{more})"))
+                crate::outputs::one_line(&img.name),
+                st.dim
+                    .apply_to(format!("({}{more})", crate::outputs::one_line(why)))
             );
         }
     }
