@@ -27,7 +27,7 @@
 //!   `push_to_a_url_and_the_remotes_setting`);
 //! - only deletions: nothing becomes current (hook `deletions_are_not_judged`);
 //! - a pushed object that is no commit (a tag of a tree or blob): nothing a pipeline
-//!   builds, a note is printed (no dedicated test);
+//!   builds, a note is printed (adversarial `a_pushed_tree_is_noted_…`);
 //! - every judged verdict has `rebuild: false`: only via the engine path above;
 //! - the push already asks for the rebuild: not a "no rebuild" (CI rebuilds);
 //! - `policy = warn`: explicit choice, warns loudly (hook `multi_ref_push_…_warn_…`);

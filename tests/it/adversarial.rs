@@ -815,3 +815,27 @@ fn an_uncompilable_copy_source_never_hides_the_other_sources() {
         }
     }
 }
+
+/// Fail-safe audit, hook: a pushed object that is no commit (a tag of a tree) is the one
+/// non-deletion the hook does not judge; it says so, and a commit in the same push is
+/// still judged and blocked.
+#[test]
+fn a_pushed_tree_is_noted_and_does_not_hide_a_commit_in_the_same_push() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    let tip = r.commit("docker", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let tree = r.repo.find_commit(tip).expect("c").tree_id();
+    let args = ["hook", "pre-push", "origin", "/nonexistent"];
+    let only_tree = format!("refs/tags/t {tree} refs/tags/t {ZERO}\n");
+    let done = dockguard_stdin(r.path(), &args, &[], only_tree.as_bytes());
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(done.stderr.contains("is not a commit"), "{}", done.stderr);
+    let both = format!("{only_tree}refs/heads/feature {tip} refs/heads/feature {ZERO}\n");
+    let done = dockguard_stdin(r.path(), &args, &[], both.as_bytes());
+    assert_eq!(done.code, 1, "{}", done.stderr);
+    assert!(
+        done.stderr.contains("refs/heads/feature"),
+        "{}",
+        done.stderr
+    );
+}
