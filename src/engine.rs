@@ -2,11 +2,46 @@
 //!
 //! It never prints, exits or runs `git push`; it returns data.
 //!
-//! Fail-safe audit (every way to conclude "no rebuild"): a verdict has `rebuild: false`
-//! only through [`TargetVerdict::from_diff`] with an empty change list, and `judge` calls
-//! it only after `merge_base` returned [`MergeBase::Found`] and `diff_trees` completed
-//! without error over both whole trees. A missing merge-base, a shallow cut, or any error
-//! while reading trees becomes a `rebuild: true` verdict naming the reason.
+//! # Fail-safe audit: every way to conclude "no rebuild"
+//!
+//! Engine (`judge`): a verdict has `rebuild: false` only through
+//! [`TargetVerdict::from_diff`] with an empty change list, and `judge` calls it only after
+//! `merge_base` returned [`MergeBase::Found`] and `diff_trees` completed without error over
+//! both whole trees (identical subtree ids are skipped: same id, same content). Everything
+//! else is `rebuild: true` naming the reason, or an error (exit 2):
+//! - no merge-base / shallow cut / object missing in the walk -> `base_unknown`, rebuild
+//!   (tests: check `unrelated_history_…`, `shallow_clone_without_the_base_…`);
+//! - merge-base commit or any tree unreadable (missing, corrupt, `--filter=tree:0`) ->
+//!   `base_unknown: missing_object`, rebuild, or a clear error when the tip's own tree is
+//!   unreadable (adversarial `a_missing_tree_object_…`, `a_corrupt_object_…`,
+//!   `treeless_partial_clone_…`); blobs are never read, so a `blob:none` clone is judged
+//!   completely (`blobless_partial_clone_…`, which hides the promisor remote);
+//! - config or matcher errors, unreadable tip commit -> error, never a default verdict;
+//! - paths the matcher does not classify are "other changes" by definition; the glob form
+//!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
+//!
+//! Hook (`hook::decide`), where a push goes through without a rebuild request:
+//! - `DOCKGUARD_SKIP` truthy: explicit user choice, said on stderr (hook
+//!   `dockguard_skip_lets_the_push_through`);
+//! - the remote is not in `remotes`: explicit configuration, said (hook
+//!   `push_to_a_url_and_the_remotes_setting`);
+//! - only deletions: nothing becomes current (hook `deletions_are_not_judged`);
+//! - a pushed object that is no commit (a tag of a tree or blob): nothing a pipeline
+//!   builds, a note is printed (adversarial `a_pushed_tree_is_noted_…`);
+//! - every judged verdict has `rebuild: false`: only via the engine path above;
+//! - the push already asks for the rebuild: not a "no rebuild" (CI rebuilds);
+//! - `policy = warn`: explicit choice, warns loudly (hook `multi_ref_push_…_warn_…`);
+//! - any error with `on_error = allow`: explicit choice, warns "unchecked" (hook
+//!   `on_error_blocks_with_the_escape_hatch_or_allows`); the default blocks (exit 2);
+//! - `git push --no-verify` bypasses every hook: `dockguard ci` is the fallback.
+//!
+//! CI (`ci::run`, [`crate::ci::verify::decide`]): `skip` only for needed = false and
+//! base_unknown = false, i.e. only via the engine path above, and no request (ci
+//! `branch_without_dockerfile_changes_skips_…`, `unrelated_upstream_is_rebuild_…`). A fetch
+//! failure is an error (exit 2, the templates fail the job), except that an unfetchable
+//! previous tip on the upstream branch is a rebuild. One explicit exception: a pipeline on
+//! the upstream branch itself without a previous tip (first, manual or scheduled run) is
+//! compared with itself, prints a note and rebuilds only on request.
 
 use std::collections::HashMap;
 use std::rc::Rc;

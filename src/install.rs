@@ -178,9 +178,68 @@ fn recorded_binary(shim: &str) -> Option<PathBuf> {
     (!value.is_empty()).then(|| PathBuf::from(value))
 }
 
+/// Serialises install/uninstall in one hooks directory: a classify-then-rename sequence
+/// racing another one could chain our own shim over a user's hook and lose it (found by
+/// `concurrent_installs_leave_one_hook_and_the_chained_original`). An exclusive create is
+/// the lock; a lock older than [`LOCK_STALE`] belongs to a killed run and is taken over.
+#[derive(Debug)]
+struct DirLock(PathBuf);
+
+const LOCK_NAME: &str = ".dockguard-install.lock";
+const LOCK_STALE: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl DirLock {
+    fn acquire(dir: &Path) -> Result<Self> {
+        let path = dir.join(LOCK_NAME);
+        let start = std::time::Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let _ = writeln!(f, "{}", std::process::id());
+                    return Ok(DirLock(path));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > LOCK_STALE);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                        continue;
+                    }
+                    if start.elapsed() > LOCK_STALE {
+                        return Err(Error::Hinted {
+                            message: format!(
+                                "another dockguard install/uninstall holds {}",
+                                path.display()
+                            ),
+                            hint: "wait for it to finish, or remove the lock file if no dockguard is running".into(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => {
+                    return Err(Error::io(format!("cannot create {}", path.display()), e));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 fn write_shim(hook: &Path, content: &str) -> Result<()> {
     let dir = hook.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(".pre-push.dockguard-tmp");
+    let tmp = dir.join(format!(".pre-push.dockguard-tmp.{}", std::process::id()));
     let io = |what: &str, e| Error::io(format!("cannot {what} {}", tmp.display()), e);
     std::fs::write(&tmp, content).map_err(|e| io("write", e))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
@@ -218,6 +277,7 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
     }
     std::fs::create_dir_all(&hd.path)
         .map_err(|e| Error::io(format!("cannot create {}", hd.path.display()), e))?;
+    let _lock = DirLock::acquire(&hd.path)?;
     let hook = hd.path.join("pre-push");
     let chained = hd.path.join(CHAINED_NAME);
     let binary = current_binary()?;
@@ -295,6 +355,10 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
 /// `dockguard uninstall`.
 pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<i32> {
     let hd = hooks_dir(repo)?;
+    let _lock = match std::fs::metadata(&hd.path) {
+        Ok(_) => Some(DirLock::acquire(&hd.path)?),
+        Err(_) => None,
+    };
     let hook = hd.path.join("pre-push");
     let chained = hd.path.join(CHAINED_NAME);
     let has_chained = std::fs::symlink_metadata(&chained).is_ok();

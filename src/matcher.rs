@@ -226,7 +226,9 @@ fn translate_component(comp: &str, out: &mut String) {
                     out.push('[');
                     let mut j = i + 1;
                     if matches!(chars[j], '!' | '^') {
-                        out.push('^');
+                        // A class never matches `/` (git's wildmatch, WM_PATHNAME):
+                        // `[!a]` must not reach into another directory.
+                        out.push_str("^/");
                         j += 1;
                     }
                     for &cc in &chars[j..end] {

@@ -120,6 +120,9 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             (Some(old), ChangeKind::Renamed) => format!("{old} -> {}", c.path),
             _ => c.path.clone(),
         };
+        // A path or commit subject comes from whoever pushed: no raw control characters
+        // (a newline would fake a line, an escape sequence would drive the terminal).
+        let path = crate::outputs::one_line(&path);
         let role = match c.role {
             crate::matcher::PathRole::Dockerfile => "dockerfile",
             crate::matcher::PathRole::Input => "input",
@@ -137,7 +140,7 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                     .iter()
                     .flatten()
                     .find(|x| x.oid.to_string() == *oid)
-                    .map(|x| x.summary.as_str())
+                    .map(|x| crate::outputs::one_line(&x.summary))
                     .unwrap_or_default();
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }
@@ -154,11 +157,13 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
         for img in &t.images {
             let why = img.reasons.first().map(String::as_str).unwrap_or_default();
             let more = if img.reasons.len() > 1 { ", …" } else { "" };
+            // Image names come from pushed paths: no raw control characters.
             let _ = writeln!(
                 out,
                 "    {:<width$}  {}",
-                img.name,
-                st.dim.apply_to(format!("({why}{more})"))
+                crate::outputs::one_line(&img.name),
+                st.dim
+                    .apply_to(format!("({}{more})", crate::outputs::one_line(why)))
             );
         }
     }

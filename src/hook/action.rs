@@ -58,6 +58,8 @@ pub(super) fn describe(
                 Some(old) => format!("{old} -> {}", c.path),
                 None => c.path.clone(),
             };
+            // Pushed paths may hold control characters: never print them raw.
+            let path = crate::outputs::one_line(&path);
             let role = match c.role {
                 crate::matcher::PathRole::Dockerfile => "dockerfile",
                 crate::matcher::PathRole::Input => "image input",
@@ -69,7 +71,7 @@ pub(super) fn describe(
                     .iter()
                     .flatten()
                     .find(|t| t.oid.to_string() == *oid)
-                    .map(|t| t.summary.as_str())
+                    .map(|t| crate::outputs::one_line(&t.summary))
                     .unwrap_or_default();
                 let _ = writeln!(
                     msg,

@@ -222,9 +222,18 @@ pub fn sources_union(patterns: &[String]) -> Option<Regex> {
     if patterns.is_empty() {
         return None;
     }
+    // A pattern whose regex does not compile (a reversed class range such as `[a-[b]`,
+    // found by the `dockerfile` fuzz target) must not silence the image's other sources:
+    // it counts as the whole context instead, erring on the side of rebuilding.
     let joined = patterns
         .iter()
-        .map(|p| source_regex(p))
+        .map(|p| {
+            let re = source_regex(p);
+            match Regex::new(&format!("^(?:{re})$")) {
+                Ok(_) => re,
+                Err(_) => source_regex(""),
+            }
+        })
         .collect::<Vec<_>>()
         .join("|");
     Regex::new(&format!("^(?:{joined})$")).ok()

@@ -188,7 +188,7 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
         }
     );
     for w in &r.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        let _ = writeln!(out, "warning: {}", crate::outputs::one_line(w));
     }
     for img in &r.images {
         out.push('\n');
@@ -197,10 +197,11 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
             Some(false) => format!("  {}", st_good(st, "not affected")),
             None => String::new(),
         };
-        let _ = writeln!(out, "{}{state}", st_bold(st, &img.name));
+        let name = crate::outputs::one_line(&img.name);
+        let _ = writeln!(out, "{}{state}", st_bold(st, &name));
         let row = |out: &mut String, k: &str, v: String| {
             if !v.is_empty() {
-                let _ = writeln!(out, "  {k:<11} {v}");
+                let _ = writeln!(out, "  {k:<11} {}", crate::outputs::one_line(&v));
             }
         };
         row(&mut out, "dockerfile", img.dockerfile.clone());

@@ -10,8 +10,8 @@
 //!
 //! The file lives in the common git dir (`dockguard/dockerfiles-v2`), is written atomically
 //! (a temporary file renamed over it) and is only ever an optimisation: a missing,
-//! unreadable, foreign-version or corrupt file is ignored and rebuilt, a read-only `.git`
-//! simply means no memo. Delete it at any time.
+//! unreadable, foreign-version or corrupt file is ignored and rebuilt; a read-only `.git`
+//! (by its mode bits, so also for root) is never written to. Delete it at any time.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -109,6 +109,11 @@ pub fn save(file: &Path, fingerprint: &str, cache: &WalkCache) {
         }
     }
     let Some(dir) = file.parent() else { return };
+    // A git dir made read-only is a wish not to be written to, even by root (who could).
+    let git_dir = dir.parent().unwrap_or(dir);
+    if std::fs::metadata(git_dir).map_or(true, |m| m.permissions().readonly()) {
+        return;
+    }
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }

@@ -1,8 +1,10 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
+mod adversarial;
 mod check;
 mod ci;
 mod cli;
+mod faults;
 mod fixture;
 mod gitlab;
 mod history;
@@ -15,6 +17,7 @@ mod lexer;
 mod memo;
 mod pack;
 mod precommit;
+mod props;
 mod push;
 mod schema;
 mod server;
