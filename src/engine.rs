@@ -14,8 +14,10 @@
 //! - merge-base commit or any tree unreadable (missing, corrupt, `--filter=tree:0`) ->
 //!   `base_unknown: missing_object`, rebuild, or a clear error when the tip's own tree is
 //!   unreadable (adversarial `a_missing_tree_object_…`, `a_corrupt_object_…`,
-//!   `treeless_partial_clone_…`); blobs are never read, so a `blob:none` clone is judged
-//!   completely (`blobless_partial_clone_…`, which hides the promisor remote);
+//!   `treeless_partial_clone_…`); the tree diff never reads blobs; the image graph reads
+//!   dockerfile and `.dockerignore` blobs, which a `blob:none` clone fetches from its
+//!   promisor through `git cat-file` (adversarial `blobless_partial_clone_with_its_server_…`)
+//!   and, when it cannot, is a rebuild naming the file (`blobless_partial_clone_is_judged_…`);
 //! - config or matcher errors, unreadable tip commit -> error, never a default verdict;
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
 //!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
@@ -190,13 +192,21 @@ impl<'r> Engine<'r> {
             }
         };
         let undecided = |e: Error| {
+            let detail = match std::error::Error::source(&e) {
+                Some(cause) => format!("{e}: {cause}"),
+                None => e.to_string(),
+            };
             let mut v = TargetVerdict::base_unknown(
                 label.clone(),
                 target.oid,
                 NoBase::MissingObject,
-                format!("{e:#}"),
+                detail.clone(),
             );
             v.merge_base = Some(base);
+            v.reasons = vec![format!(
+                "cannot compare with the merge-base {}: {detail}; rebuilding to be safe",
+                crate::verdict::short(&base)
+            )];
             v
         };
         let base_tree = match repo.find_commit(base).map(|c| c.tree_id()) {

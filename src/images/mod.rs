@@ -278,9 +278,18 @@ impl Catalog {
         let odb = repo
             .odb()
             .map_err(|e| Error::git("cannot open the object database", e))?;
-        let obj = odb
-            .read(oid)
-            .map_err(|e| Error::git(format!("cannot read object {oid}"), e))?;
+        let obj = match odb.read(oid) {
+            Ok(obj) => obj,
+            Err(e) if kind == git2::ObjectType::Blob && is_partial_clone(repo) => {
+                return promisor_blob(repo, oid).map(Arc::new).ok_or_else(|| {
+                    Error::git(
+                        format!("cannot read object {oid} (not fetched in this partial clone)"),
+                        e,
+                    )
+                });
+            }
+            Err(e) => return Err(Error::git(format!("cannot read object {oid}"), e)),
+        };
         if obj.kind() != kind {
             return Err(Error::git(
                 format!("object {oid} is a {}, not a {kind}", obj.kind()),
@@ -595,6 +604,37 @@ pub fn judge_trees(
     let changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images = graph::affected(&t, Some(&b), &changes.matched)?;
     Ok(Judged { changes, images })
+}
+
+/// A clone made with `--filter` (its missing objects can be fetched from a promisor).
+fn is_partial_clone(repo: &Repository) -> bool {
+    let Ok(config) = repo.config() else {
+        return false;
+    };
+    if config.get_string("extensions.partialclone").is_ok() {
+        return true;
+    }
+    let mut promisor = false;
+    if let Ok(entries) = config.entries(Some(r"^remote\..*\.promisor$")) {
+        let _ = entries.for_each(|e| promisor |= e.value().is_ok_and(|v| v == "true"));
+    }
+    promisor
+}
+
+/// A blob of a partial clone, fetched the way git fetches it (`git cat-file`, which asks the
+/// promisor remote with the user's own credentials). Only dockerfiles and `.dockerignore`s
+/// are ever read, so this fetches a handful of small blobs at most; `None` when git cannot
+/// (offline, remote gone), and the verdict then says "rebuild" naming the file.
+fn promisor_blob(repo: &Repository, oid: Oid) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["cat-file", "blob", &oid.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
 }
 
 /// Replaces the context of a git error (keeping libgit2's words as the cause).

@@ -136,6 +136,30 @@ fn blobless_partial_clone_is_judged_without_fetching_a_single_blob() {
 }
 
 #[test]
+fn blobless_partial_clone_with_its_server_fetches_only_dockerfiles_and_judges_fully() {
+    let r = TestRepo::new();
+    let srv = filter_server(&r);
+    let dir = clone_filtered(&r, &srv, "blob:none", "blobless-online");
+    let before = missing_objects(&dir);
+    let (run, v) = check_json(&dir, &["--upstream", "origin/master", "origin/plain"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        v["rebuild"], false,
+        "a source-only change needs no rebuild: {v}"
+    );
+    let (run, v) = check_json(&dir, &["--upstream", "origin/master", "origin/docker"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        v["targets"][0]["changes"][0]["path"], "docker/Dockerfile",
+        "{v}"
+    );
+    assert!(v["targets"][0]["base_unknown"].is_null(), "{v}");
+    // Only the dockerfile blobs (two versions) were fetched, not the sources.
+    let fetched = before - missing_objects(&dir);
+    assert!((1..=2).contains(&fetched), "fetched {fetched} blobs");
+}
+
+#[test]
 fn treeless_partial_clone_fails_clearly_never_no_rebuild() {
     let r = TestRepo::new();
     let srv = filter_server(&r);
