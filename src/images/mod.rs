@@ -215,18 +215,25 @@ pub struct Catalog {
     sets: RefCell<HashMap<Oid, Arc<ImageSet>>>,
     /// Trees and blobs straight from the packs (libgit2 for anything else).
     packs: RefCell<Option<PackReader>>,
-    /// The on-disk memo of the walk, once loaded: (file, fingerprint, entries at load).
-    memo: RefCell<Option<(std::path::PathBuf, String, usize)>>,
+    /// The on-disk memo of the walk, once loaded: (file, fingerprint, ages at load).
+    memo: RefCell<Option<(std::path::PathBuf, String, walkcache::Ages)>>,
+    /// Subtrees looked at in this run (memo entries used or made).
+    used: RefCell<std::collections::HashSet<(Vec<u8>, Oid)>>,
 }
 
 impl Drop for Catalog {
     fn drop(&mut self) {
         // Keep what this run learnt about where the dockerfiles are, for the next push.
-        if let Some((file, fingerprint, loaded)) = self.memo.get_mut().take() {
-            let walks = self.walks.get_mut();
-            if walks.len() != loaded {
-                walkcache::save(&file, &fingerprint, walks);
-            }
+        if let Some((file, fingerprint, ages)) = self.memo.get_mut().take() {
+            let used = self.used.get_mut();
+            let age = |k: &(Vec<u8>, Oid)| {
+                if used.contains(k) {
+                    0
+                } else {
+                    ages.get(k).map_or(u32::MAX, |a| a.saturating_add(1))
+                }
+            };
+            walkcache::save(&file, &fingerprint, self.walks.get_mut(), age);
         }
     }
 }
@@ -244,6 +251,7 @@ impl Catalog {
             sets: RefCell::default(),
             packs: RefCell::default(),
             memo: RefCell::default(),
+            used: RefCell::default(),
         })
     }
 
@@ -254,10 +262,9 @@ impl Catalog {
         }
         let file = walkcache::path(repo.commondir());
         let fingerprint = walkcache::fingerprint(&self.matcher.fingerprint());
-        let loaded = walkcache::load(&file, &fingerprint);
-        let n = loaded.len();
+        let (loaded, ages) = walkcache::load(&file, &fingerprint);
         self.walks.borrow_mut().extend(loaded);
-        *self.memo.borrow_mut() = Some((file, fingerprint, n));
+        *self.memo.borrow_mut() = Some((file, fingerprint, ages));
     }
 
     /// A raw object's bytes: from the packs when possible, else through libgit2.
@@ -326,6 +333,7 @@ impl Catalog {
     fn walk(&self, repo: &Repository, tree: Oid, prefix: &mut Vec<u8>) -> Result<Arc<Vec<Entry>>> {
         let key = (prefix.clone(), tree);
         if let Some(hit) = self.walks.borrow().get(&key) {
+            self.used.borrow_mut().insert(key);
             return Ok(Arc::clone(hit));
         }
         let data = self.raw(repo, tree, git2::ObjectType::Tree)?;
@@ -360,6 +368,7 @@ impl Catalog {
             prefix.truncate(saved);
         }
         let out = Arc::new(out);
+        self.used.borrow_mut().insert(key.clone());
         self.walks.borrow_mut().insert(key, Arc::clone(&out));
         Ok(out)
     }

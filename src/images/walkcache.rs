@@ -8,7 +8,7 @@
 //! for unchanged subtrees can be kept from one run to the next. With the memo a push reads
 //! only the directories it changed.
 //!
-//! The file lives in the common git dir (`dockguard/dockerfiles-v2`), is written atomically
+//! The file lives in the common git dir (`dockguard/dockerfiles-v3`), is written atomically
 //! (a temporary file renamed over it) and is only ever an optimisation: a missing,
 //! unreadable, foreign-version or corrupt file is ignored and rebuilt; a read-only `.git`
 //! (by its mode bits, so also for root) is never written to. Delete it at any time.
@@ -22,10 +22,12 @@ use git2::Oid;
 
 use super::Entry;
 
-const MAGIC: &[u8] = b"dockguard-dockerfiles v2\n";
-/// Beyond this many subtrees the memo starts over (it grows by the directories each push
-/// changes; this bounds the file to a few MB).
+const MAGIC: &[u8] = b"dockguard-dockerfiles v3\n";
+/// Beyond this many subtrees the memo starts over (a bound on the file, whatever happens).
 const MAX_KEYS: usize = 100_000;
+/// A subtree not looked at in this many runs is forgotten (each push brings new trees
+/// for the directories it changed; old ones must not pile up and slow every load).
+pub const MAX_AGE: u32 = 16;
 
 /// (subtree path, subtree id) -> the dockerfiles and `.dockerignore`s below it. The path
 /// is part of the key because patterns may be anchored (`ci/*.cf`, `vendor/**` excluded).
@@ -33,31 +35,36 @@ pub type WalkCache = HashMap<(Vec<u8>, Oid), Arc<Vec<Entry>>>;
 
 /// The memo's path for a repository whose common git dir is `common`.
 pub fn path(common: &Path) -> PathBuf {
-    common.join("dockguard").join("dockerfiles-v2")
+    common.join("dockguard").join("dockerfiles-v3")
 }
 
+/// How many runs ago each memoised subtree was last looked at.
+pub type Ages = HashMap<(Vec<u8>, Oid), u32>;
+
 /// Loads the memo made under the same patterns (`fingerprint`); empty on any problem.
-pub fn load(file: &Path, fingerprint: &str) -> WalkCache {
+pub fn load(file: &Path, fingerprint: &str) -> (WalkCache, Ages) {
     let Ok(bytes) = std::fs::read(file) else {
-        return WalkCache::new();
+        return Default::default();
     };
     parse(&bytes, fingerprint).unwrap_or_default()
 }
 
 /// Format: MAGIC, fingerprint line, then per subtree: 20-byte id, u32 path length, path,
-/// u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes (integers
-/// little-endian).
-fn parse(bytes: &[u8], fingerprint: &str) -> Option<WalkCache> {
+/// u32 age, u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes
+/// (integers little-endian).
+fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
     let mut r = Reader(bytes.strip_prefix(MAGIC)?);
     let fp = r.take(fingerprint.len() + 1)?;
     if &fp[..fingerprint.len()] != fingerprint.as_bytes() || fp[fingerprint.len()] != b'\n' {
         return None;
     }
     let mut out = WalkCache::new();
+    let mut ages = Ages::new();
     while !r.0.is_empty() {
         let key = Oid::from_bytes(r.take(20)?).ok()?;
         let plen = r.u32()? as usize;
         let prefix = r.take(plen)?.to_vec();
+        let age = r.u32()?;
         let n = r.u32()? as usize;
         let mut entries = Vec::with_capacity(n.min(4096));
         for _ in 0..n {
@@ -67,9 +74,10 @@ fn parse(bytes: &[u8], fingerprint: &str) -> Option<WalkCache> {
             let path = r.take(len)?.to_vec();
             entries.push(Entry { path, oid, mode });
         }
+        ages.insert((prefix.clone(), key), age);
         out.insert((prefix, key), Arc::new(entries));
     }
-    Some(out)
+    Some((out, ages))
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -85,8 +93,15 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes the memo atomically; failures are ignored (it is only a memo).
-pub fn save(file: &Path, fingerprint: &str, cache: &WalkCache) {
+/// Writes the memo atomically, with each subtree's age (0: used by this run); subtrees
+/// older than [`MAX_AGE`] and the root (new on every commit, and the heaviest: it lists
+/// every dockerfile) are left out. Failures are ignored (it is only a memo).
+pub fn save(
+    file: &Path,
+    fingerprint: &str,
+    cache: &WalkCache,
+    age: impl Fn(&(Vec<u8>, Oid)) -> u32,
+) {
     if cache.len() > MAX_KEYS {
         let _ = std::fs::remove_file(file);
         return;
@@ -96,10 +111,16 @@ pub fn save(file: &Path, fingerprint: &str, cache: &WalkCache) {
     out.extend_from_slice(fingerprint.as_bytes());
     out.push(b'\n');
     let len32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
-    for ((prefix, oid), entries) in cache {
+    for (key, entries) in cache {
+        let (prefix, oid) = key;
+        let age = age(key);
+        if prefix.is_empty() || age > MAX_AGE {
+            continue;
+        }
         out.extend_from_slice(oid.as_bytes());
         out.extend_from_slice(&len32(prefix.len()));
         out.extend_from_slice(prefix);
+        out.extend_from_slice(&age.to_le_bytes());
         out.extend_from_slice(&len32(entries.len()));
         for e in entries.iter() {
             out.extend_from_slice(e.oid.as_bytes());
@@ -152,14 +173,30 @@ mod tests {
                 mode: 0o100644,
             }]),
         );
+        cache.insert((b"x".to_vec(), other), Arc::new(Vec::new()));
         cache.insert((Vec::new(), other), Arc::new(Vec::new()));
-        save(&file, "fp", &cache);
-        assert_eq!(load(&file, "fp"), cache);
-        assert!(load(&file, "other").is_empty());
+        save(&file, "fp", &cache, |k| {
+            if k.0 == b"x" {
+                MAX_AGE + 1
+            } else {
+                3
+            }
+        });
+        let (loaded, ages) = load(&file, "fp");
+        assert_eq!(loaded.len(), 1, "the root and stale subtrees are left out");
+        assert_eq!(
+            loaded.get(&(b"a/\xff b".to_vec(), oid)),
+            cache.get(&(b"a/\xff b".to_vec(), oid))
+        );
+        assert_eq!(ages.get(&(b"a/\xff b".to_vec(), oid)), Some(&3));
+        assert!(load(&file, "other").0.is_empty());
         let mut bytes = std::fs::read(&file).expect("read");
         bytes.truncate(bytes.len() - 3);
         std::fs::write(&file, bytes).expect("write");
-        assert!(load(&file, "fp").is_empty(), "a truncated memo is ignored");
+        assert!(
+            load(&file, "fp").0.is_empty(),
+            "a truncated memo is ignored"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
