@@ -203,6 +203,9 @@ type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
 /// and blob, name, and the `.dockerignore` in force.
 type ImageCache = HashMap<(Vec<u8>, Oid, String, Option<Entry>), Image>;
 
+/// Image sets kept per catalog (see [`Catalog::image_set`]).
+const MAX_SETS: usize = 8;
+
 /// Images of trees under one set of rules, with the caches that keep this cheap.
 #[derive(Debug)]
 pub struct Catalog {
@@ -324,7 +327,13 @@ impl Catalog {
         let ignores: HashMap<&[u8], &Entry> =
             ignores.into_iter().map(|e| (&e.path[..], e)).collect();
         let set = Arc::new(self.build(repo, &ignores, &dockerfiles)?);
-        self.sets.borrow_mut().insert(tree, Arc::clone(&set));
+        let mut sets = self.sets.borrow_mut();
+        // A 1000-ref push judges 1000 trees: keep only a few sets (the merge-base's is the
+        // one reused); images themselves stay cached by content, so rebuilding one is cheap.
+        if sets.len() >= MAX_SETS {
+            sets.clear();
+        }
+        sets.insert(tree, Arc::clone(&set));
         Ok(set)
     }
 
@@ -368,8 +377,12 @@ impl Catalog {
             prefix.truncate(saved);
         }
         let out = Arc::new(out);
-        self.used.borrow_mut().insert(key.clone());
-        self.walks.borrow_mut().insert(key, Arc::clone(&out));
+        // The root lists every dockerfile and is new on every commit: a 1000-ref push would
+        // keep 1000 copies. Its image set is cached instead (and subtrees are memoised).
+        if !key.0.is_empty() {
+            self.used.borrow_mut().insert(key.clone());
+            self.walks.borrow_mut().insert(key, Arc::clone(&out));
+        }
         Ok(out)
     }
 
