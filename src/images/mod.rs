@@ -237,11 +237,14 @@ pub struct Catalog {
 impl Drop for Catalog {
     fn drop(&mut self) {
         // Keep what this run learnt about where the dockerfiles are, for the next push.
-        // Only a run that learnt something rewrites the memo (ages then advance too).
-        if !self.learnt.get() {
-            return;
-        }
         if let Some((file, fingerprint, ages)) = self.memo.get_mut().take() {
+            // Rewrite the memo when this run learnt something, or when it holds much more
+            // than this run needed (after a 1000-ref push, say), so that ages advance and it
+            // shrinks back; a run that only reused it leaves it alone.
+            let oversized = ages.len() > 2 * self.used.get_mut().len() + 256;
+            if !self.learnt.get() && !oversized {
+                return;
+            }
             let used = self.used.get_mut();
             let age = |k: &(Vec<u8>, Oid)| {
                 if used.contains(k) {

@@ -27,7 +27,7 @@ const MAGIC: &[u8] = b"dockguard-dockerfiles v3\n";
 const MAX_KEYS: usize = 100_000;
 /// A subtree not looked at in this many runs is forgotten (each push brings new trees
 /// for the directories it changed; old ones must not pile up and slow every load).
-pub const MAX_AGE: u32 = 16;
+pub const MAX_AGE: u32 = 4;
 
 /// (subtree path, subtree id) -> the dockerfiles and `.dockerignore`s below it. The path
 /// is part of the key because patterns may be anchored (`ci/*.cf`, `vendor/**` excluded).
