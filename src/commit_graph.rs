@@ -124,17 +124,6 @@ impl std::fmt::Debug for CommitGraph {
     }
 }
 
-/// A commit as the graph records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GraphCommit {
-    /// Parents, as global graph positions.
-    pub parents: Vec<u32>,
-    /// Topological level (generation number v1); 0 if the writer did not compute one.
-    pub generation: u32,
-    /// Committer time, seconds since the epoch.
-    pub time: i64,
-}
-
 impl CommitGraph {
     /// Opens the graph in `objects_dir` (`.git/objects`): `info/commit-graph`, else the
     /// split chain in `info/commit-graphs/`. `None` when there is none or it is unusable.
@@ -197,17 +186,6 @@ impl CommitGraph {
         let (l, i) = self.layer_of(pos)?;
         let at = l.oids + i * HASH_LEN;
         Oid::from_bytes(l.map.get(at..at + HASH_LEN)?).ok()
-    }
-
-    /// The commit at a global position.
-    pub fn commit(&self, pos: u32) -> Option<GraphCommit> {
-        let mut parents = Vec::with_capacity(2);
-        let (generation, time) = self.commit_into(pos, &mut parents)?;
-        Some(GraphCommit {
-            parents,
-            generation,
-            time,
-        })
     }
 
     /// Appends the parents (global positions) of the commit at `pos` to `parents` and

@@ -409,20 +409,21 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
+        let text = self.blob_text(repo, e, "the dockerfile ")?;
+        let parsed = Arc::new(dockerfile::parse(&text));
+        self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
+    /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}".
+    fn blob_text(&self, repo: &Repository, e: &Entry, what: &str) -> Result<String> {
         let blob = self
             .raw(repo, e.oid, git2::ObjectType::Blob)
             .map_err(|err| {
-                recontext(
-                    err,
-                    format!(
-                        "cannot read the dockerfile {}",
-                        crate::verdict::display_path(&e.path)
-                    ),
-                )
+                let path = crate::verdict::display_path(&e.path);
+                recontext(err, format!("cannot read {what}{path}"))
             })?;
-        let parsed = Arc::new(dockerfile::parse(&String::from_utf8_lossy(&blob)));
-        self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
-        Ok(parsed)
+        Ok(String::from_utf8_lossy(&blob).into_owned())
     }
 
     fn parse_ignore(
@@ -433,15 +434,8 @@ impl Catalog {
         if let Some(p) = self.ignores.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let blob = self
-            .raw(repo, e.oid, git2::ObjectType::Blob)
-            .map_err(|err| {
-                recontext(
-                    err,
-                    format!("cannot read {}", crate::verdict::display_path(&e.path)),
-                )
-            })?;
-        let parsed = Arc::new(Dockerignore::parse(&String::from_utf8_lossy(&blob)));
+        let text = self.blob_text(repo, e, "")?;
+        let parsed = Arc::new(Dockerignore::parse(&text));
         self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }
