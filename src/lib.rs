@@ -6,30 +6,38 @@
 //! Verdict. The binary is thin: [`run`] reads the process environment once and opens the
 //! repository; [`run_with_repo`] does the work and is what tests call.
 
-pub mod attribution;
-pub mod changes;
-pub mod ci;
 pub mod cli;
-pub mod commit_graph;
-pub mod completions;
-pub mod config;
-pub mod engine;
-pub mod error;
-pub mod history;
-pub mod hook;
-pub mod images;
-pub mod install;
-pub mod managers;
-pub mod matcher;
-pub mod objects;
-pub mod outputs;
-pub mod pack;
-pub mod push;
-pub mod repo;
-pub mod report;
 pub mod slug;
-pub mod targets;
-pub mod verdict;
+
+pub(crate) mod ci;
+pub(crate) mod completions;
+pub(crate) mod config;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod git;
+pub(crate) mod hook;
+pub(crate) mod images;
+pub(crate) mod install;
+pub(crate) mod push;
+pub(crate) mod render;
+
+/// Building blocks that the integration tests and the fuzz targets drive on their own:
+/// parsers of untrusted input, object access and merge-bases, and the names install
+/// writes. Not a stable API; everything else in the crate is private.
+pub mod parts {
+    pub use crate::config::{FileLayer, Overrides, KEYS};
+    pub use crate::engine::matcher::{glob_to_regex, Matcher};
+    pub use crate::git::{history::History, objects::Objects};
+    pub use crate::hook::stdin::parse_pre_push;
+    pub use crate::images::dockerfile::{parse as parse_dockerfile, ANY};
+    pub use crate::images::lexer::lex;
+    pub use crate::images::patterns::sources_union;
+    pub use crate::install::managers::LEFTHOOK_SNIPPET;
+    pub use crate::install::{CHAINED_NAME, MARKER};
+    pub use crate::render::outputs::{
+        dotenv, github_output, is_var_name, one_line, sanitize_value, DOTENV_MAX_BYTES,
+    };
+}
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -94,9 +102,9 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
             .map_err(|e| Error::io("cannot read the current directory", e))?,
     };
     let repo = if cli.dir.is_some() {
-        repo::open_at(&cwd)?
+        git::repo::open_at(&cwd)?
     } else {
-        repo::open_from_env(&cwd)?
+        git::repo::open_from_env(&cwd)?
     };
     run_with_repo(&repo, cli, env, out)
 }
@@ -131,9 +139,9 @@ fn overrides(repo: &Repository, env: &Env, upstream_flag: Option<&String>) -> Re
 }
 
 fn check(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
-    repo::workdir(repo, "check")?;
+    git::repo::workdir(repo, "check")?;
     let mut engine = Engine::new(repo, overrides(repo, env, args.upstream.as_ref())?)?;
-    let targets = targets::from_revspecs(repo, &args.revs)?;
+    let targets = engine::targets::from_revspecs(repo, &args.revs)?;
     let report = engine.report(
         &targets,
         JudgeOptions {
@@ -141,11 +149,11 @@ fn check(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) ->
         },
     )?;
     let text = match args.format {
-        Format::Json => report::json(&report),
-        Format::Human => report::human(
+        Format::Json => render::human::json(&report),
+        Format::Human => render::human::human(
             &report,
             engine.settings().string_or_default("push_option"),
-            &report::Styles::new(env.color()),
+            &render::human::Styles::new(env.color()),
         ),
     };
     write_out(out, text.as_bytes())?;

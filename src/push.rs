@@ -20,12 +20,12 @@ use std::process::Stdio;
 use git2::{ObjectType, Repository};
 
 use crate::cli::PushArgs;
+use crate::engine::targets::Target;
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
 use crate::hook::chain::exit_code;
 use crate::hook::request::{configured_push_options, scan_push_args, OPTIONS_ENV};
 use crate::hook::{git_command, load_overrides, run_settings, sh_join};
-use crate::targets::Target;
 use crate::Env;
 
 /// One line of `git push --porcelain` output.

@@ -166,7 +166,7 @@ fn resolve(name: &str, dir: Option<&std::path::Path>) -> Option<Oid> {
         Some(d) => git2::Repository::discover(d).ok()?,
         None => git2::Repository::open_from_env().ok()?,
     };
-    crate::repo::resolve_commit(&repo, name).ok()
+    crate::git::repo::resolve_commit(&repo, name).ok()
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 //! builds (or fails with a config error) or fails with a one-line config error; no panic.
 #![no_main]
 
-use dockguard::config::{FileLayer, Overrides};
-use dockguard::matcher::Matcher;
+use dockguard::parts::{FileLayer, Matcher, Overrides};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

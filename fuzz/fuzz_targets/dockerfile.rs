@@ -3,8 +3,8 @@
 //! line numbers point into the file.
 #![no_main]
 
-use dockguard::images::dockerfile::{parse, ANY};
-use dockguard::images::patterns::sources_union;
+use dockguard::parts::{parse_dockerfile as parse, ANY};
+use dockguard::parts::sources_union;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 //! under GitHub's heredoc rules into exactly the scalars and lists written.
 #![no_main]
 
-use dockguard::outputs::{dotenv, github_output, is_var_name, one_line, sanitize_value};
+use dockguard::parts::{dotenv, github_output, is_var_name, one_line, sanitize_value};
 use libfuzzer_sys::fuzz_target;
 
 /// GitLab's dotenv rules (gitlab-org/gitlab `Ci::ParseDotenvArtifactService`): one

@@ -2,7 +2,7 @@
 //! (so the hook never judges a half-parsed line).
 #![no_main]
 
-use dockguard::hook::stdin::parse_pre_push;
+use dockguard::parts::parse_pre_push;
 use libfuzzer_sys::fuzz_target;
 
 fn hex_oid(s: &str) -> bool {

@@ -1,6 +1,6 @@
 //! What `dockguard ci` writes for the CI: the decision variables (GitLab dotenv, GitHub
 //! outputs) and the GitHub step summary. The file formats and their sanitising rules are
-//! in [`crate::outputs`]; this module decides what goes into them.
+//! in [`crate::render::outputs`]; this module decides what goes into them.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,9 +9,9 @@ use git2::Oid;
 
 use super::verify::{self, Decision};
 use super::CiReport;
+use crate::engine::verdict::short;
 use crate::error::Result;
-use crate::outputs;
-use crate::verdict::short;
+use crate::render::outputs;
 use crate::Env;
 
 /// Names of the decision variables (dotenv); never the request variable's name.

@@ -24,7 +24,7 @@ use std::time::Duration;
 use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
-use crate::repo::{merge_base, MergeBase, NoBase};
+use crate::git::repo::{merge_base, MergeBase, NoBase};
 
 /// Where private refs live.
 pub const PRIVATE_PREFIX: &str = "refs/dockguard/ci/";
@@ -363,8 +363,8 @@ fn check(plan: &Plan, out: &mut Outcome) -> Result<(bool, MergeBase)> {
         })?
         .id();
     out.upstream_oid = up;
-    let history = crate::history::History::new(&repo);
-    let mut objects = crate::objects::Objects::new(&repo);
+    let history = crate::git::history::History::new(&repo);
+    let mut objects = crate::git::objects::Objects::new(&repo);
     let base = merge_base(&history, &mut objects, &repo, plan.target, up);
     Ok((repo.is_shallow(), base))
 }

@@ -21,13 +21,13 @@ use serde::Serialize;
 
 use crate::cli::{CiArgs, Format, ProviderArg};
 use crate::config::{FileLayer, Overrides};
+use crate::engine::targets::Target;
+use crate::engine::verdict::{short, Report, TargetVerdict};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
-use crate::outputs;
-use crate::repo::{self, remote_exists};
-use crate::repo::{NoBase, Upstream};
-use crate::targets::Target;
-use crate::verdict::{short, Report, TargetVerdict};
+use crate::git::repo::{self, remote_exists};
+use crate::git::repo::{NoBase, Upstream};
+use crate::render::outputs;
 use crate::Env;
 
 use self::emit::{decision_vars, github_files};
@@ -393,10 +393,10 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, f: Finish) -> Result<i3
             eprintln!("{line}");
         }
         Format::Human => {
-            let mut text = crate::report::human(
+            let mut text = crate::render::human::human(
                 &ci.report,
                 &push_option,
-                &crate::report::Styles::new(env.color()),
+                &crate::render::human::Styles::new(env.color()),
             );
             text.push('\n');
             text.push_str(&line);

@@ -6,7 +6,7 @@ use super::fetch::{self, Source};
 use super::provider::CiContext;
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::repo::remote_exists;
+use crate::git::repo::remote_exists;
 
 fn nonempty(s: Option<&str>) -> Option<String> {
     s.map(str::trim)

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{env_name, Settings, KEYS};
 use crate::error::{Error, Result};
-use crate::outputs;
+use crate::render::outputs;
 
 use super::emit::DECISION_VARS;
 

@@ -20,8 +20,8 @@ use super::request::{PushContext, OPTIONS_ENV};
 use super::stdin::PushUpdate;
 use super::{emit, git_command};
 use crate::cli::PrePushArgs;
+use crate::engine::verdict::{short, TargetVerdict};
 use crate::error::{Error, Result};
-use crate::verdict::{short, TargetVerdict};
 use crate::Env;
 
 /// At most this many refs are described in detail in messages (all are judged).
@@ -59,10 +59,10 @@ pub(super) fn describe(
                 None => c.path.clone(),
             };
             // Pushed paths may hold control characters: never print them raw.
-            let path = crate::outputs::one_line(&path);
+            let path = crate::render::outputs::one_line(&path);
             let role = match c.role {
-                crate::matcher::PathRole::Dockerfile => "dockerfile",
-                crate::matcher::PathRole::Input => "image input",
+                crate::engine::matcher::PathRole::Dockerfile => "dockerfile",
+                crate::engine::matcher::PathRole::Input => "image input",
             };
             let _ = writeln!(msg, "      {:<9}{path} ({role})", c.kind.word());
             for oid in c.commits.iter().flatten().take(MAX_COMMITS_SHOWN) {
@@ -71,7 +71,7 @@ pub(super) fn describe(
                     .iter()
                     .flatten()
                     .find(|t| t.oid.to_string() == *oid)
-                    .map(|t| crate::outputs::one_line(&t.summary))
+                    .map(|t| crate::render::outputs::one_line(&t.summary))
                     .unwrap_or_default();
                 let _ = writeln!(
                     msg,

@@ -28,10 +28,10 @@ use git2::{ObjectType, Oid, Repository};
 
 use crate::cli::{HookArgs, HookKind, HookOutput, PrePushArgs};
 use crate::config::{FileLayer, Overrides, Settings};
+use crate::engine::targets::Target;
+use crate::engine::verdict::{short, TargetVerdict};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
-use crate::targets::Target;
-use crate::verdict::{short, TargetVerdict};
 use crate::Env;
 
 use self::action::{describe, repush, Plan};

@@ -6,14 +6,17 @@ use git2::Repository;
 
 use crate::cli::{ImagesArgs, ImagesFormat, TagArgs};
 use crate::config::{FileLayer, Overrides};
+use crate::engine::matcher::Matcher;
+use crate::engine::targets::Target;
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
-use crate::matcher::Matcher;
-use crate::targets::Target;
-use crate::{repo, write_out, Env};
+use crate::git::repo;
+use crate::{write_out, Env};
 
-use super::render::{self, ImageView, ImagesReport, ParentView, IMAGES_SCHEMA_VERSION};
 use super::{graph, tag, Catalog};
+use crate::render::images::{
+    self as render, ImageView, ImagesReport, ParentView, IMAGES_SCHEMA_VERSION,
+};
 
 /// The rules a commit carries (its `.dockguard.toml`, else the work tree's), without
 /// needing an upstream.
@@ -139,7 +142,7 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
             dockerignore: img
                 .dockerignore
                 .as_ref()
-                .map(|e| crate::verdict::display_path(&e.path)),
+                .map(|e| crate::engine::verdict::display_path(&e.path)),
             sources: img.parsed.sources.iter().map(|s| s.display()).collect(),
             extra_inputs: img.extra_globs.clone(),
             parents: img
@@ -166,7 +169,9 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
         });
     }
     let text = match args.format {
-        ImagesFormat::Human => render::human(&report, &crate::report::Styles::new(env.color())),
+        ImagesFormat::Human => {
+            render::human(&report, &crate::render::human::Styles::new(env.color()))
+        }
         ImagesFormat::Json => render::json(&report),
         ImagesFormat::Dot => render::dot(&report),
         ImagesFormat::Names => render::names(&report),

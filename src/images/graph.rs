@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::Serialize;
 
-use crate::changes::{Change, ChangeKind};
+use crate::engine::changes::{Change, ChangeKind};
+use crate::engine::verdict::display_path;
 use crate::error::{Error, Result};
-use crate::verdict::display_path;
 
 use super::{Image, ImageSet};
 

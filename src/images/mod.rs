@@ -21,7 +21,6 @@ pub mod dockerfile;
 pub mod graph;
 pub mod lexer;
 pub mod patterns;
-pub mod render;
 pub mod rules;
 pub mod shell;
 pub mod tag;
@@ -34,13 +33,13 @@ use std::sync::Arc;
 use git2::{Oid, Repository};
 use regex::bytes::Regex;
 
-use crate::changes::{diff_trees_with, TreeChanges};
 use crate::config::Settings;
+use crate::engine::changes::{diff_trees_with, TreeChanges};
+use crate::engine::matcher::{glob_to_regex, Matcher, PathRole};
 use crate::error::{Error, Result};
-use crate::matcher::{glob_to_regex, Matcher, PathRole};
-use crate::objects::Objects;
+use crate::git::objects::Objects;
 
-use crate::pack::{PackReader, PackSet};
+use crate::git::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
@@ -149,7 +148,7 @@ impl Image {
 
     /// The dockerfile path for messages.
     pub fn dockerfile_display(&self) -> String {
-        crate::verdict::display_path(&self.dockerfile.path)
+        crate::engine::verdict::display_path(&self.dockerfile.path)
     }
 
     /// The context for messages (`.` for the root).
@@ -157,7 +156,7 @@ impl Image {
         if self.context.is_empty() {
             ".".into()
         } else {
-            crate::verdict::display_path(&self.context)
+            crate::engine::verdict::display_path(&self.context)
         }
     }
 }
@@ -327,11 +326,6 @@ impl Catalog {
         Ok(Arc::new(obj.data().to_vec()))
     }
 
-    /// The compiled rules.
-    pub fn rules(&self) -> &ImageRules {
-        &self.rules
-    }
-
     /// The images of the tree `tree`.
     pub fn image_set(&self, repo: &Repository, tree: Oid) -> Result<Arc<ImageSet>> {
         if let Some(set) = self.sets.borrow().get(&tree) {
@@ -367,7 +361,7 @@ impl Catalog {
         let mut out = Vec::new();
         let mut rest = &data[..];
         while !rest.is_empty() {
-            let (entry, next) = crate::changes::parse_entry(rest).ok_or_else(|| {
+            let (entry, next) = crate::engine::changes::parse_entry(rest).ok_or_else(|| {
                 Error::git(
                     format!("tree {tree} is malformed"),
                     git2::Error::from_str("cannot parse tree entry"),
@@ -420,7 +414,7 @@ impl Catalog {
         let blob = self
             .raw(repo, e.oid, git2::ObjectType::Blob)
             .map_err(|err| {
-                let path = crate::verdict::display_path(&e.path);
+                let path = crate::engine::verdict::display_path(&e.path);
                 recontext(err, format!("cannot read {what}{path}"))
             })?;
         Ok(String::from_utf8_lossy(&blob).into_owned())
@@ -459,7 +453,7 @@ impl Catalog {
             if idx.len() > 1 {
                 let paths: Vec<String> = idx
                     .iter()
-                    .map(|&i| crate::verdict::display_path(&found[i].path))
+                    .map(|&i| crate::engine::verdict::display_path(&found[i].path))
                     .collect();
                 set.warnings.push(format!(
                     "{} dockerfiles would be named `{name}` ({}); each is named by its path instead (an [[images.rule]] can name them)",
@@ -467,7 +461,7 @@ impl Catalog {
                     paths.join(", ")
                 ));
                 for &i in idx {
-                    names[i] = crate::verdict::display_path(&found[i].path);
+                    names[i] = crate::engine::verdict::display_path(&found[i].path);
                 }
                 clashes.insert((*name).to_owned(), paths);
             }
@@ -553,7 +547,7 @@ impl Catalog {
             for bad in &parsed.1 {
                 warnings.push(format!(
                     "{}: pattern {bad} skipped",
-                    crate::verdict::display_path(&e.path)
+                    crate::engine::verdict::display_path(&e.path)
                 ));
             }
             ignore = Arc::new(parsed.0.clone());

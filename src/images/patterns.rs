@@ -177,11 +177,6 @@ impl Dockerignore {
         }
         ignored
     }
-
-    /// True when nothing is ignored.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
-    }
 }
 
 /// `a`, `a/b` for `a/b/c`.

@@ -448,7 +448,7 @@ fn hostile_ref_names_through_hook_slug_and_dotenv() {
         let text = std::fs::read_to_string(&env_file).expect("dotenv");
         for line in text.lines() {
             let (k, v) = line.split_once('=').expect("KEY=value");
-            assert!(dockguard::outputs::is_var_name(k), "{line:?}");
+            assert!(dockguard::parts::is_var_name(k), "{line:?}");
             assert!(
                 !v.contains(['$', '`', '"', '\'', ' ', '\\', '#']),
                 "{line:?}"
@@ -570,7 +570,7 @@ fn hostile_paths_through_json_human_hook_and_ci_outputs() {
     );
     for line in text.lines() {
         let (k, _) = line.split_once('=').expect("KEY=value");
-        assert!(dockguard::outputs::is_var_name(k), "{line:?}");
+        assert!(dockguard::parts::is_var_name(k), "{line:?}");
     }
     let gh = std::fs::read_to_string(&gh_file).unwrap_or_default();
     if !gh.is_empty() {
@@ -741,11 +741,8 @@ fn concurrent_installs_leave_one_hook_and_the_chained_original() {
             assert!(o.status.success() || o.status.code() == Some(2), "{err}");
         }
         let hook = std::fs::read_to_string(hooks.join("pre-push")).expect("hook");
-        assert!(
-            hook.contains(dockguard::install::MARKER),
-            "ours is installed"
-        );
-        let chained = hooks.join(dockguard::install::CHAINED_NAME);
+        assert!(hook.contains(dockguard::parts::MARKER), "ours is installed");
+        let chained = hooks.join(dockguard::parts::CHAINED_NAME);
         assert_eq!(
             std::fs::read_to_string(&chained).expect("chained kept"),
             foreign
@@ -797,7 +794,7 @@ fn unwritable_hooks_dir_is_a_clear_error_and_changes_nothing() {
         std::fs::read_to_string(hooks.join("pre-push")).expect("r"),
         "#!/bin/sh\nexit 0\n"
     );
-    assert!(!hooks.join(dockguard::install::CHAINED_NAME).exists());
+    assert!(!hooks.join(dockguard::parts::CHAINED_NAME).exists());
 }
 
 fn unsafe_is_root() -> bool {

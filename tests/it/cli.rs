@@ -311,11 +311,11 @@ fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
         "lefthook snippet"
     );
     assert!(
-        readme.contains(dockguard::managers::LEFTHOOK_SNIPPET),
+        readme.contains(dockguard::parts::LEFTHOOK_SNIPPET),
         "printed lefthook snippet"
     );
     assert!(readme.contains("hooks: [{id: dockguard-system}]"));
-    for key in dockguard::config::KEYS {
+    for key in dockguard::parts::KEYS {
         assert!(
             readme.contains(&format!("| `{}` |", key.name)),
             "README lacks setting {}",

@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use dockguard::history::History;
-use dockguard::objects::Objects;
+use dockguard::parts::History;
+use dockguard::parts::Objects;
 use git2::{Oid, Signature, Time};
 
 use crate::fixture::{git, git_output, TestRepo};

@@ -129,7 +129,7 @@ fn dockerfile_lexer_agrees_with_buildkit() {
         .collect();
     assert_eq!(results.len(), cases.len());
     for (text, want) in cases.iter().zip(&results) {
-        let got = dockguard::images::lexer::lex(text);
+        let got = dockguard::parts::lex(text);
         if let Some(err) = want.get("error") {
             assert!(
                 !got.warnings.is_empty(),
@@ -190,9 +190,6 @@ fn lexer_flags_what_buildkit_rejects() {
         "# escape=x\nFROM a\n",
         "# escape=`\n# escape=\\\nFROM a\n",
     ] {
-        assert!(
-            !dockguard::images::lexer::lex(text).warnings.is_empty(),
-            "{text}"
-        );
+        assert!(!dockguard::parts::lex(text).warnings.is_empty(), "{text}");
     }
 }

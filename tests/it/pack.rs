@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use dockguard::objects::Objects;
+use dockguard::parts::Objects;
 use git2::{ObjectType, Oid};
 
 use crate::fixture::{git, TestRepo};

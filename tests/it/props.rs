@@ -5,9 +5,9 @@
 use proptest::prelude::*;
 use regex::bytes::Regex;
 
-use dockguard::hook::stdin::parse_pre_push;
-use dockguard::matcher::glob_to_regex;
-use dockguard::outputs::{dotenv, is_var_name, sanitize_value};
+use dockguard::parts::glob_to_regex;
+use dockguard::parts::parse_pre_push;
+use dockguard::parts::{dotenv, is_var_name, sanitize_value};
 
 // ---- dotenv ---------------------------------------------------------------------------
 
@@ -48,7 +48,7 @@ proptest! {
         let Ok(text) = dotenv(&vars) else {
             // Only GitLab's size limit may refuse; never silently.
             let total: usize = vars.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
-            prop_assert!(total > dockguard::outputs::DOTENV_MAX_BYTES / 4);
+            prop_assert!(total > dockguard::parts::DOTENV_MAX_BYTES / 4);
             return Ok(());
         };
         let parsed = gitlab_parse(&text).expect("GitLab accepts the report");
@@ -296,13 +296,13 @@ const FOREIGN: &[u8] = b"#!/bin/sh\r\n# theirs \x00\xff\xfe\nexit 0";
 fn assert_state(hooks: &std::path::Path, foreign: bool, installed: bool) {
     use std::os::unix::fs::PermissionsExt;
     let hook = hooks.join("pre-push");
-    let chained = hooks.join(dockguard::install::CHAINED_NAME);
+    let chained = hooks.join(dockguard::parts::CHAINED_NAME);
     let read = |p: &std::path::Path| std::fs::read(p).ok();
     match (installed, foreign) {
         (true, f) => {
             let text = read(&hook).expect("hook");
             assert!(
-                String::from_utf8_lossy(&text).contains(dockguard::install::MARKER),
+                String::from_utf8_lossy(&text).contains(dockguard::parts::MARKER),
                 "ours"
             );
             assert_eq!(

@@ -156,11 +156,6 @@ impl CommitGraph {
         self.layers.last().map_or(0, |l| l.base + l.count)
     }
 
-    /// True when the graph holds no commit.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// The global position of a commit, if the graph has it.
     pub fn position(&self, oid: &Oid) -> Option<u32> {
         let bytes = oid.as_bytes();

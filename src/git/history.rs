@@ -17,8 +17,8 @@ use std::collections::{BinaryHeap, HashMap};
 
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
-use crate::commit_graph::{CommitGraph, GENERATION_INFINITY};
-use crate::objects::Objects;
+use crate::git::commit_graph::{CommitGraph, GENERATION_INFINITY};
+use crate::git::objects::Objects;
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;

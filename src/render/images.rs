@@ -5,11 +5,11 @@ use std::fmt::Write as _;
 use git2::Oid;
 use serde::Serialize;
 
-use crate::repo::Upstream;
-use crate::report::Styles;
-use crate::verdict::{short, BaseUnknown};
+use crate::engine::verdict::{short, BaseUnknown};
+use crate::git::repo::Upstream;
+use crate::render::human::Styles;
 
-use super::dockerfile::Via;
+use crate::images::dockerfile::Via;
 
 /// Version of the `images` JSON output; bumped on any incompatible change.
 pub const IMAGES_SCHEMA_VERSION: u32 = 1;
@@ -22,7 +22,7 @@ pub struct ImagesReport {
     /// The revision as given.
     pub rev: String,
     /// The commit it names.
-    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
     pub commit: Oid,
     /// What "affected" is relative to (`null` when no upstream could be found).
     pub upstream: Option<Upstream>,
@@ -188,7 +188,7 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
         }
     );
     for w in &r.warnings {
-        let _ = writeln!(out, "warning: {}", crate::outputs::one_line(w));
+        let _ = writeln!(out, "warning: {}", crate::render::outputs::one_line(w));
     }
     for img in &r.images {
         out.push('\n');
@@ -197,11 +197,11 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
             Some(false) => format!("  {}", st_good(st, "not affected")),
             None => String::new(),
         };
-        let name = crate::outputs::one_line(&img.name);
+        let name = crate::render::outputs::one_line(&img.name);
         let _ = writeln!(out, "{}{state}", st_bold(st, &name));
         let row = |out: &mut String, k: &str, v: String| {
             if !v.is_empty() {
-                let _ = writeln!(out, "  {k:<11} {}", crate::outputs::one_line(&v));
+                let _ = writeln!(out, "  {k:<11} {}", crate::render::outputs::one_line(&v));
             }
         };
         row(&mut out, "dockerfile", img.dockerfile.clone());

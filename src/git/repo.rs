@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use crate::config::Origin;
 use crate::error::{Error, Result};
-use crate::history::History;
-use crate::objects::Objects;
+use crate::git::history::History;
+use crate::git::objects::Objects;
 
 /// Opens the repository the way git would for a hook: honouring `GIT_DIR`,
 /// `GIT_WORK_TREE` and `GIT_COMMON_DIR`, else discovering upwards from `cwd`.
@@ -57,7 +57,7 @@ pub struct Upstream {
     #[serde(rename = "ref")]
     pub refname: String,
     /// The commit it points at.
-    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
     pub oid: Oid,
     /// How it was chosen, for messages (`remote upstream's HEAD`, `flag --upstream`).
     pub chosen_by: String,

@@ -5,7 +5,7 @@
 //! - subtrees with the same object id on both sides are skipped without being read;
 //! - no blob is ever loaded (a change is an object-id or mode difference), so partial
 //!   clones (`--filter=blob:none`) work without fetching anything;
-//! - trees are read as raw bytes straight from the packs ([`crate::objects`]);
+//! - trees are read as raw bytes straight from the packs ([`crate::git::objects`]);
 //! - a large diff is split across two threads by subtree (it is bound by inflating trees);
 //! - paths are bytes from end to end (non-UTF-8 names are fine);
 //! - only paths the matcher classifies are kept; the rest are only counted.
@@ -24,10 +24,10 @@ use std::rc::Rc;
 use git2::{Oid, Repository};
 use serde::Serialize;
 
+use crate::engine::matcher::PathRole;
 use crate::error::{Error, Result};
-use crate::matcher::{Matcher, PathRole};
-use crate::objects::Objects;
-use crate::pack::PackReader;
+use crate::git::objects::Objects;
+use crate::git::pack::PackReader;
 
 /// How a path changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,21 +81,10 @@ pub struct TreeChanges {
     pub other: usize,
 }
 
-/// Compares two trees (base -> target), keeping the paths `matcher` classifies.
-pub fn diff_trees(
-    repo: &Repository,
-    objects: &mut Objects<'_>,
-    base: Oid,
-    target: Oid,
-    matcher: &Matcher,
-) -> Result<TreeChanges> {
-    diff_trees_with(repo, objects, base, target, &|p| matcher.classify(p))
-}
-
 /// A path classifier; `Sync` because a large diff is shared with a second thread.
 pub type Classify<'a> = dyn Fn(&[u8]) -> Option<PathRole> + Sync + 'a;
 
-/// [`diff_trees`] with any classifier (the engine adds image inputs found in
+/// Compares two trees (base -> target) with any classifier (the engine adds image inputs found in
 /// dockerfiles to the matcher's patterns).
 pub fn diff_trees_with(
     repo: &Repository,

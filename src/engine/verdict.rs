@@ -7,10 +7,10 @@
 use git2::Oid;
 use serde::{Serialize, Serializer};
 
-use crate::attribution::{Attribution, Touch};
-use crate::changes::{Change, ChangeKind};
-use crate::matcher::PathRole;
-use crate::repo::{NoBase, Upstream};
+use crate::engine::attribution::{Attribution, Touch};
+use crate::engine::changes::{Change, ChangeKind};
+use crate::engine::matcher::PathRole;
+use crate::git::repo::{NoBase, Upstream};
 
 /// Version of the JSON output; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -45,20 +45,26 @@
 //! the upstream branch itself without a previous tip (first, manual or scheduled run) is
 //! compared with itself, prints a note and rebuilds only on request.
 
+pub mod attribution;
+pub mod changes;
+pub mod matcher;
+pub mod targets;
+pub mod verdict;
+
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use git2::{Oid, Repository};
 
-use crate::attribution::attribute;
 use crate::config::{FileLayer, Overrides, Settings};
+use crate::engine::attribution::attribute;
+use crate::engine::matcher::Matcher;
+use crate::engine::targets::Target;
+use crate::engine::verdict::{Report, TargetVerdict};
 use crate::error::{Error, Result};
-use crate::history::History;
-use crate::matcher::Matcher;
-use crate::objects::Objects;
-use crate::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
-use crate::targets::Target;
-use crate::verdict::{Report, TargetVerdict};
+use crate::git::history::History;
+use crate::git::objects::Objects;
+use crate::git::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
 
 /// What a target is judged by: its settings and the compiled matcher.
 #[derive(Debug)]
@@ -138,11 +144,6 @@ impl<'r> Engine<'r> {
         &self.run_settings
     }
 
-    /// The repository.
-    pub fn repo(&self) -> &'r Repository {
-        self.repo
-    }
-
     /// The rules a commit carries: its tree's `.dockguard.toml`, else the work tree's.
     pub fn rules_for(&mut self, commit: &git2::Commit<'_>, label: &str) -> Result<Rc<Rules>> {
         let tree = commit
@@ -205,7 +206,7 @@ impl<'r> Engine<'r> {
             v.merge_base = Some(base);
             v.reasons = vec![format!(
                 "cannot compare with the merge-base {}: {detail}; rebuilding to be safe",
-                crate::verdict::short(&base)
+                crate::engine::verdict::short(&base)
             )];
             v
         };

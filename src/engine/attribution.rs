@@ -17,15 +17,15 @@ use std::rc::Rc;
 use git2::{Oid, Repository};
 use serde::Serialize;
 
-use crate::changes::Change;
+use crate::engine::changes::Change;
 use crate::error::{Error, Result};
-use crate::objects::Objects;
+use crate::git::objects::Objects;
 
 /// A commit in the range that touched some changed paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Touch {
     /// The commit.
-    #[serde(serialize_with = "crate::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
     pub oid: Oid,
     /// Its subject line.
     pub summary: String,

@@ -6,7 +6,7 @@
 use git2::{Oid, Repository};
 
 use crate::error::Result;
-use crate::repo::resolve_commit;
+use crate::git::repo::resolve_commit;
 
 /// A commit to judge.
 #[derive(Debug, Clone, PartialEq, Eq)]

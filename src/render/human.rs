@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use console::Style;
 
-use crate::changes::ChangeKind;
-use crate::verdict::{short, Report, TargetVerdict};
+use crate::engine::changes::ChangeKind;
+use crate::engine::verdict::{short, Report, TargetVerdict};
 
 /// Styles for human output; all plain when colour is off.
 #[derive(Debug, Clone)]
@@ -122,10 +122,10 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
         };
         // A path or commit subject comes from whoever pushed: no raw control characters
         // (a newline would fake a line, an escape sequence would drive the terminal).
-        let path = crate::outputs::one_line(&path);
+        let path = crate::render::outputs::one_line(&path);
         let role = match c.role {
-            crate::matcher::PathRole::Dockerfile => "dockerfile",
-            crate::matcher::PathRole::Input => "input",
+            crate::engine::matcher::PathRole::Dockerfile => "dockerfile",
+            crate::engine::matcher::PathRole::Input => "input",
         };
         let _ = writeln!(
             out,
@@ -140,7 +140,7 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                     .iter()
                     .flatten()
                     .find(|x| x.oid.to_string() == *oid)
-                    .map(|x| crate::outputs::one_line(&x.summary))
+                    .map(|x| crate::render::outputs::one_line(&x.summary))
                     .unwrap_or_default();
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }
@@ -161,9 +161,9 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             let _ = writeln!(
                 out,
                 "    {:<width$}  {}",
-                crate::outputs::one_line(&img.name),
+                crate::render::outputs::one_line(&img.name),
                 st.dim
-                    .apply_to(format!("({}{more})", crate::outputs::one_line(why)))
+                    .apply_to(format!("({}{more})", crate::render::outputs::one_line(why)))
             );
         }
     }

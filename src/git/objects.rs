@@ -1,4 +1,4 @@
-//! Object access for the engine's hot paths: pack files first ([`crate::pack`]), libgit2
+//! Object access for the engine's hot paths: pack files first ([`crate::git::pack`]), libgit2
 //! for everything else (loose objects, alternates, unusual packs).
 //!
 //! Both sources give the same bytes; the pack reader is only faster and leaner, so any
@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use git2::{ObjectType, Oid, Repository};
 
-use crate::pack::{parse_header, CommitHeader, PackReader, PackSet};
+use crate::git::pack::{parse_header, CommitHeader, PackReader, PackSet};
 
 /// Reads commits and trees for one thread.
 pub struct Objects<'r> {

@@ -13,6 +13,8 @@
 //! outside the repository (shared by other repositories) or a `pre-push` that is a
 //! symbolic link (we never write through one; `--force` moves the link itself aside).
 
+pub mod managers;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
@@ -22,13 +24,13 @@ use git2::Repository;
 
 use crate::cli::InstallArgs;
 use crate::error::{Error, Result};
+use crate::git::repo::resolve_upstream;
 pub use crate::hook::chain::CHAINED_NAME;
 use crate::hook::{load_overrides, run_settings, sh_quote};
-use crate::repo::resolve_upstream;
 use crate::{write_out, Env};
 
 /// The shim, as shipped in `hooks/pre-push`.
-pub const SHIM: &str = include_str!("../hooks/pre-push");
+pub const SHIM: &str = include_str!("../../hooks/pre-push");
 
 /// The line prefix that marks a pre-push hook as dockguard's.
 pub const MARKER: &str = "# dockguard-managed-hook:";
@@ -270,8 +272,8 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
         });
     }
     if !args.force {
-        if let Some(m) = crate::managers::detect(repo, &hd) {
-            write_out(out, crate::managers::advice(&m).as_bytes())?;
+        if let Some(m) = crate::install::managers::detect(repo, &hd) {
+            write_out(out, crate::install::managers::advice(&m).as_bytes())?;
             return Ok(0);
         }
     }
@@ -399,7 +401,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
     let _ = writeln!(
         s,
         "repository: {}",
-        crate::repo::display_path(repo).display()
+        crate::git::repo::display_path(repo).display()
     );
     match hooks_dir(repo) {
         Ok(hd) => {
@@ -460,7 +462,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 s,
                 "upstream:   {} at {} ({})",
                 up.refname,
-                crate::verdict::short(&up.oid),
+                crate::engine::verdict::short(&up.oid),
                 up.chosen_by
             );
             let _ = writeln!(s, "            {}", freshness(repo, &up.refname));

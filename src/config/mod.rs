@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use crate::engine::matcher::MatchSpec;
 use crate::error::{Error, Result};
-use crate::matcher::MatchSpec;
 
 /// The configuration file's name, at the repository root.
 pub const FILE_NAME: &str = ".dockguard.toml";

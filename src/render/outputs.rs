@@ -3,7 +3,7 @@
 //!
 //! DESIGN.md puts renderers in `report.rs`; these live in their own module because they
 //! follow other programs' file formats (and their injection rules) rather than rendering a
-//! [`crate::verdict::Report`] for people, and because `report.rs` is edited in parallel.
+//! [`crate::engine::verdict::Report`] for people, and because `report.rs` is edited in parallel.
 //!
 //! Every value that reaches these files passes a sanitiser here: a ref name or a path
 //! comes from whoever pushed, and a newline in it must not become a second variable.
