@@ -10,6 +10,33 @@ use std::path::PathBuf;
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What sort of failure an [`Error`] is: it decides the hint's tone and, in one place
+/// ([`Error::exit_code`]), the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The command line or the environment asks for something impossible.
+    User,
+    /// A setting is wrong (a file, git config, a variable, a flag).
+    Config,
+    /// The repository is not in a state dockguard can work with (no upstream, bare,
+    /// ownership, a lock, an unreachable remote).
+    RepoState,
+    /// Data is damaged or malformed.
+    Corrupt,
+    /// A bug in dockguard.
+    Internal,
+}
+
+/// What another program really said (git's standard error), kept as a cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{program} said: {text}")]
+pub struct Said {
+    /// Which program.
+    pub program: &'static str,
+    /// Its words, on one line.
+    pub text: String,
+}
+
 /// Everything that can stop dockguard from answering.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -35,9 +62,9 @@ pub enum Error {
     Ownership {
         /// The repository.
         path: PathBuf,
-        /// libgit2's words.
+        /// libgit2's or git's words.
         #[source]
-        source: git2::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The repository uses a format extension libgit2 cannot read (e.g. SHA-256 objects).
     #[error("cannot read the repository at {path}: it uses a format extension this build of libgit2 does not support")]
@@ -92,6 +119,9 @@ pub enum Error {
     /// A command-line usage error found after parsing.
     #[error("{0}")]
     Usage(String),
+    /// A bug in dockguard: something its own code should have made impossible.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// A front door's own failure (hook input, install refusal, push wrapper), with its hint.
     #[error("{message}")]
     Hinted {
@@ -116,10 +146,14 @@ pub enum Error {
         context: String,
         /// git's words, when git failed.
         #[source]
-        source: Option<git2::Error>,
+        source: Option<Said>,
         /// What to do about it.
         hint: String,
     },
+    /// Data in the repository is malformed (a tree entry that does not parse, an object
+    /// of the wrong type): what dockguard itself found, with no lower-level cause.
+    #[error("{0}")]
+    Corrupt(String),
     /// A file operation failed.
     #[error("{context}")]
     Io {
@@ -132,11 +166,30 @@ pub enum Error {
 }
 
 impl Error {
+    /// A bug in dockguard.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal(message.into())
+    }
+
     /// Wraps a libgit2 error with what we were doing.
     pub fn git(context: impl Into<String>, source: git2::Error) -> Self {
         Error::Git {
             context: context.into(),
             source,
+        }
+    }
+
+    /// An object that could not be read, with what we were doing: libgit2's failure keeps
+    /// its words as the cause; a malformed object is dockguard's own finding.
+    pub fn object(context: impl Into<String>, e: crate::git::objects::ObjectError) -> Self {
+        match e {
+            crate::git::objects::ObjectError::Git(source) => Error::Git {
+                context: context.into(),
+                source,
+            },
+            crate::git::objects::ObjectError::Malformed(m) => {
+                Error::Corrupt(format!("{}: {m}", context.into()))
+            }
         }
     }
 
@@ -146,6 +199,12 @@ impl Error {
             context: context.into(),
             source,
         }
+    }
+
+    /// True when an object of the repository could not be read (missing, corrupt, not
+    /// fetched): the engine then answers "rebuild, base unknown" rather than failing.
+    pub fn is_unreadable_object(&self) -> bool {
+        matches!(self, Error::Git { .. } | Error::Corrupt { .. })
     }
 
     /// What the user can do about it.
@@ -179,20 +238,56 @@ impl Error {
             Error::Config { .. } => "see the configuration reference in README.md".into(),
             Error::Image { hint, .. } => hint.clone(),
             Error::Usage(_) => "see dockguard --help".into(),
+            Error::Internal(_) => "this is a bug in dockguard: please report it with the command you ran and this message".into(),
             Error::Ci { hint, .. } => hint.clone(),
             Error::Hinted { hint, .. } => hint.clone(),
+            Error::Corrupt(_) => "the repository may be damaged: `git fsck` says where; a fresh clone repairs it".into(),
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }
 
-    /// The process exit code for this error. Errors are always 2; 1 means "rebuild needed".
+    /// Its kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Usage(_) | Error::UnknownRevision { .. } | Error::Hinted { .. } => {
+                ErrorKind::User
+            }
+            Error::Config { .. } | Error::Image { .. } => ErrorKind::Config,
+            Error::NotARepo { .. }
+            | Error::BareRepo { .. }
+            | Error::Ownership { .. }
+            | Error::UnsupportedExtension { .. }
+            | Error::NoUpstream { .. }
+            | Error::UpstreamNotFound { .. }
+            | Error::Ci { .. }
+            | Error::Git { .. }
+            | Error::Io { .. } => ErrorKind::RepoState,
+            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The process exit code, decided here only. Every kind of error is 2 (documented:
+    /// 0 answered, 1 "rebuild needed" / blocked, 2 could not answer).
     pub fn exit_code(&self) -> i32 {
-        2
+        match self.kind() {
+            ErrorKind::User
+            | ErrorKind::Config
+            | ErrorKind::RepoState
+            | ErrorKind::Corrupt
+            | ErrorKind::Internal => 2,
+        }
     }
 
     /// One line, the cause chain, and the hint, ready to print on stderr.
     pub fn render(&self) -> String {
         let mut out = format!("dockguard: error: {self}");
+        if self.kind() == ErrorKind::Internal {
+            out = format!(
+                "dockguard: internal error: {}",
+                self.to_string().trim_start_matches("internal error: ")
+            );
+        }
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
             // libgit2's Display appends "; class=…; code=…", which helps nobody.

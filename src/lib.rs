@@ -1,17 +1,28 @@
 //! dockguard: does the content a push makes current differ from upstream master in
 //! anything a container image is built from?
 //!
-//! Front doors (`check`, the pre-push hook, `push`, `ci`) share one engine
-//! ([`engine::Engine`]): Targets -> Ranges (merge-base with upstream) -> Changes ->
-//! Verdict. The binary is thin: [`run`] reads the process environment once and opens the
-//! repository; [`run_with_repo`] does the work and is what tests call.
+//! The data flows one way (DESIGN: Targets -> Ranges -> Changes -> Verdict -> Action):
+//! - [`context`]: the run context, built once at the edge (environment, configuration
+//!   layers, typed settings); every front door gets its engine from it;
+//! - `config`: the key schema, the layers each source contributes, typed settings;
+//! - `git`: plumbing (object and pack reading, commit-graph, merge-bases);
+//! - `engine`: targets, upstream, changes (tree diff + matcher), attribution, verdict;
+//! - `images`: dockerfiles, image graph, content tags;
+//! - front doors: `check`, `hook`, `push`, `ci`, `install`, the images commands; only
+//!   they perform side effects;
+//! - `render`: how results look to people, scripts and CI systems.
+//!
+//! The binary is thin: [`run`] opens the repository from the environment and
+//! [`run_with_repo`] does the work.
 
 pub mod cli;
 pub mod slug;
 
+pub(crate) mod check;
 pub(crate) mod ci;
 pub(crate) mod completions;
 pub(crate) mod config;
+pub(crate) mod context;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod git;
@@ -25,7 +36,8 @@ pub(crate) mod render;
 /// parsers of untrusted input, object access and merge-bases, and the names install
 /// writes. Not a stable API; everything else in the crate is private.
 pub mod parts {
-    pub use crate::config::{FileLayer, Overrides, KEYS};
+    pub use crate::config::keys::markdown_table as config_table;
+    pub use crate::config::{ContentSettings, EnvSettings, FileLayer, Layers, KEYS};
     pub use crate::engine::matcher::{glob_to_regex, Matcher};
     pub use crate::git::{history::History, objects::Objects};
     pub use crate::hook::stdin::parse_pre_push;
@@ -39,46 +51,13 @@ pub mod parts {
     };
 }
 
-use std::collections::BTreeMap;
 use std::io::Write;
 
 use git2::Repository;
 
-use crate::cli::{CheckArgs, Cli, Command, Format};
-use crate::config::Overrides;
-use crate::engine::{Engine, JudgeOptions};
+use crate::cli::{Cli, Command};
+pub use crate::context::Env;
 pub use crate::error::{Error, Result};
-
-/// The process environment, read once at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct Env {
-    /// Variables (only those with UTF-8 names and values).
-    pub vars: BTreeMap<String, String>,
-    /// Whether stdout is a terminal.
-    pub stdout_tty: bool,
-}
-
-impl Env {
-    /// Captures the real environment.
-    pub fn from_process() -> Self {
-        Env {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-            stdout_tty: console::Term::stdout().is_term(),
-        }
-    }
-
-    /// A variable's value.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars.get(name).map(String::as_str)
-    }
-
-    /// Colour on stdout: a terminal and no `NO_COLOR`.
-    pub fn color(&self) -> bool {
-        self.stdout_tty && self.get("NO_COLOR").is_none_or(str::is_empty)
-    }
-}
 
 /// Runs a parsed command line: opens the repository from the environment and dispatches.
 /// Returns the exit code.
@@ -112,7 +91,7 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 /// Runs a command against an open repository.
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     match &cli.command {
-        Command::Check(args) => check(repo, args, env, out),
+        Command::Check(args) => check::run(repo, args, env, out),
         Command::Ci(args) => ci::run(repo, args, env, out),
         Command::Slug(args) => slug::run(args, repo.workdir(), out),
         Command::Hook(args) => hook::run(repo, args, env, &mut std::io::stderr()),
@@ -125,39 +104,6 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }
-}
-
-fn overrides(repo: &Repository, env: &Env, upstream_flag: Option<&String>) -> Result<Overrides> {
-    let config = repo
-        .config()
-        .map_err(|e| Error::git("cannot read git config", e))?;
-    let mut flags = Vec::new();
-    if let Some(u) = upstream_flag {
-        flags.push(("upstream", u.clone(), "--upstream"));
-    }
-    Overrides::load(Some(&config), &env.vars, &flags)
-}
-
-fn check(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
-    git::repo::workdir(repo, "check")?;
-    let mut engine = Engine::new(repo, overrides(repo, env, args.upstream.as_ref())?)?;
-    let targets = engine::targets::from_revspecs(repo, &args.revs)?;
-    let report = engine.report(
-        &targets,
-        JudgeOptions {
-            commits: args.commits,
-        },
-    )?;
-    let text = match args.format {
-        Format::Json => render::human::json(&report),
-        Format::Human => render::human::human(
-            &report,
-            engine.settings().string_or_default("push_option"),
-            &render::human::Styles::new(env.color()),
-        ),
-    };
-    write_out(out, text.as_bytes())?;
-    Ok(i32::from(args.exit_code && report.rebuild))
 }
 
 /// Writes to stdout; a closed pipe (`dockguard check | head`) is not an error.

@@ -20,13 +20,13 @@ use std::process::Stdio;
 use git2::{ObjectType, Repository};
 
 use crate::cli::PushArgs;
+use crate::context::{Context, Door, Env};
 use crate::engine::targets::Target;
-use crate::engine::{Engine, JudgeOptions};
+use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::hook::chain::exit_code;
 use crate::hook::request::{configured_push_options, scan_push_args, OPTIONS_ENV};
-use crate::hook::{git_command, load_overrides, run_settings, sh_join};
-use crate::Env;
+use crate::hook::{git_command, sh_join};
 
 /// One line of `git push --porcelain` output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,10 +164,11 @@ struct Judgement {
 fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgement> {
     let mut msg = String::new();
     let pushed: Vec<&PorcelainRef> = refs.iter().filter(|r| r.pushes_something()).collect();
-    let overrides = load_overrides(repo, env)?;
-    let want = run_settings(repo, &overrides)?
-        .string_or_default("push_option")
-        .to_owned();
+    let ctx = Context::load(repo, env, Door::Local, &[])?;
+    for w in ctx.warnings() {
+        let _ = writeln!(msg, "dockguard: {w}");
+    }
+    let want = ctx.settings.push_option.clone();
     if pushed.is_empty() {
         return Ok(Judgement {
             want,
@@ -175,7 +176,7 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
             msg,
         });
     }
-    let mut engine = match Engine::new(repo, overrides) {
+    let mut engine = match ctx.engine(repo) {
         Ok(e) => e,
         Err(e) => {
             let _ = writeln!(
@@ -190,10 +191,6 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
             });
         }
     };
-    let want = engine
-        .settings()
-        .string_or_default("push_option")
-        .to_owned();
     let mut need = false;
     let mut cache = std::collections::HashMap::new();
     for r in pushed {

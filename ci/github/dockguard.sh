@@ -24,6 +24,14 @@ fi
 PATH="$PATH:$cache/bin"
 
 args=(ci --provider github)
+# `dockguard ci` takes no settings from DOCKGUARD_* variables (pipeline variables can come
+# from whoever pushes): the action's inputs become flags.
+if [ -n "${INPUT_UPSTREAM_URL:-}" ]; then
+    args+=(--upstream-url "$INPUT_UPSTREAM_URL")
+fi
+if [ -n "${INPUT_UPSTREAM_BRANCH:-}" ]; then
+    args+=(--upstream-branch "$INPUT_UPSTREAM_BRANCH")
+fi
 if [ "${DOCKGUARD_ACTION_STRICT:-false}" = "true" ]; then
     args+=(--strict)
 fi

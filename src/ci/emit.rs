@@ -141,7 +141,8 @@ pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{env_name, KEYS};
+    use crate::config::keys::env_name;
+    use crate::config::KEYS;
 
     #[test]
     fn decision_variables_never_shadow_settings_or_each_other() {

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use git2::{Oid, Repository};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Said};
 use crate::git::repo::{merge_base, MergeBase, NoBase};
 
 /// Where private refs live.
@@ -446,13 +446,17 @@ fn fetch_error(plan: &Plan, shown: &str, source: &Source, stderr: &str, locked: 
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    let cause = Some(git2::Error::from_str(&text));
+    let said = || Said {
+        program: "git",
+        text: text.clone(),
+    };
     if stderr.contains("dubious ownership") {
         return Error::Ownership {
             path: plan.display_dir.clone(),
-            source: git2::Error::from_str(&text),
+            source: Box::new(said()),
         };
     }
+    let cause = Some(said());
     let hint = if locked {
         format!(
             "another git process kept a lock in {} for too long; if none is running, remove the stale *.lock file it names",

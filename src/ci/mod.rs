@@ -20,19 +20,19 @@ use git2::Repository;
 use serde::Serialize;
 
 use crate::cli::{CiArgs, Format, ProviderArg};
-use crate::config::{FileLayer, Overrides};
+use crate::config::{Flag, Name};
+use crate::context::{Context, Door, Env};
 use crate::engine::targets::Target;
+use crate::engine::upstream::Upstream;
 use crate::engine::verdict::{short, Report, TargetVerdict};
-use crate::engine::{Engine, JudgeOptions};
+use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
-use crate::git::repo::{self, remote_exists};
-use crate::git::repo::{NoBase, Upstream};
+use crate::git::repo::{self, remote_exists, NoBase};
 use crate::render::outputs;
-use crate::Env;
 
 use self::emit::{decision_vars, github_files};
 use self::fetch::{PrivateRef, Source};
-use self::provider::{Choice, CiContext, PipelineKind, Provider};
+use self::provider::{Choice, CiContext, Provider};
 
 /// What fetching did, for the report.
 #[derive(Debug, Clone, Serialize)]
@@ -89,305 +89,305 @@ pub struct CiReport {
     pub report: Report,
 }
 
-/// Runs `dockguard ci`. Returns the exit code.
+/// Runs `dockguard ci`: find out about the job, read the settings, fetch and judge,
+/// then verify and write the outputs. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let workdir = repo::workdir(repo, "ci")?.to_path_buf();
-    let choice = match args.provider {
-        ProviderArg::Auto => Choice::Auto,
-        ProviderArg::Gitlab => Choice::Forced(Provider::Gitlab),
-        ProviderArg::Github => Choice::Forced(Provider::Github),
-        ProviderArg::Generic => Choice::Forced(Provider::Generic),
-    };
-    let prov = provider::detect_provider(env, choice);
-    let event = if prov == Provider::Github {
-        github_event(env)
-    } else {
-        None
-    };
-    let ctx = provider::context(env, prov, event.as_ref())?;
-
-    let mut flags: Vec<(&'static str, String, &'static str)> = Vec::new();
-    if let Some(u) = &args.upstream_url {
-        flags.push(("ci.upstream_url", u.clone(), "--upstream-url"));
+    let job = Job::new(repo, args, env)?;
+    let ctx = Context::load(repo, env, Door::Ci, &flags(args))?;
+    for w in ctx.warnings() {
+        eprintln!("dockguard: {w}");
     }
-    if let Some(b) = &args.upstream_branch {
-        flags.push(("ci.upstream_branch", b.clone(), "--upstream-branch"));
-    }
-    if let Some(v) = &args.request_variable {
-        flags.push(("ci.request_variable", v.clone(), "--request-variable"));
-    }
-    let config = repo
-        .config()
-        .map_err(|e| Error::git("cannot read git config", e))?;
-    let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
-    let settings = overrides.resolve(FileLayer::from_workdir(&workdir)?.as_ref());
-    let request_var = verify::request_variable(&settings)?;
-    let requested = verify::is_request(env.get(&request_var));
-
-    let target_spec = args
-        .target
-        .clone()
-        .or_else(|| ctx.target.clone())
-        .unwrap_or_else(|| "HEAD".to_owned());
-    let target_oid = repo::resolve_commit(repo, &target_spec)?;
-    let ref_name = args
-        .ref_name
-        .clone()
-        .or_else(|| ctx.ref_name.clone())
-        .or_else(|| current_branch(repo));
-    let label = outputs::one_line(
-        &ctx.label
-            .clone()
-            .or_else(|| ref_name.as_ref().map(|r| format!("refs/heads/{r}")))
-            .unwrap_or_else(|| target_spec.clone()),
+    eprintln!(
+        "dockguard: {} {} pipeline, judging {} ({})",
+        job.prov.name(),
+        job.ci.kind.name(),
+        job.target.label,
+        short(&job.target.oid)
     );
-    let ref_slug = crate::slug::docker_tag(ref_name.as_deref().unwrap_or(""), Some(&target_oid));
-    let mut log = |line: &str| eprintln!("{line}");
-    log(&format!(
-        "dockguard: {} {} pipeline, judging {label} ({})",
-        prov.name(),
-        ctx.kind.name(),
-        short(&target_oid)
-    ));
-
-    let target = Target {
-        label,
-        oid: target_oid,
-    };
+    for w in &job.warnings {
+        eprintln!("dockguard: {w}");
+    }
     let opts = JudgeOptions {
         commits: args.commits,
     };
-    let (report, push_option, fetch_summary) = if args.no_fetch {
-        let mut engine = Engine::new(repo, overrides)?;
-        let report = engine.report(std::slice::from_ref(&target), opts)?;
-        let po = engine
-            .settings()
-            .string_or_default("push_option")
-            .to_owned();
-        (report, po, None)
+    let (report, fetch) = if args.no_fetch {
+        let report = ctx
+            .engine(repo)?
+            .report(std::slice::from_ref(&job.target), opts)?;
+        (report, None)
     } else {
-        let (upstream, branch, other_project) = upstream::upstream_plan(repo, &settings, &ctx)?;
-        // A pipeline on the upstream branch itself (master after a merge) always equals
-        // upstream; what matters there is what this push changed: compare with the
-        // branch's previous tip when the CI knows it.
-        let on_upstream = !other_project
-            && matches!(
-                ctx.kind,
-                PipelineKind::Branch | PipelineKind::NewBranch | PipelineKind::Manual
-            )
-            && ref_name.as_deref() == Some(branch.as_str());
-        let previous = ctx
-            .before_sha
-            .as_deref()
-            .filter(|_| on_upstream)
-            .and_then(|b| git2::Oid::from_str(b).ok())
-            .filter(|b| !b.is_zero());
-        let src = match previous {
-            Some(p) => {
-                log(&format!(
-                    "dockguard: this pipeline runs on the upstream branch `{branch}` itself: \
-                     comparing with its previous tip {} (what this push changed)",
-                    short(&p)
-                ));
-                p.to_string()
-            }
-            None => {
-                if on_upstream {
-                    log(&format!(
-                        "dockguard: note: this pipeline runs on the upstream branch `{branch}` itself and the CI \
-                         gives no previous tip (first, manual or scheduled run), so it can only be compared with \
-                         itself; set {request_var}=1 to rebuild"
-                    ));
-                }
-                format!("refs/heads/{branch}")
-            }
-        };
-        let git_dir = repo.path().to_path_buf();
-        let stale = fetch::delete_stale(&git_dir);
-        if stale > 0 {
-            log(&format!(
-                "dockguard: deleted {stale} private ref(s) left by runs killed more than a day ago"
-            ));
-        }
-        let private = PrivateRef::new(&git_dir, ctx.job_id.as_deref());
-        let target_source = remote_exists(repo, "origin").then(|| Source::remote("origin"));
-        let plan = fetch::Plan {
-            git_dir: git_dir.clone(),
-            display_dir: workdir.clone(),
-            upstream: upstream.clone(),
-            branch: branch.clone(),
-            src,
-            target: target_oid,
-            target_source,
-            private_ref: private.name.clone(),
-            depth: u32::try_from(settings.int("ci.depth")).unwrap_or(50),
-            max_depth: u32::try_from(settings.int("ci.max_depth")).unwrap_or(u32::MAX),
-            unshallow: settings.bool("ci.unshallow"),
-        };
-        let outcome =
-            match (fetch::fetch_and_deepen(&plan, &mut log), previous) {
-                (Ok(o), _) => o,
-                (Err(e), Some(p)) => {
-                    // The previous tip is gone from the server (a force push): what this
-                    // push changed cannot be known, so rebuild.
-                    let why =
-                        format!(
-                    "the branch's previous tip {p} cannot be fetched (force-pushed away?): {}",
-                    e.render().lines().map(str::trim).collect::<Vec<_>>().join(" ")
-                );
-                    log(&format!("dockguard: warning: {why}"));
-                    let verdict = TargetVerdict::base_unknown(
-                        target.label.clone(),
-                        target_oid,
-                        NoBase::MissingObject,
-                        why,
-                    );
-                    let upstream_at = Upstream {
-                        refname: format!("refs/heads/{branch}"),
-                        oid: p,
-                        chosen_by: "the branch's previous tip (before this push)".into(),
-                    };
-                    let summary = FetchSummary {
-                        source: upstream.display.clone(),
-                        branch: branch.clone(),
-                        previous_tip: Some(p.to_string()),
-                        was_shallow: repo.is_shallow(),
-                        rounds: 0,
-                        depth: 0,
-                        unshallowed: false,
-                        commands: Vec::new(),
-                    };
-                    drop(private);
-                    let po = settings.string_or_default("push_option").to_owned();
-                    return finish(
-                        args,
-                        env,
-                        out,
-                        Finish {
-                            prov,
-                            ctx,
-                            ref_name,
-                            ref_slug,
-                            request_var,
-                            requested,
-                            push_option: po,
-                            fetch: Some(summary),
-                            report: Report::new(upstream_at, vec![verdict]),
-                        },
-                    );
-                }
-                (Err(e), None) => return Err(e),
-            };
-        // libgit2 caches the shallow file and the object database: open afresh.
-        let fresh = Repository::open(&git_dir)
-            .map_err(|e| Error::git(format!("cannot reopen {}", git_dir.display()), e))?;
-        let mut flags = flags.clone();
-        flags.push(("upstream", private.name.clone(), "dockguard ci"));
-        let overrides = Overrides::load(Some(&config), &env.vars, &flags)?;
-        let mut engine = Engine::new(&fresh, overrides)?;
-        engine.upstream.refname = format!("refs/heads/{branch}");
-        engine.upstream.chosen_by = match previous {
-            Some(_) => format!(
-                "the branch's previous tip (before this push), fetched from {}",
-                upstream.display
-            ),
-            None => format!("fetched from {}", upstream.display),
-        };
-        let report = engine.report(std::slice::from_ref(&target), opts)?;
-        let po = engine
-            .settings()
-            .string_or_default("push_option")
-            .to_owned();
-        let summary = FetchSummary {
-            source: upstream.display.clone(),
-            branch,
-            previous_tip: previous.map(|p| p.to_string()),
-            was_shallow: outcome.was_shallow,
-            rounds: outcome.rounds,
-            depth: outcome.depth,
-            unshallowed: outcome.unshallowed,
-            commands: outcome.commands,
-        };
-        log(&fetch_line(&summary, &report));
-        drop(engine);
-        drop(private); // deletes the private ref
-        (report, po, Some(summary))
+        let (report, summary) = fetch_and_judge(repo, &workdir, &ctx, &job, opts)?;
+        (report, Some(summary))
     };
-
-    finish(
-        args,
-        env,
-        out,
-        Finish {
-            prov,
-            ctx,
-            ref_name,
-            ref_slug,
-            request_var,
-            requested,
-            push_option,
-            fetch: fetch_summary,
-            report,
-        },
-    )
+    finish(args, env, out, &ctx, job, fetch, report)
 }
 
-/// What is left to do once the verdict is in.
-struct Finish {
+/// What the job is: the CI system, what its environment says, and what is judged.
+struct Job {
     prov: Provider,
-    ctx: CiContext,
+    ci: CiContext,
+    target: Target,
     ref_name: Option<String>,
     ref_slug: String,
-    request_var: String,
-    requested: bool,
-    push_option: String,
-    fetch: Option<FetchSummary>,
-    report: Report,
+    /// Where the environment disagreed with the repository.
+    warnings: Vec<String>,
+}
+
+impl Job {
+    fn new(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Self> {
+        let choice = match args.provider {
+            ProviderArg::Auto => Choice::Auto,
+            ProviderArg::Gitlab => Choice::Forced(Provider::Gitlab),
+            ProviderArg::Github => Choice::Forced(Provider::Github),
+            ProviderArg::Generic => Choice::Forced(Provider::Generic),
+        };
+        let prov = provider::detect_provider(env, choice);
+        let event = if prov == Provider::Github {
+            github_event(env)
+        } else {
+            None
+        };
+        let ci = provider::context(env, prov, event.as_ref())?;
+        let mut warnings = Vec::new();
+        let target_oid = match (&args.target, &ci.target) {
+            (Some(spec), _) => repo::resolve_commit(repo, spec)?,
+            (None, Some(spec)) => {
+                // The CI's variable names the commit, but the job builds what is checked
+                // out; a pipeline variable can be overridden by whoever pushes.
+                let head = repo::resolve_commit(repo, "HEAD")?;
+                match repo::resolve_commit(repo, spec) {
+                    Ok(oid) if oid == head => head,
+                    _ => {
+                        warnings.push(format!(
+                            "warning: the CI says the commit is {}, but HEAD is {}: judging HEAD, \
+                             which is what this job builds",
+                            outputs::one_line(spec),
+                            short(&head)
+                        ));
+                        head
+                    }
+                }
+            }
+            (None, None) => repo::resolve_commit(repo, "HEAD")?,
+        };
+        let ref_name = args
+            .ref_name
+            .clone()
+            .or_else(|| ci.ref_name.clone())
+            .or_else(|| current_branch(repo));
+        let label = outputs::one_line(
+            &ci.label
+                .clone()
+                .or_else(|| ref_name.as_ref().map(|r| format!("refs/heads/{r}")))
+                .or_else(|| args.target.clone())
+                .unwrap_or_else(|| "HEAD".to_owned()),
+        );
+        let ref_slug =
+            crate::slug::docker_tag(ref_name.as_deref().unwrap_or(""), Some(&target_oid));
+        Ok(Job {
+            prov,
+            ci,
+            target: Target {
+                label,
+                oid: target_oid,
+            },
+            ref_name,
+            ref_slug,
+            warnings,
+        })
+    }
+}
+
+fn flags(args: &CiArgs) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    let mut add = |name, value: &Option<String>, flag| {
+        if let Some(v) = value {
+            flags.push(Flag {
+                name,
+                value: v.clone(),
+                flag,
+            });
+        }
+    };
+    add(Name::CiUpstreamUrl, &args.upstream_url, "--upstream-url");
+    add(
+        Name::CiUpstreamBranch,
+        &args.upstream_branch,
+        "--upstream-branch",
+    );
+    add(
+        Name::CiRequestVariable,
+        &args.request_variable,
+        "--request-variable",
+    );
+    flags
+}
+
+/// Fetches the upstream branch (deepening a shallow clone until the merge-base is there)
+/// and judges the job's commit against it.
+fn fetch_and_judge(
+    repo: &Repository,
+    workdir: &std::path::Path,
+    ctx: &Context,
+    job: &Job,
+    opts: JudgeOptions,
+) -> Result<(Report, FetchSummary)> {
+    let mut log = |line: &str| eprintln!("{line}");
+    let plan = upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
+    let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
+    let branch = plan.branch.clone();
+    let src = match previous {
+        Some(p) => {
+            log(&format!(
+                "dockguard: this pipeline runs on the upstream branch `{branch}` itself: \
+                 comparing with its previous tip {} (what this push changed)",
+                short(&p)
+            ));
+            p.to_string()
+        }
+        None => {
+            if plan.on_upstream {
+                log(&format!(
+                    "dockguard: note: this pipeline runs on the upstream branch `{branch}` itself and the CI \
+                     gives no usable previous tip (first, manual or scheduled run), so it can only be compared with \
+                     itself; set {}=1 to rebuild",
+                    ctx.settings.ci.request_variable
+                ));
+            }
+            format!("refs/heads/{branch}")
+        }
+    };
+    let git_dir = repo.path().to_path_buf();
+    let stale = fetch::delete_stale(&git_dir);
+    if stale > 0 {
+        log(&format!(
+            "dockguard: deleted {stale} private ref(s) left by runs killed more than a day ago"
+        ));
+    }
+    let private = PrivateRef::new(&git_dir, job.ci.job_id.as_deref());
+    let fetch_plan = fetch::Plan {
+        git_dir: git_dir.clone(),
+        display_dir: workdir.to_path_buf(),
+        upstream: plan.source.clone(),
+        branch: branch.clone(),
+        src,
+        target: job.target.oid,
+        target_source: remote_exists(repo, "origin").then(|| Source::remote("origin")),
+        private_ref: private.name.clone(),
+        depth: ctx.settings.ci.depth,
+        max_depth: ctx.settings.ci.max_depth,
+        unshallow: ctx.settings.ci.unshallow,
+    };
+    let mut summary = FetchSummary {
+        source: plan.source.display.clone(),
+        branch: branch.clone(),
+        previous_tip: previous.map(|p| p.to_string()),
+        was_shallow: repo.is_shallow(),
+        rounds: 0,
+        depth: 0,
+        unshallowed: false,
+        commands: Vec::new(),
+    };
+    let outcome = match (fetch::fetch_and_deepen(&fetch_plan, &mut log), previous) {
+        (Ok(o), _) => o,
+        (Err(e), Some(p)) => {
+            // The previous tip is gone from the server (a force push): what this push
+            // changed cannot be known, so rebuild.
+            let why = format!(
+                "the branch's previous tip {p} cannot be fetched (force-pushed away?): {}",
+                e.render()
+                    .lines()
+                    .map(str::trim)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+            log(&format!("dockguard: warning: {why}"));
+            let verdict = TargetVerdict::base_unknown(
+                job.target.label.clone(),
+                job.target.oid,
+                NoBase::MissingObject,
+                why,
+            );
+            let upstream_at = Upstream {
+                refname: format!("refs/heads/{branch}"),
+                oid: p,
+                chosen_by: "the branch's previous tip (before this push)".into(),
+            };
+            return Ok((Report::new(upstream_at, vec![verdict]), summary));
+        }
+        (Err(e), None) => return Err(e),
+    };
+    // libgit2 caches the shallow file and the object database: open afresh.
+    let fresh = Repository::open(&git_dir)
+        .map_err(|e| Error::git(format!("cannot reopen {}", git_dir.display()), e))?;
+    let upstream = Upstream {
+        refname: format!("refs/heads/{branch}"),
+        oid: outcome.upstream_oid,
+        chosen_by: match previous {
+            Some(_) => format!(
+                "the branch's previous tip (before this push), fetched from {}",
+                plan.source.display
+            ),
+            None => format!("fetched from {}", plan.source.display),
+        },
+    };
+    let report = ctx
+        .engine_with(&fresh, upstream)
+        .report(std::slice::from_ref(&job.target), opts)?;
+    summary.was_shallow = outcome.was_shallow;
+    summary.rounds = outcome.rounds;
+    summary.depth = outcome.depth;
+    summary.unshallowed = outcome.unshallowed;
+    summary.commands = outcome.commands;
+    log(&fetch_line(&summary, &report));
+    drop(private); // deletes the private ref
+    Ok((report, summary))
 }
 
 /// Verifies against the request, writes the outputs, prints, and picks the exit code.
-fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, f: Finish) -> Result<i32> {
-    let Finish {
-        prov,
-        ctx,
-        ref_name,
-        ref_slug,
-        request_var,
-        requested,
-        push_option,
-        fetch: fetch_summary,
-        report,
-    } = f;
+fn finish(
+    args: &CiArgs,
+    env: &Env,
+    out: &mut dyn Write,
+    ctx: &Context,
+    job: Job,
+    fetch: Option<FetchSummary>,
+    report: Report,
+) -> Result<i32> {
+    let request_var = ctx.settings.ci.request_variable.clone();
+    let requested = verify::is_request(env.get(&request_var));
+    let push_option = ctx.settings.push_option.as_str();
     let base_unknown = report.targets.iter().any(|t| t.merge_base.is_none());
     let decision = verify::decide(report.rebuild, base_unknown, requested, args.strict);
     let ci = CiReport {
         version: 1,
-        provider: prov,
-        pipeline: ctx.kind,
-        ref_name: ref_name.clone(),
-        ref_slug,
+        provider: job.prov,
+        pipeline: job.ci.kind,
+        ref_name: job.ref_name,
+        ref_slug: job.ref_slug,
         decision: if decision.rebuild { "rebuild" } else { "skip" },
         reason: decision.case.slug(),
         needed: decision.needed,
         requested: decision.requested,
         request_variable: request_var.clone(),
         strict_failure: decision.strict_failure,
-        fetch: fetch_summary,
-        context: ctx,
+        fetch,
+        context: job.ci,
         report,
     };
 
     if let Some(path) = &args.dotenv {
         outputs::write(path, &outputs::dotenv(&decision_vars(&ci))?)?;
     }
-    if prov == Provider::Github {
-        github_files(env, &ci, &decision, &push_option)?;
+    if job.prov == Provider::Github {
+        github_files(env, &ci, &decision, push_option)?;
     }
-    let line = verify::line(&decision, &request_var, &push_option);
+    let line = verify::line(&decision, &request_var, push_option);
     match args.format {
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&ci)
-                .map_err(|e| Error::Usage(format!("internal: cannot serialise the report: {e}")))?;
+                .map_err(|e| Error::internal(format!("cannot serialise the report: {e}")))?;
             json.push('\n');
             crate::write_out(out, json.as_bytes())?;
             eprintln!("{line}");
@@ -395,7 +395,7 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, f: Finish) -> Result<i3
         Format::Human => {
             let mut text = crate::render::human::human(
                 &ci.report,
-                &push_option,
+                push_option,
                 &crate::render::human::Styles::new(env.color()),
             );
             text.push('\n');

@@ -1,30 +1,54 @@
 //! Which upstream `dockguard ci` compares with: where to fetch it from and which branch.
+//!
+//! The job's environment is partly written by whoever pushed (pipeline variables set by
+//! `git push -o ci.variable=…` can override the CI's own), so what it says is checked
+//! against what the servers and the repository say wherever it decides the comparison:
+//! - a fetch URL from the environment (a fork MR's target project) is used only when it is
+//!   on the same host as the clone's `origin`; configured URLs come from flags or git config;
+//! - the default branch is the upstream server's `HEAD`; `CI_DEFAULT_BRANCH` / the event's
+//!   default branch only when the server does not say;
+//! - "this pipeline runs on the upstream branch itself" (compare with the previous tip) is
+//!   believed only when the upstream server's branch really points at the judged commit.
 
-use git2::Repository;
+use std::process::Command;
+
+use git2::{Oid, Repository};
 
 use super::fetch::{self, Source};
-use super::provider::CiContext;
-use crate::config::Settings;
+use super::provider::{CiContext, PipelineKind};
+use crate::config::CiSettings;
 use crate::error::{Error, Result};
 use crate::git::repo::remote_exists;
+use crate::render::outputs::one_line;
 
-fn nonempty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+/// Where upstream comes from and what is compared.
+#[derive(Debug, Clone)]
+pub struct UpstreamPlan {
+    /// Where it is fetched from.
+    pub source: Source,
+    /// The upstream branch (short name).
+    pub branch: String,
+    /// The pipeline runs on the upstream branch itself (checked with the server).
+    pub on_upstream: bool,
 }
 
-/// Where to fetch upstream from, which branch, and whether that is another project.
+/// Works out the upstream: source, branch, and whether the pipeline is on it.
 pub fn upstream_plan(
     repo: &Repository,
-    settings: &Settings,
+    settings: &CiSettings,
     ctx: &CiContext,
-) -> Result<(Source, String, bool)> {
-    let configured_url = nonempty(settings.string("ci.upstream_url"));
-    let source = match (&configured_url, &ctx.target_project_url) {
+    target: Oid,
+    log: &mut dyn FnMut(&str),
+) -> Result<UpstreamPlan> {
+    let configured_url = settings.upstream_url.as_ref().map(|u| u.value.clone());
+    let env_url = ctx
+        .target_project_url
+        .as_deref()
+        .filter(|u| same_host_as_origin(repo, u, log));
+    let source = match (&configured_url, env_url) {
         (Some(u), _) if remote_exists(repo, u) => Source::remote(u),
-        (Some(u), _) => Source::url(u),
-        (None, Some(u)) => Source::url(u),
+        (Some(u), _) => Source::url(&checked_url(u)?),
+        (None, Some(u)) => Source::url(&checked_url(u)?),
         (None, None) if remote_exists(repo, "upstream") => Source::remote("upstream"),
         (None, None) if remote_exists(repo, "origin") => Source::remote("origin"),
         (None, None) => {
@@ -32,41 +56,215 @@ pub fn upstream_plan(
                 context: "no remote to fetch the upstream branch from (no `upstream`, no `origin`)"
                     .into(),
                 source: None,
-                hint: "set ci.upstream_url (or --upstream-url) to the upstream repository's URL"
+                hint: "pass --upstream-url URL (or `git config dockguard.ci.upstream-url URL`)"
                     .into(),
             })
         }
     };
-    let other_project = configured_url.is_some() || ctx.target_project_url.is_some();
-    let branch = nonempty(settings.string("ci.upstream_branch"))
-        .or_else(|| ctx.target_branch.clone())
-        .or_else(|| {
-            if other_project {
-                fetch::remote_head(repo.path(), &source)
-            } else {
-                None
-            }
-        })
-        .or_else(|| ctx.default_branch.clone())
-        .or_else(|| fetch::remote_head(repo.path(), &source));
+    let other_project = configured_url.is_some() || env_url.is_some();
+    let branch = branch(repo, settings, ctx, &source, log)?;
+    let claims_upstream = !other_project
+        && matches!(
+            ctx.kind,
+            PipelineKind::Branch | PipelineKind::NewBranch | PipelineKind::Manual
+        );
+    let mut plan = UpstreamPlan {
+        source,
+        branch,
+        on_upstream: false,
+    };
+    if claims_upstream && ctx.ref_name.as_deref() == Some(plan.branch.as_str()) {
+        plan.on_upstream = on_upstream(repo, &plan, ctx, target, log);
+    }
+    Ok(plan)
+}
+
+fn branch(
+    repo: &Repository,
+    settings: &CiSettings,
+    ctx: &CiContext,
+    source: &Source,
+    log: &mut dyn FnMut(&str),
+) -> Result<String> {
+    let (branch, origin) = if let Some(b) = &settings.upstream_branch {
+        (Some(b.value.clone()), b.origin.to_string())
+    } else if let Some(b) = ctx
+        .target_branch
+        .clone()
+        .filter(|_| ctx.kind == PipelineKind::MergeRequest)
+    {
+        (Some(b), "the merge request's target branch".to_owned())
+    } else if let Some(b) = fetch::remote_head(repo.path(), source) {
+        if let Some(d) = ctx.default_branch.as_deref().filter(|d| *d != b) {
+            log(&format!(
+                "dockguard: note: the CI says the default branch is `{}`, but {} says `{b}`; using `{b}`",
+                one_line(d),
+                source.display
+            ));
+        }
+        (Some(b), format!("{}'s HEAD", source.display))
+    } else {
+        (
+            ctx.default_branch.clone(),
+            "the CI's default branch".to_owned(),
+        )
+    };
     let branch = branch.ok_or_else(|| Error::Ci {
         context: format!(
-            "cannot tell which branch of {} is upstream (no MR/PR target, no default branch, no HEAD)",
+            "cannot tell which branch of {} is upstream (no MR/PR target, no HEAD, no default branch)",
             source.display
         ),
         source: None,
-        hint: "set ci.upstream_branch (or --upstream-branch), e.g. master".into(),
+        hint: "pass --upstream-branch BRANCH (e.g. master), or set ci.upstream_branch \
+               (`git config dockguard.ci.upstream-branch BRANCH`)"
+            .into(),
     })?;
     let branch = branch
         .strip_prefix("refs/heads/")
         .unwrap_or(&branch)
         .to_owned();
-    if git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
-        Ok((source, branch, other_project))
+    if !branch.starts_with('-') && git2::Reference::is_valid_name(&format!("refs/heads/{branch}")) {
+        Ok(branch)
     } else {
         Err(Error::Config {
-            origin: settings.origin("ci.upstream_branch").to_string(),
-            message: format!("{branch:?} is not a valid branch name"),
+            origin,
+            message: format!("{:?} is not a valid branch name", one_line(&branch)),
         })
+    }
+}
+
+/// A URL dockguard may hand to git: not an option, no control characters.
+fn checked_url(url: &str) -> Result<String> {
+    if url.starts_with('-') || url.chars().any(char::is_control) || url.trim().is_empty() {
+        return Err(Error::Config {
+            origin: "the upstream URL".into(),
+            message: format!(
+                "{:?} is not a repository URL (it must not start with `-`)",
+                one_line(url)
+            ),
+        });
+    }
+    Ok(url.to_owned())
+}
+
+/// The host part of a URL (`scheme://[user@]host[:port]/…` or scp-like `user@host:path`).
+fn host(url: &str) -> Option<String> {
+    let rest = match url.split_once("://") {
+        Some((_, rest)) => rest.split('/').next()?,
+        None => url.split_once(':')?.0,
+    };
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let host = host.split(':').next()?;
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// A URL taken from the CI's environment may only point at the server the clone came
+/// from: a pipeline variable must not make the job fetch from anywhere else.
+fn same_host_as_origin(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) -> bool {
+    let origin = repo
+        .find_remote("origin")
+        .ok()
+        .and_then(|r| r.url().ok().map(str::to_owned));
+    let same = match (origin.as_deref().and_then(host), host(url)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    if !same {
+        log(&format!(
+            "dockguard: warning: ignoring the target project URL {} from the CI's environment: it is \
+             not on the same server as origin (pass --upstream-url to fetch from elsewhere)",
+            one_line(&fetch::redact_url(url))
+        ));
+    }
+    same
+}
+
+/// Is the pipeline really on the upstream branch? The branch name and the previous tip
+/// come from the environment; the server's branch pointing at the judged commit does not.
+fn on_upstream(
+    repo: &Repository,
+    plan: &UpstreamPlan,
+    ctx: &CiContext,
+    target: Oid,
+    log: &mut dyn FnMut(&str),
+) -> bool {
+    let tip = remote_ref(repo, &plan.source, &format!("refs/heads/{}", plan.branch));
+    let verified = tip == Some(target);
+    if !verified {
+        log(&format!(
+            "dockguard: note: the CI says this pipeline runs on `{}`, but {}'s `{}` is not this commit; \
+             comparing with its merge-base like any branch",
+            one_line(ctx.ref_name.as_deref().unwrap_or("?")),
+            plan.source.display,
+            plan.branch
+        ));
+    }
+    verified
+}
+
+/// The previous tip to compare with, when the pipeline is on the upstream branch itself.
+pub fn previous_tip(
+    plan: &UpstreamPlan,
+    ctx: &CiContext,
+    target: Oid,
+    log: &mut dyn FnMut(&str),
+) -> Option<Oid> {
+    if !plan.on_upstream {
+        return None;
+    }
+    let previous = ctx
+        .before_sha
+        .as_deref()
+        .and_then(|b| Oid::from_str(b).ok())
+        .filter(|b| !b.is_zero())?;
+    if previous == target {
+        log("dockguard: note: the CI's previous tip is this very commit; ignoring it");
+        return None;
+    }
+    Some(previous)
+}
+
+/// What a ref of a remote points at (`git ls-remote SOURCE REF`), if it answers.
+fn remote_ref(repo: &Repository, source: &Source, refname: &str) -> Option<Oid> {
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(repo.path())
+        .args(["ls-remote", "--end-of-options", &source.arg, refname])
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let (oid, name) = l.split_once('\t')?;
+        (name == refname).then(|| Oid::from_str(oid).ok()).flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_of_urls() {
+        assert_eq!(
+            host("https://gitlab-ci-token:xyz@gitlab.com/a/b.git").as_deref(),
+            Some("gitlab.com")
+        );
+        assert_eq!(
+            host("ssh://git@Example.org:2222/a/b").as_deref(),
+            Some("example.org")
+        );
+        assert_eq!(
+            host("git@github.com:a/b.git").as_deref(),
+            Some("github.com")
+        );
+        assert_eq!(host("/srv/repo.git"), None);
+        assert!(checked_url("--upload-pack=touch PWNED").is_err());
+        assert!(checked_url("https://x/y\n").is_err());
+        assert!(checked_url("https://x/y").is_ok());
     }
 }

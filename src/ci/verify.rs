@@ -12,12 +12,6 @@
 
 use serde::Serialize;
 
-use crate::config::{env_name, Settings, KEYS};
-use crate::error::{Error, Result};
-use crate::render::outputs;
-
-use super::emit::DECISION_VARS;
-
 /// Which of the cases applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -118,64 +112,9 @@ pub fn line(d: &Decision, request_var: &str, push_option: &str) -> String {
     }
 }
 
-/// The request variable's name, checked: a valid variable name, and not one of ours.
-pub fn request_variable(settings: &Settings) -> Result<String> {
-    let name = settings.string_or_default("ci.request_variable").to_owned();
-    let origin = settings.origin("ci.request_variable").to_string();
-    if !outputs::is_var_name(&name) {
-        return Err(Error::Config {
-            origin,
-            message: format!(
-                "`ci.request_variable` = {name:?} is not a variable name ([A-Za-z_][A-Za-z0-9_]*)"
-            ),
-        });
-    }
-    if DECISION_VARS.contains(&name.as_str()) || KEYS.iter().any(|k| env_name(k) == name) {
-        return Err(Error::Config {
-            origin,
-            message: format!(
-                "`ci.request_variable` = {name:?} is one of dockguard's own variables; \
-                 the request must have a name of its own (default DOCKGUARD_REBUILD)"
-            ),
-        });
-    }
-    Ok(name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Overrides;
-
-    #[test]
-    fn request_variable_must_be_a_name_of_its_own() {
-        let settings = |v: &str| {
-            let mut env = std::collections::BTreeMap::new();
-            env.insert("DOCKGUARD_CI_REQUEST_VARIABLE".to_owned(), v.to_owned());
-            Overrides::load(None, &env, &[])
-                .expect("load")
-                .resolve(None)
-        };
-        assert_eq!(
-            request_variable(&settings("QEMU_CI")).expect("ok"),
-            "QEMU_CI"
-        );
-        let e = request_variable(&settings("DOCKGUARD_DECISION"))
-            .expect_err("ours")
-            .to_string();
-        assert!(e.contains("dockguard's own"), "{e}");
-        let e = request_variable(&settings("DOCKGUARD_UPSTREAM"))
-            .expect_err("a setting")
-            .to_string();
-        assert!(e.contains("dockguard's own"), "{e}");
-        let e = request_variable(&settings("A-B"))
-            .expect_err("bad")
-            .to_string();
-        assert!(
-            e.contains("DOCKGUARD_CI_REQUEST_VARIABLE") && e.contains("not a variable name"),
-            "{e}"
-        );
-    }
 
     #[test]
     fn the_four_cases_and_base_unknown() {

@@ -60,7 +60,7 @@ impl Trees<'_, '_> {
         let t = self
             .objects
             .tree(oid)
-            .map_err(|e| Error::git(format!("cannot read tree {oid}"), e))?;
+            .map_err(|e| Error::object(format!("cannot read tree {oid}"), e))?;
         if self.cache.len() >= TREE_CACHE {
             self.cache.clear();
         }
@@ -75,7 +75,7 @@ impl Trees<'_, '_> {
         let h = self
             .objects
             .commit_header(oid)
-            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
+            .map_err(|e| Error::object(format!("cannot read commit {oid}"), e))?;
         self.commit_trees.insert(oid, h.tree);
         Ok(h.tree)
     }
@@ -158,7 +158,7 @@ pub fn attribute(
         let header = trees
             .objects
             .commit_header(oid)
-            .map_err(|e| Error::git(format!("cannot read commit {oid}"), e))?;
+            .map_err(|e| Error::object(format!("cannot read commit {oid}"), e))?;
         trees.commit_trees.insert(oid, header.tree);
         let parent_trees = header
             .parents

@@ -157,7 +157,7 @@ trait TreeSource {
 
 impl TreeSource for Objects<'_> {
     fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
-        Objects::tree(self, oid).map_err(|e| Error::git(format!("cannot read tree {oid}"), e))
+        Objects::tree(self, oid).map_err(|e| Error::object(format!("cannot read tree {oid}"), e))
     }
 }
 
@@ -166,12 +166,10 @@ struct PackOnly<'a>(&'a mut PackReader);
 
 impl TreeSource for PackOnly<'_> {
     fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
-        self.0.tree(&oid).ok_or_else(|| {
-            Error::git(
-                format!("tree {oid} is not in a pack"),
-                git2::Error::from_str("not in a pack"),
-            )
-        })
+        // Not an answer: the caller redoes this half with full object access.
+        self.0
+            .tree(&oid)
+            .ok_or_else(|| Error::internal(format!("tree {oid} is not in a pack")))
     }
 }
 
@@ -239,9 +237,8 @@ impl<'t> Iterator for Entries<'t> {
             }
             None => {
                 self.rest = &[];
-                Some(Err(Error::git(
-                    "malformed tree object",
-                    git2::Error::from_str("cannot parse tree entry"),
+                Some(Err(Error::Corrupt(
+                    "a tree object is malformed: an entry does not parse".into(),
                 )))
             }
         }

@@ -140,11 +140,19 @@ fn union(parts: &[String]) -> Option<Regex> {
     Regex::new(&format!("^(?:{joined})$")).ok()
 }
 
-fn checked_glob(glob: &str, origin: &str, key: &str) -> Result<String> {
+/// A configured glob, compiled: an empty glob, an unclosed `[` or a class the regex engine
+/// rejects (`[z-a]`) is a config error naming the key, never a literal or a silent miss.
+pub fn checked_glob(glob: &str, origin: &str, key: &str) -> Result<String> {
     if glob.is_empty() {
         return Err(Error::Config {
             origin: origin.to_owned(),
             message: format!("`{key}` has an empty glob; remove it"),
+        });
+    }
+    if let Some(problem) = glob_problem(glob) {
+        return Err(Error::Config {
+            origin: origin.to_owned(),
+            message: format!("`{key}` glob {glob:?} is not valid: {problem}"),
         });
     }
     let re = glob_to_regex(glob);
@@ -249,6 +257,32 @@ fn translate_component(comp: &str, out: &mut String) {
         }
         i += 1;
     }
+}
+
+/// What is wrong with a glob's syntax (an unclosed character class), if anything.
+fn glob_problem(glob: &str) -> Option<String> {
+    for comp in glob.split('/') {
+        let chars: Vec<char> = comp.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '\\' => i += 1,
+                '[' => match class_end(&chars, i) {
+                    Some(end) => i = end,
+                    None => {
+                        return Some(format!(
+                            "`[` at {:?} opens a character class that is never closed \
+                             (write `\\[` for a literal `[`)",
+                            comp
+                        ))
+                    }
+                },
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Index of the `]` closing the class opened at `start`, if the class is well formed.

@@ -49,6 +49,7 @@ pub mod attribution;
 pub mod changes;
 pub mod matcher;
 pub mod targets;
+pub mod upstream;
 pub mod verdict;
 
 use std::collections::HashMap;
@@ -56,25 +57,40 @@ use std::rc::Rc;
 
 use git2::{Oid, Repository};
 
-use crate::config::{FileLayer, Overrides, Settings};
+use crate::config::{ContentSettings, FileLayer};
+use crate::context::Context;
 use crate::engine::attribution::attribute;
 use crate::engine::matcher::Matcher;
 use crate::engine::targets::Target;
+use crate::engine::upstream::Upstream;
 use crate::engine::verdict::{Report, TargetVerdict};
 use crate::error::{Error, Result};
 use crate::git::history::History;
 use crate::git::objects::Objects;
-use crate::git::repo::{merge_base, resolve_upstream, MergeBase, NoBase, Upstream};
+use crate::git::repo::{merge_base, MergeBase, NoBase};
 
-/// What a target is judged by: its settings and the compiled matcher.
+/// What a target is judged by: its tree's content rules and the compiled matcher.
 #[derive(Debug)]
 pub struct Rules {
-    /// The effective settings.
-    pub settings: Settings,
+    /// The typed content settings.
+    pub content: ContentSettings,
     /// The compiled patterns.
     pub matcher: Matcher,
     /// The images of trees judged by these rules (with their caches).
     pub images: crate::images::Catalog,
+}
+
+impl Rules {
+    /// Compiles content settings; a bad pattern is a config error naming its key.
+    pub fn new(content: ContentSettings) -> Result<Self> {
+        let matcher = Matcher::new(&content.match_spec, &content.match_origin)?;
+        let images = crate::images::Catalog::new(&content, matcher.clone())?;
+        Ok(Rules {
+            content,
+            matcher,
+            images,
+        })
+    }
 }
 
 /// Options for judging.
@@ -84,15 +100,13 @@ pub struct JudgeOptions {
     pub commits: bool,
 }
 
-/// One run's state: the upstream, the override layers, and rules cached per config blob.
-pub struct Engine<'r> {
-    repo: &'r Repository,
-    overrides: Overrides,
-    workdir_file: Option<FileLayer>,
-    run_settings: Settings,
+/// One run's state: the upstream, and rules cached per config blob.
+pub struct Engine<'c> {
+    repo: &'c Repository,
+    ctx: &'c Context,
     cache: HashMap<Option<Oid>, Rc<Rules>>,
-    history: History<'r>,
-    objects: Objects<'r>,
+    history: History<'c>,
+    objects: Objects<'c>,
     /// What targets are compared with.
     pub upstream: Upstream,
 }
@@ -105,43 +119,17 @@ impl std::fmt::Debug for Engine<'_> {
     }
 }
 
-impl<'r> Engine<'r> {
-    /// Resolves the run-level settings and the upstream.
-    ///
-    /// Run-level settings (the upstream, the hook's policy) come from the work tree's
-    /// `.dockguard.toml`, else HEAD's, under the overrides.
-    pub fn new(repo: &'r Repository, overrides: Overrides) -> Result<Self> {
-        let workdir_file = match repo.workdir() {
-            Some(dir) => FileLayer::from_workdir(dir)?,
-            None => None,
-        };
-        let head_file = match (
-            &workdir_file,
-            repo.head().ok().and_then(|h| h.peel_to_tree().ok()),
-        ) {
-            (None, Some(tree)) => FileLayer::from_tree(repo, &tree, "HEAD")?,
-            _ => None,
-        };
-        let run_settings = overrides.resolve(workdir_file.as_ref().or(head_file.as_ref()));
-        let configured = run_settings
-            .string("upstream")
-            .map(|s| (s, run_settings.origin("upstream")));
-        let upstream = resolve_upstream(repo, configured)?;
-        Ok(Engine {
+impl<'c> Engine<'c> {
+    /// An engine over `repo` comparing with `upstream`; built by [`Context::engine`].
+    pub(crate) fn new(repo: &'c Repository, ctx: &'c Context, upstream: Upstream) -> Self {
+        Engine {
             repo,
-            overrides,
-            workdir_file,
-            run_settings,
+            ctx,
             cache: HashMap::new(),
             history: History::new(repo),
             objects: Objects::new(repo),
             upstream,
-        })
-    }
-
-    /// The settings that apply to the run as a whole.
-    pub fn settings(&self) -> &Settings {
-        &self.run_settings
+        }
     }
 
     /// The rules a commit carries: its tree's `.dockguard.toml`, else the work tree's.
@@ -155,16 +143,9 @@ impl<'r> Engine<'r> {
         }
         let file = match blob {
             Some(_) => FileLayer::from_tree(self.repo, &tree, label)?,
-            None => self.workdir_file.clone(),
+            None => None,
         };
-        let settings = self.overrides.resolve(file.as_ref());
-        let matcher = Matcher::new(&settings.match_spec(), &settings.match_origin())?;
-        let images = crate::images::Catalog::new(&settings, matcher.clone())?;
-        let rules = Rc::new(Rules {
-            settings,
-            matcher,
-            images,
-        });
+        let rules = Rc::new(Rules::new(self.ctx.content(file.as_ref()))?);
         self.cache.insert(blob, Rc::clone(&rules));
         Ok(rules)
     }
@@ -223,13 +204,14 @@ impl<'r> Engine<'r> {
             commit.tree_id(),
         ) {
             Ok(j) => j,
-            // A cycle of images is the content's fault, not an unreadable tree.
-            Err(e @ Error::Image { .. }) => return Err(e),
-            Err(e) => return Ok(undecided(e)),
+            // Only an object that cannot be read leaves the answer open ("rebuild, base
+            // unknown"); a config mistake or a cycle of images is an error to fix.
+            Err(e) if e.is_unreadable_object() => return Ok(undecided(e)),
+            Err(e) => return Err(e),
         };
         let diff = judged.changes;
         let attribution = if opts.commits {
-            let max = usize::try_from(rules.settings.int("max_commits")).unwrap_or(usize::MAX);
+            let max = rules.content.max_commits;
             Some(attribute(
                 repo,
                 &mut self.objects,
@@ -253,7 +235,7 @@ impl<'r> Engine<'r> {
         if rules.matcher.is_empty() {
             v.reasons.push(format!(
                 "warning: no patterns are configured ({}), so nothing can ever count",
-                rules.settings.match_origin()
+                rules.content.match_origin
             ));
         }
         Ok(v)

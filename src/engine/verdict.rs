@@ -10,7 +10,8 @@ use serde::{Serialize, Serializer};
 use crate::engine::attribution::{Attribution, Touch};
 use crate::engine::changes::{Change, ChangeKind};
 use crate::engine::matcher::PathRole;
-use crate::git::repo::{NoBase, Upstream};
+use crate::engine::upstream::Upstream;
+use crate::git::repo::NoBase;
 
 /// Version of the JSON output; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;

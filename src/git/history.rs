@@ -18,7 +18,7 @@ use std::collections::{BinaryHeap, HashMap};
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::git::commit_graph::{CommitGraph, GENERATION_INFINITY};
-use crate::git::objects::Objects;
+use crate::git::objects::{ObjectError, Objects};
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;
@@ -44,12 +44,12 @@ impl std::fmt::Debug for History<'_> {
 /// Why a graph walk stopped: the graph is unusable (ask libgit2 instead) or git failed.
 enum WalkError {
     Unusable,
-    Git(git2::Error),
+    Object(ObjectError),
 }
 
-impl From<git2::Error> for WalkError {
-    fn from(e: git2::Error) -> Self {
-        WalkError::Git(e)
+impl From<ObjectError> for WalkError {
+    fn from(e: ObjectError) -> Self {
+        WalkError::Object(e)
     }
 }
 
@@ -76,21 +76,21 @@ impl<'r> History<'r> {
         objects: &mut Objects<'_>,
         a: Oid,
         b: Oid,
-    ) -> Result<Option<Oid>, git2::Error> {
+    ) -> Result<Option<Oid>, ObjectError> {
         if a == b {
             return Ok(Some(a));
         }
         if self.walkable {
             match Walk::new(self.graph.as_ref(), objects).merge_base(a, b) {
                 Ok(found) => return Ok(found),
-                Err(WalkError::Git(e)) => return Err(e),
+                Err(WalkError::Object(e)) => return Err(e),
                 Err(WalkError::Unusable) => {}
             }
         }
         match self.repo.merge_base(a, b) {
             Ok(oid) => Ok(Some(oid)),
             Err(e) if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(e),
+            Err(e) => Err(ObjectError::Git(e)),
         }
     }
 }

@@ -11,6 +11,17 @@ use git2::{ObjectType, Oid, Repository};
 
 use crate::git::pack::{parse_header, CommitHeader, PackReader, PackSet};
 
+/// Why an object could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// libgit2 could not read it (missing, unreadable).
+    #[error("{}", .0.message())]
+    Git(#[from] git2::Error),
+    /// It is not what it must be (wrong type, does not parse): dockguard's finding.
+    #[error("{0}")]
+    Malformed(String),
+}
+
 /// Reads commits and trees for one thread.
 pub struct Objects<'r> {
     repo: &'r Repository,
@@ -48,13 +59,13 @@ impl<'r> Objects<'r> {
         })
     }
 
-    fn odb(&mut self) -> Result<&git2::Odb<'r>, git2::Error> {
+    fn odb(&mut self) -> Result<&git2::Odb<'r>, ObjectError> {
         if self.odb.is_none() {
             self.odb = Some(self.repo.odb()?);
         }
         self.odb
             .as_ref()
-            .ok_or_else(|| git2::Error::from_str("object database unavailable"))
+            .ok_or_else(|| ObjectError::Malformed("the object database is unavailable".into()))
     }
 
     /// (served from packs, left to libgit2) so far; for tests and diagnostics.
@@ -63,26 +74,26 @@ impl<'r> Objects<'r> {
     }
 
     /// A commit's tree, parents and committer time.
-    pub fn commit_header(&mut self, oid: Oid) -> Result<CommitHeader, git2::Error> {
+    pub fn commit_header(&mut self, oid: Oid) -> Result<CommitHeader, ObjectError> {
         if let Some(found) = self.packs().commit_header(&oid) {
             return Ok(found);
         }
         let obj = self.odb()?.read(oid)?;
         if obj.kind() != ObjectType::Commit {
-            return Err(git2::Error::from_str(&format!("{oid} is not a commit")));
+            return Err(ObjectError::Malformed(format!("{oid} is not a commit")));
         }
         parse_header(obj.data())
-            .ok_or_else(|| git2::Error::from_str(&format!("commit {oid} is malformed")))
+            .ok_or_else(|| ObjectError::Malformed(format!("commit {oid} is malformed")))
     }
 
     /// A tree's raw bytes.
-    pub fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>, git2::Error> {
+    pub fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>, ObjectError> {
         if let Some(found) = self.packs().tree(&oid) {
             return Ok(found);
         }
         let obj = self.odb()?.read(oid)?;
         if obj.kind() != ObjectType::Tree {
-            return Err(git2::Error::from_str(&format!("{oid} is not a tree")));
+            return Err(ObjectError::Malformed(format!("{oid} is not a tree")));
         }
         Ok(Rc::new(obj.data().to_vec()))
     }

@@ -1,4 +1,4 @@
-//! Opening the repository, resolving the upstream branch, and finding merge-bases.
+//! Opening the repository, resolving revisions and refs, and finding merge-bases.
 //!
 //! git2 reports "not found" as an error; this module turns the expected not-found cases
 //! into `Option`s or first-class outcomes ([`MergeBase::Unknown`]) at the boundary, so that
@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use git2::{ErrorCode, Oid, Repository};
 use serde::Serialize;
 
-use crate::config::Origin;
 use crate::error::{Error, Result};
 use crate::git::history::History;
 use crate::git::objects::Objects;
@@ -29,7 +28,10 @@ fn classify_open_error(path: &Path, e: git2::Error) -> Error {
     let path = path.to_path_buf();
     let msg = e.message().to_ascii_lowercase();
     if e.code() == ErrorCode::Owner || msg.contains("not owned by current user") {
-        Error::Ownership { path, source: e }
+        Error::Ownership {
+            path,
+            source: Box::new(e),
+        }
     } else if msg.contains("unsupported extension") || msg.contains("unknown object format") {
         Error::UnsupportedExtension { path, source: e }
     } else if e.code() == ErrorCode::NotFound {
@@ -48,97 +50,6 @@ pub fn workdir<'r>(repo: &'r Repository, command: &'static str) -> Result<&'r Pa
         path: repo.path().to_path_buf(),
         command,
     })
-}
-
-/// The branch that counts as "master".
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Upstream {
-    /// Full ref name, e.g. `refs/remotes/upstream/master`.
-    #[serde(rename = "ref")]
-    pub refname: String,
-    /// The commit it points at.
-    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
-    pub oid: Oid,
-    /// How it was chosen, for messages (`remote upstream's HEAD`, `flag --upstream`).
-    pub chosen_by: String,
-}
-
-/// Resolves the upstream: the configured value when there is one, else the remote
-/// `upstream` if it exists, else `origin`; the branch from the remote's `HEAD` symref,
-/// else `master`, else `main`.
-pub fn resolve_upstream(repo: &Repository, configured: Option<(&str, Origin)>) -> Result<Upstream> {
-    let mut tried = Vec::new();
-    if let Some((spec, origin)) = configured {
-        let candidates: Vec<String> = if spec.starts_with("refs/") {
-            vec![spec.to_owned()]
-        } else if remote_exists(repo, spec) {
-            return resolve_remote(repo, spec, &mut tried, origin.to_string()).ok_or_else(|| {
-                Error::UpstreamNotFound {
-                    spec: spec.to_owned(),
-                    origin: origin.to_string(),
-                    tried,
-                }
-            });
-        } else {
-            vec![format!("refs/remotes/{spec}"), format!("refs/heads/{spec}")]
-        };
-        for c in candidates {
-            if let Some(oid) = peel_ref(repo, &c)? {
-                return Ok(Upstream {
-                    refname: c,
-                    oid,
-                    chosen_by: origin.to_string(),
-                });
-            }
-            tried.push(c);
-        }
-        return Err(Error::UpstreamNotFound {
-            spec: spec.to_owned(),
-            origin: origin.to_string(),
-            tried,
-        });
-    }
-    let remote = if remote_exists(repo, "upstream") {
-        "upstream"
-    } else {
-        "origin"
-    };
-    let how = format!("remote `{remote}`");
-    resolve_remote(repo, remote, &mut tried, how).ok_or(Error::NoUpstream { tried })
-}
-
-fn resolve_remote(
-    repo: &Repository,
-    remote: &str,
-    tried: &mut Vec<String>,
-    how: String,
-) -> Option<Upstream> {
-    let head = format!("refs/remotes/{remote}/HEAD");
-    if let Ok(r) = repo.find_reference(&head) {
-        if let Ok(Some(target)) = r.symbolic_target() {
-            let target = target.to_owned();
-            if let Ok(Some(oid)) = peel_ref(repo, &target) {
-                return Some(Upstream {
-                    refname: target,
-                    oid,
-                    chosen_by: format!("{how}'s HEAD"),
-                });
-            }
-        }
-    }
-    tried.push(head);
-    for branch in ["master", "main"] {
-        let name = format!("refs/remotes/{remote}/{branch}");
-        if let Ok(Some(oid)) = peel_ref(repo, &name) {
-            return Some(Upstream {
-                refname: name,
-                oid,
-                chosen_by: how,
-            });
-        }
-        tried.push(name);
-    }
-    None
 }
 
 /// True when a remote of that name is configured or has tracking refs.
@@ -236,7 +147,7 @@ pub fn merge_base(
         },
         Err(e) => MergeBase::Unknown {
             reason: NoBase::MissingObject,
-            detail: e.message().to_owned(),
+            detail: e.to_string(),
         },
     }
 }

@@ -27,12 +27,13 @@ use std::process::Command;
 use git2::{ObjectType, Oid, Repository};
 
 use crate::cli::{HookArgs, HookKind, HookOutput, PrePushArgs};
-use crate::config::{FileLayer, Overrides, Settings};
+use crate::config::{Flag, Name, OnError, Policy, Verbosity};
+use crate::context::{on_error, Context, Door, Env};
 use crate::engine::targets::Target;
+use crate::engine::upstream::Upstream;
 use crate::engine::verdict::{short, TargetVerdict};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
-use crate::Env;
 
 use self::action::{describe, repush, Plan};
 pub use self::action::{sh_join, sh_quote};
@@ -62,32 +63,20 @@ pub fn run(repo: &Repository, args: &HookArgs, env: &Env, err: &mut dyn Write) -
     }
 }
 
-/// How much the hook says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    /// One line when nothing needs doing.
-    Quiet,
-    /// The default.
-    Normal,
-    /// Also why each ref was judged as it was.
-    Verbose,
-}
-
-impl Verbosity {
-    /// Flags win over the `verbosity` setting.
-    pub fn new(flags: HookOutput, settings: &Settings) -> Self {
-        if flags.quiet {
-            Verbosity::Quiet
-        } else if flags.verbose {
-            Verbosity::Verbose
-        } else {
-            match settings.choice("verbosity") {
-                "quiet" => Verbosity::Quiet,
-                "verbose" => Verbosity::Verbose,
-                _ => Verbosity::Normal,
-            }
-        }
-    }
+/// `-q` / `-v` as flags over the `verbosity` setting.
+pub fn verbosity_flags(output: HookOutput) -> Vec<Flag> {
+    let word = if output.quiet {
+        ("quiet", "-q")
+    } else if output.verbose {
+        ("verbose", "-v")
+    } else {
+        return Vec::new();
+    };
+    vec![Flag {
+        name: Name::Verbosity,
+        value: word.0.to_owned(),
+        flag: word.1,
+    }]
 }
 
 /// What the hook decided.
@@ -117,7 +106,7 @@ pub fn pre_push(
                  (git push --no-verify skips every hook); \
                  `git config dockguard.on-error allow` lets pushes through when dockguard fails"
             );
-            if on_error(repo, env) == "allow" {
+            if on_error(repo, env) == OnError::Allow {
                 let _ = writeln!(
                     msg,
                     "dockguard: warning: letting the push through unchecked (on_error = allow)"
@@ -178,44 +167,6 @@ pub fn truthy(v: Option<&str>) -> bool {
     })
 }
 
-/// The layers above the file (git config, env), read once.
-pub fn load_overrides(repo: &Repository, env: &Env) -> Result<Overrides> {
-    let config = repo
-        .config()
-        .map_err(|e| Error::git("cannot read git config", e))?;
-    Overrides::load(Some(&config), &env.vars, &[])
-}
-
-/// Run-level settings, as [`Engine::new`] computes them: the work tree's
-/// `.dockguard.toml`, else HEAD's, under the overrides. Needed before the engine exists
-/// (which remotes count, what to do on error).
-pub fn run_settings(repo: &Repository, overrides: &Overrides) -> Result<Settings> {
-    let mut file = match repo.workdir() {
-        Some(dir) => FileLayer::from_workdir(dir)?,
-        None => None,
-    };
-    if file.is_none() {
-        if let Some(tree) = repo.head().ok().and_then(|h| h.peel_to_tree().ok()) {
-            file = FileLayer::from_tree(repo, &tree, "HEAD")?;
-        }
-    }
-    Ok(overrides.resolve(file.as_ref()))
-}
-
-/// `on_error`, best effort: from the settings when they load, else straight from the
-/// environment or git config (the settings may be what failed).
-fn on_error(repo: &Repository, env: &Env) -> String {
-    if let Ok(s) = load_overrides(repo, env).and_then(|o| run_settings(repo, &o)) {
-        return s.choice("on_error").to_owned();
-    }
-    if let Some(v) = env.get("DOCKGUARD_ON_ERROR") {
-        return v.trim().to_owned();
-    }
-    repo.config()
-        .and_then(|c| c.get_string("dockguard.on-error"))
-        .unwrap_or_else(|_| "block".into())
-}
-
 /// A `git` command that runs against this repository (GIT_DIR, when git set it for the
 /// hook, is inherited and wins).
 pub fn git_command(repo: &Repository, env: &Env) -> Command {
@@ -224,32 +175,6 @@ pub fn git_command(repo: &Repository, env: &Env) -> Command {
         cmd.current_dir(repo.workdir().unwrap_or_else(|| repo.path()));
     }
     cmd
-}
-
-/// Does the hook apply to this remote? `remotes` entries are remote names (or exact
-/// URLs), or `/REGEX/` searched in the URL; an empty list means every remote.
-pub fn remote_in_scope(patterns: &[String], remote: &str, url: &str) -> Result<bool> {
-    if patterns.is_empty() {
-        return Ok(true);
-    }
-    for p in patterns {
-        if let Some(re) = p
-            .strip_prefix('/')
-            .and_then(|r| r.strip_suffix('/'))
-            .filter(|_| p.len() >= 2)
-        {
-            let re = regex::Regex::new(re).map_err(|e| Error::Config {
-                origin: "setting `remotes`".into(),
-                message: format!("`{p}` is not a valid regex: {e}"),
-            })?;
-            if re.is_match(url) {
-                return Ok(true);
-            }
-        } else if p == remote || p == url {
-            return Ok(true);
-        }
-    }
-    Ok(false)
 }
 
 fn decide(
@@ -270,10 +195,12 @@ fn decide(
         message: e.to_string(),
         hint: "git writes these lines; by hand, feed `<local ref> <local oid> <remote ref> <remote oid>` per line".into(),
     })?;
-    let overrides = load_overrides(repo, env)?;
-    let settings = run_settings(repo, &overrides)?;
-    let verbosity = Verbosity::new(args.output, &settings);
-    if !remote_in_scope(&settings.list("remotes"), &args.remote, &args.url)? {
+    let ctx = Context::load(repo, env, Door::Local, &verbosity_flags(args.output))?;
+    for w in ctx.warnings() {
+        let _ = writeln!(msg, "dockguard: {w}");
+    }
+    let settings = &ctx.settings;
+    if !settings.remote_in_scope(&args.remote, &args.url) {
         let _ = writeln!(
             msg,
             "dockguard: {} is not among the `remotes` it checks; not checking this push",
@@ -285,7 +212,7 @@ fn decide(
     if pushed.is_empty() {
         return Ok(Decision::Allow);
     }
-    let mut engine = Engine::new(repo, overrides)?;
+    let mut engine = ctx.engine(repo)?;
     let judged = judge_all(repo, &mut engine, &pushed, msg)?;
     let up = &engine.upstream;
     let judged_line = format!(
@@ -297,10 +224,10 @@ fn decide(
         up.refname,
         short(&up.oid)
     );
-    if verbosity != Verbosity::Quiet {
+    if settings.verbosity != Verbosity::Quiet {
         let _ = writeln!(msg, "dockguard: {judged_line}");
     }
-    if verbosity == Verbosity::Verbose {
+    if settings.verbosity == Verbosity::Verbose {
         explain(msg, &judged, &up.refname);
     }
     let rebuild: Vec<(&PushUpdate, usize)> = judged
@@ -310,7 +237,7 @@ fn decide(
         .filter(|(_, i)| judged.verdicts[*i].rebuild)
         .collect();
     if rebuild.is_empty() {
-        if verbosity == Verbosity::Quiet {
+        if settings.verbosity == Verbosity::Quiet {
             let _ = writeln!(msg, "dockguard: no image rebuild needed ({judged_line})");
         } else {
             let _ = writeln!(
@@ -320,42 +247,52 @@ fn decide(
         }
         return Ok(Decision::Allow);
     }
-    let want = engine
-        .settings()
-        .string_or_default("push_option")
-        .to_owned();
-    let ctx = request::detect(
+    let want = settings.push_option.as_str();
+    let request = request::detect(
         env.get(OPTIONS_ENV),
         std::os::unix::process::parent_id(),
         || request::configured_push_options(git_command(repo, env)),
     )?;
-    let names = rebuild
-        .iter()
-        .map(|(u, _)| u.remote_ref.as_str())
-        .take(MAX_REFS_NAMED)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if ctx.options.contains(&want) {
+    if request.options.iter().any(|o| o == want) {
+        let names = rebuild
+            .iter()
+            .map(|(u, _)| u.remote_ref.as_str())
+            .take(MAX_REFS_NAMED)
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = writeln!(
             msg,
             "dockguard: images must be rebuilt for {names}; this push asks for it (-o {want}, seen in {})",
-            ctx.source
+            request.source
         );
         return Ok(Decision::Allow);
     }
-    if verbosity == Verbosity::Quiet {
+    if settings.verbosity == Verbosity::Quiet {
         let _ = writeln!(msg, "dockguard: {judged_line}");
     }
+    explain_missing_request(msg, want, &request, up);
+    describe(msg, &rebuild, &judged.verdicts);
+    let plan = Plan::new(repo, args, &updates, &request, want);
+    Ok(apply_policy(msg, settings.policy, &request, plan, want))
+}
+
+/// The block message's head: what is missing, what was seen, what was compared with.
+fn explain_missing_request(
+    msg: &mut String,
+    want: &str,
+    request: &request::PushContext,
+    up: &Upstream,
+) {
     let _ = writeln!(
         msg,
         "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {want})"
     );
-    let seen = if ctx.options.is_empty() {
+    let seen = if request.options.is_empty() {
         "none".to_owned()
     } else {
-        ctx.options.join(", ")
+        request.options.join(", ")
     };
-    let _ = writeln!(msg, "  push options seen: {seen} (from {})", ctx.source);
+    let _ = writeln!(msg, "  push options seen: {seen} (from {})", request.source);
     let _ = writeln!(
         msg,
         "  upstream: {} at {} ({})",
@@ -363,40 +300,47 @@ fn decide(
         short(&up.oid),
         up.chosen_by
     );
-    describe(msg, &rebuild, &judged.verdicts);
-    let plan = Plan::new(repo, args, &updates, &ctx, &want);
-    let policy = engine.settings().choice("policy").to_owned();
-    match policy.as_str() {
-        "warn" => {
+}
+
+/// A rebuild is needed and the push does not ask for it: the policy decides.
+fn apply_policy(
+    msg: &mut String,
+    policy: Policy,
+    request: &request::PushContext,
+    plan: Plan,
+    want: &str,
+) -> Decision {
+    match policy {
+        Policy::Warn => {
             let _ = writeln!(
                 msg,
                 "dockguard: warning: pushing WITHOUT asking the CI to rebuild (policy warn); CI may test against stale images.\n  to ask for it next time: {}",
                 plan.dockguard_push()
             );
-            Ok(Decision::Allow)
+            Decision::Allow
         }
-        "repush" => match ctx.dry_run() {
+        Policy::Repush => match request.dry_run() {
             Some(true) => {
                 let _ = writeln!(
                     msg,
                     "dockguard: dry run: a real push would be pushed again by dockguard with -o {want} (policy repush); nothing is pushed now"
                 );
-                Ok(Decision::Allow)
+                Decision::Allow
             }
             None => {
                 let _ = writeln!(
                     msg,
                     "dockguard: policy repush, but cannot tell whether this is a dry run ({}); not pushing anything myself",
-                    ctx.cmdline_problem.as_deref().unwrap_or("unknown")
+                    request.cmdline_problem.as_deref().unwrap_or("unknown")
                 );
-                plan.tell_retry(msg, &policy);
-                Ok(Decision::Block)
+                plan.tell_retry(msg, policy.as_str());
+                Decision::Block
             }
-            Some(false) => Ok(Decision::Repush(Box::new(plan))),
+            Some(false) => Decision::Repush(Box::new(plan)),
         },
-        _ => {
-            plan.tell_retry(msg, &policy);
-            Ok(Decision::Block)
+        Policy::Block => {
+            plan.tell_retry(msg, policy.as_str());
+            Decision::Block
         }
     }
 }
@@ -530,25 +474,6 @@ fn local_commit(repo: &Repository, u: &PushUpdate) -> Result<Option<Oid>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn remotes_by_name_url_or_regex() {
-        let p = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        assert!(remote_in_scope(&[], "origin", "u").expect("ok"));
-        assert!(remote_in_scope(&p(&["origin"]), "origin", "u").expect("ok"));
-        assert!(!remote_in_scope(&p(&["upstream"]), "origin", "u").expect("ok"));
-        let re = p(&[r"/gitlab\.example\.com[:/]/"]);
-        assert!(remote_in_scope(&re, "x", "git@gitlab.example.com:a/b.git").expect("ok"));
-        assert!(!remote_in_scope(&re, "x", "https://github.com/a/b").expect("ok"));
-        assert!(remote_in_scope(&p(&["/srv/x.git"]), "/srv/x.git", "/srv/x.git").expect("ok"));
-        let e = remote_in_scope(&p(&["/(/"]), "x", "y")
-            .expect_err("bad regex")
-            .to_string();
-        assert!(
-            e.contains("remotes") && e.contains("not a valid regex"),
-            "{e}"
-        );
-    }
 
     #[test]
     fn skip_values() {

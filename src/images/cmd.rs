@@ -5,10 +5,10 @@ use std::io::Write;
 use git2::Repository;
 
 use crate::cli::{ImagesArgs, ImagesFormat, TagArgs};
-use crate::config::{FileLayer, Overrides};
-use crate::engine::matcher::Matcher;
+use crate::config::{FileLayer, Flag, Name};
+use crate::context::{Context, Door};
 use crate::engine::targets::Target;
-use crate::engine::{Engine, JudgeOptions};
+use crate::engine::{JudgeOptions, Rules};
 use crate::error::{Error, Result};
 use crate::git::repo;
 use crate::{write_out, Env};
@@ -18,28 +18,19 @@ use crate::render::images::{
     self as render, ImageView, ImagesReport, ParentView, IMAGES_SCHEMA_VERSION,
 };
 
-/// The rules a commit carries (its `.dockguard.toml`, else the work tree's), without
-/// needing an upstream.
+/// The images a commit's rules define (its `.dockguard.toml`, else the work tree's),
+/// without needing an upstream.
 pub fn catalog_at(
     repo: &Repository,
-    overrides: &Overrides,
+    ctx: &Context,
     commit: &git2::Commit<'_>,
     label: &str,
 ) -> Result<Catalog> {
     let tree = commit
         .tree()
         .map_err(|e| Error::git(format!("cannot read the tree of {label}"), e))?;
-    // As in `Engine::rules_for`: the commit's file, else the work tree's.
-    let file = match FileLayer::from_tree(repo, &tree, label)? {
-        Some(f) => Some(f),
-        None => match repo.workdir() {
-            Some(dir) => FileLayer::from_workdir(dir)?,
-            None => None,
-        },
-    };
-    let settings = overrides.resolve(file.as_ref());
-    let matcher = Matcher::new(&settings.match_spec(), &settings.match_origin())?;
-    Catalog::new(&settings, matcher)
+    let file = FileLayer::from_tree(repo, &tree, label)?;
+    Ok(Rules::new(ctx.content(file.as_ref()))?.images)
 }
 
 fn commit_of<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>> {
@@ -51,9 +42,9 @@ fn commit_of<'r>(repo: &'r Repository, rev: &str) -> Result<git2::Commit<'r>> {
 /// `dockguard tag --image NAME [REV]`.
 pub fn tag(repo: &Repository, args: &TagArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let rev = args.rev.as_deref().unwrap_or("HEAD");
-    let overrides = crate::overrides(repo, env, None)?;
+    let ctx = Context::load(repo, env, Door::Local, &[])?;
     let commit = commit_of(repo, rev)?;
-    let catalog = catalog_at(repo, &overrides, &commit, rev)?;
+    let catalog = catalog_at(repo, &ctx, &commit, rev)?;
     let tree = commit
         .tree()
         .map_err(|e| Error::git(format!("cannot read the tree of {rev}"), e))?;
@@ -66,12 +57,21 @@ pub fn tag(repo: &Repository, args: &TagArgs, env: &Env, out: &mut dyn Write) ->
 /// `dockguard images [REV] [--affected] [--format …]`.
 pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let rev = args.rev.as_deref().unwrap_or("HEAD");
-    let overrides = crate::overrides(repo, env, args.upstream.as_ref())?;
+    let flags: Vec<Flag> = args
+        .upstream
+        .iter()
+        .map(|u| Flag {
+            name: Name::Upstream,
+            value: u.clone(),
+            flag: "--upstream",
+        })
+        .collect();
+    let ctx = Context::load(repo, env, Door::Local, &flags)?;
     let commit = commit_of(repo, rev)?;
     let tree = commit
         .tree()
         .map_err(|e| Error::git(format!("cannot read the tree of {rev}"), e))?;
-    let engine = match Engine::new(repo, overrides.clone()) {
+    let engine = match ctx.engine(repo) {
         Ok(e) => Some(e),
         // Listing images needs no upstream; only "affected" does.
         Err(Error::NoUpstream { .. }) if !args.affected => None,
@@ -101,7 +101,7 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
             (set, Some(v))
         }
         None => {
-            let catalog = catalog_at(repo, &overrides, &commit, rev)?;
+            let catalog = catalog_at(repo, &ctx, &commit, rev)?;
             (catalog.image_set(repo, tree.id())?, None)
         }
     };

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use git2::{Oid, Repository};
 use regex::bytes::Regex;
 
-use crate::config::Settings;
+use crate::config::ContentSettings;
 use crate::engine::changes::{diff_trees_with, TreeChanges};
 use crate::engine::matcher::{glob_to_regex, Matcher, PathRole};
 use crate::error::{Error, Result};
@@ -259,7 +259,7 @@ impl Drop for Catalog {
 
 impl Catalog {
     /// Compiles the `images.*` settings; `matcher` says which paths are dockerfiles.
-    pub fn new(settings: &Settings, matcher: Matcher) -> Result<Self> {
+    pub fn new(settings: &ContentSettings, matcher: Matcher) -> Result<Self> {
         Ok(Catalog {
             rules: ImageRules::from_settings(settings)?,
             matcher,
@@ -318,10 +318,10 @@ impl Catalog {
             Err(e) => return Err(Error::git(format!("cannot read object {oid}"), e)),
         };
         if obj.kind() != kind {
-            return Err(Error::git(
-                format!("object {oid} is a {}, not a {kind}", obj.kind()),
-                git2::Error::from_str("unexpected object type"),
-            ));
+            return Err(Error::Corrupt(format!(
+                "object {oid} is a {}, not a {kind}",
+                obj.kind().str()
+            )));
         }
         Ok(Arc::new(obj.data().to_vec()))
     }
@@ -362,10 +362,7 @@ impl Catalog {
         let mut rest = &data[..];
         while !rest.is_empty() {
             let (entry, next) = crate::engine::changes::parse_entry(rest).ok_or_else(|| {
-                Error::git(
-                    format!("tree {tree} is malformed"),
-                    git2::Error::from_str("cannot parse tree entry"),
-                )
+                Error::Corrupt(format!("tree {tree} is malformed: an entry does not parse"))
             })?;
             rest = next;
             let saved = prefix.len();

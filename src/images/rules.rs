@@ -13,7 +13,7 @@
 
 use regex::bytes::Regex;
 
-use crate::config::{Settings, Value};
+use crate::config::ContentSettings;
 use crate::error::{Error, Result};
 
 use super::dockerfile::{clean, ImageRef};
@@ -51,20 +51,16 @@ pub struct ImageRules {
 
 impl ImageRules {
     /// Compiles and validates `images.rule` and `images.parent`.
-    pub fn from_settings(settings: &Settings) -> Result<Self> {
-        let origin = settings.origin("images.rule").to_string();
+    pub fn from_settings(settings: &ContentSettings) -> Result<Self> {
+        let origin = settings.image_rules_origin.clone();
         let bad = |origin: &str, message: String| Error::Config {
             origin: origin.to_owned(),
             message,
         };
         let mut rules = Vec::new();
-        for (i, table) in settings.tables("images.rule").iter().enumerate() {
+        for (i, table) in settings.image_rules.iter().enumerate() {
             let at = format!("images.rule[{i}]");
-            let text = |k: &str| match table.get(k) {
-                Some(Value::Str(s)) => Some(s.clone()),
-                _ => None,
-            };
-            let pattern = text("dockerfile").unwrap_or_default();
+            let pattern = &table.dockerfile;
             let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
                 bad(
                     &origin,
@@ -74,31 +70,31 @@ impl ImageRules {
                     ),
                 )
             })?;
-            let name = text("name");
+            let name = table.name.clone();
             if name.is_none() && !re.capture_names().any(|n| n == Some("name")) {
                 return Err(bad(
                     &origin,
                     format!("`{at}.dockerfile` regex {pattern:?} has no `(?P<name>…)` group and the rule has no `name`"),
                 ));
             }
-            let inputs = match table.get("inputs") {
-                Some(Value::List(l)) => l.clone(),
-                _ => Vec::new(),
-            };
+            let inputs = table.inputs.clone();
             for g in &inputs {
-                if g.is_empty() {
-                    return Err(bad(&origin, format!("`{at}.inputs` has an empty glob")));
-                }
+                // Placeholders are substituted later; a glob broken without them is broken.
+                crate::engine::matcher::checked_glob(
+                    &g.replace("{name}", "x").replace("{dir}", "x"),
+                    &origin,
+                    &format!("{at}.inputs"),
+                )?;
             }
             rules.push(Rule {
                 re,
                 name,
-                context: text("context"),
+                context: table.context.clone(),
                 inputs,
             });
         }
-        let parents = settings.list("images.parent");
-        let parent_origin = settings.origin("images.parent").to_string();
+        let parents = settings.image_parents.clone();
+        let parent_origin = settings.image_parents_origin.clone();
         for t in &parents {
             if t.matches("{name}").count() != 1 {
                 return Err(bad(
@@ -323,11 +319,11 @@ pub fn strip_tag(reference: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{FileLayer, Overrides};
+    use crate::config::{ContentSettings, EnvSettings, FileLayer, Layers};
 
     fn rules(toml: &str) -> Result<ImageRules> {
         let f = FileLayer::parse(toml, ".dockguard.toml")?;
-        ImageRules::from_settings(&Overrides::default().resolve(Some(&f)))
+        ImageRules::from_settings(&ContentSettings::new(&Layers::default().resolve(Some(&f))))
     }
 
     #[test]
@@ -419,7 +415,7 @@ context = "{dir}/.."
             "DOCKGUARD_IMAGES_RULE".to_owned(),
             "x".to_owned(),
         )]);
-        let e = Overrides::load(None, &env, &[])
+        let e = Layers::load(None, &env, EnvSettings::Read, &[])
             .expect_err("env")
             .to_string();
         assert!(e.contains("can only be set in .dockguard.toml"), "{e}");

@@ -23,10 +23,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use git2::Repository;
 
 use crate::cli::InstallArgs;
+use crate::context::{Context, Door};
 use crate::error::{Error, Result};
-use crate::git::repo::resolve_upstream;
 pub use crate::hook::chain::CHAINED_NAME;
-use crate::hook::{load_overrides, run_settings, sh_quote};
+use crate::hook::sh_quote;
 use crate::{write_out, Env};
 
 /// The shim, as shipped in `hooks/pre-push`.
@@ -441,8 +441,8 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
         on_path.map_or_else(|| "no dockguard".to_owned(), |p| p.display().to_string())
     );
     // A doctor reports broken settings rather than dying of them.
-    let settings = match load_overrides(repo, env).and_then(|o| run_settings(repo, &o)) {
-        Ok(settings) => settings,
+    let ctx = match Context::load(repo, env, Door::Local, &[]) {
+        Ok(ctx) => ctx,
         Err(e) => {
             let _ = writeln!(
                 s,
@@ -453,10 +453,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
             return Ok(0);
         }
     };
-    let configured = settings
-        .string("upstream")
-        .map(|u| (u, settings.origin("upstream")));
-    match resolve_upstream(repo, configured) {
+    match ctx.upstream(repo) {
         Ok(up) => {
             let _ = writeln!(
                 s,
@@ -475,7 +472,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
         }
     }
     let _ = writeln!(s, "settings (value, then where it comes from):");
-    for (key, value, origin) in settings.effective() {
+    for (key, value, origin) in ctx.resolved().effective() {
         let _ = writeln!(s, "  {:<24} {:<34} {origin}", key.name, value);
     }
     write_out(out, s.as_bytes())?;

@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 use git2::Oid;
 use serde::Serialize;
 
+use crate::engine::upstream::Upstream;
 use crate::engine::verdict::{short, BaseUnknown};
-use crate::git::repo::Upstream;
 use crate::render::human::Styles;
 
 use crate::images::dockerfile::Via;

@@ -260,14 +260,14 @@ fn branch_without_dockerfile_changes_skips_and_request_rebuilds() {
     );
     assert_eq!(get(&dotenv(&env_file), "DOCKGUARD_REQUESTED"), "true");
     assert!(run.stderr.contains("REBUILD (requested)"), "{}", run.stderr);
-    // A differently named request variable (QEMU's convention), from the TOML file.
+    // A differently named request variable (QEMU's convention), from the template's flag.
     env.pop();
     env.push(("QEMU_CI_CONTAINER_REBUILD".into(), "yes".into()));
-    env.push((
-        "DOCKGUARD_CI_REQUEST_VARIABLE".into(),
-        "QEMU_CI_CONTAINER_REBUILD".into(),
-    ));
-    let (_, v) = ci_json(&dir, &[], &env);
+    let (_, v) = ci_json(
+        &dir,
+        &["--request-variable", "QEMU_CI_CONTAINER_REBUILD"],
+        &env,
+    );
     assert_eq!(v["reason"], "requested");
     assert_eq!(v["request_variable"], "QEMU_CI_CONTAINER_REBUILD");
     assert_usable(&dir);
@@ -358,9 +358,8 @@ fn fork_fetches_upstream_from_the_configured_url() {
             dir.to_str().expect("utf8"),
         ],
     );
-    let mut env = gitlab_env(s.tip);
-    env.push(("DOCKGUARD_CI_UPSTREAM_URL".into(), s.url()));
-    let (run, v) = ci_json(&dir, &[], &env);
+    let env = gitlab_env(s.tip);
+    let (run, v) = ci_json(&dir, &["--upstream-url", &s.url()], &env);
     assert_eq!(v["fetch"]["source"], s.url(), "{}", run.stderr);
     assert_eq!(v["report"]["upstream"]["ref"], "refs/heads/master");
     let master = git(&s.upstream, &["rev-parse", "master"]);
@@ -431,7 +430,7 @@ fn merge_request_pipeline_compares_with_its_target_branch() {
             }
         })
         .collect::<Vec<_>>();
-    let (_, v) = ci_json(&dir, &[], &stable);
+    let (_, v) = ci_json(&dir, &["--upstream-url", &s.url()], &stable);
     assert_eq!(v["fetch"]["branch"], "stable");
     assert_eq!(v["report"]["upstream"]["oid"], old);
     assert_eq!(v["report"]["targets"][0]["merge_base"], old);
@@ -445,12 +444,11 @@ fn unrelated_upstream_is_rebuild_base_unknown_loudly() {
     other.commit("unrelated", &[("README", "other project\n")]);
     let other_url = format!("file://{}", other.path().display());
     let dir = s.checkout("ci", Some(1));
-    let mut env = gitlab_env(s.tip);
-    env.push(("DOCKGUARD_CI_UPSTREAM_URL".into(), other_url));
+    let env = gitlab_env(s.tip);
     // Small steps, so that deepening stops while the clone is still shallow.
-    env.push(("DOCKGUARD_CI_DEPTH".into(), "1".into()));
-    env.push(("DOCKGUARD_CI_MAX_DEPTH".into(), "2".into()));
-    let (run, v) = ci_json(&dir, &["--strict"], &env);
+    git(&dir, &["config", "dockguard.ci.depth", "1"]);
+    git(&dir, &["config", "dockguard.ci.max-depth", "2"]);
+    let (run, v) = ci_json(&dir, &["--strict", "--upstream-url", &other_url], &env);
     assert_eq!(run.code, 0, "an unknown base never fails --strict");
     assert_eq!(v["decision"], "rebuild");
     assert_eq!(v["reason"], "base-unknown");
@@ -475,8 +473,10 @@ fn unrelated_upstream_is_rebuild_base_unknown_loudly() {
     assert_usable(&dir);
     // Without --unshallow the clone stays shallow and the reason says so.
     let dir = s.checkout("ci2", Some(1));
-    env.push(("DOCKGUARD_CI_UNSHALLOW".into(), "false".into()));
-    let (_, v) = ci_json(&dir, &[], &env);
+    for (k, v) in [("depth", "1"), ("max-depth", "2"), ("unshallow", "false")] {
+        git(&dir, &["config", &format!("dockguard.ci.{k}"), v]);
+    }
+    let (_, v) = ci_json(&dir, &["--upstream-url", &other_url], &env);
     assert_eq!(v["reason"], "base-unknown");
     assert_eq!(
         v["report"]["targets"][0]["base_unknown"]["reason"],
@@ -579,15 +579,13 @@ fn assert_error(run: &Run, first: &str, hint: &str) {
 fn errors_say_what_to_do() {
     let s = scenario(2, true);
     let dir = s.checkout("ci", Some(1));
-    let mut env = gitlab_env(s.tip);
+    let env = gitlab_env(s.tip);
     // No such upstream branch.
-    env.push(("DOCKGUARD_CI_UPSTREAM_BRANCH".into(), "nope".into()));
     assert_error(
-        &run_env(&dir, &["ci"], &env),
+        &run_env(&dir, &["ci", "--upstream-branch", "nope"], &env),
         "git fetch",
         "ci.upstream_branch",
     );
-    env.pop();
     // An unreachable upstream, with a password in the URL that must not be printed.
     let url = format!(
         "file://user:s3cret@/{}/missing.git",
@@ -600,16 +598,15 @@ fn errors_say_what_to_do() {
     let run = run_env(&dir, &["ci", "--provider", "gitlab"], &[]);
     assert_error(&run, "CI_COMMIT_SHA is not set", "--help");
     // A request variable that collides with a decision variable.
-    env.push((
-        "DOCKGUARD_CI_REQUEST_VARIABLE".into(),
-        "DOCKGUARD_DECISION".into(),
-    ));
     assert_error(
-        &run_env(&dir, &["ci"], &env),
+        &run_env(
+            &dir,
+            &["ci", "--request-variable", "DOCKGUARD_DECISION"],
+            &env,
+        ),
         "dockguard's own variables",
         "README",
     );
-    env.pop();
     // No upstream branch can be determined.
     let generic = run_env(
         &dir,

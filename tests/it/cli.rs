@@ -315,10 +315,22 @@ fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
         "printed lefthook snippet"
     );
     assert!(readme.contains("hooks: [{id: dockguard-system}]"));
+    // The configuration table is generated from the key schema, byte for byte.
+    let table = dockguard::parts::config_table();
+    let start = readme
+        .find("<!-- keys:begin -->\n")
+        .expect("keys:begin marker")
+        + 20;
+    let end = readme.find("<!-- keys:end -->").expect("keys:end marker");
+    assert_eq!(
+        &readme[start..end],
+        table,
+        "README's configuration table differs from the key schema; replace it with:\n{table}"
+    );
     for key in dockguard::parts::KEYS {
         assert!(
-            readme.contains(&format!("| `{}` |", key.name)),
-            "README lacks setting {}",
+            table.contains(&format!("| `{}` |", key.name)),
+            "{}",
             key.name
         );
     }

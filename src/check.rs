@@ -1,0 +1,49 @@
+//! `dockguard check [REV…]`: the verdict for a person or a script.
+
+use std::io::Write;
+
+use git2::Repository;
+
+use crate::cli::{CheckArgs, Format};
+use crate::config::{Flag, Name};
+use crate::context::{Context, Door, Env};
+use crate::engine::{targets, JudgeOptions};
+use crate::error::Result;
+use crate::git::repo;
+use crate::render;
+
+/// Runs `check`. Exit 1 with `--exit-code` when a rebuild is needed.
+pub fn run(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    repo::workdir(repo, "check")?;
+    let flags: Vec<Flag> = args
+        .upstream
+        .iter()
+        .map(|u| Flag {
+            name: Name::Upstream,
+            value: u.clone(),
+            flag: "--upstream",
+        })
+        .collect();
+    let ctx = Context::load(repo, env, Door::Local, &flags)?;
+    for w in ctx.warnings() {
+        eprintln!("dockguard: {w}");
+    }
+    let mut engine = ctx.engine(repo)?;
+    let targets = targets::from_revspecs(repo, &args.revs)?;
+    let report = engine.report(
+        &targets,
+        JudgeOptions {
+            commits: args.commits,
+        },
+    )?;
+    let text = match args.format {
+        Format::Json => render::human::json(&report),
+        Format::Human => render::human::human(
+            &report,
+            &ctx.settings.push_option,
+            &render::human::Styles::new(env.color()),
+        ),
+    };
+    crate::write_out(out, text.as_bytes())?;
+    Ok(i32::from(args.exit_code && report.rebuild))
+}
