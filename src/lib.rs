@@ -1,7 +1,7 @@
 //! dockguard: does the content a push makes current differ from upstream master in
 //! anything a container image is built from?
 //!
-//! The data flows one way (DESIGN: Targets -> Ranges -> Changes -> Verdict -> Action):
+//! The data flows one way (Targets -> Ranges -> Changes -> Verdict -> Action):
 //! - [`context`]: the run context, built once at the edge (environment, configuration
 //!   layers, typed settings); every front door gets its engine from it;
 //! - `config`: the key schema, the layers each source contributes, typed settings;

@@ -9,8 +9,8 @@ use git2::Oid;
 
 use super::verify::{self, Decision};
 use super::CiReport;
-use crate::engine::verdict::short;
 use crate::error::Result;
+use crate::git::short;
 use crate::render::outputs;
 use crate::Env;
 

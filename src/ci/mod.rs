@@ -24,10 +24,11 @@ use crate::config::{Flag, Name};
 use crate::context::{Context, Door, Env};
 use crate::engine::targets::Target;
 use crate::engine::upstream::Upstream;
-use crate::engine::verdict::{short, Report, TargetVerdict};
+use crate::engine::verdict::{Report, TargetVerdict};
 use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::git::repo::{self, remote_exists, NoBase};
+use crate::git::short;
 use crate::render::outputs;
 
 use self::emit::{decision_vars, github_files};

@@ -25,7 +25,7 @@ use crate::git::objects::Objects;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Touch {
     /// The commit.
-    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::git::ser_oid")]
     pub oid: Oid,
     /// Its subject line.
     pub summary: String,

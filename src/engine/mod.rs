@@ -187,7 +187,7 @@ impl<'c> Engine<'c> {
             v.merge_base = Some(base);
             v.reasons = vec![format!(
                 "cannot compare with the merge-base {}: {detail}; rebuilding to be safe",
-                crate::engine::verdict::short(&base)
+                crate::git::short(&base)
             )];
             v
         };

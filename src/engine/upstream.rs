@@ -14,7 +14,7 @@ pub struct Upstream {
     #[serde(rename = "ref")]
     pub refname: String,
     /// The commit it points at.
-    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::git::ser_oid")]
     pub oid: Oid,
     /// How it was chosen, for messages (`remote upstream's HEAD`, `flag --upstream`).
     pub chosen_by: String,

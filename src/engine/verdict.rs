@@ -7,6 +7,8 @@
 use git2::Oid;
 use serde::{Serialize, Serializer};
 
+use crate::git::{display_path, ser_oid, short};
+
 use crate::engine::attribution::{Attribution, Touch};
 use crate::engine::changes::{Change, ChangeKind};
 use crate::engine::matcher::PathRole;
@@ -16,21 +18,11 @@ use crate::git::repo::NoBase;
 /// Version of the JSON output; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Serialises an oid as its hex string.
-pub fn ser_oid<S: Serializer>(oid: &Oid, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(oid)
-}
-
 fn ser_opt_oid<S: Serializer>(oid: &Option<Oid>, s: S) -> Result<S::Ok, S::Error> {
     match oid {
         Some(o) => s.collect_str(o),
         None => s.serialize_none(),
     }
-}
-
-/// A path for display: UTF-8 as is, anything else lossily (JSON also carries the bytes).
-pub fn display_path(p: &[u8]) -> String {
-    String::from_utf8_lossy(p).into_owned()
 }
 
 /// Why there is no merge-base, for the verdict.
@@ -225,12 +217,6 @@ impl Report {
             targets,
         }
     }
-}
-
-/// The 10-character abbreviation used in messages.
-pub fn short(oid: &Oid) -> String {
-    let s = oid.to_string();
-    s[..10.min(s.len())].to_owned()
 }
 
 fn plural(n: usize) -> &'static str {

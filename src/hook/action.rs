@@ -20,8 +20,9 @@ use super::request::{PushContext, OPTIONS_ENV};
 use super::stdin::PushUpdate;
 use super::{emit, git_command};
 use crate::cli::PrePushArgs;
-use crate::engine::verdict::{short, TargetVerdict};
+use crate::engine::verdict::TargetVerdict;
 use crate::error::{Error, Result};
+use crate::git::short;
 use crate::Env;
 
 /// At most this many refs are described in detail in messages (all are judged).

@@ -31,9 +31,10 @@ use crate::config::{Flag, Name, OnError, Policy, Verbosity};
 use crate::context::{on_error, Context, Door, Env};
 use crate::engine::targets::Target;
 use crate::engine::upstream::Upstream;
-use crate::engine::verdict::{short, TargetVerdict};
+use crate::engine::verdict::TargetVerdict;
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
+use crate::git::short;
 
 use self::action::{describe, repush, Plan};
 pub use self::action::{sh_join, sh_quote};

@@ -142,7 +142,7 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
             dockerignore: img
                 .dockerignore
                 .as_ref()
-                .map(|e| crate::engine::verdict::display_path(&e.path)),
+                .map(|e| crate::git::display_path(&e.path)),
             sources: img.parsed.sources.iter().map(|s| s.display()).collect(),
             extra_inputs: img.extra_globs.clone(),
             parents: img

@@ -12,8 +12,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use serde::Serialize;
 
 use crate::engine::changes::{Change, ChangeKind};
-use crate::engine::verdict::display_path;
 use crate::error::{Error, Result};
+use crate::git::display_path;
 
 use super::{Image, ImageSet};
 

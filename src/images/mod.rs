@@ -1,14 +1,15 @@
 //! Images: which images a tree defines, what each is built from, which a change
 //! affects, and content tags.
 //!
-//! DESIGN names a single `src/images.rs`; it is split along concepts instead:
+//! Split along concepts:
 //! - [`lexer`], [`shell`], [`dockerfile`]: Dockerfile syntax, variable expansion, meaning;
 //! - [`patterns`]: COPY source wildcards and `.dockerignore`;
 //! - [`rules`]: image names, contexts, extra inputs, `images.parent` templates;
 //! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
 //! - [`graph`]: build order, cycles, the affected set;
 //! - [`tag`]: content-addressed tags;
-//! - [`render`] and [`cmd`]: `dockguard images` and `dockguard tag`.
+//! - [`cmd`]: the `dockguard images` and `dockguard tag` front doors (their renderers
+//!   are in [`crate::render::images`]).
 //!
 //! Cost on the hook's path: nothing here runs when the merge-base tree and the target
 //! tree are identical. Otherwise both trees are walked for dockerfiles, but subtrees are
@@ -148,7 +149,7 @@ impl Image {
 
     /// The dockerfile path for messages.
     pub fn dockerfile_display(&self) -> String {
-        crate::engine::verdict::display_path(&self.dockerfile.path)
+        crate::git::display_path(&self.dockerfile.path)
     }
 
     /// The context for messages (`.` for the root).
@@ -156,7 +157,7 @@ impl Image {
         if self.context.is_empty() {
             ".".into()
         } else {
-            crate::engine::verdict::display_path(&self.context)
+            crate::git::display_path(&self.context)
         }
     }
 }
@@ -411,7 +412,7 @@ impl Catalog {
         let blob = self
             .raw(repo, e.oid, git2::ObjectType::Blob)
             .map_err(|err| {
-                let path = crate::engine::verdict::display_path(&e.path);
+                let path = crate::git::display_path(&e.path);
                 recontext(err, format!("cannot read {what}{path}"))
             })?;
         Ok(String::from_utf8_lossy(&blob).into_owned())
@@ -450,7 +451,7 @@ impl Catalog {
             if idx.len() > 1 {
                 let paths: Vec<String> = idx
                     .iter()
-                    .map(|&i| crate::engine::verdict::display_path(&found[i].path))
+                    .map(|&i| crate::git::display_path(&found[i].path))
                     .collect();
                 set.warnings.push(format!(
                     "{} dockerfiles would be named `{name}` ({}); each is named by its path instead (an [[images.rule]] can name them)",
@@ -458,7 +459,7 @@ impl Catalog {
                     paths.join(", ")
                 ));
                 for &i in idx {
-                    names[i] = crate::engine::verdict::display_path(&found[i].path);
+                    names[i] = crate::git::display_path(&found[i].path);
                 }
                 clashes.insert((*name).to_owned(), paths);
             }
@@ -544,7 +545,7 @@ impl Catalog {
             for bad in &parsed.1 {
                 warnings.push(format!(
                     "{}: pattern {bad} skipped",
-                    crate::engine::verdict::display_path(&e.path)
+                    crate::git::display_path(&e.path)
                 ));
             }
             ignore = Arc::new(parsed.0.clone());

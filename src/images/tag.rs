@@ -26,8 +26,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use git2::{ObjectType, Oid, Repository, Tree};
 
-use crate::engine::verdict::display_path;
 use crate::error::{Error, Result};
+use crate::git::display_path;
 
 use super::{graph, Entry, Image, ImageSet};
 

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use git2::Repository;
 
-use crate::install::HooksDir;
+use super::hooks_dir::HooksDir;
 
 /// A hook manager in charge of this repository's pre-push hook.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,11 +13,14 @@
 //! outside the repository (shared by other repositories) or a `pre-push` that is a
 //! symbolic link (we never write through one; `--force` moves the link itself aside).
 
+pub mod hooks_dir;
 pub mod managers;
+
+pub use hooks_dir::hooks_dir;
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use git2::Repository;
@@ -40,93 +43,6 @@ const RECORDED: &str = "recorded=''";
 
 /// A tracking ref older than this is called stale by `status`.
 const STALE_DAYS: u64 = 7;
-
-/// Where hooks live for this repository, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HooksDir {
-    /// The directory.
-    pub path: PathBuf,
-    /// How it was chosen, for messages.
-    pub source: String,
-    /// Whether it lies inside this repository (its work tree or git dirs).
-    pub inside: bool,
-}
-
-/// Resolves the hooks directory the way git does.
-pub fn hooks_dir(repo: &Repository) -> Result<HooksDir> {
-    let config = repo
-        .config()
-        .map_err(|e| Error::git("cannot read git config", e))?;
-    let configured = match config.get_path("core.hookspath") {
-        Ok(p) => Some(p),
-        Err(e) if e.code() == git2::ErrorCode::NotFound => None,
-        Err(e) => return Err(Error::git("cannot read core.hooksPath", e)),
-    };
-    let (path, source) = match configured {
-        Some(p) if p.as_os_str().is_empty() => (
-            repo.commondir().join("hooks"),
-            "the git dir's hooks/ (core.hooksPath is empty)".to_owned(),
-        ),
-        Some(p) => {
-            let base = repo.workdir().unwrap_or_else(|| repo.path());
-            let raw = p.display().to_string();
-            (base.join(&p), format!("core.hooksPath = {raw}"))
-        }
-        None => (
-            repo.commondir().join("hooks"),
-            "the git dir's hooks/".to_owned(),
-        ),
-    };
-    let path = normalize(&path);
-    let real = canonical_best_effort(&path);
-    let inside = [repo.workdir(), Some(repo.commondir()), Some(repo.path())]
-        .into_iter()
-        .flatten()
-        .map(canonical_best_effort)
-        .any(|root| real.starts_with(root));
-    Ok(HooksDir {
-        path,
-        source,
-        inside,
-    })
-}
-
-/// Removes `.` and `..` components lexically (for display and comparisons).
-fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Canonicalizes the longest existing prefix (the directory may not exist yet).
-fn canonical_best_effort(p: &Path) -> PathBuf {
-    let mut rest = Vec::new();
-    let mut cur = p.to_path_buf();
-    loop {
-        if let Ok(c) = cur.canonicalize() {
-            let mut c = c;
-            for part in rest.iter().rev() {
-                c.push(part);
-            }
-            return c;
-        }
-        match (cur.file_name().map(ToOwned::to_owned), cur.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                cur = parent.to_path_buf();
-            }
-            _ => return p.to_path_buf(),
-        }
-    }
-}
 
 /// What is at `hooks/pre-push`.
 #[derive(Debug)]
@@ -459,7 +375,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 s,
                 "upstream:   {} at {} ({})",
                 up.refname,
-                crate::engine::verdict::short(&up.oid),
+                crate::git::short(&up.oid),
                 up.chosen_by
             );
             let _ = writeln!(s, "            {}", freshness(repo, &up.refname));
@@ -597,10 +513,5 @@ mod tests {
         assert_eq!(human_age(60 * 60), "60 minutes");
         assert_eq!(human_age(3 * 3600), "3 hours");
         assert_eq!(human_age(86_400 * 9), "9 days");
-    }
-
-    #[test]
-    fn normalizes_lexically() {
-        assert_eq!(normalize(Path::new("/a/b/./../c")), PathBuf::from("/a/c"));
     }
 }

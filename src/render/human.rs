@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use console::Style;
 
 use crate::engine::changes::ChangeKind;
-use crate::engine::verdict::{short, Report, TargetVerdict};
+use crate::engine::verdict::{Report, TargetVerdict};
+use crate::git::short;
 
 /// Styles for human output; all plain when colour is off.
 #[derive(Debug, Clone)]

@@ -6,7 +6,8 @@ use git2::Oid;
 use serde::Serialize;
 
 use crate::engine::upstream::Upstream;
-use crate::engine::verdict::{short, BaseUnknown};
+use crate::engine::verdict::BaseUnknown;
+use crate::git::short;
 use crate::render::human::Styles;
 
 use crate::images::dockerfile::Via;
@@ -22,7 +23,7 @@ pub struct ImagesReport {
     /// The revision as given.
     pub rev: String,
     /// The commit it names.
-    #[serde(serialize_with = "crate::engine::verdict::ser_oid")]
+    #[serde(serialize_with = "crate::git::ser_oid")]
     pub commit: Oid,
     /// What "affected" is relative to (`null` when no upstream could be found).
     pub upstream: Option<Upstream>,

@@ -1,9 +1,8 @@
 //! Writers for CI systems: GitLab's dotenv report, GitHub's `$GITHUB_OUTPUT` and
 //! `$GITHUB_STEP_SUMMARY`.
 //!
-//! DESIGN.md puts renderers in `report.rs`; these live in their own module because they
-//! follow other programs' file formats (and their injection rules) rather than rendering a
-//! [`crate::engine::verdict::Report`] for people, and because `report.rs` is edited in parallel.
+//! They follow other programs' file formats (and their injection rules) rather than
+//! rendering a [`crate::engine::verdict::Report`] for people ([`super::human`]).
 //!
 //! Every value that reaches these files passes a sanitiser here: a ref name or a path
 //! comes from whoever pushed, and a newline in it must not become a second variable.

@@ -1,4 +1,4 @@
-//! Adversarial cases from issue 7, each with its expected clear outcome: odd
+//! Adversarial cases, each with its expected clear outcome: odd
 //! repositories (partial clones, missing objects, worktreeConfig, read-only `.git`,
 //! SHA-256, stale upstream), hostile ref names and paths through every output, and
 //! "never a shell, always an argument vector" for the commands that run git.
@@ -41,17 +41,7 @@ fn filter_server(r: &TestRepo) -> PathBuf {
     r.switch_new("plain", base);
     r.commit("plain", &[("src/deep/more.c", "int more = 1;\n")]);
     r.checkout("master");
-    let srv = r.scratch("srv.git");
-    git(
-        r.tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            r.path().to_str().expect("utf-8"),
-            srv.to_str().expect("utf-8"),
-        ],
-    );
+    let srv = r.bare_clone("srv.git");
     git(&srv, &["config", "uploadpack.allowFilter", "true"]);
     srv
 }
@@ -120,7 +110,7 @@ fn blobless_partial_clone_is_judged_without_fetching_a_single_blob() {
     assert!(before >= 3, "the clone really lacks blobs ({before})");
     // Make any lazy fetch impossible: the promisor remote is gone.
     std::fs::rename(&srv, r.scratch("srv-gone.git")).expect("hide the server");
-    // The tree diff never reads blobs; the image graph (issue 5) parses Dockerfiles, whose
+    // The tree diff never reads blobs; the image graph parses Dockerfiles, whose
     // blobs are missing and cannot be fetched by libgit2: a rebuild naming the Dockerfile,
     // never a "no rebuild" and never a hang or a fetch.
     for target in ["origin/docker", "origin/plain"] {

@@ -1,6 +1,6 @@
 //! `dockguard check`: the engine's verdicts on real repositories, and every error message.
 
-use crate::fixture::{git, git_output, with_master, TestRepo};
+use crate::fixture::{assert_error_first, git, git_output, with_master, TestRepo};
 
 fn json_check(r: &TestRepo, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["check", "--format", "json"];
@@ -395,36 +395,13 @@ fn revspecs_tags_and_several_targets() {
     assert_eq!(v["targets"][1]["label"], "v1");
 }
 
-fn assert_error(run: &crate::fixture::Run, first_line: &str, hint: &str) {
-    assert_eq!(
-        run.code, 2,
-        "stdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
-    let first = run.stderr.lines().next().unwrap_or_default();
-    assert!(first.starts_with("dockguard: error: "), "{}", run.stderr);
-    assert!(
-        first.contains(first_line),
-        "want {first_line:?} in:\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with("hint:") && l.contains(hint)),
-        "want hint {hint:?} in:\n{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-}
-
 #[test]
 fn errors_are_one_line_with_cause_and_hint() {
     let (r, _) = with_master();
     // Not a repository.
     let not_repo = r.scratch("empty");
     std::fs::create_dir_all(&not_repo).expect("mkdir");
-    assert_error(
+    assert_error_first(
         &crate::fixture::dockguard(
             &not_repo,
             &["check"],
@@ -437,13 +414,13 @@ fn errors_are_one_line_with_cause_and_hint() {
         "inside a git clone",
     );
     // Unknown revision.
-    assert_error(
+    assert_error_first(
         &r.dockguard(&["check", "no-such-branch"]),
         "unknown revision `no-such-branch`",
         "git rev-parse",
     );
     // Unknown upstream (explicit and automatic).
-    assert_error(
+    assert_error_first(
         &r.dockguard(&["check", "--upstream", "nowhere/master"]),
         "upstream `nowhere/master` (from flag --upstream) does not exist",
         "git fetch nowhere",
@@ -451,7 +428,7 @@ fn errors_are_one_line_with_cause_and_hint() {
     let bare_remote = TestRepo::new();
     bare_remote.commit("x", &[("a", "b")]);
     let run = bare_remote.dockguard(&["check"]);
-    assert_error(
+    assert_error_first(
         &run,
         "cannot find the upstream branch",
         "git remote add upstream",
@@ -467,32 +444,40 @@ fn errors_are_one_line_with_cause_and_hint() {
         "[match]\ndockerfile = []\n",
     )
     .expect("write");
-    assert_error(
+    assert_error_first(
         &r.dockguard(&["check"]),
         ".dockguard.toml: unknown key `match.dockerfile`",
         "README",
     );
     std::fs::remove_file(r.path().join(".dockguard.toml")).expect("rm");
     r.git(&["config", "dockguard.match.defaults", "maybe"]);
-    assert_error(
+    assert_error_first(
         &r.dockguard(&["check"]),
         "git config dockguard.match.defaults",
         "README",
     );
     r.git(&["config", "--unset", "dockguard.match.defaults"]);
-    // Bare repository.
-    let bare = r.scratch("bare.git");
-    git(
-        r.tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            r.path().to_str().expect("utf8"),
-            bare.to_str().expect("utf8"),
-        ],
+    // A bad glob in an image rule is a config error, never "merge-base unknown".
+    std::fs::write(
+        r.path().join(".dockguard.toml"),
+        "[[images.rule]]\ndockerfile = '(?P<name>.*)/Dockerfile'\ninputs = ['ci/[z-a]/**']\n",
+    )
+    .expect("write");
+    assert_error_first(
+        &r.dockguard(&["check"]),
+        "`images.rule[0].inputs` glob \"ci/[z-a]/**\" is not valid",
+        "README",
     );
-    assert_error(
+    std::fs::write(
+        r.path().join(".dockguard.toml"),
+        "[match]\ninputs = ['a/[b']\n",
+    )
+    .expect("write");
+    assert_error_first(&r.dockguard(&["check"]), "never closed", "README");
+    std::fs::remove_file(r.path().join(".dockguard.toml")).expect("rm");
+    // Bare repository.
+    let bare = r.bare_clone("bare.git");
+    assert_error_first(
         &crate::fixture::dockguard(&bare, &["check"], &[]),
         "is a bare repository",
         "non-bare clone",
@@ -514,7 +499,7 @@ fn sha256_repository_fails_clearly() {
     );
     assert!(out.status.success());
     let run = crate::fixture::dockguard(&dir, &["check"], &[]);
-    assert_error(&run, "format extension", "SHA-256");
+    assert_error_first(&run, "format extension", "SHA-256");
 }
 
 #[test]
@@ -530,7 +515,7 @@ fn repository_owned_by_another_user_gets_the_safe_directory_fix() {
         return;
     }
     let run = r.dockguard(&["check"]);
-    assert_error(&run, "owned by another user", "safe.directory");
+    assert_error_first(&run, "owned by another user", "safe.directory");
 }
 
 #[test]

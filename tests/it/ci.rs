@@ -7,7 +7,7 @@ use std::process::Command;
 
 use git2::Oid;
 
-use crate::fixture::{dockguard, dockguard_bin, git, hermetic, Run, TestRepo};
+use crate::fixture::{assert_error, dockguard, dockguard_bin, git, hermetic, Run, TestRepo};
 
 /// Upstream history with a branch whose tip is `back` commits above its branch point.
 pub struct Scenario {
@@ -76,17 +76,7 @@ pub fn scenario(back: usize, docker: bool) -> Scenario {
         &[("tests/docker/dockerfiles/debian.docker", "FROM debian:13\n")],
     );
     r.filler(19, "master-after-2");
-    let upstream = r.scratch("upstream.git");
-    git(
-        r.tmp.path(),
-        &[
-            "clone",
-            "-q",
-            "--bare",
-            r.path().to_str().expect("utf8"),
-            upstream.to_str().expect("utf8"),
-        ],
-    );
+    let upstream = r.bare_clone("upstream.git");
     Scenario {
         repo: r,
         upstream,
@@ -548,31 +538,6 @@ fn leftover_private_refs_of_killed_runs_are_removed_after_a_day() {
         young,
         "a young ref may belong to a running job: kept"
     );
-}
-
-fn assert_error(run: &Run, first: &str, hint: &str) {
-    assert_eq!(
-        run.code, 2,
-        "stdout: {}\nstderr: {}",
-        run.stdout, run.stderr
-    );
-    let line = run
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("dockguard: error: "));
-    assert!(
-        line.is_some_and(|l| l.contains(first)),
-        "want {first:?} in:\n{}",
-        run.stderr
-    );
-    assert!(
-        run.stderr
-            .lines()
-            .any(|l| l.trim_start().starts_with("hint:") && l.contains(hint)),
-        "want hint {hint:?} in:\n{}",
-        run.stderr
-    );
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
 }
 
 #[test]

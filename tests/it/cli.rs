@@ -184,8 +184,22 @@ fn man_pages_render() {
     ] {
         assert!(dir.join(f).is_file(), "{f}");
     }
-    // With man(1) installed, the real formatter reads it without complaint.
-    if crate::fixture::require_tool("man").is_some() {
+}
+
+#[test]
+#[ignore = "needs man"]
+fn man_formats_every_page_without_a_warning() {
+    crate::fixture::require_tool("man");
+    let r = outside();
+    let dir = r.scratch("man");
+    let run = dockguard(
+        r.path(),
+        &["man", "--out-dir", dir.to_str().expect("utf-8")],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    {
+        // The real formatter reads the page without complaint.
         let out = hermetic(&mut Command::new("man"))
             .env("MANPAGER", "cat")
             .env("MANWIDTH", "80")

@@ -1,4 +1,4 @@
-//! Load and faults (issue 7): a 100k-line stdin, and SIGKILL at random points of the hook
+//! Load and faults: a 100k-line stdin, and SIGKILL at random points of the hook
 //! (inside a real `git push`) and of `dockguard ci` (inside its fetches), many times: the
 //! repository's refs stay as they were (only dockguard's private refs may change), the
 //! object store stays connected, and the next run works.

@@ -164,6 +164,22 @@ impl TestRepo {
         self.tmp.path().join(name)
     }
 
+    /// `git clone --bare` of this repository into the scratch path `name`.
+    pub fn bare_clone(&self, name: &str) -> PathBuf {
+        let dir = self.scratch(name);
+        git(
+            self.tmp.path(),
+            &[
+                "clone",
+                "-q",
+                "--bare",
+                self.path().to_str().expect("utf-8"),
+                dir.to_str().expect("utf-8"),
+            ],
+        );
+        dir
+    }
+
     fn sig(&self) -> Signature<'static> {
         let t = self.clock.get() + 60;
         self.clock.set(t);
@@ -319,21 +335,61 @@ pub fn with_master() -> (TestRepo, Oid) {
     (r, base)
 }
 
-/// Finds an external tool for an end-to-end test. `None` means "skip this test": allowed
-/// only when `DOCKGUARD_E2E` is not `require` (test.sh sets `require` in CI, and installs
-/// the tools first), so CI can never pass by skipping.
-pub fn require_tool(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("DOCKGUARD_E2E").as_deref() != Ok("require"),
-            "{name} is required (DOCKGUARD_E2E=require) but not on PATH; run ./test.sh, which installs it"
-        );
-        eprintln!("skipped: {name} is not installed (./test.sh installs it)");
-    }
-    found
+/// Finds an external tool for an end-to-end test. Tests that need one are
+/// `#[ignore = "needs TOOL"]`, so plain `cargo test` reports them as ignored; `./test.sh`
+/// installs the tools and runs them with `--include-ignored`, and then a missing tool is
+/// a failure, never a silent pass.
+pub fn require_tool(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!("{name} is not on PATH: run ./test.sh, which installs it (this test is ignored by plain `cargo test`)")
+        })
+}
+
+/// A JSON array of strings as a `Vec`.
+pub fn strings(list: &serde_json::Value) -> Vec<String> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// Asserts dockguard failed with exit 2: a `dockguard: error:` line containing
+/// `message`, a `hint:` line containing `hint`, and no panic.
+pub fn assert_error(run: &Run, message: &str, hint: &str) {
+    assert_eq!(
+        run.code, 2,
+        "stdout: {}\nstderr: {}",
+        run.stdout, run.stderr
+    );
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("dockguard: error: "));
+    assert!(
+        line.is_some_and(|l| l.contains(message)),
+        "want {message:?} in:\n{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with("hint:") && l.contains(hint)),
+        "want hint {hint:?} in:\n{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+/// [`assert_error`], and the error is the first line on stderr.
+pub fn assert_error_first(run: &Run, message: &str, hint: &str) {
+    assert_error(run, message, hint);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(first.starts_with("dockguard: error: "), "{}", run.stderr);
 }

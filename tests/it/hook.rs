@@ -12,10 +12,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 #[test]
 fn five_plus_three_is_blocked_until_asked_and_the_printed_commands_work() {
     let s = Setup::new(true);
-    s.r.switch_new("feature", s.base);
-    s.r.filler(2, "first");
-    s.r.commit("bump debian", &[("docker/Dockerfile", "FROM debian:13\n")]);
-    let five = s.r.filler(2, "more");
+    let five = s.first_five();
 
     let blocked = push(s.path(), &["origin", "feature"]).failed();
     assert!(s.pushes().is_empty(), "nothing may reach the server");
@@ -42,17 +39,11 @@ fn five_plus_three_is_blocked_until_asked_and_the_printed_commands_work() {
 
     // The printed git command, run as printed, pushes with the option.
     sh(s.path(), &git_line).ok();
-    let pushes = s.pushes();
-    assert_eq!(pushes.len(), 1);
-    assert_eq!(pushes[0].options, vec![OPT]);
-    assert_eq!(
-        pushes[0].new_oid("refs/heads/feature"),
-        Some(five.to_string().as_str())
-    );
+    s.assert_pushed(1, &[OPT], five);
 
     // Three more commits, none touching a dockerfile: the branch still differs from
     // master in the dockerfile, so the second push must ask again.
-    let eight = s.r.filler(3, "later");
+    let eight = s.three_more();
     let again = push(s.path(), &["origin", "feature"]).failed();
     assert!(
         again.stderr.contains("docker/Dockerfile"),
@@ -64,13 +55,7 @@ fn five_plus_three_is_blocked_until_asked_and_the_printed_commands_work() {
     // The printed wrapper command does it.
     let dg_line = line_starting(&again.stderr, "dockguard push");
     sh(s.path(), &dg_line).ok();
-    let pushes = s.pushes();
-    assert_eq!(pushes.len(), 2);
-    assert_eq!(pushes[1].options, vec![OPT]);
-    assert_eq!(
-        pushes[1].new_oid("refs/heads/feature"),
-        Some(eight.to_string().as_str())
-    );
+    s.assert_pushed(2, &[OPT], eight);
 }
 
 #[test]

@@ -93,14 +93,6 @@ fn images_json(r: &TestRepo, args: &[&str]) -> Value {
     run.json()
 }
 
-fn names_of(list: &Value) -> Vec<String> {
-    list.as_array()
-        .expect("array")
-        .iter()
-        .map(|v| v.as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[test]
 fn qemu_2021_base_change_affects_all_22_dependants_in_build_order() {
     let (r, base) = qemu_2021();
@@ -236,7 +228,7 @@ inputs = ["tests/docker/dockerfiles/{name}.d/**"]
 fn qemu_today_helpers_and_context_inputs() {
     let (r, base) = qemu_today();
     let listing = images_json(&r, &[]);
-    let names = names_of(&listing["build_order"]);
+    let names = crate::fixture::strings(&listing["build_order"]);
     assert_eq!(
         names,
         vec![
@@ -360,12 +352,15 @@ fn multi_stage_copy_from_stage_and_from_a_repository_image() {
     );
     r.remote_ref("origin", "master", base);
     let listing = images_json(&r, &[]);
-    assert_eq!(names_of(&listing["build_order"]), vec!["tools", "app"]);
+    assert_eq!(
+        crate::fixture::strings(&listing["build_order"]),
+        vec!["tools", "app"]
+    );
     let app = &listing["images"][1];
     assert_eq!(app["parents"][0]["name"], "tools");
     assert_eq!(app["parents"][0]["via"], "copy-from");
     assert_eq!(app["external"][0], "debian:12");
-    assert_eq!(names_of(&app["sources"]), vec!["app.py"]);
+    assert_eq!(crate::fixture::strings(&app["sources"]), vec!["app.py"]);
     r.switch_new("tool", base);
     r.commit("tool", &[("tools/src/tool.c", "int main(void);\n")]);
     let v = check_json(&r);
@@ -479,9 +474,15 @@ fn wildcards_heredocs_and_remote_sources() {
     r.remote_ref("origin", "master", base);
     let listing = images_json(&r, &[]);
     let img = &listing["images"][0];
-    assert_eq!(names_of(&img["sources"]), vec!["scripts/*.sh"]);
+    assert_eq!(
+        crate::fixture::strings(&img["sources"]),
+        vec!["scripts/*.sh"]
+    );
     assert_eq!(img["inline"], 1);
-    assert_eq!(names_of(&img["remote"]), vec!["https://example.com/x.tgz"]);
+    assert_eq!(
+        crate::fixture::strings(&img["remote"]),
+        vec!["https://example.com/x.tgz"]
+    );
     for (path, counts) in [
         ("img/scripts/a.sh", true),
         ("img/scripts/c.sh", true),
@@ -654,7 +655,7 @@ fn clashing_names_fall_back_to_paths_and_parents_stay_safe() {
     r.remote_ref("origin", "master", base);
     let listing = images_json(&r, &[]);
     assert_eq!(
-        names_of(&listing["build_order"]),
+        crate::fixture::strings(&listing["build_order"]),
         vec![
             "backend/docker/Dockerfile",
             "frontend/docker/Dockerfile",

@@ -23,3 +23,4 @@ mod schema;
 mod server;
 mod slug;
 mod tag;
+mod trust;

@@ -29,8 +29,8 @@ struct PreCommit {
 
 impl PreCommit {
     /// The user's setup: three lines of YAML (plus `args`), `pre-commit install`.
-    fn new(extra: &str) -> Option<Self> {
-        let tool = require_tool("pre-commit")?;
+    fn new(extra: &str) -> Self {
+        let tool = require_tool("pre-commit");
         let s = Setup::new(false);
         let (hooks, rev) = hooks_repo(&s.r);
         let config = format!(
@@ -56,7 +56,7 @@ impl PreCommit {
             &["install", "--hook-type", "pre-push"],
         );
         assert!(done.stdout.contains("pre-push"), "{}", done.stdout);
-        Some(pc)
+        pc
     }
 
     fn run(&self, prog: &str, args: &[&str]) -> Done {
@@ -97,15 +97,11 @@ fn text(d: &Done) -> String {
 }
 
 #[test]
+#[ignore = "needs pre-commit"]
 fn five_plus_three_under_pre_commit_is_judged_against_the_merge_base() {
-    let Some(pc) = PreCommit::new(", args: [--verbose]") else {
-        return;
-    };
+    let pc = PreCommit::new(", args: [--verbose]");
     let s = &pc.s;
-    s.r.switch_new("feature", s.base);
-    s.r.filler(2, "first");
-    s.r.commit("bump debian", &[("docker/Dockerfile", "FROM debian:13\n")]);
-    let five = s.r.filler(2, "more");
+    let five = s.first_five();
 
     let blocked = pc.push(&["origin", "feature"]).failed();
     let out = text(&blocked);
@@ -131,18 +127,12 @@ fn five_plus_three_under_pre_commit_is_judged_against_the_merge_base() {
     let mut cmd = format!("PRE_COMMIT_HOME='{}' ", env[1].1);
     cmd.push_str(&git_line);
     sh(s.path(), &cmd).ok();
-    let pushes = s.pushes();
-    assert_eq!(pushes.len(), 1);
-    assert_eq!(pushes[0].options, vec![OPT]);
-    assert_eq!(
-        pushes[0].new_oid("refs/heads/feature"),
-        Some(five.to_string().as_str())
-    );
+    s.assert_pushed(1, &[OPT], five);
 
     // Three more commits, none touching a dockerfile. pre-commit's own range
     // (PRE_COMMIT_FROM_REF..TO_REF) is exactly those three; dockguard still sees the
     // dockerfile change since the merge-base and blocks again.
-    let eight = s.r.filler(3, "later");
+    let eight = s.three_more();
     let again = pc.push(&["origin", "feature"]).failed();
     let out = text(&again);
     assert!(out.contains("docker/Dockerfile"), "{out}");
@@ -164,20 +154,13 @@ fn five_plus_three_under_pre_commit_is_judged_against_the_merge_base() {
         "{}",
         text(&ok)
     );
-    let pushes = s.pushes();
-    assert_eq!(pushes.len(), 2);
-    assert_eq!(pushes[1].options, vec![OPT]);
-    assert_eq!(
-        pushes[1].new_oid("refs/heads/feature"),
-        Some(eight.to_string().as_str())
-    );
+    s.assert_pushed(2, &[OPT], eight);
 }
 
 #[test]
+#[ignore = "needs pre-commit"]
 fn a_clean_branch_passes_under_pre_commit_without_the_option() {
-    let Some(pc) = PreCommit::new("") else {
-        return;
-    };
+    let pc = PreCommit::new("");
     // pre-commit owns .git/hooks/pre-push: install leaves it alone and says it is wired.
     let run = crate::fixture::dockguard(pc.s.path(), &["install"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -205,10 +188,9 @@ fn a_clean_branch_passes_under_pre_commit_without_the_option() {
 }
 
 #[test]
+#[ignore = "needs pre-commit"]
 fn the_shipped_manifest_is_valid_for_pre_commit() {
-    let Some(tool) = require_tool("pre-commit") else {
-        return;
-    };
+    let tool = require_tool("pre-commit");
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join(".pre-commit-hooks.yaml");
     let out = std::process::Command::new(tool)
         .args(["validate-manifest"])

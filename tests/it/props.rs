@@ -1,4 +1,4 @@
-//! Properties (proptest) from issue 7: the dotenv writer under GitLab's rules, the pre-push
+//! Properties (proptest): the dotenv writer under GitLab's rules, the pre-push
 //! stdin parser against an independent oracle, glob-vs-regex agreement in the matcher, and
 //! install/uninstall as a state machine that must never lose a foreign hook.
 

@@ -278,6 +278,34 @@ impl Setup {
         self.server.pushes().into_iter().skip(1).collect()
     }
 
+    /// The "5" of the 5+3 story: `feature` from the base, whose 3rd of 5 commits edits
+    /// `docker/Dockerfile`; checked out. Returns its tip.
+    pub fn first_five(&self) -> Oid {
+        self.r.switch_new("feature", self.base);
+        self.r.filler(2, "first");
+        self.r
+            .commit("bump debian", &[("docker/Dockerfile", "FROM debian:13\n")]);
+        self.r.filler(2, "more")
+    }
+
+    /// The "+3": three more commits, none touching a dockerfile. Returns the tip.
+    pub fn three_more(&self) -> Oid {
+        self.r.filler(3, "later")
+    }
+
+    /// Asserts the server received `count` pushes, the last carrying exactly `options`
+    /// and moving `refs/heads/feature` to `tip`.
+    pub fn assert_pushed(&self, count: usize, options: &[&str], tip: Oid) {
+        let pushes = self.pushes();
+        assert_eq!(pushes.len(), count, "{pushes:?}");
+        let last = pushes.last().expect("a push");
+        assert_eq!(last.options, options);
+        assert_eq!(
+            last.new_oid("refs/heads/feature"),
+            Some(tip.to_string().as_str())
+        );
+    }
+
     /// A branch from the base with `n` filler commits and (if `docker`) a dockerfile change
     /// among them; checked out. Returns its tip.
     pub fn branch(&self, name: &str, docker: bool) -> Oid {
@@ -300,4 +328,32 @@ pub fn line_starting(text: &str, prefix: &str) -> String {
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no line starting with {prefix:?} in:\n{text}"))
         .to_owned()
+}
+
+/// The 5+3 story through an already wired hook manager, pushing with `push`: blocked,
+/// pushed with the option, three more commits, blocked again (the merge-base still
+/// differs in the dockerfile), pushed with the option.
+pub fn five_plus_three(s: &Setup, push: impl Fn(&[&str]) -> Done) {
+    let five = s.first_five();
+    let blocked = push(&["origin", "feature"]).failed();
+    assert!(
+        blocked.stderr.contains("docker/Dockerfile"),
+        "{}",
+        blocked.stderr
+    );
+    assert!(s.pushes().is_empty(), "nothing may reach the server");
+    // The option on the command line is seen through the hook manager's processes.
+    push(&["-o", OPT, "origin", "feature"]).ok();
+    s.assert_pushed(1, &[OPT], five);
+
+    let eight = s.three_more();
+    let again = push(&["origin", "feature"]).failed();
+    assert!(
+        again.stderr.contains("docker/Dockerfile"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(s.pushes().len(), 1);
+    push(&["-o", OPT, "origin", "feature"]).ok();
+    s.assert_pushed(2, &[OPT], eight);
 }
