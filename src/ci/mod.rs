@@ -238,27 +238,7 @@ fn fetch_and_judge(
     let plan = upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
     let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
     let branch = plan.branch.clone();
-    let src = match previous {
-        Some(p) => {
-            log(&format!(
-                "dockguard: this pipeline runs on the upstream branch `{branch}` itself: \
-                 comparing with its previous tip {} (what this push changed)",
-                short(&p)
-            ));
-            p.to_string()
-        }
-        None => {
-            if plan.on_upstream {
-                log(&format!(
-                    "dockguard: note: this pipeline runs on the upstream branch `{branch}` itself and the CI \
-                     gives no usable previous tip (first, manual or scheduled run), so it can only be compared with \
-                     itself; set {}=1 to rebuild",
-                    ctx.settings.ci.request_variable
-                ));
-            }
-            format!("refs/heads/{branch}")
-        }
-    };
+    let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
     let git_dir = repo.path().to_path_buf();
     let stale = fetch::delete_stale(&git_dir);
     if stale > 0 {
@@ -293,29 +273,8 @@ fn fetch_and_judge(
     let outcome = match (fetch::fetch_and_deepen(&fetch_plan, &mut log), previous) {
         (Ok(o), _) => o,
         (Err(e), Some(p)) => {
-            // The previous tip is gone from the server (a force push): what this push
-            // changed cannot be known, so rebuild.
-            let why = format!(
-                "the branch's previous tip {p} cannot be fetched (force-pushed away?): {}",
-                e.render()
-                    .lines()
-                    .map(str::trim)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-            log(&format!("dockguard: warning: {why}"));
-            let verdict = TargetVerdict::base_unknown(
-                job.target.label.clone(),
-                job.target.oid,
-                NoBase::MissingObject,
-                why,
-            );
-            let upstream_at = Upstream {
-                refname: format!("refs/heads/{branch}"),
-                oid: p,
-                chosen_by: "the branch's previous tip (before this push)".into(),
-            };
-            return Ok((Report::new(upstream_at, vec![verdict]), summary));
+            let report = previous_tip_gone(job, &branch, p, &e, &mut log);
+            return Ok((report, summary));
         }
         (Err(e), None) => return Err(e),
     };
@@ -344,6 +303,69 @@ fn fetch_and_judge(
     log(&fetch_line(&summary, &report));
     drop(private); // deletes the private ref
     Ok((report, summary))
+}
+
+/// What to fetch as "upstream": the branch, or its previous tip when the pipeline runs on
+/// the upstream branch itself (then what matters is what this push changed).
+fn fetch_source(
+    plan: &upstream::UpstreamPlan,
+    previous: Option<git2::Oid>,
+    request_var: &str,
+    log: &mut dyn FnMut(&str),
+) -> String {
+    let branch = &plan.branch;
+    match previous {
+        Some(p) => {
+            log(&format!(
+                "dockguard: this pipeline runs on the upstream branch `{branch}` itself: \
+                 comparing with its previous tip {} (what this push changed)",
+                short(&p)
+            ));
+            p.to_string()
+        }
+        None => {
+            if plan.on_upstream {
+                log(&format!(
+                    "dockguard: note: this pipeline runs on the upstream branch `{branch}` itself and the CI \
+                     gives no usable previous tip (first, manual or scheduled run), so it can only be compared with \
+                     itself; set {request_var}=1 to rebuild"
+                ));
+            }
+            format!("refs/heads/{branch}")
+        }
+    }
+}
+
+/// The previous tip is gone from the server (a force push): what this push changed
+/// cannot be known, so the verdict is "rebuild, base unknown".
+fn previous_tip_gone(
+    job: &Job,
+    branch: &str,
+    previous: git2::Oid,
+    e: &Error,
+    log: &mut dyn FnMut(&str),
+) -> Report {
+    let why = format!(
+        "the branch's previous tip {previous} cannot be fetched (force-pushed away?): {}",
+        e.render()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    log(&format!("dockguard: warning: {why}"));
+    let verdict = TargetVerdict::base_unknown(
+        job.target.label.clone(),
+        job.target.oid,
+        NoBase::MissingObject,
+        why,
+    );
+    let upstream_at = Upstream {
+        refname: format!("refs/heads/{branch}"),
+        oid: previous,
+        chosen_by: "the branch's previous tip (before this push)".into(),
+    };
+    Report::new(upstream_at, vec![verdict])
 }
 
 /// Verifies against the request, writes the outputs, prints, and picks the exit code.
