@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
 mod adversarial;
+mod buildinfo;
 mod check;
 mod ci;
 mod cli;
