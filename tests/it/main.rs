@@ -23,4 +23,5 @@ mod push;
 mod schema;
 mod server;
 mod slug;
+mod static_binary;
 mod tag;
