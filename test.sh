@@ -61,4 +61,28 @@ exec "$tools/venv/bin/python" "$(pwd)/tests/tools/dockerfile_oracle.py" "\$@"
 EOF
 chmod +x "$tools/bin/dockerfile-oracle"
 
-exec cargo test --locked --all-targets "$@"
+# A real dockerd and busybox-static for the job image test (tests/it/job_image.rs).
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v busybox >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io busybox-static >/dev/null
+    else
+        echo "test.sh: dockerd or busybox is missing (tests/it/job_image.rs needs them); as root: apt-get install --no-install-recommends docker.io busybox-static" >&2
+    fi
+fi
+
+# The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
+# its own target dir (target/static), so it never invalidates the normal build.
+scripts/build-static.sh --profile dev >/dev/null
+DOCKGUARD_STATIC_BIN="$(pwd)/target/static-dist-dev/dockguard"
+export DOCKGUARD_STATIC_BIN
+
+# Tests that need the tools above are #[ignore = "needs TOOL"] for a plain `cargo test`;
+# here they run too. --include-ignored goes after the one `--` (the caller's, if any).
+sep=false
+for arg in "$@"; do
+    [ "$arg" = "--" ] && sep=true
+done
+if $sep; then
+    exec cargo test --locked --all-targets "$@" --include-ignored
+fi
+exec cargo test --locked --all-targets "$@" -- --include-ignored
