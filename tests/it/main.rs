@@ -22,6 +22,7 @@ mod pack;
 mod precommit;
 mod props;
 mod push;
+mod release;
 mod schema;
 mod server;
 mod slug;
