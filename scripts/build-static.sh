@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
         --profile=*) profile=${1#--profile=}; shift ;;
         --out) out=${2:?--out needs a value}; shift 2 ;;
         --out=*) out=${1#--out=}; shift ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "build-static.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
