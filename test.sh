@@ -70,6 +70,15 @@ exec "$tools/venv/bin/python" "$(pwd)/tests/tools/dockerfile_oracle.py" "\$@"
 EOF
 chmod +x "$tools/bin/dockerfile-oracle"
 
+# A real dockerd and busybox-static: the job image test (tests/it/job_image.rs).
+apt_install docker.io busybox-static
+
+# The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
+# its own target dir (target/static), so it never invalidates the normal build.
+scripts/build-static.sh --profile dev >/dev/null
+DOCKGUARD_STATIC_BIN="$(pwd)/target/static-dist-dev/dockguard"
+export DOCKGUARD_STATIC_BIN
+
 # --include-ignored goes to the test binaries, after any `--` of the caller's.
 case " $* " in
 *" -- "*) exec cargo test --locked --all-targets "$@" --include-ignored ;;

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
 mod adversarial;
+mod buildinfo;
 mod check;
 mod ci;
 mod cli;
@@ -12,15 +13,19 @@ mod hook;
 mod husky;
 mod images;
 mod install;
+mod job_image;
 mod lefthook;
 mod lexer;
 mod memo;
+mod mini_dockerd;
 mod pack;
 mod precommit;
 mod props;
 mod push;
+mod release;
 mod schema;
 mod server;
 mod slug;
+mod static_binary;
 mod tag;
 mod trust;
