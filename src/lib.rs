@@ -37,7 +37,10 @@ pub(crate) mod render;
 /// writes. Not a stable API; everything else in the crate is private.
 pub mod parts {
     pub use crate::config::keys::markdown_table as config_table;
-    pub use crate::config::{ContentSettings, EnvSettings, FileLayer, Layers, KEYS};
+    pub use crate::config::keys::Trust;
+    pub use crate::config::{
+        ContentSettings, EnvSettings, FileLayer, Layers, Policy, RunSettings, KEYS,
+    };
     pub use crate::engine::matcher::{glob_to_regex, Matcher};
     pub use crate::git::{history::History, objects::Objects};
     pub use crate::hook::stdin::parse_pre_push;

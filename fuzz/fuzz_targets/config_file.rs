@@ -1,21 +1,43 @@
-//! `.dockguard.toml` parsing: arbitrary text either parses into settings whose matcher
-//! builds (or fails with a config error) or fails with a one-line config error; no panic.
+//! `.dockguard.toml` parsing and the source rules: arbitrary text either parses into
+//! settings whose matcher builds (or fails with a config error) or fails with a one-line
+//! config error; no panic. And whatever parses, a repository file never sets a machine
+//! key, and the run settings built from it either fail or hold only the shapes a
+//! repository may choose (the recognised rebuild request, no `repush`).
 #![no_main]
 
-use dockguard::parts::{FileLayer, Matcher, Overrides};
+use dockguard::parts::{ContentSettings, FileLayer, Layers, Matcher, Policy, RunSettings, Trust, KEYS};
 use libfuzzer_sys::fuzz_target;
+
+const ORIGIN: &str = "HEAD:.dockguard.toml";
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match FileLayer::parse(text, "HEAD:.dockguard.toml") {
+    match FileLayer::parse(text, ORIGIN) {
         Ok(layer) => {
-            let settings = Overrides::default().resolve(Some(&layer));
-            let _ = settings.effective();
-            let spec = settings.match_spec();
-            let _ = settings.match_origin();
-            if let Ok(m) = Matcher::new(&spec, "HEAD:.dockguard.toml") {
+            let resolved = Layers::default().resolve(Some(&layer));
+            let _ = resolved.effective();
+            for key in KEYS {
+                if key.trust == Trust::Machine {
+                    assert!(
+                        !resolved.origin(key.id).is_repository(),
+                        "{} came from the file",
+                        key.name
+                    );
+                }
+            }
+            if let Ok(run) = RunSettings::new(&resolved) {
+                assert!(
+                    run.push_option == "ci.variable=DOCKGUARD_REBUILD=1"
+                        || run.push_option == "ci.input=dockguard_rebuild=true",
+                    "{:?}",
+                    run.push_option
+                );
+                assert!(run.policy != Policy::Repush);
+            }
+            let content = ContentSettings::new(&resolved);
+            if let Ok(m) = Matcher::new(&content.match_spec, ORIGIN) {
                 for p in [
                     &b"Dockerfile"[..],
                     b"a/b/c.txt",
