@@ -305,10 +305,12 @@ Examples:
   dockguard ci --provider github               GitHub Actions ($GITHUB_OUTPUT, step summary)
   dockguard ci --provider generic --upstream-url URL --upstream-branch master
   dockguard ci --strict                        fail when a rebuild is needed but was not requested
+  dockguard ci --request-input '$[[ inputs.dockguard_rebuild ]]'   the request as a pipeline input
 
 Decision (one line each): needed+requested -> rebuild; needed, not requested -> rebuild
-and warn (exit 1 with --strict); requested only -> rebuild; neither -> skip; no merge-base
--> rebuild (base unknown).
+and warn (exit 1 with --strict, except where no request can arrive: merge-request
+pipelines, the upstream branch itself, GitHub events other than workflow_dispatch);
+requested only -> rebuild; neither -> skip; no merge-base -> rebuild (base unknown).
 
 Exit codes:
   0  decided (see the decision line / DOCKGUARD_DECISION)
@@ -358,6 +360,13 @@ pub struct CiArgs {
     #[arg(long, value_name = "NAME")]
     pub request_variable: Option<String>,
 
+    /// The value of the pipeline input that requests a rebuild (`ci.request_input`, set by
+    /// `git push -o ci.input=NAME=true`), as the CI configuration passes it, e.g.
+    /// `--request-input $[[ inputs.dockguard_rebuild ]]`: any value but "", 0, false, no,
+    /// off is a request, like the variable's.
+    #[arg(long, value_name = "VALUE")]
+    pub request_input: Option<String>,
+
     /// The commit to judge [default: the pipeline's commit, else HEAD].
     #[arg(long, value_name = "REV")]
     pub target: Option<String>,
@@ -370,7 +379,9 @@ pub struct CiArgs {
     #[arg(long)]
     pub no_fetch: bool,
 
-    /// Exit 1 when a rebuild is needed but the pipeline did not request it.
+    /// Exit 1 when a rebuild is needed but the pipeline did not request it (only where a
+    /// request can arrive: not in merge-request pipelines, on the upstream branch itself,
+    /// or on GitHub unless started by hand).
     #[arg(long)]
     pub strict: bool,
 

@@ -5,8 +5,9 @@
 //! the `git push` command line ([`super::request`]). Between git and dockguard there may
 //! be anything: the shim's shell, a hook manager (pre-commit's Python, lefthook, husky's
 //! sh), `timeout`, a Python or Node wrapper. The walk passes through all of them, at most
-//! [`MAX_DEPTH`] processes, and stops at the first `git push` (or `git-push`, or a git
-//! alias that expands to `push`). A wrong answer here would be worse than none, so:
+//! [`MAX_DEPTH`] processes, and stops at the first `git push` (or `git-push`; git runs an
+//! alias such as `git p` as a `git push` child). A wrong answer here would be worse than
+//! none, so:
 //! - the push found must run in this repository (its working directory, read from
 //!   `/proc/<pid>/cwd`, is the hook's or lies in this repository's work tree or git
 //!   dir): walking past a program that hides the real push must not land on someone
@@ -149,24 +150,14 @@ impl Here {
 pub struct FoundPush {
     /// Its process id.
     pub pid: u32,
-    /// Its arguments after `push` (an alias expanded).
+    /// Its arguments after `push`.
     pub args: Vec<String>,
-    /// The alias it was typed as, if any (`git p` with `alias.p = push`).
-    pub alias: Option<String>,
 }
-
-/// Expands a git alias: `alias.<name>`'s value, as git config has it.
-pub type AliasLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Walks up from `start` (the hook's parent) to the `git push` that runs the hook.
 /// `Err` says, in a few words, why it could not be found; it never names arguments
 /// other than the program (they may hold anything, even secrets).
-pub fn find_push(
-    procs: &dyn Processes,
-    start: u32,
-    here: &Here,
-    alias: AliasLookup<'_>,
-) -> Result<FoundPush, String> {
+pub fn find_push(procs: &dyn Processes, start: u32, here: &Here) -> Result<FoundPush, String> {
     let mut pid = start;
     // Every process passed so far is one whose word we can take for it.
     let mut only_known = true;
@@ -178,19 +169,18 @@ pub fn find_push(
             .argv(pid)
             .ok_or_else(|| format!("cannot read the command line of process {pid}"))?;
         let name = program(&argv);
-        if let Some((args, alias_name)) = push_args(&argv, alias) {
+        if let Some(args) = push_args_of(&argv) {
             confirm_here(procs, pid, here, only_known)?;
             return Ok(FoundPush {
                 pid,
-                args,
-                alias: alias_name,
+                args: args.to_vec(),
             });
         }
         if is_git(&argv) {
+            // (git runs an alias such as `git p` = push as a `git push` child of its own.)
             if git_subcommand(&argv).map(|i| argv[i].as_str()) != Some("hook") {
                 return Err(format!(
-                    "process {pid} is a git command other than `git push` (an alias git \
-                     config does not expand to push?)"
+                    "process {pid} is a git command other than `git push`"
                 ));
             }
         } else if !is_shell(&name) && !is_hook_manager(&argv) && !is_exec_wrapper(&name) {
@@ -338,92 +328,6 @@ pub fn push_args_of(argv: &[String]) -> Option<&[String]> {
     (argv[i] == "push").then(|| &argv[i + 1..])
 }
 
-/// Builtins that can never be aliases (git ignores an alias that shadows a command).
-fn is_builtin_word(word: &str) -> bool {
-    matches!(
-        word,
-        "hook" | "commit" | "fetch" | "pull" | "rebase" | "merge" | "log" | "status"
-    )
-}
-
-/// Like [`push_args_of`], also through aliases that expand to `push` (git splits an
-/// alias's value like a command line; one that starts with `!` runs a shell, whose
-/// `git push` would be a process of its own). Returns the arguments and the alias.
-fn push_args(argv: &[String], alias: AliasLookup<'_>) -> Option<(Vec<String>, Option<String>)> {
-    if let Some(args) = push_args_of(argv) {
-        return Some((args.to_vec(), None));
-    }
-    let i = git_subcommand(argv)?;
-    let typed = argv[i].clone();
-    let mut word = typed.clone();
-    let mut prefix: Vec<String> = Vec::new();
-    for _ in 0..8 {
-        if is_builtin_word(&word) {
-            return None;
-        }
-        let value = alias(&word)?;
-        if value.trim_start().starts_with('!') {
-            return None;
-        }
-        let mut words = split_cmdline(&value)?;
-        if words.is_empty() {
-            return None;
-        }
-        let first = words.remove(0);
-        words.append(&mut prefix);
-        prefix = words;
-        if first == "push" {
-            prefix.extend_from_slice(&argv[i + 1..]);
-            return Some((prefix, Some(typed)));
-        }
-        word = first;
-    }
-    None
-}
-
-/// Splits an alias value as git's `split_cmdline` does: whitespace separates words,
-/// single and double quotes group, a backslash escapes the next character (not inside
-/// single quotes). `None` for an unclosed quote.
-fn split_cmdline(s: &str) -> Option<Vec<String>> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some('\''), '\'') | (Some('"'), '"') => quote = None,
-            (Some('\''), c) => cur.push(c),
-            (_, '\\') => {
-                cur.push(chars.next()?);
-                in_word = true;
-            }
-            (Some(_), c) => cur.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                cur.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if quote.is_some() {
-        return None;
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Some(words)
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -476,10 +380,6 @@ mod tests {
         }
     }
 
-    fn no_alias(_: &str) -> Option<String> {
-        None
-    }
-
     #[test]
     fn walks_through_any_wrapper_to_this_repositorys_push() {
         // git push -> sh (hook) -> python wrapper -> timeout -> (dockguard)
@@ -489,14 +389,14 @@ mod tests {
             .add(30, 20, &["/bin/sh", ".git/hooks/pre-push"], Some("/repo"))
             .add(40, 30, &["python3", "wrap.py"], Some("/repo"))
             .add(50, 40, &["timeout", "60", "dockguard"], Some("/repo"));
-        let found = find_push(&t, 50, &here(), &no_alias).expect("found");
+        let found = find_push(&t, 50, &here()).expect("found");
         assert_eq!(found.pid, 20);
         assert_eq!(found.args, v(&["-o", "x", "origin"]));
         // A push in a subdirectory of the work tree, or in the git dir (bare-like), counts.
         let t = Tree::new(true)
             .add(20, 1, &["git", "push"], Some("/repo/.git"))
             .add(30, 20, &["node", "wrap.js"], Some("/elsewhere"));
-        assert_eq!(find_push(&t, 30, &here(), &no_alias).map(|f| f.pid), Ok(20));
+        assert_eq!(find_push(&t, 30, &here()).map(|f| f.pid), Ok(20));
     }
 
     #[test]
@@ -507,7 +407,7 @@ mod tests {
             .add(20, 1, &["git", "push", "-o", "X"], Some("/other"))
             .add(30, 20, &["cargo", "test"], Some("/other"))
             .add(40, 30, &["./g", "push", "origin"], Some("/repo"));
-        let e = find_push(&t, 40, &here(), &no_alias).expect_err("not ours");
+        let e = find_push(&t, 40, &here()).expect_err("not ours");
         assert!(e.contains("another directory"), "{e}");
         // Without /proc, a push above unknown programs cannot be confirmed.
         let t = Tree::new(false).add(20, 1, &["git", "push"], None).add(
@@ -516,7 +416,7 @@ mod tests {
             &["python3", "wrap.py"],
             None,
         );
-        let e = find_push(&t, 30, &here(), &no_alias).expect_err("unconfirmed");
+        let e = find_push(&t, 30, &here()).expect_err("unconfirmed");
         assert!(e.contains("cannot look into"), "{e}");
         // ... but through shells, hook managers and exec wrappers it is believed.
         let t = Tree::new(false)
@@ -524,7 +424,7 @@ mod tests {
             .add(30, 20, &["sh", "hook"], None)
             .add(35, 30, &["python3", "-mpre_commit", "hook-impl"], None)
             .add(40, 35, &["timeout", "9", "x"], None);
-        assert_eq!(find_push(&t, 40, &here(), &no_alias).map(|f| f.pid), Ok(20));
+        assert_eq!(find_push(&t, 40, &here()).map(|f| f.pid), Ok(20));
     }
 
     #[test]
@@ -533,59 +433,25 @@ mod tests {
             .add(20, 1, &["git", "push"], Some("/repo"))
             .add(30, 20, &["git", "submodule", "foreach"], Some("/repo"))
             .add(40, 30, &["sh"], Some("/repo"));
-        let e = find_push(&t, 40, &here(), &no_alias).expect_err("no push");
+        let e = find_push(&t, 40, &here()).expect_err("no push");
         assert!(e.contains("other than `git push`"), "{e}");
         // `git hook run pre-push` only runs hooks: walked through.
         let t = Tree::new(true)
             .add(20, 1, &["git", "push"], Some("/repo"))
             .add(30, 20, &["git", "hook", "run", "pre-push"], Some("/repo"));
-        assert_eq!(find_push(&t, 30, &here(), &no_alias).map(|f| f.pid), Ok(20));
+        assert_eq!(find_push(&t, 30, &here()).map(|f| f.pid), Ok(20));
         // Unreadable, too deep, or orphaned: unknown.
         let t = Tree::new(true).add(30, 20, &["sh"], Some("/repo"));
-        assert!(find_push(&t, 30, &here(), &no_alias)
+        assert!(find_push(&t, 30, &here())
             .expect_err("unreadable")
             .contains("cannot read the command line of process 20"));
         let mut t = Tree::new(true).add(100, 1, &["git", "push"], Some("/repo"));
         for pid in 101..140 {
             t = t.add(pid, pid - 1, &["sh"], Some("/repo"));
         }
-        assert!(find_push(&t, 139, &here(), &no_alias)
+        assert!(find_push(&t, 139, &here())
             .expect_err("deep")
             .contains("up to 32"));
-    }
-
-    #[test]
-    fn aliases_that_expand_to_push_are_pushes() {
-        let alias = |name: &str| match name {
-            "p" => Some("push -o 'ci.variable=A=1'".to_owned()),
-            "pp" => Some("p --force".to_owned()),
-            "sh" => Some("!git push".to_owned()),
-            "loop" => Some("loop".to_owned()),
-            _ => None,
-        };
-        let t = Tree::new(true)
-            .add(20, 1, &["git", "-c", "a=b", "pp", "origin"], Some("/repo"))
-            .add(30, 20, &["sh"], Some("/repo"));
-        let found = find_push(&t, 30, &here(), &alias).expect("alias");
-        assert_eq!(
-            found.args,
-            v(&["-o", "ci.variable=A=1", "--force", "origin"])
-        );
-        assert_eq!(found.alias.as_deref(), Some("pp"));
-        for word in ["sh", "loop", "nope"] {
-            let t = Tree::new(true).add(20, 1, &["git", word], Some("/repo"));
-            assert!(find_push(&t, 20, &here(), &alias).is_err(), "{word}");
-        }
-    }
-
-    #[test]
-    fn splits_like_git() {
-        assert_eq!(
-            split_cmdline(r#"push -o "a b" 'c d' e\ f"#),
-            Some(v(&["push", "-o", "a b", "c d", "e f"]))
-        );
-        assert_eq!(split_cmdline("push 'x"), None);
-        assert_eq!(split_cmdline("  "), Some(vec![]));
     }
 
     #[test]

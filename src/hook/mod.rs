@@ -77,13 +77,11 @@ pub fn run(repo: &Repository, args: &HookArgs, env: &Env, err: &mut dyn Write) -
 }
 
 /// The `git push` that runs this hook ([`ancestry::find_push`] from our parent).
-pub fn find_own_push(repo: &Repository, env: &Env) -> std::result::Result<FoundPush, String> {
-    let alias = |name: &str| request::git_alias(git_command(repo, env), name);
+pub fn find_own_push(repo: &Repository) -> std::result::Result<FoundPush, String> {
     ancestry::find_push(
         &ancestry::System,
         std::os::unix::process::parent_id(),
         &Here::of(repo),
-        &alias,
     )
 }
 
@@ -281,7 +279,7 @@ fn decide(
         return Ok(Decision::Allow);
     }
     let want = settings.push_option.as_str();
-    let request = request::detect(env.get(OPTIONS_ENV), find_own_push(repo, env), || {
+    let request = request::detect(env.get(OPTIONS_ENV), find_own_push(repo), || {
         request::configured_push_options(git_command(repo, env))
     })?;
     let late = after_pipeline_limit(&updates, &rebuild, settings.gitlab_pipeline_refs);

@@ -73,7 +73,7 @@ pub fn from_env(repo: &Repository, env: &Env, output: HookOutput) -> Result<From
                pre-commit's); to push this once without the check: DOCKGUARD_SKIP=1 git push …"
             .into(),
     };
-    let push = super::find_own_push(repo, env).map_err(|why| {
+    let push = super::find_own_push(repo).map_err(|why| {
         cannot(format!(
             "the `git push` command line cannot be read ({why})"
         ))

@@ -6,9 +6,8 @@
 //!    push` it became, then exactly the options it gave git, one per line); it counts only
 //!    for that one process: leaked into another push's environment, it is ignored;
 //! 2. the `git push` command line (`-o X`, `-oX`, `--push-option=X`, `--push-option X`,
-//!    `--no-push-option`, unique abbreviations such as `--push-opt=X`, git aliases that
-//!    expand to `push`), found by walking up the hook's ancestors through whatever runs
-//!    in between ([`super::ancestry`]), read from `/proc/<pid>/cmdline` on Linux and
+//!    `--no-push-option`, unique abbreviations such as `--push-opt=X`), found by walking
+//!    up the hook's ancestors through whatever runs in between ([`super::ancestry`]), read from `/proc/<pid>/cmdline` on Linux and
 //!    `ps -o args=` elsewhere (best effort: `ps` joins arguments with spaces, so an
 //!    option holding a space is split);
 //! 3. `push.pushOption` (as `git config` sees it, `git -c` included), which counts only
@@ -211,23 +210,6 @@ pub fn configured_push_options(git: Command) -> Result<Vec<String>> {
     Ok(options)
 }
 
-/// `alias.<name>` as git config has it (for `git p` with `alias.p = push`); `None` when
-/// unset or when `name` cannot be an alias name.
-pub fn git_alias(mut git: Command, name: &str) -> Option<String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return None;
-    }
-    let out = git
-        .args(["config", "--get", &format!("alias.{name}")])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
-}
-
 /// What the hook knows about the push that runs it.
 #[derive(Debug, Clone, Default)]
 pub struct PushContext {
@@ -321,21 +303,14 @@ pub fn detect(
             )
         ));
     }
-    let alias = ctx
-        .push
-        .as_ref()
-        .and_then(|p| p.alias.as_deref())
-        .map(|a| format!(" (`git {a}`, an alias)"))
-        .unwrap_or_default();
     match &ctx.scan {
         Some(scan) if !scan.push_options.is_empty() => {
             ctx.options = scan.push_options.clone();
-            ctx.source = format!("the `git push` command line{alias}");
+            ctx.source = "the `git push` command line".into();
         }
         Some(_) => {
             ctx.options = config()?;
-            ctx.source =
-                format!("push.pushOption, as the `git push` command line{alias} has no -o");
+            ctx.source = "push.pushOption, as the `git push` command line has no -o".into();
         }
         None => {
             let configured = config()?;
@@ -407,11 +382,7 @@ mod tests {
     }
 
     fn found(pid: u32, args: &[&str]) -> std::result::Result<FoundPush, String> {
-        Ok(FoundPush {
-            pid,
-            args: v(args),
-            alias: None,
-        })
+        Ok(FoundPush { pid, args: v(args) })
     }
 
     #[test]
