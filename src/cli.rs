@@ -199,7 +199,8 @@ pre-commit reads git's stdin itself and passes one pushed ref in PRE_COMMIT_TO_R
 PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_REMOTE_BRANCH / PRE_COMMIT_REMOTE_NAME /
 PRE_COMMIT_REMOTE_URL. dockguard judges that ref against its merge-base with upstream
 and ignores PRE_COMMIT_FROM_REF (the narrow \"new commits only\" range). pre-commit passes
-only the first ref of a multi-ref push; the plain hook (`dockguard install`) judges all.
+only the first ref of a multi-ref push: dockguard finds the others from the `git push`
+command line and `git push --dry-run`, and stops the push when it cannot.
 
 Exit codes: as `dockguard hook pre-push` (0 allow, 1 block, 2 error).";
 

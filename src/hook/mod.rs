@@ -16,6 +16,7 @@
 pub mod action;
 pub mod ancestry;
 pub mod chain;
+pub mod pipeline_limit;
 pub mod precommit;
 pub mod request;
 pub mod stdin;
@@ -39,6 +40,7 @@ use crate::error::{Error, Result};
 use self::action::{describe, repush, Plan};
 pub use self::action::{sh_join, sh_quote};
 use self::ancestry::{FoundPush, Here};
+use self::pipeline_limit::{after_pipeline_limit, warn_pipeline_limit};
 use self::request::OPTIONS_ENV;
 use self::stdin::{parse_pre_push, PushUpdate};
 
@@ -323,60 +325,6 @@ fn decide(
     );
     let plan = Plan::new(repo, args, &updates, &request, want);
     Ok(apply_policy(msg, settings.policy, &request, plan, want))
-}
-
-/// The refs that need a rebuild and come after GitLab's per-push pipeline limit: GitLab
-/// numbers a push's branch and tag updates in the order it receives them (git sends them
-/// in the order of its pre-push input) and creates pipelines only for the first `limit`
-/// (`Git::ProcessRefChangesService::PIPELINE_PROCESS_LIMIT`, gitlab#38251).
-fn after_pipeline_limit<'u>(
-    updates: &'u [PushUpdate],
-    rebuild: &[(&PushUpdate, usize)],
-    limit: usize,
-) -> Vec<&'u str> {
-    if limit == 0 {
-        return Vec::new();
-    }
-    let needs: std::collections::HashSet<usize> = rebuild.iter().map(|(u, _)| u.line).collect();
-    updates
-        .iter()
-        .filter(|u| {
-            u.remote_ref.starts_with("refs/heads/") || u.remote_ref.starts_with("refs/tags/")
-        })
-        .enumerate()
-        .filter(|(i, u)| *i >= limit && needs.contains(&u.line))
-        .map(|(_, u)| u.remote_ref.as_str())
-        .collect()
-}
-
-fn warn_pipeline_limit(msg: &mut String, late: &[&str], limit: usize, want: &str, remote: &str) {
-    if late.is_empty() {
-        return;
-    }
-    let names = late
-        .iter()
-        .take(MAX_REFS_NAMED)
-        .copied()
-        .collect::<Vec<_>>()
-        .join(", ");
-    let more = late.len().saturating_sub(MAX_REFS_NAMED);
-    let _ = writeln!(
-        msg,
-        "dockguard: warning: GitLab creates pipelines only for the first {limit} branch/tag updates \
-         of one push (gitlab#38251), so {} that need{} a rebuild may get no pipeline from this push: \
-         {names}{}",
-        late.len(),
-        if late.len() == 1 { "s" } else { "" },
-        if more > 0 { format!(" and {more} more") } else { String::new() }
-    );
-    let _ = writeln!(
-        msg,
-        "  push them separately (at most {limit} at a time), e.g. `git push -o {} {} {}`, or rely \
-         on the CI's content-tag plan; `gitlab_pipeline_refs` sets the limit (0: no warning)",
-        sh_quote(want),
-        sh_quote(remote),
-        sh_quote(late[0])
-    );
 }
 
 /// The block message's head: what is missing, what was seen, what was compared with.

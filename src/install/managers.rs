@@ -117,6 +117,26 @@ pub fn caveat(m: &Manager) -> Option<&'static str> {
     )
 }
 
+/// `dockguard status`'s lines for a hook owned by a manager: what `install` would say.
+pub fn status(m: &Manager) -> String {
+    let mut s = if m.wired {
+        format!(
+            "pre-push:   via {} ({}): its configuration runs dockguard\n",
+            m.name, m.evidence
+        )
+    } else {
+        format!(
+            "pre-push:   NOT installed: hooks are managed by {} ({}), and its configuration does \
+             not run dockguard; `dockguard install` prints the lines to add\n",
+            m.name, m.evidence
+        )
+    };
+    if let Some(c) = caveat(m) {
+        s.push_str(&format!("            note: {c}\n"));
+    }
+    s
+}
+
 /// The message `dockguard install` prints instead of installing.
 pub fn advice(m: &Manager) -> String {
     let caveat = caveat(m)

@@ -521,23 +521,7 @@ fn hook_status(
     use std::fmt::Write as _;
     let existing = classify(hook);
     if let (Some(m), Ok(Existing::Absent | Existing::Foreign { .. })) = (&manager, &existing) {
-        if m.wired {
-            let _ = writeln!(
-                s,
-                "pre-push:   via {} ({}): its configuration runs dockguard",
-                m.name, m.evidence
-            );
-        } else {
-            let _ = writeln!(
-                s,
-                "pre-push:   NOT wired: hooks are managed by {} ({}), and its configuration does \
-                 not run dockguard; `dockguard install` prints the lines to add",
-                m.name, m.evidence
-            );
-        }
-        if let Some(c) = crate::install::managers::caveat(m) {
-            let _ = writeln!(s, "            note: {c}");
-        }
+        s.push_str(&crate::install::managers::status(m));
         return Ok(());
     }
     match existing {

@@ -359,7 +359,7 @@ fn status_agrees_with_install_under_pre_commit() {
     let status = crate::fixture::dockguard(pc.s.path(), &["status"], &[]);
     let line = line_starting(&status.stdout, "pre-push:");
     assert!(
-        line.starts_with("pre-push:   NOT wired: hooks are managed by pre-commit"),
+        line.starts_with("pre-push:   NOT installed: hooks are managed by pre-commit"),
         "{}",
         status.stdout
     );
