@@ -183,16 +183,18 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
 
 /// Replaces this process with `git ARGS`, telling our pre-push hook what it sends
 /// ([`OPTIONS_ENV`]). Becoming the push, rather than starting it, keeps the process id,
-/// so the hand-off names exactly that one `git push`: the hook ignores it anywhere else
-/// (a nested push, another push that inherited the environment). git's exit status is
+/// so the hand-off names exactly that one `git push` (its pid and arguments): the hook
+/// ignores it anywhere else (a nested push, another push that inherited the environment). git's exit status is
 /// then the exit status. Returns only when exec fails.
 fn become_push(mut git: std::process::Command, args: &[String], sent: &[String]) -> Error {
     use std::os::unix::process::CommandExt;
-    let e = git
-        .args(args)
-        .env(OPTIONS_ENV, handoff_value(std::process::id(), sent))
-        .exec();
-    Error::io("cannot run `git push`", e)
+    git.args(args);
+    match handoff_value(std::process::id(), args.get(1..).unwrap_or_default(), sent) {
+        Some(value) => git.env(OPTIONS_ENV, value),
+        // Never pass on a hand-off from elsewhere.
+        None => git.env_remove(OPTIONS_ENV),
+    };
+    Error::io("cannot run `git push`", git.exec())
 }
 
 struct Judgement {

@@ -236,26 +236,71 @@ impl PushContext {
     }
 }
 
+/// Separates the push's arguments on the hand-off's `args=` line.
+const ARG_SEP: char = '\u{1f}';
+
 /// The value `dockguard push` sets [`OPTIONS_ENV`] to for the `git push` it becomes:
-/// `pid=<its process id>`, then the options, one per line.
-pub fn handoff_value(pid: u32, options: &[String]) -> String {
-    let mut v = format!("pid={pid}");
+/// `pid=<its process id>`, `args=<its arguments after push>`, then the options, one per
+/// line. `None` when an argument holds a newline or the separator (git would refuse such
+/// a push anyway; the hook then reads the command line alone).
+pub fn handoff_value(pid: u32, args: &[String], options: &[String]) -> Option<String> {
+    if args.iter().any(|a| a.contains(['\n', ARG_SEP])) {
+        return None;
+    }
+    let mut v = format!("pid={pid}\nargs={}", args.join(&ARG_SEP.to_string()));
     for o in options {
         v.push('\n');
         v.push_str(o);
     }
-    v
+    Some(v)
 }
 
-/// A hand-off read back: the push it was made for, and the options.
-fn parse_handoff(value: &str) -> (Option<u32>, Vec<String>) {
-    let mut lines = value.split('\n');
+/// A hand-off read back.
+struct Handoff {
+    pid: Option<u32>,
+    args: Option<Vec<String>>,
+    options: Vec<String>,
+}
+
+fn parse_handoff(value: &str) -> Handoff {
+    let mut lines = value.split('\n').peekable();
     let pid = lines
-        .next()
+        .peek()
         .and_then(|l| l.strip_prefix("pid="))
         .and_then(|p| p.trim().parse().ok());
+    if pid.is_some() {
+        lines.next();
+    }
+    let args = lines.peek().and_then(|l| l.strip_prefix("args=")).map(|a| {
+        if a.is_empty() {
+            Vec::new()
+        } else {
+            a.split(ARG_SEP).map(str::to_owned).collect()
+        }
+    });
+    if args.is_some() {
+        lines.next();
+    }
     let options = lines.filter(|s| !s.is_empty()).map(str::to_owned).collect();
-    (pid, options)
+    Handoff { pid, args, options }
+}
+
+impl Handoff {
+    /// Made for this `git push`: its process id, and exactly its arguments (a process id
+    /// can be reused; the pair cannot plausibly be). `ps` splits arguments on whitespace,
+    /// so words are compared too.
+    fn is_for(&self, push: &FoundPush) -> bool {
+        let Some(args) = &self.args else {
+            return false;
+        };
+        let words = |v: &[String]| {
+            v.join(" ")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        self.pid == Some(push.pid) && (*args == push.args || words(args) == words(&push.args))
+    }
 }
 
 /// Works out which push options the running push carries.
@@ -263,8 +308,8 @@ fn parse_handoff(value: &str) -> (Option<u32>, Vec<String>) {
 /// ([`super::ancestry::find_push`]); `config` reads `push.pushOption`.
 ///
 /// A hand-off counts only when it names the very `git push` that runs this hook (its
-/// process id): a value leaked into the environment of another push, or of a push
-/// nested in another repository, is no request. When the `git push` could not be
+/// process id and arguments): a value leaked into the environment of another push, or
+/// of a push nested in another repository, is no request. When the `git push` could not be
 /// found, nothing is assumed: `push.pushOption` applies only when the command line has
 /// no `-o`, which cannot be told then.
 pub fn detect(
@@ -281,10 +326,10 @@ pub fn detect(
         Err(why) => ctx.cmdline_problem = Some(why),
     }
     if let Some(value) = handoff {
-        let (pid, options) = parse_handoff(value);
-        let ours = ctx.push.as_ref().map(|p| p.pid);
-        if pid.is_some() && pid == ours {
-            ctx.options = options;
+        let h = parse_handoff(value);
+        let (pid, ours) = (h.pid, ctx.push.as_ref().map(|p| p.pid));
+        if ctx.push.as_ref().is_some_and(|p| h.is_for(p)) {
+            ctx.options = h.options;
             ctx.source = format!(
                 "`dockguard push`, which became this `git push` (process {})",
                 pid.unwrap_or_default()
@@ -387,16 +432,30 @@ mod tests {
 
     #[test]
     fn a_handoff_counts_only_for_the_push_it_was_made_for() {
-        let sent = handoff_value(42, &v(&["x", "ci.skip"]));
-        let ctx = detect(Some(&sent), found(42, &["-o", "x"]), || Ok(v(&["cfg"]))).expect("ok");
+        let sent =
+            handoff_value(42, &v(&["-o", "x", "origin"]), &v(&["x", "ci.skip"])).expect("value");
+        let ctx = detect(Some(&sent), found(42, &["-o", "x", "origin"]), || {
+            Ok(v(&["cfg"]))
+        })
+        .expect("ok");
         assert_eq!(ctx.options, v(&["x", "ci.skip"]));
         assert!(ctx.source.contains("dockguard push"), "{}", ctx.source);
+        // The same process id with other arguments: a reused pid, not this push.
+        let ctx = detect(Some(&sent), found(42, &["origin"]), || Ok(v(&["cfg"]))).expect("ok");
+        assert_eq!(ctx.options, v(&["cfg"]));
+        // `ps` splits arguments that hold spaces: the words still match.
+        let spaced = handoff_value(5, &v(&["-o", "a b"]), &v(&["a b"])).expect("value");
+        let ctx = detect(Some(&spaced), found(5, &["-o", "a", "b"]), || Ok(vec![])).expect("ok");
+        assert_eq!(ctx.options, v(&["a b"]));
+        assert_eq!(handoff_value(5, &v(&["a\nb"]), &[]), None);
         // Leaked into another push (or a nested one): that push's own options count.
         let ctx = detect(Some(&sent), found(7, &["origin"]), || Ok(v(&["cfg"]))).expect("ok");
         assert_eq!(ctx.options, v(&["cfg"]));
         assert!(ctx.notes[0].contains("process 42") && ctx.notes[0].contains("ignored"));
-        // The old, unbound form, or any value without a pid, is no request either.
+        // The old, unbound form, or any value without a pid and arguments, is no request.
         let ctx = detect(Some("ci.variable=X=1"), found(7, &[]), || Ok(vec![])).expect("ok");
+        assert!(ctx.options.is_empty());
+        let ctx = detect(Some("pid=7\nci.variable=X=1"), found(7, &[]), || Ok(vec![])).expect("ok");
         assert!(ctx.options.is_empty());
         // And with the push unknown, a hand-off cannot be matched to it.
         let ctx = detect(Some(&sent), Err("hidden".into()), || Ok(vec![])).expect("ok");
