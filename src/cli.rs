@@ -199,7 +199,8 @@ pre-commit reads git's stdin itself and passes one pushed ref in PRE_COMMIT_TO_R
 PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_REMOTE_BRANCH / PRE_COMMIT_REMOTE_NAME /
 PRE_COMMIT_REMOTE_URL. dockguard judges that ref against its merge-base with upstream
 and ignores PRE_COMMIT_FROM_REF (the narrow \"new commits only\" range). pre-commit passes
-only the first ref of a multi-ref push; the plain hook (`dockguard install`) judges all.
+only the first ref of a multi-ref push: dockguard finds the others from the `git push`
+command line and `git push --dry-run`, and stops the push when it cannot.
 
 Exit codes: as `dockguard hook pre-push` (0 allow, 1 block, 2 error).";
 
@@ -305,10 +306,12 @@ Examples:
   dockguard ci --provider github               GitHub Actions ($GITHUB_OUTPUT, step summary)
   dockguard ci --provider generic --upstream-url URL --upstream-branch master
   dockguard ci --strict                        fail when a rebuild is needed but was not requested
+  dockguard ci --request-input '$[[ inputs.dockguard_rebuild ]]'   the request as a pipeline input
 
 Decision (one line each): needed+requested -> rebuild; needed, not requested -> rebuild
-and warn (exit 1 with --strict); requested only -> rebuild; neither -> skip; no merge-base
--> rebuild (base unknown).
+and warn (exit 1 with --strict, except where no request can arrive: merge-request
+pipelines, the upstream branch itself, GitHub events other than workflow_dispatch);
+requested only -> rebuild; neither -> skip; no merge-base -> rebuild (base unknown).
 
 Exit codes:
   0  decided (see the decision line / DOCKGUARD_DECISION)
@@ -358,6 +361,13 @@ pub struct CiArgs {
     #[arg(long, value_name = "NAME")]
     pub request_variable: Option<String>,
 
+    /// The value of the pipeline input that requests a rebuild (`ci.request_input`, set by
+    /// `git push -o ci.input=NAME=true`), as the CI configuration passes it, e.g.
+    /// `--request-input $[[ inputs.dockguard_rebuild ]]`: any value but "", 0, false, no,
+    /// off is a request, like the variable's.
+    #[arg(long, value_name = "VALUE")]
+    pub request_input: Option<String>,
+
     /// The commit to judge [default: the pipeline's commit, else HEAD].
     #[arg(long, value_name = "REV")]
     pub target: Option<String>,
@@ -370,7 +380,9 @@ pub struct CiArgs {
     #[arg(long)]
     pub no_fetch: bool,
 
-    /// Exit 1 when a rebuild is needed but the pipeline did not request it.
+    /// Exit 1 when a rebuild is needed but the pipeline did not request it (only where a
+    /// request can arrive: not in merge-request pipelines, on the upstream branch itself,
+    /// or on GitHub unless started by hand).
     #[arg(long)]
     pub strict: bool,
 

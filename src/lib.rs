@@ -99,7 +99,7 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Slug(args) => slug::run(args, repo.workdir(), out),
         Command::Hook(args) => hook::run(repo, args, env, &mut std::io::stderr()),
         Command::Push(args) => push::run(repo, args, env, &mut std::io::stderr()),
-        Command::Install(args) => install::install(repo, args, out),
+        Command::Install(args) => install::install(repo, args, env, out),
         Command::Uninstall => install::uninstall(repo, out),
         Command::Status => install::status(repo, env, out),
         Command::Images(args) => images::cmd::images(repo, args, env, out),

@@ -7,7 +7,8 @@
 //! (`flag<TAB>from:to<TAB>summary`). Each update that makes a commit current is judged by
 //! the engine; then the real `git push ARGS` runs, with `-o OPTION` added iff any needs
 //! a rebuild, and with [`OPTIONS_ENV`] telling our own pre-push hook which options the
-//! push carries. git's exit code is passed through.
+//! push carries: dockguard becomes that `git push` (exec), so the hand-off names its
+//! process id and counts for no other push. git's exit code is passed through.
 //!
 //! Adding `-o` on the command line makes git ignore `push.pushOption`, so the configured
 //! options are added explicitly too. Our options go before `--`, after any
@@ -25,7 +26,7 @@ use crate::engine::targets::Target;
 use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::hook::chain::exit_code;
-use crate::hook::request::{configured_push_options, scan_push_args, OPTIONS_ENV};
+use crate::hook::request::{configured_push_options, handoff_value, scan_push_args, OPTIONS_ENV};
 use crate::hook::{git_command, sh_join};
 
 /// One line of `git push --porcelain` output.
@@ -45,6 +46,13 @@ impl PorcelainRef {
     /// Will this update make a commit current on the remote?
     pub fn pushes_something(&self) -> bool {
         matches!(self.flag, ' ' | '+' | '*')
+    }
+
+    /// What the remote ref points at before the push, when git's summary says
+    /// (`old..new`, `old...new (forced update)`; in full with `core.abbrev=no`).
+    pub fn old_oid(&self) -> Option<&str> {
+        let (old, _) = self.summary.split_once("..")?;
+        (old.len() >= 40 && old.bytes().all(|b| b.is_ascii_hexdigit())).then_some(old)
     }
 }
 
@@ -72,43 +80,68 @@ pub fn parse_porcelain(stdout: &str) -> Vec<PorcelainRef> {
         .collect()
 }
 
-/// Runs the wrapper. Messages go to `err`; git's own output goes where git sends it.
-pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -> Result<i32> {
-    let user = &args.args;
-    let scan = scan_push_args(user);
-    let end = scan.end_of_options.unwrap_or(user.len());
-    let with = |extra: &[String]| -> Vec<String> {
-        let mut v = user[..end].to_vec();
-        v.extend_from_slice(extra);
-        v.extend_from_slice(&user[end..]);
-        v
-    };
+/// The arguments `user` with `extra` inserted where git still reads options (before `--`).
+fn with_options(user: &[String], extra: &[String]) -> Vec<String> {
+    let end = scan_push_args(user).end_of_options.unwrap_or(user.len());
+    let mut v = user[..end].to_vec();
+    v.extend_from_slice(extra);
+    v.extend_from_slice(&user[end..]);
+    v
+}
 
-    // The dry run carries no push options: they do not change what is pushed, and git
-    // 2.47 often dies of SIGPIPE on `push --dry-run -o X` to a server that advertises
-    // them. An empty push.pushOption resets the configured list; --no-push-option the
-    // command line's.
+/// What `git push ARGS` would do, from git itself.
+#[derive(Debug)]
+pub struct DryRun {
+    /// Every update it lists (old values in full: `core.abbrev=no`).
+    pub refs: Vec<PorcelainRef>,
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// `git push --dry-run --porcelain --no-verify ARGS --no-quiet`: the updates `git push
+/// ARGS` would make. The dry run carries no push options: they do not change what is
+/// pushed, and git 2.47 often dies of SIGPIPE on `push --dry-run -o X` to a server that
+/// advertises them. An empty push.pushOption resets the configured list;
+/// --no-push-option the command line's.
+pub fn dry_run(repo: &Repository, env: &Env, user: &[String]) -> Result<DryRun> {
     let mut dry = vec![
         "-c".to_owned(),
         "push.pushOption=".to_owned(),
+        "-c".to_owned(),
+        "core.abbrev=no".to_owned(),
         "push".to_owned(),
         "--dry-run".to_owned(),
         "--porcelain".to_owned(),
         "--no-verify".to_owned(),
     ];
-    dry.extend(with(&[
-        "--no-quiet".to_owned(),
-        "--no-push-option".to_owned(),
-    ]));
+    dry.extend(with_options(
+        user,
+        &["--no-quiet".to_owned(), "--no-push-option".to_owned()],
+    ));
     let out = git_command(repo, env)
         .args(&dry)
         .stdin(Stdio::inherit())
         .output()
         .map_err(|e| Error::io("cannot run `git push --dry-run`", e))?;
-    let refs = parse_porcelain(&String::from_utf8_lossy(&out.stdout));
-    if refs.is_empty() && !out.status.success() {
+    Ok(DryRun {
+        refs: parse_porcelain(&String::from_utf8_lossy(&out.stdout)),
+        status: out.status,
+        stderr: out.stderr,
+    })
+}
+
+/// Runs the wrapper. Messages go to `err`; git's own output goes where git sends it.
+/// On success it does not return: the process becomes the `git push` (see [`become_push`]).
+pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -> Result<i32> {
+    let user = &args.args;
+    let scan = scan_push_args(user);
+    let planned = dry_run(repo, env, user)?;
+    let refs = planned.refs;
+    if refs.is_empty() && !planned.status.success() {
         // git could not even plan the push (no such remote, no upstream, …): its words.
-        let _ = err.write_all(&out.stderr);
+        let _ = err.write_all(&planned.stderr);
         let mut shown = vec!["git".to_owned(), "push".to_owned()];
         shown.extend(user.iter().cloned());
         let _ = writeln!(
@@ -116,7 +149,7 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
             "dockguard: `{}` would fail (above); nothing was pushed",
             sh_join(&shown)
         );
-        return Ok(exit_code(out.status));
+        return Ok(exit_code(planned.status));
     }
 
     let want_and_need = judge(repo, env, &refs)?;
@@ -144,13 +177,24 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
     let _ = err.flush();
 
     let mut real = vec!["push".to_owned()];
-    real.extend(with(&added));
-    let status = git_command(repo, env)
-        .args(&real)
-        .env(OPTIONS_ENV, sent.join("\n"))
-        .status()
-        .map_err(|e| Error::io("cannot run `git push`", e))?;
-    Ok(exit_code(status))
+    real.extend(with_options(user, &added));
+    Err(become_push(git_command(repo, env), &real, &sent))
+}
+
+/// Replaces this process with `git ARGS`, telling our pre-push hook what it sends
+/// ([`OPTIONS_ENV`]). Becoming the push, rather than starting it, keeps the process id,
+/// so the hand-off names exactly that one `git push` (its pid and arguments): the hook
+/// ignores it anywhere else (a nested push, another push that inherited the environment). git's exit status is
+/// then the exit status. Returns only when exec fails.
+fn become_push(mut git: std::process::Command, args: &[String], sent: &[String]) -> Error {
+    use std::os::unix::process::CommandExt;
+    git.args(args);
+    match handoff_value(std::process::id(), args.get(1..).unwrap_or_default(), sent) {
+        Some(value) => git.env(OPTIONS_ENV, value),
+        // Never pass on a hand-off from elsewhere.
+        None => git.env_remove(OPTIONS_ENV),
+    };
+    Error::io("cannot run `git push`", git.exec())
 }
 
 struct Judgement {

@@ -61,7 +61,7 @@ fn changed_paths(ci: &CiReport) -> Vec<String> {
 }
 
 /// Writes `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` when the runner provides them.
-pub fn github_files(env: &Env, ci: &CiReport, d: &Decision, push_option: &str) -> Result<()> {
+pub fn github_files(env: &Env, ci: &CiReport, d: &Decision, line: &str) -> Result<()> {
     if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
         let scalars: Vec<(String, String)> = decision_vars(ci)
             .into_iter()
@@ -78,15 +78,15 @@ pub fn github_files(env: &Env, ci: &CiReport, d: &Decision, push_option: &str) -
         outputs::append(Path::new(path), &text)?;
     }
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let text = step_summary(ci, d, push_option);
+        let text = step_summary(ci, d, line);
         outputs::append(Path::new(path), &text)?;
     }
     Ok(())
 }
 
-/// The Markdown step summary. Everything from the push (refs, paths) goes through
-/// [`outputs::md_code`].
-pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
+/// The Markdown step summary, headed by the decision `line`. Everything from the push
+/// (refs, paths) goes through [`outputs::md_code`].
+pub fn step_summary(ci: &CiReport, d: &Decision, line: &str) -> String {
     let mut s = String::new();
     let title = match d.case {
         verify::Case::Needed => "rebuild",
@@ -100,7 +100,7 @@ pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
     let _ = writeln!(
         s,
         "{}\n",
-        outputs::one_line(&verify::line(d, &ci.request_variable, push_option))
+        outputs::one_line(line)
             .replace('<', "&lt;")
             .replace('`', "'")
     );

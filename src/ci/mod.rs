@@ -52,6 +52,8 @@ pub struct FetchSummary {
     pub depth: u32,
     /// Whether the whole history had to be fetched.
     pub unshallowed: bool,
+    /// The pipeline runs on the upstream branch itself (checked with the server).
+    pub on_upstream: bool,
     /// The git commands run.
     pub commands: Vec<String>,
 }
@@ -80,8 +82,14 @@ pub struct CiReport {
     pub requested: bool,
     /// The request variable's name.
     pub request_variable: String,
+    /// The request input's name (its value: `request_input_value`).
+    pub request_input: String,
+    /// The value `--request-input` gave (`null`: not given).
+    pub request_input_value: Option<String>,
     /// `--strict` failed the job.
     pub strict_failure: bool,
+    /// `--strict` was not applied, because no request can arrive here: why.
+    pub strict_waived: Option<&'static str>,
     /// What the CI environment said (branch, MR target, GitLab's MR diff base, …).
     pub context: CiContext,
     /// What fetching did (`null` with `--no-fetch`).
@@ -268,6 +276,7 @@ fn fetch_and_judge(
         rounds: 0,
         depth: 0,
         unshallowed: false,
+        on_upstream: plan.on_upstream,
         commands: Vec::new(),
     };
     let outcome = match (fetch::fetch_and_deepen(&fetch_plan, &mut log), previous) {
@@ -378,11 +387,25 @@ fn finish(
     fetch: Option<FetchSummary>,
     report: Report,
 ) -> Result<i32> {
-    let request_var = ctx.settings.ci.request_variable.clone();
-    let requested = verify::is_request(env.get(&request_var));
+    let settings = &ctx.settings.ci;
+    let request_var = settings.request_variable.clone();
+    let request = verify::Request::new(
+        &request_var,
+        env.get(&request_var),
+        &settings.request_input,
+        args.request_input.as_deref(),
+    );
     let push_option = ctx.settings.push_option.as_str();
     let base_unknown = report.targets.iter().any(|t| t.merge_base.is_none());
-    let decision = verify::decide(report.rebuild, base_unknown, requested, args.strict);
+    let on_upstream = fetch.as_ref().is_some_and(|f| f.on_upstream);
+    let waiver = verify::strict_waiver(job.prov, job.ci.kind, on_upstream);
+    let decision = verify::decide(
+        report.rebuild,
+        base_unknown,
+        request.requested(),
+        args.strict,
+        waiver,
+    );
     let ci = CiReport {
         version: 1,
         provider: job.prov,
@@ -393,8 +416,11 @@ fn finish(
         reason: decision.case.slug(),
         needed: decision.needed,
         requested: decision.requested,
-        request_variable: request_var.clone(),
+        request_variable: request_var,
+        request_input: request.input.clone(),
+        request_input_value: request.input_value.clone(),
         strict_failure: decision.strict_failure,
+        strict_waived: decision.strict_waived,
         fetch,
         context: job.ci,
         report,
@@ -403,10 +429,10 @@ fn finish(
     if let Some(path) = &args.dotenv {
         outputs::write(path, &outputs::dotenv(&decision_vars(&ci))?)?;
     }
+    let line = verify::line(&decision, &request, push_option);
     if job.prov == Provider::Github {
-        github_files(env, &ci, &decision, push_option)?;
+        github_files(env, &ci, &decision, &line)?;
     }
-    let line = verify::line(&decision, &request_var, push_option);
     match args.format {
         Format::Json => {
             let mut json = serde_json::to_string_pretty(&ci)

@@ -9,8 +9,100 @@
 //!
 //! An unknown merge-base means "needed" (rebuild to be safe) but never fails `--strict`:
 //! the contributor could not have known either.
+//!
+//! The request is the pipeline variable (`ci.request_variable`, set by `git push -o
+//! ci.variable=NAME=1`) or the pipeline input (`ci.request_input`, set by `git push -o
+//! ci.input=NAME=true`; its value reaches the job only through the CI configuration, as
+//! `dockguard ci --request-input $[[ inputs.NAME ]]`). `--strict` fails only where a
+//! request can arrive at all ([`strict_waiver`]): not in merge-request pipelines (push
+//! options reach branch pipelines only), not on the upstream branch itself (merges made
+//! in the web UI carry none), not on GitHub (no push options) unless started by hand.
 
 use serde::Serialize;
+
+use super::provider::{PipelineKind, Provider};
+use crate::render::outputs::one_line;
+
+/// How the pipeline asks for a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// The request variable's name.
+    pub variable: String,
+    /// Whether the variable asks for a rebuild.
+    pub variable_set: bool,
+    /// The request input's name.
+    pub input: String,
+    /// The input's value as `--request-input` gave it (`None`: not given).
+    pub input_value: Option<String>,
+    /// Whether the input asks for a rebuild.
+    pub input_set: bool,
+}
+
+impl Request {
+    /// The request as the job sees it: `variable`'s value from the environment, the
+    /// input's value from the flag.
+    pub fn new(
+        variable: &str,
+        value: Option<&str>,
+        input: &str,
+        input_value: Option<&str>,
+    ) -> Self {
+        Request {
+            variable: variable.to_owned(),
+            variable_set: is_request(value),
+            input: input.to_owned(),
+            input_value: input_value.map(str::to_owned),
+            input_set: is_request(input_value),
+        }
+    }
+
+    /// Did the pipeline ask?
+    pub fn requested(&self) -> bool {
+        self.variable_set || self.input_set
+    }
+
+    /// What the pipeline said, for the decision line.
+    pub fn describe(&self) -> String {
+        let input = |v: &str| {
+            let v: String = one_line(v).chars().take(40).collect();
+            format!("the input {} is {v:?}", self.input)
+        };
+        match (self.variable_set, &self.input_value) {
+            (true, _) => format!("{} is set", self.variable),
+            (false, Some(v)) if self.input_set => input(v),
+            (false, Some(v)) => format!("{} is not set and {}", self.variable, input(v)),
+            (false, None) => format!("{} is not set", self.variable),
+        }
+    }
+}
+
+/// Why `--strict` cannot be met in this pipeline, with what to do instead; `None` where
+/// a request can arrive (GitLab branch and tag pipelines of a push, pipelines started
+/// by hand, any generic CI).
+pub fn strict_waiver(
+    provider: Provider,
+    kind: PipelineKind,
+    on_upstream: bool,
+) -> Option<&'static str> {
+    match (provider, kind) {
+        (Provider::Github, PipelineKind::Manual) | (Provider::Generic, _) => None,
+        (Provider::Github, _) => Some(
+            "GitHub has no push options, so a push cannot request a rebuild; a request can \
+             only come with a workflow started by hand (the action's `rebuild` input): use \
+             --strict for GitLab branch pipelines",
+        ),
+        (Provider::Gitlab, PipelineKind::MergeRequest) => Some(
+            "push options reach GitLab's branch pipelines, never merge-request pipelines: \
+             enforce --strict in the branch pipeline of the push (the merge request still \
+             rebuilds)",
+        ),
+        (Provider::Gitlab, _) if on_upstream => Some(
+            "this pipeline runs on the upstream branch itself, and merges made in the web UI \
+             carry no push options: enforce --strict in branch pipelines",
+        ),
+        (Provider::Gitlab, _) => None,
+    }
+}
 
 /// Which of the cases applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -54,10 +146,19 @@ pub struct Decision {
     pub requested: bool,
     /// `--strict` and needed-but-not-requested: the job fails (exit 1).
     pub strict_failure: bool,
+    /// `--strict` and needed-but-not-requested where no request can arrive: why the job
+    /// does not fail, and what to do instead.
+    pub strict_waived: Option<&'static str>,
 }
 
-/// Combines the verdict with the request.
-pub fn decide(needed: bool, base_unknown: bool, requested: bool, strict: bool) -> Decision {
+/// Combines the verdict with the request. `waiver` is [`strict_waiver`]'s answer.
+pub fn decide(
+    needed: bool,
+    base_unknown: bool,
+    requested: bool,
+    strict: bool,
+    waiver: Option<&'static str>,
+) -> Decision {
     let needed = needed || base_unknown;
     let case = match (needed, requested) {
         _ if base_unknown => Case::BaseUnknown,
@@ -71,7 +172,8 @@ pub fn decide(needed: bool, base_unknown: bool, requested: bool, strict: bool) -
         case,
         needed,
         requested,
-        strict_failure: strict && case == Case::Fallback,
+        strict_failure: strict && case == Case::Fallback && waiver.is_none(),
+        strict_waived: waiver.filter(|_| strict && case == Case::Fallback),
     }
 }
 
@@ -85,26 +187,33 @@ pub fn is_request(value: Option<&str>) -> bool {
 }
 
 /// The one line that says what happens and why.
-pub fn line(d: &Decision, request_var: &str, push_option: &str) -> String {
+pub fn line(d: &Decision, request: &Request, push_option: &str) -> String {
+    let said = request.describe();
     match d.case {
         Case::Needed => format!(
-            "dockguard: REBUILD: images need a rebuild, and the pipeline requested it ({request_var} is set)"
+            "dockguard: REBUILD: images need a rebuild, and the pipeline requested it ({said})"
         ),
         Case::Fallback if d.strict_failure => format!(
             "dockguard: FAILED (--strict): images need a rebuild but the pipeline did not request it \
-             ({request_var} is not set); push with `git push -o {push_option}` or use dockguard's pre-push hook"
+             ({said}); push with `git push -o {push_option}` or use dockguard's pre-push hook"
         ),
-        Case::Fallback => format!(
-            "dockguard: REBUILD (fallback): images need a rebuild but the pipeline did not request it \
-             ({request_var} is not set; the push skipped dockguard's hook); rebuilding anyway"
-        ),
+        Case::Fallback => {
+            let waived = d
+                .strict_waived
+                .map(|why| format!("; --strict does not apply here: {why}"))
+                .unwrap_or_default();
+            format!(
+                "dockguard: REBUILD (fallback): images need a rebuild but the pipeline did not request it \
+                 ({said}; the push skipped dockguard's hook); rebuilding anyway{waived}"
+            )
+        }
         Case::Requested => format!(
             "dockguard: REBUILD (requested): nothing images are built from differs from upstream, \
-             but the pipeline asked for it ({request_var} is set)"
+             but the pipeline asked for it ({said})"
         ),
         Case::NotNeeded => format!(
             "dockguard: SKIP: nothing images are built from differs from upstream, and no rebuild was requested \
-             ({request_var} is not set)"
+             ({said})"
         ),
         Case::BaseUnknown => "dockguard: REBUILD (base unknown): !!! no merge-base with upstream could be found, \
              so nothing can be ruled out; rebuilding to be safe !!!"
@@ -118,29 +227,29 @@ mod tests {
 
     #[test]
     fn the_four_cases_and_base_unknown() {
-        let d = decide(true, false, true, false);
+        let d = decide(true, false, true, false, None);
         assert_eq!((d.rebuild, d.case), (true, Case::Needed));
-        let d = decide(true, false, false, false);
+        let d = decide(true, false, false, false, None);
         assert_eq!(
             (d.rebuild, d.case, d.strict_failure),
             (true, Case::Fallback, false)
         );
-        let d = decide(true, false, false, true);
+        let d = decide(true, false, false, true, None);
         assert_eq!(
             (d.rebuild, d.case, d.strict_failure),
             (true, Case::Fallback, true)
         );
-        let d = decide(false, false, true, true);
+        let d = decide(false, false, true, true, None);
         assert_eq!(
             (d.rebuild, d.case, d.strict_failure),
             (true, Case::Requested, false)
         );
-        let d = decide(false, false, false, true);
+        let d = decide(false, false, false, true, None);
         assert_eq!(
             (d.rebuild, d.case, d.strict_failure),
             (false, Case::NotNeeded, false)
         );
-        let d = decide(true, true, false, true);
+        let d = decide(true, true, false, true, None);
         assert_eq!(
             (d.rebuild, d.case, d.strict_failure),
             (true, Case::BaseUnknown, false),
@@ -162,15 +271,18 @@ mod tests {
     #[test]
     fn every_case_has_one_distinct_line() {
         let lines: Vec<String> = [
-            decide(true, false, true, false),
-            decide(true, false, false, false),
-            decide(true, false, false, true),
-            decide(false, false, true, false),
-            decide(false, false, false, false),
-            decide(true, true, false, false),
+            decide(true, false, true, false, None),
+            decide(true, false, false, false, None),
+            decide(true, false, false, true, None),
+            decide(false, false, true, false, None),
+            decide(false, false, false, false, None),
+            decide(true, true, false, false, None),
         ]
         .iter()
-        .map(|d| line(d, "DOCKGUARD_REBUILD", "ci.variable=DOCKGUARD_REBUILD=1"))
+        .map(|d| {
+            let r = Request::new("DOCKGUARD_REBUILD", None, "dockguard_rebuild", None);
+            line(d, &r, "ci.variable=DOCKGUARD_REBUILD=1")
+        })
         .collect();
         for l in &lines {
             assert!(!l.contains('\n'), "{l}");
@@ -179,5 +291,63 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), lines.len());
+    }
+
+    #[test]
+    fn the_input_is_a_request_like_the_variable() {
+        let r = Request::new("DOCKGUARD_REBUILD", None, "dockguard_rebuild", Some("true"));
+        assert!(r.requested());
+        assert_eq!(r.describe(), "the input dockguard_rebuild is \"true\"");
+        let r = Request::new(
+            "DOCKGUARD_REBUILD",
+            None,
+            "dockguard_rebuild",
+            Some("false"),
+        );
+        assert!(!r.requested());
+        assert!(
+            r.describe().contains("not set and the input"),
+            "{}",
+            r.describe()
+        );
+        let r = Request::new(
+            "DOCKGUARD_REBUILD",
+            Some("1"),
+            "dockguard_rebuild",
+            Some("false"),
+        );
+        assert!(r.requested());
+        // An input value is the pusher's: one line, cut short, in messages.
+        let r = Request::new("V", None, "i", Some("x\ny"));
+        assert!(!r.describe().contains('\n'));
+    }
+
+    #[test]
+    fn strict_fails_only_where_a_request_can_arrive() {
+        use PipelineKind::*;
+        for kind in [Branch, NewBranch, Tag, Manual] {
+            assert_eq!(
+                strict_waiver(Provider::Gitlab, kind, false),
+                None,
+                "{kind:?}"
+            );
+        }
+        assert!(strict_waiver(Provider::Gitlab, MergeRequest, false).is_some());
+        assert!(strict_waiver(Provider::Gitlab, Branch, true).is_some());
+        for kind in [Branch, NewBranch, Tag, MergeRequest] {
+            assert!(
+                strict_waiver(Provider::Github, kind, false).is_some(),
+                "{kind:?}"
+            );
+        }
+        assert_eq!(strict_waiver(Provider::Github, Manual, false), None);
+        assert_eq!(strict_waiver(Provider::Generic, Unknown, true), None);
+        let why = strict_waiver(Provider::Gitlab, MergeRequest, false);
+        let d = decide(true, false, false, true, why);
+        assert!(!d.strict_failure && d.rebuild && d.strict_waived.is_some());
+        let r = Request::new("DOCKGUARD_REBUILD", None, "dockguard_rebuild", None);
+        assert!(line(&d, &r, "o").contains("--strict does not apply here"));
+        // Without --strict there is nothing to waive.
+        assert_eq!(decide(true, false, false, false, why).strict_waived, None);
     }
 }

@@ -112,10 +112,11 @@ pub enum Name {
     ImagesParent,
     ImagesRule,
     Verbosity,
+    GitlabPipelineRefs,
 }
 
 /// How many keys there are.
-pub const COUNT: usize = Name::Verbosity as usize + 1;
+pub const COUNT: usize = Name::GitlabPipelineRefs as usize + 1;
 
 impl Name {
     /// The key's row in the schema.
@@ -323,6 +324,18 @@ pub const KEYS: &[Key; COUNT] = &[
         default: "normal",
         trust: Trust::Repository,
         doc: "how much the pre-push hook says: `quiet` (one line when nothing needs a rebuild), `normal`, `verbose` (why each pushed ref was judged as it was); `-q` / `-v` override it",
+    },
+    // Only a warning depends on it, so the repository may share its server's limit.
+    Key {
+        id: Name::GitlabPipelineRefs,
+        name: "gitlab_pipeline_refs",
+        kind: Kind::Int {
+            min: 0,
+            max: 1_000_000,
+        },
+        default: "4",
+        trust: Trust::Repository,
+        doc: "GitLab creates branch/tag pipelines only for the first this-many ref updates of one push (gitlab#38251; self-managed: `git_push_pipeline_limit`): the hook warns when a ref that needs a rebuild comes later; `0`: no warning (other servers)",
     },
 ];
 

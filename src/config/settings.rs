@@ -98,6 +98,8 @@ pub struct RunSettings {
     pub remotes: Vec<RemotePattern>,
     /// How much the hook says.
     pub verbosity: Verbosity,
+    /// GitLab's per-push pipeline limit the hook warns about (0: none).
+    pub gitlab_pipeline_refs: usize,
     /// `dockguard ci`.
     pub ci: CiSettings,
 }
@@ -150,6 +152,8 @@ impl RunSettings {
                 "verbose" => Verbosity::Verbose,
                 _ => Verbosity::Normal,
             },
+            gitlab_pipeline_refs: usize::try_from(r.int(Name::GitlabPipelineRefs))
+                .unwrap_or(usize::MAX),
             ci,
         })
     }

@@ -16,7 +16,7 @@ use std::process::Stdio;
 
 use git2::{ObjectType, Oid, Repository};
 
-use super::request::{PushContext, OPTIONS_ENV};
+use super::request::PushContext;
 use super::stdin::PushUpdate;
 use super::{emit, git_command};
 use crate::cli::PrePushArgs;
@@ -278,9 +278,9 @@ pub(super) fn repush(
             sh_join(&shown)
         ),
     );
+    // No hand-off: `--no-verify` runs no pre-push hook that could read one.
     let status = git_command(repo, env)
         .args(&git_args)
-        .env(OPTIONS_ENV, plan.sent_options().join("\n"))
         .stdin(Stdio::null())
         .status()
         .map_err(|e| Error::io("cannot run git push", e))?;

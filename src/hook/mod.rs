@@ -14,7 +14,9 @@
 //! chained runs whenever the push is not blocked, and its failure fails the push.
 
 pub mod action;
+pub mod ancestry;
 pub mod chain;
+pub mod pipeline_limit;
 pub mod precommit;
 pub mod request;
 pub mod stdin;
@@ -38,6 +40,8 @@ use crate::git::short;
 
 use self::action::{describe, repush, Plan};
 pub use self::action::{sh_join, sh_quote};
+use self::ancestry::{FoundPush, Here};
+use self::pipeline_limit::{after_pipeline_limit, warn_pipeline_limit};
 use self::request::OPTIONS_ENV;
 use self::stdin::{parse_pre_push, PushUpdate};
 
@@ -56,11 +60,52 @@ pub fn run(repo: &Repository, args: &HookArgs, env: &Env, err: &mut dyn Write) -
                 .map_err(|e| Error::io("cannot read the ref updates git gives on stdin", e))?;
             pre_push(repo, a, env, &input, err)
         }
-        // pre-commit has read git's stdin already; the refs come from its variables.
-        HookKind::PreCommit(a) => {
-            let (args, input) = precommit::from_env(repo, env, a.output)?;
-            pre_push(repo, &args, env, &input, err)
-        }
+        // pre-commit has read git's stdin already; the refs come from its variables and
+        // from what `git push` would do.
+        HookKind::PreCommit(a) => match precommit::from_env(repo, env, a.output) {
+            Ok(p) => {
+                for note in &p.notes {
+                    emit(err, &format!("dockguard: {note}\n"));
+                }
+                pre_push(repo, &p.args, env, &p.input, err)
+            }
+            Err(e) => {
+                let mut msg = String::new();
+                let code = cannot_decide(repo, env, &e, &mut msg);
+                emit(err, &msg);
+                Ok(code)
+            }
+        },
+    }
+}
+
+/// The `git push` that runs this hook ([`ancestry::find_push`] from our parent).
+pub fn find_own_push(repo: &Repository) -> std::result::Result<FoundPush, String> {
+    ancestry::find_push(
+        &ancestry::System,
+        std::os::unix::process::parent_id(),
+        &Here::of(repo),
+    )
+}
+
+/// dockguard could not decide: the error, the escape hatches, and `on_error`'s verdict
+/// (exit 0 with a warning when it allows, else 2).
+fn cannot_decide(repo: &Repository, env: &Env, e: &Error, msg: &mut String) -> i32 {
+    let _ = writeln!(msg, "{}", e.render());
+    let _ = writeln!(
+        msg,
+        "  escape hatch: DOCKGUARD_SKIP=1 git push … skips dockguard for one push \
+         (git push --no-verify skips every hook); \
+         `git config dockguard.on-error allow` lets pushes through when dockguard fails"
+    );
+    if on_error(repo, env) == OnError::Allow {
+        let _ = writeln!(
+            msg,
+            "dockguard: warning: letting the push through unchecked (on_error = allow)"
+        );
+        0
+    } else {
+        2
     }
 }
 
@@ -100,23 +145,11 @@ pub fn pre_push(
     let decision = match decide(repo, args, env, input, &mut msg) {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(msg, "{}", e.render());
-            let _ = writeln!(
-                msg,
-                "  escape hatch: DOCKGUARD_SKIP=1 git push … skips dockguard for one push \
-                 (git push --no-verify skips every hook); \
-                 `git config dockguard.on-error allow` lets pushes through when dockguard fails"
-            );
-            if on_error(repo, env) == OnError::Allow {
-                let _ = writeln!(
-                    msg,
-                    "dockguard: warning: letting the push through unchecked (on_error = allow)"
-                );
-                Decision::Allow
-            } else {
+            if cannot_decide(repo, env, &e, &mut msg) != 0 {
                 emit(err, &msg);
                 return Ok(2);
             }
+            Decision::Allow
         }
     };
     emit(err, &msg);
@@ -249,11 +282,10 @@ fn decide(
         return Ok(Decision::Allow);
     }
     let want = settings.push_option.as_str();
-    let request = request::detect(
-        env.get(OPTIONS_ENV),
-        std::os::unix::process::parent_id(),
-        || request::configured_push_options(git_command(repo, env)),
-    )?;
+    let request = request::detect(env.get(OPTIONS_ENV), find_own_push(repo), || {
+        request::configured_push_options(git_command(repo, env))
+    })?;
+    let late = after_pipeline_limit(&updates, &rebuild, settings.gitlab_pipeline_refs);
     if request.options.iter().any(|o| o == want) {
         let names = rebuild
             .iter()
@@ -266,6 +298,18 @@ fn decide(
             "dockguard: images must be rebuilt for {names}; this push asks for it (-o {want}, seen in {})",
             request.source
         );
+        if settings.verbosity == Verbosity::Verbose {
+            for note in &request.notes {
+                let _ = writeln!(msg, "dockguard: note: {note}");
+            }
+        }
+        warn_pipeline_limit(
+            msg,
+            &late,
+            settings.gitlab_pipeline_refs,
+            want,
+            &args.remote,
+        );
         return Ok(Decision::Allow);
     }
     if settings.verbosity == Verbosity::Quiet {
@@ -273,6 +317,13 @@ fn decide(
     }
     explain_missing_request(msg, want, &request, up);
     describe(msg, &rebuild, &judged.verdicts);
+    warn_pipeline_limit(
+        msg,
+        &late,
+        settings.gitlab_pipeline_refs,
+        want,
+        &args.remote,
+    );
     let plan = Plan::new(repo, args, &updates, &request, want);
     Ok(apply_policy(msg, settings.policy, &request, plan, want))
 }
@@ -288,12 +339,29 @@ fn explain_missing_request(
         msg,
         "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {want})"
     );
-    let seen = if request.options.is_empty() {
-        "none".to_owned()
+    if request.push.is_none() {
+        let _ = writeln!(
+            msg,
+            "  push options: unknown: the `git push` that runs this hook could not be found ({}), \
+             and unknown is not a request",
+            request.cmdline_problem.as_deref().unwrap_or("unknown")
+        );
+        let _ = writeln!(
+            msg,
+            "  (`dockguard push …` tells the hook exactly what it sends; or run dockguard from \
+             the hook without a program between git and it that hides the push)"
+        );
     } else {
-        request.options.join(", ")
-    };
-    let _ = writeln!(msg, "  push options seen: {seen} (from {})", request.source);
+        let seen = if request.options.is_empty() {
+            "none".to_owned()
+        } else {
+            request.options.join(", ")
+        };
+        let _ = writeln!(msg, "  push options seen: {seen} (from {})", request.source);
+    }
+    for note in &request.notes {
+        let _ = writeln!(msg, "  note: {note}");
+    }
     let _ = writeln!(
         msg,
         "  upstream: {} at {} ({})",

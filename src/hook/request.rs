@@ -2,30 +2,31 @@
 //!
 //! git fixes the push options before it runs the pre-push hook and does not tell the hook
 //! what they are. So we look where they can be seen, in this order:
-//! 1. the environment set by `dockguard push` ([`OPTIONS_ENV`]: exactly the options it
-//!    gave git, one per line);
-//! 2. the parent `git push` command line (`-o X`, `-oX`, `--push-option=X`,
-//!    `--push-option X`, `--no-push-option`, unique abbreviations such as `--push-opt=X`),
-//!    read from `/proc/<pid>/cmdline` on Linux and `ps -o args=` elsewhere (best effort:
-//!    `ps` joins arguments with spaces, so an option holding a space is split). We walk up
-//!    from our parent through shells (a hook script that calls dockguard) and hook
-//!    managers (pre-commit's Python, lefthook; husky is plain sh) to the first
-//!    `git … push` process, at most a few levels;
+//! 1. the hand-off from `dockguard push` ([`OPTIONS_ENV`]: the process id of the `git
+//!    push` it became, then exactly the options it gave git, one per line); it counts only
+//!    for that one process: leaked into another push's environment, it is ignored;
+//! 2. the `git push` command line (`-o X`, `-oX`, `--push-option=X`, `--push-option X`,
+//!    `--no-push-option`, unique abbreviations such as `--push-opt=X`), found by walking
+//!    up the hook's ancestors through whatever runs in between ([`super::ancestry`]), read from `/proc/<pid>/cmdline` on Linux and
+//!    `ps -o args=` elsewhere (best effort: `ps` joins arguments with spaces, so an
+//!    option holding a space is split);
 //! 3. `push.pushOption` (as `git config` sees it, `git -c` included), which counts only
 //!    when the command line has no `-o`: git replaces the configured list with the
-//!    command line's. When the command line cannot be read, the configured list is
-//!    assumed to apply, and the message says so.
+//!    command line's.
+//!
+//! When the `git push` cannot be found, nothing is seen: unknown is not a request (git
+//! drops `push.pushOption` when `-o` is given, so the configured list proves nothing).
 //!
 //! The same argument scanner tells `dockguard push` where options end (`--`) so that the
 //! options it adds land where git will read them.
 
-use std::path::Path;
 use std::process::Command;
 
+use super::ancestry::FoundPush;
 use crate::error::{Error, Result};
 
-/// Set by `dockguard push` for the `git push` it runs: the push options that push
-/// carries, one per line (git refuses options that contain a newline).
+/// Set by `dockguard push` for the `git push` it becomes: `pid=<that process>`, then the
+/// push options it carries, one per line (git refuses options that contain a newline).
 pub const OPTIONS_ENV: &str = "DOCKGUARD_PUSH_OPTIONS_SENT";
 
 /// How an option of `git push` takes a value.
@@ -169,148 +170,6 @@ pub fn scan_push_args(args: &[String]) -> PushScan {
     scan
 }
 
-/// git's own options that take the next argument as their value.
-const GIT_GLOBAL_WITH_VALUE: &[&str] = &[
-    "-C",
-    "-c",
-    "--git-dir",
-    "--work-tree",
-    "--namespace",
-    "--super-prefix",
-    "--config-env",
-    "--attr-source",
-    "--list-cmds",
-];
-
-/// The arguments after `push` when `argv` is a `git [global options] push …` (or
-/// `git-push …`) command line.
-pub fn push_args_of(argv: &[String]) -> Option<&[String]> {
-    let prog = basename(argv.first()?);
-    if prog == "git-push" {
-        return Some(&argv[1..]);
-    }
-    if prog != "git" {
-        return None;
-    }
-    let mut i = 1;
-    while let Some(a) = argv.get(i) {
-        if GIT_GLOBAL_WITH_VALUE.contains(&a.as_str()) {
-            i += 2;
-        } else if a.starts_with('-') {
-            i += 1;
-        } else {
-            return (a == "push").then(|| &argv[i + 1..]);
-        }
-    }
-    None
-}
-
-fn basename(s: &str) -> &str {
-    s.rsplit('/').next().unwrap_or(s)
-}
-
-fn is_shell(argv0: &str) -> bool {
-    let name = basename(argv0).trim_start_matches('-'); // login shells: "-bash"
-    matches!(
-        name,
-        "sh" | "bash" | "dash" | "zsh" | "ksh" | "mksh" | "ash" | "busybox"
-    )
-}
-
-/// A hook manager between git and dockguard: pre-commit (`python -m pre_commit
-/// hook-impl …` or its `pre-commit` script), lefthook (its binary, or npm's node
-/// launcher).
-fn is_hook_manager(argv: &[String]) -> bool {
-    let name = basename(argv.first().map(String::as_str).unwrap_or_default());
-    if matches!(name, "pre-commit" | "lefthook") {
-        return true;
-    }
-    let interpreter = name.starts_with("python") || name == "node";
-    interpreter
-        && argv.iter().skip(1).take(3).any(|a| {
-            let a = basename(a);
-            matches!(a, "pre_commit" | "-mpre_commit" | "pre-commit" | "lefthook")
-                || (name == "node"
-                    && a == "index.js"
-                    && argv.iter().any(|x| x.contains("/lefthook/")))
-        })
-}
-
-/// The parent `git push` command line, walking up from `start` through shells and hook
-/// managers (at most eight processes). `Err` says why it could not be found.
-pub fn find_push_cmdline(start: u32) -> std::result::Result<Vec<String>, String> {
-    let mut pid = start;
-    for _ in 0..8 {
-        let argv = process_argv(pid).ok_or_else(|| format!("cannot read process {pid}"))?;
-        if push_args_of(&argv).is_some() {
-            return Ok(argv);
-        }
-        let first = argv.first().map(String::as_str).unwrap_or_default();
-        let is_git = matches!(basename(first), "git" | "git-push");
-        if !is_git && !is_shell(first) && !is_hook_manager(&argv) {
-            // Name the program only: other arguments may hold anything (even secrets).
-            let name: String = basename(first).chars().take(40).collect();
-            return Err(format!("process {pid} ({name}) is not git push"));
-        }
-        pid = match parent_of(pid) {
-            Some(p) if p > 1 => p,
-            _ => break,
-        };
-    }
-    Err("no `git push` among the hook's parent processes".into())
-}
-
-fn have_proc() -> bool {
-    Path::new("/proc/self/cmdline").exists()
-}
-
-/// A process's argument vector: `/proc/<pid>/cmdline`, else `ps -o args=` (split on
-/// whitespace: best effort).
-pub fn process_argv(pid: u32) -> Option<Vec<String>> {
-    if have_proc() {
-        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let raw = raw.strip_suffix(b"\0").unwrap_or(&raw);
-        if raw.is_empty() {
-            return None;
-        }
-        return Some(
-            raw.split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect(),
-        );
-    }
-    ps_argv(pid)
-}
-
-/// `ps -o args= -p PID`, split on whitespace.
-pub fn ps_argv(pid: u32) -> Option<Vec<String>> {
-    let out = ps(pid, "args=")?;
-    let argv: Vec<String> = out.split_whitespace().map(str::to_owned).collect();
-    (!argv.is_empty()).then_some(argv)
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    if have_proc() {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // "pid (comm) state ppid …": comm may hold spaces and parentheses.
-        let after = &stat[stat.rfind(')')? + 1..];
-        return after.split_whitespace().nth(1)?.parse().ok();
-    }
-    ps(pid, "ppid=")?.trim().parse().ok()
-}
-
-fn ps(pid: u32, field: &str) -> Option<String> {
-    let out = Command::new("ps")
-        .args(["-o", field, "-p", &pid.to_string()])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
 /// `push.pushOption` as git would apply it: every value in order, an empty value
 /// clearing the list. Asks `git config` so that `git -c`, includes and worktree config
 /// count exactly as for the push itself.
@@ -354,16 +213,20 @@ pub fn configured_push_options(git: Command) -> Result<Vec<String>> {
 /// What the hook knows about the push that runs it.
 #[derive(Debug, Clone, Default)]
 pub struct PushContext {
-    /// The push options this push carries (as far as can be told).
+    /// The push options this push carries, as far as can be told; empty when it cannot
+    /// be told (unknown is not a request).
     pub options: Vec<String>,
     /// How the options were learned, for messages.
     pub source: String,
-    /// The parent `git push` arguments (after `push`), when they could be read.
-    pub args: Option<Vec<String>>,
-    /// What those arguments say.
+    /// The `git push` running the hook, when it was found.
+    pub push: Option<FoundPush>,
+    /// What its arguments say.
     pub scan: Option<PushScan>,
-    /// Why the command line could not be read, when it could not.
+    /// Why the `git push` could not be found, when it could not.
     pub cmdline_problem: Option<String>,
+    /// Things worth saying (a hand-off that belongs to another push, configured options
+    /// that were not assumed to apply).
+    pub notes: Vec<String>,
 }
 
 impl PushContext {
@@ -373,31 +236,117 @@ impl PushContext {
     }
 }
 
+/// Separates the push's arguments on the hand-off's `args=` line.
+const ARG_SEP: char = '\u{1f}';
+
+/// The value `dockguard push` sets [`OPTIONS_ENV`] to for the `git push` it becomes:
+/// `pid=<its process id>`, `args=<its arguments after push>`, then the options, one per
+/// line. `None` when an argument holds a newline or the separator (git would refuse such
+/// a push anyway; the hook then reads the command line alone).
+pub fn handoff_value(pid: u32, args: &[String], options: &[String]) -> Option<String> {
+    if args.iter().any(|a| a.contains(['\n', ARG_SEP])) {
+        return None;
+    }
+    let mut v = format!("pid={pid}\nargs={}", args.join(&ARG_SEP.to_string()));
+    for o in options {
+        v.push('\n');
+        v.push_str(o);
+    }
+    Some(v)
+}
+
+/// A hand-off read back.
+struct Handoff {
+    pid: Option<u32>,
+    args: Option<Vec<String>>,
+    options: Vec<String>,
+}
+
+fn parse_handoff(value: &str) -> Handoff {
+    let mut lines = value.split('\n').peekable();
+    let pid = lines
+        .peek()
+        .and_then(|l| l.strip_prefix("pid="))
+        .and_then(|p| p.trim().parse().ok());
+    if pid.is_some() {
+        lines.next();
+    }
+    let args = lines.peek().and_then(|l| l.strip_prefix("args=")).map(|a| {
+        if a.is_empty() {
+            Vec::new()
+        } else {
+            a.split(ARG_SEP).map(str::to_owned).collect()
+        }
+    });
+    if args.is_some() {
+        lines.next();
+    }
+    let options = lines.filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    Handoff { pid, args, options }
+}
+
+impl Handoff {
+    /// Made for this `git push`: its process id, and exactly its arguments (a process id
+    /// can be reused; the pair cannot plausibly be). `ps` splits arguments on whitespace,
+    /// so words are compared too.
+    fn is_for(&self, push: &FoundPush) -> bool {
+        let Some(args) = &self.args else {
+            return false;
+        };
+        let words = |v: &[String]| {
+            v.join(" ")
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        self.pid == Some(push.pid) && (*args == push.args || words(args) == words(&push.args))
+    }
+}
+
 /// Works out which push options the running push carries.
-/// `wrapper` is the value of [`OPTIONS_ENV`]; `parent` is the pid to start the
-/// command-line search from; `config` reads `push.pushOption`.
+/// `handoff` is the value of [`OPTIONS_ENV`]; `found` is the `git push` running the hook
+/// ([`super::ancestry::find_push`]); `config` reads `push.pushOption`.
+///
+/// A hand-off counts only when it names the very `git push` that runs this hook (its
+/// process id and arguments): a value leaked into the environment of another push, or
+/// of a push nested in another repository, is no request. When the `git push` could not be
+/// found, nothing is assumed: `push.pushOption` applies only when the command line has
+/// no `-o`, which cannot be told then.
 pub fn detect(
-    wrapper: Option<&str>,
-    parent: u32,
+    handoff: Option<&str>,
+    found: std::result::Result<FoundPush, String>,
     config: impl FnOnce() -> Result<Vec<String>>,
 ) -> Result<PushContext> {
     let mut ctx = PushContext::default();
-    match find_push_cmdline(parent) {
-        Ok(argv) => {
-            let args = push_args_of(&argv).unwrap_or_default().to_vec();
-            ctx.scan = Some(scan_push_args(&args));
-            ctx.args = Some(args);
+    match found {
+        Ok(push) => {
+            ctx.scan = Some(scan_push_args(&push.args));
+            ctx.push = Some(push);
         }
         Err(why) => ctx.cmdline_problem = Some(why),
     }
-    if let Some(sent) = wrapper {
-        ctx.options = sent
-            .split('\n')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        ctx.source = "`dockguard push`".into();
-        return Ok(ctx);
+    if let Some(value) = handoff {
+        let h = parse_handoff(value);
+        let (pid, ours) = (h.pid, ctx.push.as_ref().map(|p| p.pid));
+        if ctx.push.as_ref().is_some_and(|p| h.is_for(p)) {
+            ctx.options = h.options;
+            ctx.source = format!(
+                "`dockguard push`, which became this `git push` (process {})",
+                pid.unwrap_or_default()
+            );
+            return Ok(ctx);
+        }
+        ctx.notes.push(format!(
+            "{OPTIONS_ENV} is set but was made for {}, not for this push ({}); ignored",
+            pid.map_or_else(
+                || "no particular push".to_owned(),
+                |p| format!("the `git push` of process {p}")
+            ),
+            ours.map_or_else(
+                || "whose `git push` could not be found".to_owned(),
+                |p| format!("process {p}")
+            )
+        ));
     }
     match &ctx.scan {
         Some(scan) if !scan.push_options.is_empty() => {
@@ -409,9 +358,16 @@ pub fn detect(
             ctx.source = "push.pushOption, as the `git push` command line has no -o".into();
         }
         None => {
-            ctx.options = config()?;
+            let configured = config()?;
+            if !configured.is_empty() {
+                ctx.notes.push(format!(
+                    "push.pushOption is set ({}), but git drops it when the command line has -o, \
+                     and the command line could not be read: not counted",
+                    configured.join(", ")
+                ));
+            }
             ctx.source = format!(
-                "push.pushOption, assumed to apply: the `git push` command line could not be read ({})",
+                "nothing: the `git push` command line could not be read ({})",
                 ctx.cmdline_problem.as_deref().unwrap_or("unknown")
             );
         }
@@ -470,88 +426,56 @@ mod tests {
         assert!(!s.dry_run && s.push_options.is_empty());
     }
 
-    #[test]
-    fn finds_push_after_gits_own_options() {
-        let argv = v(&[
-            "git",
-            "-C",
-            "push",
-            "-c",
-            "a=b",
-            "--no-pager",
-            "push",
-            "-o",
-            "x",
-        ]);
-        assert_eq!(push_args_of(&argv), Some(&argv[7..]));
-        let argv = v(&["/usr/libexec/git-core/git", "push", "origin"]);
-        assert_eq!(push_args_of(&argv), Some(&argv[2..]));
-        assert_eq!(push_args_of(&v(&["git", "fetch", "push"])), None);
-        assert_eq!(push_args_of(&v(&["gitk", "push"])), None);
-        let argv = v(&["git-push", "origin"]);
-        assert_eq!(push_args_of(&argv), Some(&argv[1..]));
+    fn found(pid: u32, args: &[&str]) -> std::result::Result<FoundPush, String> {
+        Ok(FoundPush { pid, args: v(args) })
     }
 
     #[test]
-    fn hook_managers_are_walked_through() {
-        assert!(is_hook_manager(&v(&[
-            "/venv/bin/python3.11",
-            "-mpre_commit",
-            "hook-impl",
-            "--hook-type=pre-push"
-        ])));
-        assert!(is_hook_manager(&v(&[
-            "python3",
-            "-m",
-            "pre_commit",
-            "hook-impl"
-        ])));
-        assert!(is_hook_manager(&v(&[
-            "/usr/local/bin/pre-commit",
-            "hook-impl"
-        ])));
-        assert!(is_hook_manager(&v(&[
-            "/x/node_modules/lefthook-linux-x64/bin/lefthook",
-            "run"
-        ])));
-        assert!(is_hook_manager(&v(&[
-            "node",
-            "/x/node_modules/lefthook/bin/index.js",
-            "run"
-        ])));
-        assert!(!is_hook_manager(&v(&[
-            "python3",
-            "evil.py",
-            "pre_commit_like"
-        ])));
-        assert!(!is_hook_manager(&v(&["node", "server.js"])));
-    }
-
-    #[test]
-    fn ps_reads_a_command_line() {
-        let argv = ps_argv(std::process::id()).expect("ps works here");
-        let me = std::env::current_exe().expect("exe");
-        let name = me.file_name().and_then(|n| n.to_str()).expect("name");
-        assert!(argv[0].ends_with(name), "{argv:?}");
-        assert_eq!(
-            process_argv(std::process::id()).map(|a| !a.is_empty()),
-            Some(true)
-        );
-        assert_eq!(
-            parent_of(std::process::id()),
-            Some(std::os::unix::process::parent_id())
-        );
-    }
-
-    #[test]
-    fn wrapper_env_wins_and_config_counts_only_without_dash_o() {
-        let ctx = detect(Some("x\nci.skip\n"), 1, || Ok(v(&["cfg"]))).expect("ok");
+    fn a_handoff_counts_only_for_the_push_it_was_made_for() {
+        let sent =
+            handoff_value(42, &v(&["-o", "x", "origin"]), &v(&["x", "ci.skip"])).expect("value");
+        let ctx = detect(Some(&sent), found(42, &["-o", "x", "origin"]), || {
+            Ok(v(&["cfg"]))
+        })
+        .expect("ok");
         assert_eq!(ctx.options, v(&["x", "ci.skip"]));
-        assert!(ctx.source.contains("dockguard push"));
-        // pid 1 is not git push: the command line is unknown, config is assumed.
-        let ctx = detect(None, 1, || Ok(v(&["cfg"]))).expect("ok");
+        assert!(ctx.source.contains("dockguard push"), "{}", ctx.source);
+        // The same process id with other arguments: a reused pid, not this push.
+        let ctx = detect(Some(&sent), found(42, &["origin"]), || Ok(v(&["cfg"]))).expect("ok");
         assert_eq!(ctx.options, v(&["cfg"]));
-        assert!(ctx.source.contains("assumed"), "{}", ctx.source);
+        // `ps` splits arguments that hold spaces: the words still match.
+        let spaced = handoff_value(5, &v(&["-o", "a b"]), &v(&["a b"])).expect("value");
+        let ctx = detect(Some(&spaced), found(5, &["-o", "a", "b"]), || Ok(vec![])).expect("ok");
+        assert_eq!(ctx.options, v(&["a b"]));
+        assert_eq!(handoff_value(5, &v(&["a\nb"]), &[]), None);
+        // Leaked into another push (or a nested one): that push's own options count.
+        let ctx = detect(Some(&sent), found(7, &["origin"]), || Ok(v(&["cfg"]))).expect("ok");
+        assert_eq!(ctx.options, v(&["cfg"]));
+        assert!(ctx.notes[0].contains("process 42") && ctx.notes[0].contains("ignored"));
+        // The old, unbound form, or any value without a pid and arguments, is no request.
+        let ctx = detect(Some("ci.variable=X=1"), found(7, &[]), || Ok(vec![])).expect("ok");
+        assert!(ctx.options.is_empty());
+        let ctx = detect(Some("pid=7\nci.variable=X=1"), found(7, &[]), || Ok(vec![])).expect("ok");
+        assert!(ctx.options.is_empty());
+        // And with the push unknown, a hand-off cannot be matched to it.
+        let ctx = detect(Some(&sent), Err("hidden".into()), || Ok(vec![])).expect("ok");
+        assert!(ctx.options.is_empty());
+    }
+
+    #[test]
+    fn unknown_is_not_a_request_and_config_counts_only_without_dash_o() {
+        let ctx = detect(None, found(7, &["origin"]), || Ok(v(&["cfg"]))).expect("ok");
+        assert_eq!(ctx.options, v(&["cfg"]));
+        let ctx = detect(None, found(7, &["-o", "a", "origin"]), || Ok(v(&["cfg"]))).expect("ok");
+        assert_eq!(ctx.options, v(&["a"]));
+        let ctx = detect(None, Err("process 9 (g) …".into()), || Ok(v(&["cfg"]))).expect("ok");
+        assert!(ctx.options.is_empty(), "{:?}", ctx.options);
+        assert!(ctx.source.starts_with("nothing"), "{}", ctx.source);
+        assert!(
+            ctx.notes[0].contains("push.pushOption is set (cfg)"),
+            "{:?}",
+            ctx.notes
+        );
         assert!(ctx.dry_run().is_none());
     }
 }

@@ -106,16 +106,50 @@ pub fn detect(repo: &Repository, hooks: &HooksDir) -> Option<Manager> {
     None
 }
 
+/// What a manager changes about what dockguard sees (`install` and `status` both say it).
+pub fn caveat(m: &Manager) -> Option<&'static str> {
+    (m.name == "pre-commit").then_some(
+        "pre-commit passes dockguard one pushed ref; dockguard finds the others from the \
+         `git push` command line and `git push --dry-run` (and stops the push when it cannot). \
+         pre-commit runs no hook at all when every pushed commit is already on a \
+         remote-tracking ref (a new branch at a pushed commit): `dockguard install --force` \
+         runs dockguard's own hook, which sees every ref, before pre-commit's",
+    )
+}
+
+/// `dockguard status`'s lines for a hook owned by a manager: what `install` would say.
+pub fn status(m: &Manager) -> String {
+    let mut s = if m.wired {
+        format!(
+            "pre-push:   via {} ({}): its configuration runs dockguard\n",
+            m.name, m.evidence
+        )
+    } else {
+        format!(
+            "pre-push:   NOT installed: hooks are managed by {} ({}), and its configuration does \
+             not run dockguard; `dockguard install` prints the lines to add\n",
+            m.name, m.evidence
+        )
+    };
+    if let Some(c) = caveat(m) {
+        s.push_str(&format!("            note: {c}\n"));
+    }
+    s
+}
+
 /// The message `dockguard install` prints instead of installing.
 pub fn advice(m: &Manager) -> String {
+    let caveat = caveat(m)
+        .map(|c| format!("note: {c}\n"))
+        .unwrap_or_default();
     if m.wired {
         return format!(
-            "this repository's hooks are managed by {} ({}), and its configuration already runs dockguard: nothing to do\n",
+            "this repository's hooks are managed by {} ({}), and its configuration already runs dockguard: nothing to do\n{caveat}",
             m.name, m.evidence
         );
     }
     format!(
-        "this repository's hooks are managed by {} ({}); not installing a hook that {} would overwrite.\nAdd dockguard to {} instead:\n\n{}\n\n(`dockguard install --force` installs dockguard's own hook anyway, chaining the existing one.)\n",
+        "this repository's hooks are managed by {} ({}); not installing a hook that {} would overwrite.\nAdd dockguard to {} instead:\n\n{}\n\n(`dockguard install --force` installs dockguard's own hook anyway, chaining the existing one.)\n{caveat}",
         m.name,
         m.evidence,
         m.name,

@@ -15,6 +15,7 @@
 
 pub mod hooks_dir;
 pub mod managers;
+pub mod request_form;
 
 pub use hooks_dir::hooks_dir;
 
@@ -174,8 +175,36 @@ fn current_binary() -> Result<PathBuf> {
     Ok(exe.canonicalize().unwrap_or(exe))
 }
 
+/// The configured rebuild request and what it needs ([`request_form`]), or why the
+/// settings cannot be read.
+fn request_lines(repo: &Repository, env: &Env) -> String {
+    match Context::load(repo, env, Door::Local, &[]) {
+        Ok(ctx) => request_form::describe(&ctx.settings)
+            .into_iter()
+            .map(|l| l + "\n")
+            .collect(),
+        Err(e) => format!(
+            "request:    unknown: the settings cannot be read: {}\n",
+            e.render().replace('\n', "\n            ")
+        ),
+    }
+}
+
 /// `dockguard install`.
-pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Result<i32> {
+pub fn install(
+    repo: &Repository,
+    args: &InstallArgs,
+    env: &Env,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let mut msg = install_hook(repo, args)?;
+    msg.push_str(&request_lines(repo, env));
+    write_out(out, msg.as_bytes())?;
+    Ok(0)
+}
+
+/// Installs the shim (or explains a hook manager's snippet); what to print.
+fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
     let hd = hooks_dir(repo)?;
     if !hd.inside && !args.force {
         return Err(Error::Hinted {
@@ -189,8 +218,7 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
     }
     if !args.force {
         if let Some(m) = crate::install::managers::detect(repo, &hd) {
-            write_out(out, crate::install::managers::advice(&m).as_bytes())?;
-            return Ok(0);
+            return Ok(crate::install::managers::advice(&m));
         }
     }
     std::fs::create_dir_all(&hd.path)
@@ -266,8 +294,7 @@ pub fn install(repo: &Repository, args: &InstallArgs, out: &mut dyn Write) -> Re
     if hd.path.components().any(|c| c.as_os_str() == ".husky") {
         msg.push_str("note: husky regenerates .husky/_ on install; if the hook disappears, run dockguard install again (or call `dockguard hook pre-push \"$@\"` from .husky/pre-push)\n");
     }
-    write_out(out, msg.as_bytes())?;
-    Ok(0)
+    Ok(msg)
 }
 
 /// `dockguard uninstall`.
@@ -332,6 +359,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 &mut s,
                 &hd.path.join("pre-push"),
                 &hd.path.join(CHAINED_NAME),
+                crate::install::managers::detect(repo, &hd),
             )?;
             let default_hook = repo.commondir().join("hooks/pre-push");
             if hd.source.starts_with("core.hooksPath")
@@ -387,6 +415,9 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
             }
         }
     }
+    for line in request_form::describe(&ctx.settings) {
+        let _ = writeln!(s, "{line}");
+    }
     let _ = writeln!(s, "settings (value, then where it comes from):");
     for (key, value, origin) in ctx.resolved().effective() {
         let _ = writeln!(s, "  {:<24} {:<34} {origin}", key.name, value);
@@ -395,9 +426,21 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
     Ok(0)
 }
 
-fn hook_status(s: &mut String, hook: &Path, chained: &Path) -> Result<()> {
+/// Says what runs dockguard on push. Where a hook manager owns the hook, it says what
+/// `install` says: wired through the manager, or not yet (and `install` prints how).
+fn hook_status(
+    s: &mut String,
+    hook: &Path,
+    chained: &Path,
+    manager: Option<crate::install::managers::Manager>,
+) -> Result<()> {
     use std::fmt::Write as _;
-    match classify(hook) {
+    let existing = classify(hook);
+    if let (Some(m), Ok(Existing::Absent | Existing::Foreign { .. })) = (&manager, &existing) {
+        s.push_str(&crate::install::managers::status(m));
+        return Ok(());
+    }
+    match existing {
         Ok(Existing::Ours(text)) => {
             let bin = recorded_binary(&text);
             let state = match &bin {

@@ -736,11 +736,44 @@ fn github_action_script_pull_request_and_strict_input() {
         output.contains(&format!("merge-base={}\n", s.base)),
         "the PR's base branch: {output}"
     );
-    // The strict input fails the step.
+    // The strict input cannot fail a pull request (GitHub has no push options, so no
+    // request can arrive): the step rebuilds and the summary says why.
     env.retain(|(k, _)| k != "DOCKGUARD_ACTION_STRICT");
     env.push(("DOCKGUARD_ACTION_STRICT".into(), "true".into()));
     let out = action_script(&dir, &env);
-    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = std::fs::read_to_string(dir.with_extension("summary")).expect("summary");
+    assert!(
+        summary.contains("--strict does not apply here: GitHub has no push options"),
+        "{summary}"
+    );
+    // Started by hand (workflow_dispatch), a request could have been made: strict fails.
+    let mut manual: Vec<(String, String)> = env
+        .iter()
+        .filter(|(k, _)| {
+            !k.starts_with("GITHUB_EVENT") && k != "GITHUB_REF" && !k.ends_with("_REF")
+        })
+        .cloned()
+        .collect();
+    manual.extend(
+        [
+            ("GITHUB_EVENT_NAME", "workflow_dispatch"),
+            ("GITHUB_REF", "refs/heads/feature"),
+            ("GITHUB_REF_NAME", "feature"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let out = action_script(&dir, &manual);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The rebuild input is a request.
     env.retain(|(k, _)| k != "DOCKGUARD_REBUILD");
     env.push(("DOCKGUARD_REBUILD".into(), "1".into()));

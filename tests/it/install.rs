@@ -271,8 +271,11 @@ fn status_reports_hook_binary_upstream_age_and_settings() {
     // A hook manager sets core.hooksPath later: our hook is no longer the one git runs.
     git(r.path(), &["config", "core.hooksPath", ".husky/_"]);
     let shadowed = ok(r.dockguard(&["status"]));
+    // ... and, as `install` would, it names husky as the manager in charge.
     assert!(
-        shadowed.stdout.contains("pre-push:   NOT installed"),
+        shadowed
+            .stdout
+            .contains("pre-push:   NOT installed: hooks are managed by husky"),
         "{}",
         shadowed.stdout
     );

@@ -23,6 +23,7 @@ mod precommit;
 mod props;
 mod push;
 mod release;
+mod requests;
 mod schema;
 mod server;
 mod slug;

@@ -215,3 +215,156 @@ fn outside_pre_commit_the_mode_says_what_it_is_for() {
     assert!(run.stderr.contains("PRE_COMMIT_TO_REF"), "{}", run.stderr);
     assert!(run.stderr.contains("stages: [pre-push]"), "{}", run.stderr);
 }
+
+#[test]
+#[ignore = "needs pre-commit"]
+fn every_ref_of_a_multi_ref_push_is_judged_under_pre_commit() {
+    let pc = PreCommit::new("");
+    let s = &pc.s;
+    // A dockerfile branch, pushed with the option (origin/feature now has its commits).
+    let feature = s.branch("feature", true);
+    pc.push(&["-o", OPT, "origin", "feature"]).ok();
+    let clean = s.branch("a-clean", false);
+    // pre-commit passes one ref: `a-clean` (it skips `copy`, a new ref at commits the
+    // remote-tracking refs already have). The new branch `copy` gets a pipeline of its own
+    // that must rebuild, so the push must stop.
+    let blocked = pc
+        .push(&["origin", "a-clean", "feature:refs/heads/copy"])
+        .failed();
+    let out = text(&blocked);
+    assert!(
+        out.contains("pre-commit passes only refs/heads/a-clean; judging all 2 refs"),
+        "{out}"
+    );
+    assert!(out.contains("  refs/heads/copy ("), "{out}");
+    assert_eq!(s.pushes().len(), 1, "nothing more may reach the server");
+    pc.push(&["-o", OPT, "origin", "a-clean", "feature:refs/heads/copy"])
+        .ok();
+    let pushes = s.pushes();
+    assert_eq!(pushes.len(), 2);
+    assert_eq!(pushes[1].options, vec![OPT]);
+    assert_eq!(
+        pushes[1].new_oid("refs/heads/copy"),
+        Some(feature.to_string().as_str())
+    );
+    assert_eq!(
+        pushes[1].new_oid("refs/heads/a-clean"),
+        Some(clean.to_string().as_str())
+    );
+}
+
+#[test]
+#[ignore = "needs pre-commit"]
+fn under_pre_commit_a_push_that_cannot_be_seen_stops_with_the_reason() {
+    let pc = PreCommit::new("");
+    let s = &pc.s;
+    s.branch("clean", false);
+    // git under another name: its command line does not say `git push`, so the other refs
+    // of the push cannot be found. The one ref pre-commit passes is clean, but that is
+    // not enough to let the push through.
+    let g = s.r.scratch("g");
+    let git_bin = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join("git"))
+        .find(|p| p.is_file())
+        .expect("git on PATH");
+    std::os::unix::fs::symlink(git_bin, &g).expect("symlink");
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(&g);
+        crate::fixture::hermetic(&mut cmd)
+            .current_dir(s.path())
+            .args(["push", "origin", "clean"])
+            .envs(pc.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(env.iter().copied());
+        cmd.output().expect("run g push")
+    };
+    let out = run(&[]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{all}");
+    assert!(
+        all.contains("under pre-commit, dockguard is given only one of the refs this push updates (refs/heads/clean)"),
+        "{all}"
+    );
+    assert!(all.contains("dockguard install --force"), "{all}");
+    assert!(s.pushes().is_empty());
+    // on_error = allow lets it through, saying so.
+    let out = run(&[("DOCKGUARD_ON_ERROR", "allow")]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(s.pushes().len(), 1);
+}
+
+#[test]
+#[ignore = "needs pre-commit"]
+fn status_agrees_with_install_under_pre_commit() {
+    let pc = PreCommit::new("");
+    let install = crate::fixture::dockguard(pc.s.path(), &["install"], &[]);
+    assert!(
+        install.stdout.contains("already runs dockguard")
+            && install
+                .stdout
+                .contains("pre-commit passes dockguard one pushed ref"),
+        "{}",
+        install.stdout
+    );
+    let status = crate::fixture::dockguard(pc.s.path(), &["status"], &[]);
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    let line = line_starting(&status.stdout, "pre-push:");
+    assert!(
+        line.starts_with("pre-push:   via pre-commit (")
+            && line.ends_with("its configuration runs dockguard"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("note: pre-commit passes dockguard one pushed ref"),
+        "{}",
+        status.stdout
+    );
+    // A pre-commit configuration without dockguard: both say it is not wired yet.
+    std::fs::write(pc.s.path().join(".pre-commit-config.yaml"), "repos: []\n").expect("config");
+    let install = crate::fixture::dockguard(pc.s.path(), &["install"], &[]);
+    assert!(
+        install
+            .stdout
+            .contains("Add dockguard to pre-commit instead"),
+        "{}",
+        install.stdout
+    );
+    let status = crate::fixture::dockguard(pc.s.path(), &["status"], &[]);
+    let line = line_starting(&status.stdout, "pre-push:");
+    assert!(
+        line.starts_with("pre-push:   NOT installed: hooks are managed by pre-commit"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+#[ignore = "needs pre-commit"]
+fn install_force_under_pre_commit_sees_a_new_branch_at_a_pushed_commit() {
+    let pc = PreCommit::new("");
+    let s = &pc.s;
+    s.branch("feature", true);
+    pc.push(&["-o", OPT, "origin", "feature"]).ok();
+    // pre-commit runs no hook for this push (every commit is on origin/feature already):
+    // dockguard's own hook, installed in front of pre-commit's, sees it.
+    let run = crate::fixture::dockguard(s.path(), &["install", "--force"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let blocked = pc.push(&["origin", "feature:refs/heads/copy"]).failed();
+    assert!(
+        text(&blocked).contains("refs/heads/copy"),
+        "{}",
+        text(&blocked)
+    );
+    assert_eq!(s.pushes().len(), 1);
+    pc.push(&["-o", OPT, "origin", "feature:refs/heads/copy"])
+        .ok();
+    let pushes = s.pushes();
+    assert_eq!(pushes.len(), 2);
+    assert_eq!(pushes[1].options, vec![OPT]);
+}
