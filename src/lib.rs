@@ -25,6 +25,7 @@ pub mod objects;
 pub mod outputs;
 pub mod pack;
 pub mod push;
+pub mod registry;
 pub mod repo;
 pub mod report;
 pub mod slug;

@@ -19,6 +19,7 @@ mod pack;
 mod precommit;
 mod props;
 mod push;
+mod realdocker;
 mod schema;
 mod server;
 mod slug;

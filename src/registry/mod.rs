@@ -1,0 +1,871 @@
+//! A client for container registries (the OCI distribution API), for `dockguard plan`.
+//!
+//! What the plan needs from a registry is small: does `<repository>:<content tag>` exist
+//! (`HEAD /v2/<name>/manifests/<tag>`), and, to copy an image a fork's upstream already
+//! has, a manifest and its blobs moved from one repository to another (a cross-repository
+//! blob mount within one registry, else blob GET/PUT). Authentication is the registry's
+//! `WWW-Authenticate` challenge: Basic, or the Bearer token flow ([`auth`]), with the
+//! credentials a CI job has ([`creds`]).
+//!
+//! Nothing here can fail the plan: every problem (refused credentials, a 5xx, a timeout,
+//! a broken answer) becomes [`TagState::Unknown`] with a message naming the registry and
+//! the image, and the plan builds such an image. No secret reaches a message: every
+//! password and token the client holds is scrubbed from every text it returns.
+//!
+//! Only `dockguard plan` constructs a [`Client`]; the hook, `check` and `ci` never do, so
+//! the hook's path has no network code to reach (tests/it/plan.rs checks the sources).
+
+pub mod auth;
+mod copy;
+pub mod creds;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use ureq::http;
+
+use self::auth::{Challenge, Token};
+pub use self::copy::CopyReport;
+use self::creds::Credentials;
+
+/// The manifest media types a registry may answer with (`Accept` on manifest requests).
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// How to speak to a registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    /// Plain HTTP (an `http://` prefix, or a loopback host).
+    Http,
+    /// HTTPS (the default).
+    Https,
+}
+
+/// A registry: where requests go.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Registry {
+    /// `host[:port]`, as in image references.
+    pub host: String,
+    /// HTTP or HTTPS.
+    pub scheme: Scheme,
+}
+
+impl Registry {
+    /// `http://host` or `https://host`.
+    pub fn base(&self) -> String {
+        match self.scheme {
+            Scheme::Http => format!("http://{}", self.host),
+            Scheme::Https => format!("https://{}", self.host),
+        }
+    }
+}
+
+/// A repository in a registry (`registry.example.com/group/project/debian`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Repository {
+    /// The registry.
+    pub registry: Registry,
+    /// The repository path (`group/project/debian`).
+    pub path: String,
+}
+
+impl Repository {
+    /// Parses `[http://|https://]host[:port]/path`. The host must look like a registry
+    /// host (a `.` or `:` in it, or `localhost`), as docker requires for a first component.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (scheme, rest) = if let Some(r) = text.strip_prefix("http://") {
+            (Some(Scheme::Http), r)
+        } else if let Some(r) = text.strip_prefix("https://") {
+            (Some(Scheme::Https), r)
+        } else {
+            (None, text)
+        };
+        let rest = rest.trim_end_matches('/');
+        let Some((host, path)) = rest.split_once('/') else {
+            return Err(format!(
+                "`{text}` is not a registry repository: expected HOST[:PORT]/PATH"
+            ));
+        };
+        if !valid_host(host) {
+            return Err(format!(
+                "`{text}`: `{host}` is not a registry host (it needs a `.` or a `:PORT`, or is `localhost`)"
+            ));
+        }
+        if !valid_repository_path(path) {
+            return Err(format!(
+                "`{text}`: `{path}` is not a repository path (lowercase [a-z0-9] components joined by `.`, `_`, `__` or `-`, separated by `/`)"
+            ));
+        }
+        let scheme = scheme.unwrap_or(if is_loopback(host) {
+            Scheme::Http
+        } else {
+            Scheme::Https
+        });
+        Ok(Repository {
+            registry: Registry {
+                host: host.to_owned(),
+                scheme,
+            },
+            path: path.to_owned(),
+        })
+    }
+
+    /// `host/path`: the repository as docker names it (no scheme).
+    pub fn reference(&self) -> String {
+        format!("{}/{}", self.registry.host, self.path)
+    }
+
+    /// The same registry, another path below this one (`self/child`).
+    pub fn child(&self, child: &str) -> Repository {
+        Repository {
+            registry: self.registry.clone(),
+            path: format!("{}/{child}", self.path),
+        }
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let name = host_name(host);
+    name == "localhost" || name.starts_with("127.") || name == "[::1]"
+}
+
+/// The host without its port.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map_or(host, |(h, _)| &host[..=h.len()]);
+    }
+    host.split_once(':').map_or(host, |(h, _)| h)
+}
+
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+        && (host.contains('.') || host.contains(':') || host == "localhost")
+}
+
+/// docker's repository path grammar: components `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
+/// separated by `/`, at most 255 bytes in all.
+pub fn valid_repository_path(path: &str) -> bool {
+    !path.is_empty() && path.len() <= 255 && path.split('/').all(valid_component)
+}
+
+fn valid_component(c: &str) -> bool {
+    let b = c.as_bytes();
+    if b.is_empty() || !b[0].is_ascii_alphanumeric() || !b[b.len() - 1].is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'a'..=b'z' | b'0'..=b'9' => i += 1,
+            b'.' => {
+                i += 1;
+                if !b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                {
+                    return false;
+                }
+            }
+            b'_' => {
+                i += 1;
+                if b.get(i) == Some(&b'_') {
+                    i += 1;
+                }
+                if !b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                {
+                    return false;
+                }
+            }
+            b'-' => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+                if !b
+                    .get(i)
+                    .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// A content digest as registries write them (`sha256:<64 hex>`, `sha512:<128 hex>`):
+/// digests from a registry's answer go into URLs only when they pass this.
+pub fn valid_digest(d: &str) -> bool {
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match d.split_once(':') {
+        Some(("sha256", h)) => hex(h, 64),
+        Some(("sha512", h)) => hex(h, 128),
+        _ => false,
+    }
+}
+
+/// Whether a tag exists, as far as the registry could tell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TagState {
+    /// The registry has a manifest under the tag.
+    Present {
+        /// Its digest (`Docker-Content-Digest`), when the registry said.
+        digest: Option<String>,
+    },
+    /// The registry answered that there is none.
+    Missing,
+    /// The registry could not be asked, or its answer made no sense (the message says
+    /// which registry, which image, and what happened).
+    Unknown {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Limits and timeouts.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Connecting to a registry.
+    pub connect_timeout: Duration,
+    /// One whole request (connect, send, receive).
+    pub request_timeout: Duration,
+    /// Requests in flight at once.
+    pub parallel: usize,
+    /// The largest manifest, token or error body read (larger is an error).
+    pub max_body: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(20),
+            parallel: 8,
+            max_body: 4 << 20,
+        }
+    }
+}
+
+/// Why a request gave no usable answer. Its text never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure(pub String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A registry client: connection pools, credentials, tokens, and a request counter.
+pub struct Client {
+    opts: Options,
+    creds: Credentials,
+    plain: OnceLock<ureq::Agent>,
+    tls: OnceLock<ureq::Agent>,
+    challenges: Mutex<HashMap<String, Arc<Challenge>>>,
+    tokens: Mutex<HashMap<(String, String), Token>>,
+    secrets: Mutex<Vec<String>>,
+    requests: AtomicUsize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("opts", &self.opts)
+            .field("requests", &self.requests())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request the client sends (with authentication added as the registry asks).
+pub(crate) struct Req<'a> {
+    pub method: http::Method,
+    pub url: String,
+    /// Which repositories (and actions) a token must cover: `(path, "pull")`.
+    pub scopes: Vec<(String, &'static str)>,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body<'a>,
+    /// Follow redirects (blob downloads go to storage elsewhere; no credentials follow).
+    pub redirects: bool,
+}
+
+/// What a request carries.
+pub(crate) enum Body<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    Stream(ureq::Body),
+}
+
+impl Client {
+    /// A client with these limits and credentials. No connection is made yet, and the
+    /// system's CA certificates are loaded only when an HTTPS registry is first asked.
+    pub fn new(opts: Options, creds: Credentials) -> Self {
+        Client {
+            opts,
+            creds,
+            plain: OnceLock::new(),
+            tls: OnceLock::new(),
+            challenges: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(Vec::new()),
+            requests: AtomicUsize::new(0),
+        }
+    }
+
+    /// How many HTTP requests have been sent (token requests included).
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether `repo:tag` exists.
+    pub fn tag_state(&self, repo: &Repository, tag: &str) -> TagState {
+        self.prepare(&repo.registry, std::slice::from_ref(&repo.path));
+        self.head_manifest(repo, tag)
+    }
+
+    /// Whether each `(repository, tag)` exists, asked in parallel (at most
+    /// [`Options::parallel`] at once). Per registry, one `/v2/` request learns how to
+    /// authenticate and, for the token flow, one token request covers every repository
+    /// asked about; then one `HEAD` per image.
+    pub fn tag_states(&self, queries: &[(Repository, String)]) -> Vec<TagState> {
+        let mut by_registry: Vec<(Registry, Vec<String>)> = Vec::new();
+        for (repo, _) in queries {
+            match by_registry.iter_mut().find(|(r, _)| *r == repo.registry) {
+                Some((_, paths)) => {
+                    if !paths.contains(&repo.path) {
+                        paths.push(repo.path.clone());
+                    }
+                }
+                None => by_registry.push((repo.registry.clone(), vec![repo.path.clone()])),
+            }
+        }
+        for (registry, paths) in &by_registry {
+            self.prepare(registry, paths);
+        }
+        self.parallel(queries, |(repo, tag)| self.head_manifest(repo, tag))
+    }
+
+    /// Runs `f` over `items` on a bounded pool of threads, keeping the order.
+    pub(crate) fn parallel<T: Sync, R: Send>(
+        &self,
+        items: &[T],
+        f: impl Fn(&T) -> R + Sync,
+    ) -> Vec<R> {
+        let workers = self.opts.parallel.clamp(1, 64).min(items.len());
+        if workers <= 1 {
+            return items.iter().map(&f).collect();
+        }
+        let next = AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<R>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    if let Ok(mut all) = results.lock() {
+                        all[i] = Some(r);
+                    }
+                });
+            }
+        });
+        results
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn head_manifest(&self, repo: &Repository, tag: &str) -> TagState {
+        let what = format!("registry {}, image {}:{tag}", repo.registry.host, repo.path);
+        if !valid_tag(tag) {
+            return TagState::Unknown {
+                reason: format!("{what}: `{tag}` is not a valid tag"),
+            };
+        }
+        let req = Req {
+            method: http::Method::HEAD,
+            url: format!("{}/v2/{}/manifests/{tag}", repo.registry.base(), repo.path),
+            scopes: vec![(repo.path.clone(), "pull")],
+            headers: vec![("Accept", MANIFEST_TYPES.join(", "))],
+            body: Body::Empty,
+            redirects: false,
+        };
+        let resp = match self.send(&repo.registry, req) {
+            Ok(r) => r,
+            Err(f) => {
+                return TagState::Unknown {
+                    reason: self.scrub(&format!("{what}: {f}")),
+                }
+            }
+        };
+        let status = resp.status().as_u16();
+        match status {
+            200 => {
+                let ctype = header(&resp, "content-type").unwrap_or_default();
+                let ctype = ctype.split(';').next().unwrap_or_default().trim();
+                if !MANIFEST_TYPES.contains(&ctype) {
+                    return TagState::Unknown {
+                        reason: self.scrub(&format!(
+                            "{what}: the answer is not a manifest (Content-Type `{}`)",
+                            crate::outputs::one_line(&truncate(ctype, 100))
+                        )),
+                    };
+                }
+                let digest = header(&resp, "docker-content-digest").filter(|d| valid_digest(d));
+                TagState::Present { digest }
+            }
+            404 => TagState::Missing,
+            _ => TagState::Unknown {
+                reason: self.scrub(&format!(
+                    "{what}: {}",
+                    self.status_failure(&repo.registry, status)
+                )),
+            },
+        }
+    }
+
+    /// What a status code means, in words (401/403 name where the credentials came from).
+    pub(crate) fn status_failure(&self, registry: &Registry, status: u16) -> String {
+        let source = self
+            .creds
+            .for_host(&registry.host)
+            .map(|c| c.source.clone());
+        match status {
+            401 => match source {
+                Some(s) => format!("the registry refused the credentials from {s} (401 Unauthorized)"),
+                None => format!(
+                    "the registry wants credentials and none were found for {} (401 Unauthorized; set CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, GITHUB_TOKEN for ghcr.io, or a docker config.json)",
+                    registry.host
+                ),
+            },
+            403 => match source {
+                Some(s) => format!("access denied to the credentials from {s} (403 Forbidden)"),
+                None => "access denied (403 Forbidden), and no credentials were found".to_owned(),
+            },
+            429 => "too many requests (429): the registry is rate-limiting".to_owned(),
+            500..=599 => format!("the registry failed ({status} {})", reason_phrase(status)),
+            _ => format!("unexpected answer {status} {}", reason_phrase(status)),
+        }
+    }
+
+    /// Learns how `registry` authenticates (one `GET /v2/`), and for the token flow gets
+    /// one token covering every path in `paths` for pulling.
+    pub(crate) fn prepare(&self, registry: &Registry, paths: &[String]) {
+        if self.challenge(registry).is_none() {
+            let req = Req {
+                method: http::Method::GET,
+                url: format!("{}/v2/", registry.base()),
+                scopes: Vec::new(),
+                headers: Vec::new(),
+                body: Body::Empty,
+                redirects: false,
+            };
+            // Failures show again, per image, on the real requests.
+            let _ = self.send_raw(registry, req, None, true);
+        }
+        if let Some(ch) = self.challenge(registry) {
+            if let Challenge::Bearer { .. } = *ch {
+                let scopes: Vec<(String, &'static str)> =
+                    paths.iter().map(|p| (p.clone(), "pull")).collect();
+                for chunk in scopes.chunks(auth::SCOPES_PER_TOKEN) {
+                    let _ = self.token(registry, &ch, chunk);
+                }
+            }
+        }
+    }
+
+    fn challenge(&self, registry: &Registry) -> Option<Arc<Challenge>> {
+        self.challenges.lock().ok()?.get(&registry.host).cloned()
+    }
+
+    /// Sends a request with the authentication the registry asked for, answering one
+    /// 401 challenge. Returns the response whatever its status.
+    pub(crate) fn send(
+        &self,
+        registry: &Registry,
+        req: Req<'_>,
+    ) -> Result<http::Response<ureq::Body>, Failure> {
+        let auth = match self.challenge(registry) {
+            Some(ch) => self.authorization(registry, &ch, &req.scopes)?,
+            None => None,
+        };
+        let sent_auth = auth.is_some();
+        let can_retry = !matches!(req.body, Body::Stream(_));
+        let (resp, retry) = self.send_raw(registry, req, auth, true)?;
+        if resp.status().as_u16() != 401 || sent_auth || !can_retry {
+            return Ok(resp);
+        }
+        // First contact with this registry: answer the challenge and try once more.
+        let Some(retry) = retry else { return Ok(resp) };
+        let Some(ch) = self.challenge(registry) else {
+            return Ok(resp);
+        };
+        match self.authorization(registry, &ch, &retry.scopes)? {
+            Some(a) => self
+                .send_raw(registry, retry, Some(a), true)
+                .map(|(r, _)| r),
+            None => Ok(resp),
+        }
+    }
+
+    /// The `Authorization` header value for a request, if the challenge needs one and
+    /// credentials (or an anonymous token) exist.
+    fn authorization(
+        &self,
+        registry: &Registry,
+        ch: &Challenge,
+        scopes: &[(String, &'static str)],
+    ) -> Result<Option<String>, Failure> {
+        match ch {
+            Challenge::Basic => Ok(self
+                .creds
+                .for_host(&registry.host)
+                .map(|c| c.basic_header())),
+            Challenge::Bearer { .. } => {
+                if scopes.is_empty() {
+                    return Ok(None);
+                }
+                self.token(registry, ch, scopes)
+                    .map(|t| Some(format!("Bearer {}", t.value.expose())))
+            }
+            Challenge::Other(_) => Ok(None),
+        }
+    }
+
+    fn token(
+        &self,
+        registry: &Registry,
+        ch: &Challenge,
+        scopes: &[(String, &'static str)],
+    ) -> Result<Token, Failure> {
+        let key = (registry.host.clone(), auth::scope_key(scopes));
+        if let Some(t) = self.cached_token(registry, scopes) {
+            return Ok(t);
+        }
+        let cred = self.creds.for_host(&registry.host);
+        let token = auth::fetch_token(self, registry, ch, scopes, cred.as_ref())?;
+        if let Ok(mut s) = self.secrets.lock() {
+            s.push(token.value.expose().to_owned());
+        }
+        if let Ok(mut t) = self.tokens.lock() {
+            t.insert(key, token.clone());
+        }
+        Ok(token)
+    }
+
+    /// A cached token covering every scope asked for (one token for many repositories).
+    fn cached_token(
+        &self,
+        registry: &Registry,
+        scopes: &[(String, &'static str)],
+    ) -> Option<Token> {
+        let tokens = self.tokens.lock().ok()?;
+        tokens
+            .iter()
+            .filter(|((host, _), t)| *host == registry.host && !t.expired())
+            .find(|(_, t)| scopes.iter().all(|s| t.covers(s)))
+            .map(|(_, t)| t.clone())
+    }
+
+    /// Sends one request as is (plus `auth`), recording any challenge. Returns the
+    /// request back (when it can be re-sent) for a retry.
+    fn send_raw<'a>(
+        &self,
+        registry: &Registry,
+        req: Req<'a>,
+        auth: Option<String>,
+        record: bool,
+    ) -> Result<(http::Response<ureq::Body>, Option<Req<'a>>), Failure> {
+        let agent = self.agent(registry.scheme)?;
+        let mut b = http::Request::builder()
+            .method(req.method.clone())
+            .uri(&req.url)
+            .header(
+                "User-Agent",
+                concat!("dockguard/", env!("CARGO_PKG_VERSION")),
+            );
+        for (k, v) in &req.headers {
+            b = b.header(*k, v);
+        }
+        if let Some(a) = &auth {
+            b = b.header("Authorization", a);
+        }
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let redirects = if req.redirects { 5 } else { 0 };
+        let mut req = req;
+        let made = |e: http::Error| Failure(format!("cannot make the request: {e}"));
+        let (result, back) = match std::mem::replace(&mut req.body, Body::Empty) {
+            Body::Empty => (run(agent, b.body(()).map_err(made)?, redirects), Some(req)),
+            Body::Bytes(bytes) => {
+                req.body = Body::Bytes(bytes);
+                (
+                    run(agent, b.body(bytes).map_err(made)?, redirects),
+                    Some(req),
+                )
+            }
+            // A stream cannot be sent twice.
+            Body::Stream(stream) => (run(agent, b.body(stream).map_err(made)?, redirects), None),
+        };
+        let resp = result.map_err(|f| Failure(self.scrub(&f.0)))?;
+        if record && resp.status().as_u16() == 401 {
+            if let Some(text) = header(&resp, "www-authenticate") {
+                let ch = auth::parse_challenge(&text);
+                if let Ok(mut c) = self.challenges.lock() {
+                    c.insert(registry.host.clone(), Arc::new(ch));
+                }
+            }
+        }
+        Ok((resp, back))
+    }
+
+    fn agent(&self, scheme: Scheme) -> Result<&ureq::Agent, Failure> {
+        let config = |tls: Option<ureq::tls::TlsConfig>| {
+            let mut c = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_connect(Some(self.opts.connect_timeout))
+                .timeout_global(Some(self.opts.request_timeout))
+                .max_response_header_size(64 * 1024)
+                .max_idle_connections_per_host(self.opts.parallel.max(1));
+            if let Some(t) = tls {
+                c = c.tls_config(t);
+            }
+            c.build().new_agent()
+        };
+        Ok(match scheme {
+            Scheme::Http => self.plain.get_or_init(|| config(None)),
+            Scheme::Https => self.tls.get_or_init(|| config(Some(tls_config()))),
+        })
+    }
+
+    /// Reads a body of at most [`Options::max_body`] bytes.
+    pub(crate) fn read_body(
+        &self,
+        resp: http::Response<ureq::Body>,
+        what: &str,
+    ) -> Result<Vec<u8>, Failure> {
+        let limit = self.opts.max_body;
+        let mut out = Vec::new();
+        let mut reader = resp.into_body().into_reader();
+        let read = (&mut reader)
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                Failure(self.scrub(&format!("cannot read the {what}: {}", io_words(&e))))
+            })?;
+        if read as u64 > limit {
+            return Err(Failure(format!(
+                "the {what} is larger than {} bytes: refused",
+                limit
+            )));
+        }
+        Ok(out)
+    }
+
+    /// `text` with every secret the client knows replaced by `***`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        let mut all = self.creds.secrets();
+        if let Ok(secrets) = self.secrets.lock() {
+            all.extend(secrets.iter().cloned());
+        }
+        // Longest first, so a secret containing another is replaced whole.
+        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in all.iter().filter(|s| s.len() >= 4) {
+            out = out.replace(s.as_str(), "***");
+        }
+        out
+    }
+}
+
+fn run<S: ureq::AsSendBody>(
+    agent: &ureq::Agent,
+    req: http::Request<S>,
+    redirects: u32,
+) -> Result<http::Response<ureq::Body>, Failure> {
+    let req = agent
+        .configure_request(req)
+        .max_redirects(redirects)
+        .max_redirects_will_error(false)
+        .build();
+    agent.run(req).map_err(|e| Failure(transport_words(&e)))
+}
+
+/// The root certificates for HTTPS: the system's store and Mozilla's, together.
+fn tls_config() -> ureq::tls::TlsConfig {
+    let mut certs: Vec<ureq::tls::Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    let native = rustls_native_certs::load_native_certs();
+    for c in native.certs {
+        certs.push(ureq::tls::Certificate::from_der(c.as_ref()).to_owned());
+    }
+    ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+        .build()
+}
+
+/// ureq's error in words, without URLs' credentials (there are none in ours) or bodies.
+fn transport_words(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Timeout(t) => format!("no answer in time ({t})"),
+        ureq::Error::HostNotFound => "the host name does not resolve".to_owned(),
+        ureq::Error::ConnectionFailed => "cannot connect (is the registry running?)".to_owned(),
+        ureq::Error::Io(io) => io_words(io),
+        ureq::Error::BodyExceedsLimit(n) => format!("the answer is larger than {n} bytes: refused"),
+        ureq::Error::Protocol(p) => format!("the answer is not HTTP ({p})"),
+        ureq::Error::Tls(t) => format!("TLS failed: {t}"),
+        ureq::Error::Rustls(t) => format!("TLS failed: {t}"),
+        other => {
+            let text = other.to_string();
+            format!(
+                "request failed: {}",
+                truncate(&crate::outputs::one_line(&text), 300)
+            )
+        }
+    }
+}
+
+fn io_words(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::ConnectionRefused => "connection refused (is the registry running?)".to_owned(),
+        K::ConnectionReset | K::ConnectionAborted | K::UnexpectedEof | K::BrokenPipe => {
+            "the registry closed the connection".to_owned()
+        }
+        K::TimedOut | K::WouldBlock => "no answer in time".to_owned(),
+        _ => truncate(&crate::outputs::one_line(&e.to_string()), 300),
+    }
+}
+
+pub(crate) fn header(resp: &http::Response<ureq::Body>, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_parse_with_scheme_rules() {
+        let r = Repository::parse("registry.gitlab.com/qemu-project/qemu").expect("valid");
+        assert_eq!(r.registry.host, "registry.gitlab.com");
+        assert_eq!(r.registry.scheme, Scheme::Https);
+        assert_eq!(r.path, "qemu-project/qemu");
+        let l = Repository::parse("127.0.0.1:5000/p").expect("valid");
+        assert_eq!(l.registry.scheme, Scheme::Http);
+        let forced = Repository::parse("https://localhost:5000/p/q").expect("valid");
+        assert_eq!(forced.registry.scheme, Scheme::Https);
+        assert_eq!(forced.reference(), "localhost:5000/p/q");
+        assert_eq!(
+            Repository::parse("http://reg.example:80/a").map(|r| r.registry.scheme),
+            Ok(Scheme::Http)
+        );
+        for bad in [
+            "debian",
+            "library/debian",
+            "reg.example/UPPER",
+            "reg.example/a//b",
+            "reg.example/-a",
+            "reg.example/a b",
+            "re g.example/a",
+            "reg.example/a?x=1",
+            "reg.example/a#b",
+        ] {
+            assert!(Repository::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn docker_grammar() {
+        for ok in [
+            "a",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a---b",
+            "qemu/debian-amd64-cross",
+            "x1/2y",
+        ] {
+            assert!(valid_repository_path(ok), "{ok}");
+        }
+        for bad in [
+            "", "A", "a.", "_a", "a___b", "a..b", "a/", "/a", "a.-b", "ü",
+        ] {
+            assert!(!valid_repository_path(bad), "{bad}");
+        }
+        assert!(valid_tag("c1-0123abc"));
+        assert!(valid_tag("_x"));
+        assert!(!valid_tag("-x"));
+        assert!(!valid_tag(&"a".repeat(129)));
+        assert!(valid_digest(&format!("sha256:{}", "a".repeat(64))));
+        assert!(!valid_digest(&format!("sha256:{}", "A".repeat(64))));
+        assert!(!valid_digest("sha256:../../x"));
+        assert!(!valid_digest("md5:00"));
+    }
+
+    #[test]
+    fn host_names_without_ports() {
+        assert_eq!(host_name("127.0.0.1:5000"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:5000"), "[::1]");
+        assert!(is_loopback("[::1]:5000"));
+        assert!(is_loopback("localhost"));
+        assert!(!is_loopback("registry.example"));
+    }
+}
