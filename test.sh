@@ -61,4 +61,27 @@ exec "$tools/venv/bin/python" "$(pwd)/tests/tools/dockerfile_oracle.py" "\$@"
 EOF
 chmod +x "$tools/bin/dockerfile-oracle"
 
-exec cargo test --locked --all-targets "$@"
+# The real builder and registry (tests/it/realdocker.rs and the tests using it): Debian's
+# docker.io (dockerd and its /usr/bin/docker CLI, 20.10), docker-registry (distribution
+# 2.8), busybox-static (a base image without Docker Hub), apache2-utils (htpasswd -B for
+# Basic auth) and openssl (test certificates, the test token server's signatures).
+missing=""
+for pkg in docker.io docker-registry busybox-static apache2-utils openssl; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq
+        # shellcheck disable=SC2086 # one word per package
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    elif [ "${CI:-}" = "true" ]; then
+        echo "test.sh: missing Debian packages:$missing (and not root, so apt-get cannot install them)" >&2
+        exit 1
+    else
+        echo "test.sh: missing Debian packages:$missing; the tests that need them will fail (sudo apt-get install --no-install-recommends$missing)" >&2
+    fi
+fi
+
+# `--include-ignored`: tests that need an external tool are #[ignore = "needs TOOL"], so
+# plain `cargo test` lists them as ignored; here the tools are installed, so run them.
+exec cargo test --locked --all-targets "$@" -- --include-ignored

@@ -214,11 +214,12 @@ impl Credentials {
 
     /// Every secret known so far (for scrubbing messages).
     pub fn secrets(&self) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .fixed
-            .iter()
-            .map(|(_, c)| c.password.expose().to_owned())
-            .collect();
+        let mut out = Vec::new();
+        for (_, c) in &self.fixed {
+            out.push(c.password.expose().to_owned());
+            // The Basic header's base64 holds it too.
+            out.push(c.basic_header().trim_start_matches("Basic ").to_owned());
+        }
         for e in self.config.auths.values() {
             if let Some(p) = &e.password {
                 out.push(p.clone());
@@ -231,7 +232,10 @@ impl Credentials {
             }
         }
         if let Ok(h) = self.helpers.lock() {
-            out.extend(h.values().flatten().map(|c| c.password.expose().to_owned()));
+            for c in h.values().flatten() {
+                out.push(c.password.expose().to_owned());
+                out.push(c.basic_header().trim_start_matches("Basic ").to_owned());
+            }
         }
         out
     }

@@ -20,6 +20,7 @@ mod precommit;
 mod props;
 mod push;
 mod realdocker;
+mod registry;
 mod schema;
 mod server;
 mod slug;

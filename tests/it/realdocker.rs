@@ -680,3 +680,147 @@ fn dockerd_builds_busybox_pushes_it_and_leaves_no_mounts() {
     );
     assert!(!root.exists(), "the daemon's directory is removed");
 }
+
+/// `sha256:<hex>` of some bytes (coreutils' `sha256sum`: the test does not trust the
+/// code under test to compute what it checks).
+pub fn sha256(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("sha256sum");
+    let text = String::from_utf8_lossy(&out.stdout);
+    format!(
+        "sha256:{}",
+        text.split_whitespace().next().unwrap_or_default()
+    )
+}
+
+/// Pushes a tiny image (one config blob, one layer blob, a Docker schema-2 manifest) to
+/// `repo:tag` with raw HTTP requests, without docker and without dockguard's client.
+/// `auth` is an `Authorization` header value. Returns the manifest's digest.
+pub fn put_image(base: &str, auth: Option<&str>, repo: &str, tag: &str, layer: &[u8]) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let with_auth = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| match auth {
+        Some(a) => r.header("Authorization", a),
+        None => r,
+    };
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["{}"]}}}}"#,
+        sha256(layer)
+    );
+    let put_blob = |bytes: &[u8]| {
+        let digest = sha256(bytes);
+        let post = agent.post(format!("{base}/v2/{repo}/blobs/uploads/"));
+        let post = match auth {
+            Some(a) => post.header("Authorization", a),
+            None => post,
+        };
+        let resp = post.send_empty().expect("start upload");
+        assert_eq!(resp.status().as_u16(), 202, "upload start for {repo}");
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .expect("location")
+            .to_owned();
+        let loc = if loc.starts_with('/') {
+            format!("{base}{loc}")
+        } else {
+            loc
+        };
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let resp = with_auth(agent.put(format!("{loc}{sep}digest={digest}")))
+            .header("Content-Type", "application/octet-stream")
+            .send(bytes)
+            .expect("upload");
+        assert_eq!(resp.status().as_u16(), 201, "upload of {digest}");
+        (digest, bytes.len())
+    };
+    let (cd, cl) = put_blob(config.as_bytes());
+    let (ld, ll) = put_blob(layer);
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{cl},"digest":"{cd}"}},"layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":{ll},"digest":"{ld}"}}]}}"#
+    );
+    let resp = with_auth(agent.put(format!("{base}/v2/{repo}/manifests/{tag}")))
+        .header(
+            "Content-Type",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+        .send(manifest.as_bytes())
+        .expect("put manifest");
+    assert_eq!(resp.status().as_u16(), 201, "manifest of {repo}:{tag}");
+    sha256(manifest.as_bytes())
+}
+
+/// A one-connection-at-a-time HTTP server on loopback that answers every request with
+/// `answer(request head)` (raw bytes: a status line or garbage), for the failures a real
+/// registry will not produce on demand. `None` means: accept and never answer.
+pub struct FakeServer {
+    /// Its port.
+    pub port: u16,
+    /// Request heads received.
+    pub heads: Arc<Mutex<Vec<String>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl FakeServer {
+    /// Starts it.
+    pub fn start(answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let port = listener.local_addr().expect("addr").port();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, stopping) = (heads.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut held = Vec::new();
+            while !stopping.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+            {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let head = read_head(&mut s);
+                if let Ok(mut v) = h.lock() {
+                    v.push(head.clone());
+                }
+                match answer(&head) {
+                    Some(bytes) => {
+                        let _ = s.write_all(&bytes);
+                    }
+                    None => held.push(s), // never answered
+                }
+            }
+        });
+        FakeServer {
+            port,
+            heads,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
