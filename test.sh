@@ -49,6 +49,12 @@ if [ ! -x "$tools/node_modules/.bin/husky" ] || [ ! -x "$tools/node_modules/.bin
     fi
 fi
 
+# PyYAML parses the child pipelines `dockguard plan` generates (tests/it/plan.rs); it
+# comes with pre-commit, but the tests must not depend on that by accident.
+if ! "$tools/venv/bin/python" -c 'import yaml' >/dev/null 2>&1; then
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'PyYAML==6.0.2'
+fi
+
 # dockerfile-oracle: BuildKit's own Dockerfile parser (PyPI `dockerfile` wraps the Go
 # parser), for the differential test of dockguard's Dockerfile lexer (tests/it/lexer.rs).
 if ! "$tools/venv/bin/python" -c 'import dockerfile' >/dev/null 2>&1; then

@@ -24,6 +24,8 @@ pub mod matcher;
 pub mod objects;
 pub mod outputs;
 pub mod pack;
+pub mod plan;
+pub mod plan_render;
 pub mod push;
 pub mod registry;
 pub mod repo;
@@ -115,6 +117,7 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Status => install::status(repo, env, out),
         Command::Images(args) => images::cmd::images(repo, args, env, out),
         Command::Tag(args) => images::cmd::tag(repo, args, env, out),
+        Command::Plan(args) => ci::plan::run(repo, args, env, out),
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }

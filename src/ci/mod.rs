@@ -9,6 +9,7 @@
 
 pub mod emit;
 pub mod fetch;
+pub mod plan;
 pub mod provider;
 pub mod upstream;
 pub mod verify;
@@ -91,6 +92,12 @@ pub struct CiReport {
 
 /// Runs `dockguard ci`. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let judged = judge(repo, args, env)?;
+    finish(args, env, out, judged)
+}
+
+/// Everything up to the verdict (provider, fetch, judge), shared with `dockguard plan`.
+pub(crate) fn judge(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Finish> {
     let workdir = repo::workdir(repo, "ci")?.to_path_buf();
     let choice = match args.provider {
         ProviderArg::Auto => Choice::Auto,
@@ -259,22 +266,17 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
                     };
                     drop(private);
                     let po = settings.string_or_default("push_option").to_owned();
-                    return finish(
-                        args,
-                        env,
-                        out,
-                        Finish {
-                            prov,
-                            ctx,
-                            ref_name,
-                            ref_slug,
-                            request_var,
-                            requested,
-                            push_option: po,
-                            fetch: Some(summary),
-                            report: Report::new(upstream_at, vec![verdict]),
-                        },
-                    );
+                    return Ok(Finish {
+                        prov,
+                        ctx,
+                        ref_name,
+                        ref_slug,
+                        request_var,
+                        requested,
+                        push_option: po,
+                        fetch: Some(summary),
+                        report: Report::new(upstream_at, vec![verdict]),
+                    });
                 }
                 (Err(e), None) => return Err(e),
             };
@@ -314,35 +316,30 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         (report, po, Some(summary))
     };
 
-    finish(
-        args,
-        env,
-        out,
-        Finish {
-            prov,
-            ctx,
-            ref_name,
-            ref_slug,
-            request_var,
-            requested,
-            push_option,
-            fetch: fetch_summary,
-            report,
-        },
-    )
+    Ok(Finish {
+        prov,
+        ctx,
+        ref_name,
+        ref_slug,
+        request_var,
+        requested,
+        push_option,
+        fetch: fetch_summary,
+        report,
+    })
 }
 
 /// What is left to do once the verdict is in.
-struct Finish {
-    prov: Provider,
-    ctx: CiContext,
-    ref_name: Option<String>,
-    ref_slug: String,
-    request_var: String,
-    requested: bool,
-    push_option: String,
-    fetch: Option<FetchSummary>,
-    report: Report,
+pub(crate) struct Finish {
+    pub(crate) prov: Provider,
+    pub(crate) ctx: CiContext,
+    pub(crate) ref_name: Option<String>,
+    pub(crate) ref_slug: String,
+    pub(crate) request_var: String,
+    pub(crate) requested: bool,
+    pub(crate) push_option: String,
+    pub(crate) fetch: Option<FetchSummary>,
+    pub(crate) report: Report,
 }
 
 /// Verifies against the request, writes the outputs, prints, and picks the exit code.

@@ -16,6 +16,7 @@ mod lefthook;
 mod lexer;
 mod memo;
 mod pack;
+mod plan;
 mod precommit;
 mod props;
 mod push;

@@ -254,6 +254,63 @@ pub fn htpasswd(file: &Path, user: &str, password: &str) {
     );
 }
 
+/// A test CA and a server certificate it signed for 127.0.0.1 and `localhost`:
+/// `(ca.pem, cert.pem, key.pem)` (rustls refuses a CA certificate as the server's own).
+pub fn test_ca(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let (ca, ca_key) = self_signed(dir, &format!("{name}-ca"));
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let ext = dir.join(format!("{name}.ext"));
+    std::fs::write(
+        &ext,
+        "basicConstraints=critical,CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(need("openssl"))
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let subj = format!("/CN={name}");
+    run(&[
+        "req".as_ref(),
+        "-newkey".as_ref(),
+        "rsa:2048".as_ref(),
+        "-nodes".as_ref(),
+        "-subj".as_ref(),
+        subj.as_ref(),
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        csr.as_os_str(),
+    ]);
+    run(&[
+        "x509".as_ref(),
+        "-req".as_ref(),
+        "-in".as_ref(),
+        csr.as_os_str(),
+        "-CA".as_ref(),
+        ca.as_os_str(),
+        "-CAkey".as_ref(),
+        ca_key.as_os_str(),
+        "-CAcreateserial".as_ref(),
+        "-days".as_ref(),
+        "2".as_ref(),
+        "-extfile".as_ref(),
+        ext.as_os_str(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+    ]);
+    (ca, cert, key)
+}
+
 /// A self-signed certificate for 127.0.0.1 (and `localhost`): `(cert.pem, key.pem)`.
 pub fn self_signed(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let cert = dir.join(format!("{name}.crt"));
@@ -711,6 +768,18 @@ pub fn put_image(base: &str, auth: Option<&str>, repo: &str, tag: &str, layer: &
         .http_status_as_error(false)
         .build()
         .into();
+    put_image_via(&agent, base, auth, repo, tag, layer)
+}
+
+/// [`put_image`] with a given HTTP agent (e.g. one trusting a test certificate).
+pub fn put_image_via(
+    agent: &ureq::Agent,
+    base: &str,
+    auth: Option<&str>,
+    repo: &str,
+    tag: &str,
+    layer: &[u8],
+) -> String {
     let with_auth = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| match auth {
         Some(a) => r.header("Authorization", a),
         None => r,

@@ -209,7 +209,8 @@ fn a_registry_that_is_down_is_unknown_fast() {
 fn broken_servers_give_unknown_with_a_reason_and_never_a_secret() {
     let secret = "hunter2-registry-password";
     let creds = |host: &str| Credentials::none().with(host, "bob", secret, "CI_REGISTRY_PASSWORD");
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> Option<Vec<u8>> + Send>, &str)> = vec![
+    type Answer = Box<dyn Fn(&str) -> Option<Vec<u8>> + Send>;
+    let cases: Vec<(&str, Answer, &str)> = vec![
         (
             "500",
             Box::new(|_| {

@@ -1,0 +1,386 @@
+//! `dockguard plan`: the pipeline's build plan. Judges the commit as `dockguard ci` does
+//! ([`super::judge`]), computes every image's content tag in build order, asks the
+//! registries about each ([`crate::registry`]), decides ([`crate::plan::decide`]) and
+//! writes what the pipeline acts on ([`crate::plan_render`]).
+//!
+//! Where it connects (the registries) and with which credentials come from flags and the
+//! CI job's environment only, never from the repository.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use git2::Repository;
+
+use crate::cli::{CiArgs, Format, PlanArgs, PlanFormat, ProviderArg};
+use crate::error::{Error, Result};
+use crate::images::{graph, tag};
+use crate::outputs;
+use crate::plan::{
+    self, Action, Counts, Input, PlanParent, PlanReport, PlanUpstream, PlannedImage,
+    RegistryAnswer, RegistryState,
+};
+use crate::plan_render;
+use crate::registry::creds::Credentials;
+use crate::registry::{Client, Options, Repository as ImageRepo, TagState};
+use crate::verdict::short;
+use crate::Env;
+
+use super::provider::Provider;
+use super::verify;
+
+/// Runs `dockguard plan`. Returns the exit code.
+pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let registry = registry_image(args, env)?;
+    let upstream_registry = match args
+        .upstream_registry_image
+        .clone()
+        .or_else(|| non_empty(env, "DOCKGUARD_UPSTREAM_REGISTRY_IMAGE"))
+    {
+        Some(text) => Some(parse_repo(&text, "the upstream registry image")?),
+        None => None,
+    };
+    let ci_args = CiArgs {
+        provider: args.provider,
+        upstream_url: args.upstream_url.clone(),
+        upstream_branch: args.upstream_branch.clone(),
+        request_variable: args.request_variable.clone(),
+        target: args.target.clone(),
+        ref_name: args.ref_name.clone(),
+        no_fetch: args.no_fetch,
+        strict: args.strict,
+        dotenv: None,
+        format: Format::Human,
+        commits: false,
+    };
+    let judged = super::judge(repo, &ci_args, env)?;
+    let Some(verdict) = judged.report.targets.first() else {
+        return Err(Error::Usage("internal: no verdict for the target".into()));
+    };
+    let base_unknown = verdict.merge_base.is_none();
+    let decision = verify::decide(
+        judged.report.rebuild,
+        base_unknown,
+        judged.requested,
+        args.strict,
+    );
+    let rebuild_requested = judged.requested || args.rebuild;
+
+    // The images of the commit, in build order, with their content tags.
+    let commit = repo
+        .find_commit(verdict.tip)
+        .map_err(|e| Error::git(format!("cannot read commit {}", verdict.tip), e))?;
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::git(format!("cannot read the tree of {}", verdict.tip), e))?;
+    let overrides = crate::overrides(repo, env, None)?;
+    let catalog = crate::images::cmd::catalog_at(repo, &overrides, &commit, &verdict.label)?;
+    let set = catalog.image_set(repo, tree.id())?;
+    let order = graph::build_order(&set)?;
+    let mut tags = tag::all_tags(repo, &set, &tree);
+    let affected: BTreeMap<&str, &Vec<String>> = verdict
+        .images
+        .iter()
+        .map(|a| (a.name.as_str(), &a.reasons))
+        .collect();
+    let names: Vec<&str> = order.iter().map(|i| i.name.as_str()).collect();
+    let variables = plan::variable_names(&names);
+
+    let mut images = Vec::with_capacity(order.len());
+    let mut refs: BTreeMap<String, String> = BTreeMap::new();
+    for (img, variable) in order.iter().zip(variables) {
+        let content_tag = match tags.remove(&img.name) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(Error::Usage(format!(
+                    "internal: no content tag for `{}`",
+                    img.name
+                )))
+            }
+        };
+        let component = plan::repository_name(&img.name);
+        let own = registry.child(&component);
+        let reference = format!("{}:{content_tag}", own.reference());
+        refs.insert(img.name.clone(), reference.clone());
+        let (is_affected, reasons) = if base_unknown {
+            (true, verdict.reasons.clone())
+        } else {
+            match affected.get(img.name.as_str()) {
+                Some(r) => (true, (*r).clone()),
+                None => (false, Vec::new()),
+            }
+        };
+        images.push(PlannedImage {
+            name: img.name.clone(),
+            dockerfile: img.dockerfile_display(),
+            context: img.context_display(),
+            upstream_reference: upstream_registry
+                .as_ref()
+                .map(|u| format!("{}:{content_tag}", u.child(&component).reference())),
+            content_tag,
+            reference,
+            variable,
+            parents: img
+                .parents
+                .iter()
+                .map(|p| PlanParent {
+                    name: p.name.clone(),
+                    written: p.reference.clone(),
+                    reference: String::new(),
+                })
+                .collect(),
+            affected: is_affected,
+            reasons,
+            registry: RegistryAnswer {
+                state: RegistryState::Unknown,
+                digest: None,
+                detail: None,
+            },
+            action: Action::Build,
+            why: String::new(),
+            needs: Vec::new(),
+            level: 0,
+        });
+    }
+    for img in &mut images {
+        for p in &mut img.parents {
+            p.reference = refs.get(&p.name).cloned().unwrap_or_default();
+        }
+    }
+
+    // Ask the registries: this project's for every image, upstream's for what it lacks.
+    let creds = Credentials::from_env(env);
+    let mut warnings = creds.warnings.clone();
+    warnings.extend(set.warnings.iter().cloned());
+    let client = Client::new(
+        Options {
+            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
+            ..Options::default()
+        },
+        creds,
+    );
+    let started = Instant::now();
+    let queries: Vec<(ImageRepo, String)> = images
+        .iter()
+        .map(|i| {
+            (
+                registry.child(&plan::repository_name(&i.name)),
+                i.content_tag.clone(),
+            )
+        })
+        .collect();
+    let own = client.tag_states(&queries);
+    let missing: Vec<usize> = (0..images.len())
+        .filter(|i| own[*i] == TagState::Missing)
+        .collect();
+    let upstream_states = match &upstream_registry {
+        Some(u) if !missing.is_empty() => {
+            let q: Vec<(ImageRepo, String)> = missing
+                .iter()
+                .map(|i| {
+                    (
+                        u.child(&plan::repository_name(&images[*i].name)),
+                        images[*i].content_tag.clone(),
+                    )
+                })
+                .collect();
+            missing.iter().copied().zip(client.tag_states(&q)).collect()
+        }
+        _ => BTreeMap::new(),
+    };
+    let registry_seconds = started.elapsed().as_secs_f64();
+    for (i, img) in images.iter_mut().enumerate() {
+        img.registry = match &own[i] {
+            TagState::Present { digest } => RegistryAnswer {
+                state: RegistryState::Present,
+                digest: digest.clone(),
+                detail: None,
+            },
+            TagState::Unknown { reason } => RegistryAnswer {
+                state: RegistryState::Unknown,
+                digest: None,
+                detail: Some(reason.clone()),
+            },
+            TagState::Missing => match upstream_states.get(&i) {
+                Some(TagState::Present { digest }) => RegistryAnswer {
+                    state: RegistryState::UpstreamOnly,
+                    digest: digest.clone(),
+                    detail: None,
+                },
+                Some(TagState::Missing) => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some("nor in the upstream project's registry".into()),
+                },
+                Some(TagState::Unknown { reason }) => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some(format!(
+                        "the upstream project's registry could not tell: {reason}"
+                    )),
+                },
+                None => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: None,
+                },
+            },
+        };
+        if img.registry.state == RegistryState::Unknown {
+            if let Some(d) = &img.registry.detail {
+                eprintln!("dockguard: warning: {}", outputs::one_line(d));
+            }
+        }
+    }
+
+    let inputs: Vec<Input> = images
+        .iter()
+        .map(|i| Input {
+            name: i.name.clone(),
+            parents: i.parents.iter().map(|p| p.name.clone()).collect(),
+            affected: i.affected,
+            state: i.registry.state,
+            detail: i.registry.detail.clone(),
+        })
+        .collect();
+    let mut counts = Counts::default();
+    for (img, d) in images
+        .iter_mut()
+        .zip(plan::decide(&inputs, rebuild_requested))
+    {
+        match d.action {
+            Action::Build => counts.build += 1,
+            Action::Copy => counts.copy += 1,
+            Action::Skip => counts.skip += 1,
+        }
+        img.action = d.action;
+        img.why = d.why;
+    }
+    plan::schedule(&mut images);
+
+    let report = PlanReport {
+        version: plan::PLAN_SCHEMA_VERSION,
+        provider: match judged.prov {
+            Provider::Gitlab => "gitlab",
+            Provider::Github => "github",
+            Provider::Generic => "generic",
+        }
+        .into(),
+        target: verdict.label.clone(),
+        commit: verdict.tip.to_string(),
+        upstream: PlanUpstream {
+            refname: judged.report.upstream.refname.clone(),
+            commit: judged.report.upstream.oid.to_string(),
+        },
+        merge_base: verdict.merge_base.map(|b| b.to_string()),
+        registry: registry.reference(),
+        upstream_registry: upstream_registry.as_ref().map(ImageRepo::reference),
+        rebuild_requested,
+        request_variable: judged.request_var.clone(),
+        decision: if decision.rebuild { "rebuild" } else { "skip" }.into(),
+        reason: decision.case.slug().into(),
+        strict_failure: decision.strict_failure,
+        build_order: images.iter().map(|i| i.name.clone()).collect(),
+        images,
+        counts,
+        registry_requests: client.requests(),
+        registry_seconds,
+        warnings,
+    };
+    eprintln!(
+        "dockguard: plan for {} ({}): {} to build, {} to copy, {} present; {} registry request(s) in {:.2} s",
+        outputs::one_line(&report.target),
+        short(&verdict.tip),
+        counts.build,
+        counts.copy,
+        counts.skip,
+        report.registry_requests,
+        registry_seconds
+    );
+    write_files(args, env, &report, judged.prov)?;
+    let text = match args.format {
+        PlanFormat::Human => plan_render::human(&report),
+        PlanFormat::Json => plan_render::json(&report),
+        PlanFormat::Mermaid => plan_render::mermaid(&report),
+        PlanFormat::Dot => plan_render::dot(&report),
+    };
+    crate::write_out(out, text.as_bytes())?;
+    // `ci`'s yes/no line matters here only when the push skipped the hook (a warning)
+    // or --strict fails the job; the plan above says what is built.
+    if decision.case == verify::Case::Fallback {
+        eprintln!(
+            "{}",
+            verify::line(&decision, &judged.request_var, &judged.push_option)
+        );
+    }
+    Ok(i32::from(decision.strict_failure))
+}
+
+fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) -> Result<()> {
+    if let Some(path) = &args.json {
+        outputs::write(path, &plan_render::json(report))?;
+    }
+    if let Some(path) = &args.dotenv {
+        let text = plan_render::dotenv(report, &args.dotenv_images, args.dotenv_max_vars)?;
+        outputs::write(path, &text)?;
+    }
+    if let Some(path) = &args.child_pipeline {
+        outputs::write(
+            path,
+            &plan_render::child_pipeline(report, &args.child_include)?,
+        )?;
+    }
+    if let Some(path) = &args.markdown {
+        outputs::write(path, &plan_render::markdown(report))?;
+    }
+    let github = prov == Provider::Github || args.provider == ProviderArg::Github;
+    if github {
+        if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            let text = plan_render::github_output(report, &outputs::random_token());
+            outputs::append(Path::new(path), &text)?;
+        }
+        if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            outputs::append(Path::new(path), &plan_render::markdown(report))?;
+        }
+    }
+    Ok(())
+}
+
+fn non_empty(env: &Env, name: &str) -> Option<String> {
+    env.get(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_repo(text: &str, what: &str) -> Result<ImageRepo> {
+    ImageRepo::parse(text).map_err(|e| Error::Config {
+        origin: what.to_owned(),
+        message: format!("{e}; give HOST[:PORT]/PATH, e.g. registry.gitlab.com/group/project"),
+    })
+}
+
+/// This project's image repository: the flag, `DOCKGUARD_REGISTRY_IMAGE`,
+/// `CI_REGISTRY_IMAGE` (GitLab), or `ghcr.io/<owner>/<repo>` (GitHub).
+fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
+    if let Some(r) = &args.registry_image {
+        return parse_repo(r, "flag --registry-image");
+    }
+    if let Some(r) = non_empty(env, "DOCKGUARD_REGISTRY_IMAGE") {
+        return parse_repo(&r, "environment variable DOCKGUARD_REGISTRY_IMAGE");
+    }
+    if let Some(r) = non_empty(env, "CI_REGISTRY_IMAGE") {
+        return parse_repo(&r, "environment variable CI_REGISTRY_IMAGE");
+    }
+    if let Some(r) = non_empty(env, "GITHUB_REPOSITORY") {
+        return parse_repo(
+            &format!("ghcr.io/{}", r.to_ascii_lowercase()),
+            "environment variable GITHUB_REPOSITORY (as ghcr.io/OWNER/REPO)",
+        );
+    }
+    Err(Error::Usage(
+        "no registry to plan against: pass --registry-image HOST/PATH (or set DOCKGUARD_REGISTRY_IMAGE; GitLab sets CI_REGISTRY_IMAGE)".into(),
+    ))
+}
