@@ -172,23 +172,9 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         })
         .collect();
     let own = client.tag_states(&queries);
-    let missing: Vec<usize> = (0..images.len())
-        .filter(|i| own[*i] == TagState::Missing)
-        .collect();
     let upstream_states = match &upstream_registry {
-        Some(u) if !missing.is_empty() => {
-            let q: Vec<(ImageRepo, String)> = missing
-                .iter()
-                .map(|i| {
-                    (
-                        u.child(&plan::repository_name(&images[*i].name)),
-                        images[*i].content_tag.clone(),
-                    )
-                })
-                .collect();
-            missing.iter().copied().zip(client.tag_states(&q)).collect()
-        }
-        _ => BTreeMap::new(),
+        Some(u) => ask_upstream(&client, u, &images, &own, rebuild_requested),
+        None => BTreeMap::new(),
     };
     let registry_seconds = started.elapsed().as_secs_f64();
     for (i, img) in images.iter_mut().enumerate() {
@@ -220,6 +206,11 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
                     detail: Some(format!(
                         "the upstream project's registry could not tell: {reason}"
                     )),
+                },
+                None if upstream_registry.is_some() => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some("upstream's registry not asked: a parent is built".into()),
                 },
                 None => RegistryAnswer {
                     state: RegistryState::Missing,
@@ -316,6 +307,73 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         );
     }
     Ok(i32::from(decision.strict_failure))
+}
+
+/// Asks the upstream registry about the images this project's registry lacks, but
+/// only those that could be copied: an image whose parent is built is built too, so its
+/// upstream state cannot matter. In rounds along the FROM graph (a child is asked once
+/// its parent is known to be copied or present), each round one parallel batch: for a
+/// QEMU-like tree that is one request for a base nobody has, not one per image.
+fn ask_upstream(
+    client: &Client,
+    upstream: &ImageRepo,
+    images: &[PlannedImage],
+    own: &[TagState],
+    rebuild: bool,
+) -> BTreeMap<usize, TagState> {
+    let mut answers: BTreeMap<usize, TagState> = BTreeMap::new();
+    let index: BTreeMap<&str, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (img.name.as_str(), i))
+        .collect();
+    loop {
+        let inputs: Vec<Input> = images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| Input {
+                name: img.name.clone(),
+                parents: img.parents.iter().map(|p| p.name.clone()).collect(),
+                affected: img.affected,
+                state: match (&own[i], answers.get(&i)) {
+                    (TagState::Present { .. }, _) => RegistryState::Present,
+                    (TagState::Unknown { .. }, _) => RegistryState::Unknown,
+                    (TagState::Missing, Some(TagState::Present { .. })) => {
+                        RegistryState::UpstreamOnly
+                    }
+                    (TagState::Missing, _) => RegistryState::Missing,
+                },
+                detail: None,
+            })
+            .collect();
+        let decided = plan::decide(&inputs, rebuild);
+        let ask: Vec<usize> = (0..images.len())
+            .filter(|i| own[*i] == TagState::Missing && !answers.contains_key(i))
+            .filter(|i| !(rebuild && images[*i].affected))
+            .filter(|i| {
+                images[*i].parents.iter().all(|p| {
+                    index
+                        .get(p.name.as_str())
+                        .is_some_and(|j| decided[*j].action != Action::Build)
+                })
+            })
+            .collect();
+        if ask.is_empty() {
+            return answers;
+        }
+        let q: Vec<(ImageRepo, String)> = ask
+            .iter()
+            .map(|i| {
+                (
+                    upstream.child(&plan::repository_name(&images[*i].name)),
+                    images[*i].content_tag.clone(),
+                )
+            })
+            .collect();
+        for (i, state) in ask.iter().zip(client.tag_states(&q)) {
+            answers.insert(*i, state);
+        }
+    }
 }
 
 fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) -> Result<()> {

@@ -273,7 +273,7 @@ impl Default for Options {
         Options {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(20),
-            parallel: 8,
+            parallel: 16,
             max_body: 4 << 20,
         }
     }
@@ -295,7 +295,8 @@ pub struct Client {
     creds: Credentials,
     plain: OnceLock<ureq::Agent>,
     tls: OnceLock<ureq::Agent>,
-    challenges: Mutex<HashMap<String, Arc<Challenge>>>,
+    /// Per registry host: how it authenticates (`None`: it asked for nothing).
+    challenges: Mutex<HashMap<String, Option<Arc<Challenge>>>>,
     tokens: Mutex<HashMap<(String, String), Token>>,
     secrets: Mutex<Vec<String>>,
     requests: AtomicUsize,
@@ -486,7 +487,12 @@ impl Client {
     /// Learns how `registry` authenticates (one `GET /v2/`), and for the token flow gets
     /// one token covering every path in `paths` for pulling.
     pub(crate) fn prepare(&self, registry: &Registry, paths: &[String]) {
-        if self.challenge(registry).is_none() {
+        let known = self
+            .challenges
+            .lock()
+            .map(|c| c.contains_key(&registry.host))
+            .unwrap_or(false);
+        if !known {
             let req = Req {
                 method: http::Method::GET,
                 url: format!("{}/v2/", registry.base()),
@@ -496,7 +502,13 @@ impl Client {
                 redirects: false,
             };
             // Failures show again, per image, on the real requests.
-            let _ = self.send_raw(registry, req, None, true);
+            if let Ok((resp, _)) = self.send_raw(registry, req, None, true) {
+                if resp.status().as_u16() != 401 {
+                    if let Ok(mut c) = self.challenges.lock() {
+                        c.entry(registry.host.clone()).or_insert(None);
+                    }
+                }
+            }
         }
         if let Some(ch) = self.challenge(registry) {
             if let Challenge::Bearer { .. } = *ch {
@@ -510,7 +522,12 @@ impl Client {
     }
 
     fn challenge(&self, registry: &Registry) -> Option<Arc<Challenge>> {
-        self.challenges.lock().ok()?.get(&registry.host).cloned()
+        self.challenges
+            .lock()
+            .ok()?
+            .get(&registry.host)
+            .cloned()
+            .flatten()
     }
 
     /// Sends a request with the authentication the registry asked for, answering one
@@ -646,7 +663,7 @@ impl Client {
             if let Some(text) = header(&resp, "www-authenticate") {
                 let ch = auth::parse_challenge(&text);
                 if let Ok(mut c) = self.challenges.lock() {
-                    c.insert(registry.host.clone(), Arc::new(ch));
+                    c.insert(registry.host.clone(), Some(Arc::new(ch)));
                 }
             }
         }

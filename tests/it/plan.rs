@@ -166,18 +166,25 @@ fn plans_skip_copy_build_against_real_registries() {
         &f("plan.md"),
     ];
 
-    // 1. base is missing everywhere: built, and child with it (upstream's child is built
-    //    on upstream's base, not this branch's); other is present.
+    // 1. base is missing everywhere: built, and child with it, whatever upstream has
+    //    (upstream's child is built on upstream's base, not this branch's), so upstream
+    //    is not even asked about child; other is present.
     let (_, v) = plan(&r, &args, &[]);
     assert_eq!(
         actions(&v),
         [
             a("base", "build", "missing"),
-            a("child", "build", "upstream_only"),
+            a("child", "build", "missing"),
             a("other", "skip", "present")
         ]
     );
     assert_eq!(v["images"][1]["why"], "its parent `base` is built");
+    assert_eq!(
+        v["images"][1]["registry"]["detail"],
+        "upstream's registry not asked: a parent is built"
+    );
+    // This project's registry: /v2/ and three HEADs; upstream's: /v2/ and base.
+    assert_eq!(v["registry_requests"], 6);
     assert_eq!(v["images"][0]["affected"], true);
     assert_eq!(v["images"][2]["affected"], false);
     assert_eq!(
@@ -245,7 +252,7 @@ fn plans_skip_copy_build_against_real_registries() {
         actions(&v),
         [
             a("base", "build", "present"),
-            a("child", "build", "upstream_only"),
+            a("child", "build", "missing"),
             a("other", "skip", "present")
         ]
     );
@@ -546,9 +553,8 @@ fn hostile_names() -> Vec<Vec<u8>> {
     v
 }
 
-#[test]
-#[ignore = "needs PyYAML"]
-fn hostile_image_names_cannot_escape_the_generated_files() {
+/// A repository with an image per hostile name, `child` FROM `base`, and a 281-byte name.
+fn hostile_repo() -> (TestRepo, git2::Oid) {
     let r = TestRepo::new();
     let long = "n".repeat(280);
     let toml = format!(
@@ -578,6 +584,14 @@ fn hostile_image_names_cannot_escape_the_generated_files() {
         .collect();
     let c = r.commit_raw("hostile", &refs);
     r.remote_ref("origin", "master", c);
+    (r, c)
+}
+
+#[test]
+#[ignore = "needs PyYAML"]
+fn hostile_image_names_cannot_escape_the_generated_files() {
+    let (r, c) = hostile_repo();
+    let long = "n".repeat(280);
     let files = r.scratch("out");
     std::fs::create_dir_all(&files).expect("dir");
     let f = |n: &str| files.join(n).to_string_lossy().into_owned();
@@ -834,4 +848,99 @@ fn the_hook_path_has_no_network_code() {
     let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
     assert_eq!(lib.matches("ci::plan::").count(), 1);
     assert!(!lib.contains("registry::"));
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local"]
+fn gitlab_ci_local_reads_the_hostile_child_pipeline_as_meant() {
+    let tool = crate::realdocker::need(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(".tools/node_modules/.bin/gitlab-ci-local")
+            .to_str()
+            .expect("utf8"),
+    );
+    let (r, _) = hostile_repo();
+    let reg = format!("127.0.0.1:{}/proj", free_port());
+    let (_, v) = plan(&r, &["--registry-image", &reg], &[]);
+    // The child pipeline in a project of its own, with a stand-in for the template's
+    // hidden job that prints what a build job would receive.
+    let p = TestRepo::new();
+    let yml = p.scratch("child.yml");
+    let run = r.dockguard(&[
+        "plan",
+        "--no-fetch",
+        "--registry-image",
+        &reg,
+        "--child-pipeline",
+        yml.to_str().expect("utf8"),
+        "--child-include",
+        "template.yml",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    p.commit(
+        "child pipeline",
+        &[
+            (".gitlab-ci.yml", &std::fs::read_to_string(&yml).expect("yml")),
+            (
+                "template.yml",
+                ".dockguard-plan-build:\n  script:\n    - printf 'NAME=[%s]\\n' \"$DOCKGUARD_IMAGE_NAME\"\n    - printf 'DOCKERFILE=[%s]\\n' \"$DOCKGUARD_DOCKERFILE\"\n",
+            ),
+        ],
+    );
+    let gcl = |args: &[&str]| {
+        let out = crate::fixture::hermetic(&mut Command::new(&tool))
+            .current_dir(p.path())
+            .args(["--no-color", "--home"])
+            .arg(p.scratch("gcl-home"))
+            .args(args)
+            .output()
+            .expect("run gitlab-ci-local");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "gitlab-ci-local {args:?}:\n{text}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let listed: Value = serde_json::from_str(&gcl(&["--list-json"])).expect("list json");
+    let names: BTreeSet<String> = listed
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str().map(str::to_owned))
+        .collect();
+    let expected: BTreeSet<String> = v["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| format!("build-{}", repository_name_like(i)))
+        .collect();
+    assert_eq!(names, expected);
+    let child = listed
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .find(|j| j["name"] == "build-child")
+        .expect("child");
+    assert_eq!(child["needs"][0]["job"], "build-base", "{child}");
+    assert_eq!(child["needs"].as_array().map(Vec::len), Some(1), "{child}");
+    // `$$` reaches the job as `$`: the image name `$CI_JOB_TOKEN` is not expanded.
+    let token_job = expected
+        .iter()
+        .find(|j| j.starts_with("build-ci-job-token"))
+        .expect("job");
+    let log = gcl(&[
+        "--shell-isolation",
+        "--force-shell-executor",
+        "--variable",
+        "CI_JOB_TOKEN=leaked-job-token",
+        token_job,
+    ]);
+    assert!(log.contains("NAME=[$CI_JOB_TOKEN]"), "{log}");
+    assert!(
+        log.contains("DOCKERFILE=[docker/$CI_JOB_TOKEN/Dockerfile]"),
+        "{log}"
+    );
+    assert!(!log.contains("leaked-job-token"), "{log}");
 }
