@@ -255,6 +255,33 @@ pub struct RegistryAnswer {
     pub detail: Option<String>,
 }
 
+/// Decides every planned image (from its `registry` answer, parents and `affected`),
+/// then schedules them ([`schedule`]); returns the counts.
+pub fn apply(images: &mut [PlannedImage], rebuild_requested: bool) -> Counts {
+    let inputs: Vec<Input> = images
+        .iter()
+        .map(|i| Input {
+            name: i.name.clone(),
+            parents: i.parents.iter().map(|p| p.name.clone()).collect(),
+            affected: i.affected,
+            state: i.registry.state,
+            detail: i.registry.detail.clone(),
+        })
+        .collect();
+    let mut counts = Counts::default();
+    for (img, d) in images.iter_mut().zip(decide(&inputs, rebuild_requested)) {
+        match d.action {
+            Action::Build => counts.build += 1,
+            Action::Copy => counts.copy += 1,
+            Action::Skip => counts.skip += 1,
+        }
+        img.action = d.action;
+        img.why = d.why;
+    }
+    schedule(images);
+    counts
+}
+
 /// Fills in `needs` and `level`: the parents that are built or copied in the pipeline,
 /// and each image's depth among them (`images` in build order).
 pub fn schedule(images: &mut [PlannedImage]) {
@@ -466,6 +493,81 @@ mod tests {
             false,
         );
         assert_eq!(actions(&d), [Build, Skip]);
+    }
+
+    fn planned(name: &str, parents: &[&str], state: RegistryState) -> PlannedImage {
+        PlannedImage {
+            name: name.into(),
+            dockerfile: format!("{name}/Dockerfile"),
+            context: name.into(),
+            content_tag: "c1-0".into(),
+            reference: format!("r/{name}:c1-0"),
+            upstream_reference: None,
+            variable: String::new(),
+            parents: parents
+                .iter()
+                .map(|p| PlanParent {
+                    name: (*p).into(),
+                    written: format!("q/{p}"),
+                    reference: format!("r/{p}:c1-0"),
+                })
+                .collect(),
+            affected: false,
+            reasons: Vec::new(),
+            registry: RegistryAnswer {
+                state,
+                digest: None,
+                detail: None,
+            },
+            action: Build,
+            why: String::new(),
+            needs: Vec::new(),
+            level: 0,
+        }
+    }
+
+    #[test]
+    fn needs_and_levels_follow_only_what_the_pipeline_does() {
+        let mut images = vec![
+            planned("base", &[], Missing),
+            planned("mid", &["base"], Missing),
+            planned("leaf", &["mid", "base"], Missing),
+            planned("present", &[], Present),
+            planned("on-present", &["present"], Missing),
+            planned("copied", &[], UpstreamOnly),
+            planned("on-copied", &["copied"], Missing),
+        ];
+        let counts = apply(&mut images, false);
+        assert_eq!(
+            counts,
+            Counts {
+                build: 5,
+                copy: 1,
+                skip: 1
+            }
+        );
+        let got: Vec<(&str, Vec<&str>, usize)> = images
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    i.needs.iter().map(String::as_str).collect(),
+                    i.level,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("base", vec![], 0),
+                ("mid", vec!["base"], 1),
+                ("leaf", vec!["base", "mid"], 2),
+                ("present", vec![], 0),
+                ("on-present", vec![], 0),
+                ("copied", vec![], 0),
+                ("on-copied", vec!["copied"], 1),
+            ]
+        );
     }
 
     #[test]

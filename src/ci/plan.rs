@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::images::{graph, tag};
 use crate::outputs;
 use crate::plan::{
-    self, Action, Counts, Input, PlanParent, PlanReport, PlanUpstream, PlannedImage,
-    RegistryAnswer, RegistryState,
+    self, Action, Input, PlanParent, PlanReport, PlanUpstream, PlannedImage, RegistryAnswer,
+    RegistryState,
 };
 use crate::plan_render;
 use crate::registry::creds::Credentials;
@@ -67,7 +67,88 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
     );
     let rebuild_requested = judged.requested || args.rebuild;
 
-    // The images of the commit, in build order, with their content tags.
+    let (mut images, mut warnings) =
+        images_of(repo, env, verdict, &registry, upstream_registry.as_ref())?;
+    let (requests, registry_seconds) = ask_registries(
+        env,
+        args,
+        &registry,
+        upstream_registry.as_ref(),
+        rebuild_requested,
+        &mut images,
+        &mut warnings,
+    );
+
+    let counts = plan::apply(&mut images, rebuild_requested);
+
+    let report = PlanReport {
+        version: plan::PLAN_SCHEMA_VERSION,
+        provider: match judged.prov {
+            Provider::Gitlab => "gitlab",
+            Provider::Github => "github",
+            Provider::Generic => "generic",
+        }
+        .into(),
+        target: verdict.label.clone(),
+        commit: verdict.tip.to_string(),
+        upstream: PlanUpstream {
+            refname: judged.report.upstream.refname.clone(),
+            commit: judged.report.upstream.oid.to_string(),
+        },
+        merge_base: verdict.merge_base.map(|b| b.to_string()),
+        registry: registry.reference(),
+        upstream_registry: upstream_registry.as_ref().map(ImageRepo::reference),
+        rebuild_requested,
+        request_variable: judged.request_var.clone(),
+        decision: if decision.rebuild { "rebuild" } else { "skip" }.into(),
+        reason: decision.case.slug().into(),
+        strict_failure: decision.strict_failure,
+        build_order: images.iter().map(|i| i.name.clone()).collect(),
+        images,
+        counts,
+        registry_requests: requests,
+        registry_seconds,
+        warnings,
+    };
+    eprintln!(
+        "dockguard: plan for {} ({}): {} to build, {} to copy, {} present; {} registry request(s) in {:.2} s",
+        outputs::one_line(&report.target),
+        short(&verdict.tip),
+        counts.build,
+        counts.copy,
+        counts.skip,
+        report.registry_requests,
+        registry_seconds
+    );
+    write_files(args, env, &report, judged.prov)?;
+    let text = match args.format {
+        PlanFormat::Human => plan_render::human(&report),
+        PlanFormat::Json => plan_render::json(&report),
+        PlanFormat::Mermaid => plan_render::mermaid(&report),
+        PlanFormat::Dot => plan_render::dot(&report),
+    };
+    crate::write_out(out, text.as_bytes())?;
+    // `ci`'s yes/no line matters here only when the push skipped the hook (a warning)
+    // or --strict fails the job; the plan above says what is built.
+    if decision.case == verify::Case::Fallback {
+        eprintln!(
+            "{}",
+            verify::line(&decision, &judged.request_var, &judged.push_option)
+        );
+    }
+    Ok(i32::from(decision.strict_failure))
+}
+
+/// The images of the planned commit in build order, with content tags, references,
+/// parents and what upstream comparison said (registry state still to be asked).
+fn images_of(
+    repo: &Repository,
+    env: &Env,
+    verdict: &crate::verdict::TargetVerdict,
+    registry: &ImageRepo,
+    upstream_registry: Option<&ImageRepo>,
+) -> Result<(Vec<PlannedImage>, Vec<String>)> {
+    let base_unknown = verdict.merge_base.is_none();
     let commit = repo
         .find_commit(verdict.tip)
         .map_err(|e| Error::git(format!("cannot read commit {}", verdict.tip), e))?;
@@ -150,10 +231,34 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         }
     }
 
+    let mut warnings = set.warnings.clone();
+    for img in &order {
+        if std::str::from_utf8(&img.dockerfile.path).is_err()
+            || std::str::from_utf8(&img.context).is_err()
+        {
+            warnings.push(format!(
+                "image `{}`: its dockerfile or context path is not UTF-8; the outputs carry it with U+FFFD in place of the bad bytes",
+                outputs::one_line(&img.name)
+            ));
+        }
+    }
+    Ok((images, warnings))
+}
+
+/// Asks the registries about every image (this project's for all, upstream's for what
+/// could be copied) and fills in `registry`. Returns the request count and the seconds.
+fn ask_registries(
+    env: &Env,
+    args: &PlanArgs,
+    registry: &ImageRepo,
+    upstream_registry: Option<&ImageRepo>,
+    rebuild_requested: bool,
+    images: &mut [PlannedImage],
+    warnings: &mut Vec<String>,
+) -> (usize, f64) {
     // Ask the registries: this project's for every image, upstream's for what it lacks.
     let creds = Credentials::from_env(env);
-    let mut warnings = creds.warnings.clone();
-    warnings.extend(set.warnings.iter().cloned());
+    warnings.extend(creds.warnings.iter().cloned());
     let client = Client::new(
         Options {
             request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
@@ -173,7 +278,7 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         .collect();
     let own = client.tag_states(&queries);
     let upstream_states = match &upstream_registry {
-        Some(u) => ask_upstream(&client, u, &images, &own, rebuild_requested),
+        Some(u) => ask_upstream(&client, u, images, &own, rebuild_requested),
         None => BTreeMap::new(),
     };
     let registry_seconds = started.elapsed().as_secs_f64();
@@ -226,87 +331,7 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         }
     }
 
-    let inputs: Vec<Input> = images
-        .iter()
-        .map(|i| Input {
-            name: i.name.clone(),
-            parents: i.parents.iter().map(|p| p.name.clone()).collect(),
-            affected: i.affected,
-            state: i.registry.state,
-            detail: i.registry.detail.clone(),
-        })
-        .collect();
-    let mut counts = Counts::default();
-    for (img, d) in images
-        .iter_mut()
-        .zip(plan::decide(&inputs, rebuild_requested))
-    {
-        match d.action {
-            Action::Build => counts.build += 1,
-            Action::Copy => counts.copy += 1,
-            Action::Skip => counts.skip += 1,
-        }
-        img.action = d.action;
-        img.why = d.why;
-    }
-    plan::schedule(&mut images);
-
-    let report = PlanReport {
-        version: plan::PLAN_SCHEMA_VERSION,
-        provider: match judged.prov {
-            Provider::Gitlab => "gitlab",
-            Provider::Github => "github",
-            Provider::Generic => "generic",
-        }
-        .into(),
-        target: verdict.label.clone(),
-        commit: verdict.tip.to_string(),
-        upstream: PlanUpstream {
-            refname: judged.report.upstream.refname.clone(),
-            commit: judged.report.upstream.oid.to_string(),
-        },
-        merge_base: verdict.merge_base.map(|b| b.to_string()),
-        registry: registry.reference(),
-        upstream_registry: upstream_registry.as_ref().map(ImageRepo::reference),
-        rebuild_requested,
-        request_variable: judged.request_var.clone(),
-        decision: if decision.rebuild { "rebuild" } else { "skip" }.into(),
-        reason: decision.case.slug().into(),
-        strict_failure: decision.strict_failure,
-        build_order: images.iter().map(|i| i.name.clone()).collect(),
-        images,
-        counts,
-        registry_requests: client.requests(),
-        registry_seconds,
-        warnings,
-    };
-    eprintln!(
-        "dockguard: plan for {} ({}): {} to build, {} to copy, {} present; {} registry request(s) in {:.2} s",
-        outputs::one_line(&report.target),
-        short(&verdict.tip),
-        counts.build,
-        counts.copy,
-        counts.skip,
-        report.registry_requests,
-        registry_seconds
-    );
-    write_files(args, env, &report, judged.prov)?;
-    let text = match args.format {
-        PlanFormat::Human => plan_render::human(&report),
-        PlanFormat::Json => plan_render::json(&report),
-        PlanFormat::Mermaid => plan_render::mermaid(&report),
-        PlanFormat::Dot => plan_render::dot(&report),
-    };
-    crate::write_out(out, text.as_bytes())?;
-    // `ci`'s yes/no line matters here only when the push skipped the hook (a warning)
-    // or --strict fails the job; the plan above says what is built.
-    if decision.case == verify::Case::Fallback {
-        eprintln!(
-            "{}",
-            verify::line(&decision, &judged.request_var, &judged.push_option)
-        );
-    }
-    Ok(i32::from(decision.strict_failure))
+    (client.requests(), registry_seconds)
 }
 
 /// Asks the upstream registry about the images this project's registry lacks, but

@@ -9,9 +9,8 @@ use base64::Engine as _;
 use dockguard::registry::creds::Credentials;
 use dockguard::registry::{Client, Options, Repository, TagState};
 
-use crate::realdocker::{
-    put_image, Auth, FakeServer, Registry, TokenServer, TOKEN_ISSUER, TOKEN_SERVICE,
-};
+use crate::realdocker::{Auth, Registry};
+use crate::testservers::{put_image, FakeServer, TokenServer, TOKEN_ISSUER, TOKEN_SERVICE};
 
 fn repo(host: &str, path: &str) -> Repository {
     Repository::parse(&format!("http://{host}/{path}")).expect("valid repository")
