@@ -68,6 +68,10 @@ pub enum Command {
     /// (skip what is there, copy what upstream has, build the rest, parents first).
     #[command(after_help = PLAN_HELP)]
     Plan(PlanArgs),
+    /// Copy an image to another repository (a cross-repository mount within one
+    /// registry, else download and upload), as a plan's `copy` jobs do.
+    #[command(after_help = COPY_HELP)]
+    Copy(CopyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -607,4 +611,32 @@ pub struct PlanArgs {
     /// artifact exposed on the merge request (on GitHub it goes to the step summary).
     #[arg(long, value_name = "FILE")]
     pub markdown: Option<PathBuf>,
+}
+
+const COPY_HELP: &str = "\
+Examples:
+  dockguard copy \"$DOCKGUARD_COPY_FROM\" \"$DOCKGUARD_IMAGE_REF\"     in a plan's copy job
+  dockguard copy registry.example/up/proj/base:c1-0a1b registry.example/fork/proj/base:c1-0a1b
+
+References are HOST[:PORT]/PATH:TAG (http:// in front for plain HTTP; loopback hosts
+default to it). Within one registry every blob is mounted from the source repository (no
+bytes move); between registries they are downloaded and uploaded. The manifest is copied
+byte for byte, so the copy has the same digest. Credentials as for `dockguard plan`.
+
+Exit codes: 0 copied; 2 error (naming both images and what the registry said).";
+
+/// `dockguard copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The image to copy: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+
+    /// Where to: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "TO")]
+    pub to: String,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub registry_timeout: u64,
 }

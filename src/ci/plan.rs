@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use git2::Repository;
 
-use crate::cli::{CiArgs, Format, PlanArgs, PlanFormat, ProviderArg};
+use crate::cli::{CiArgs, CopyArgs, Format, PlanArgs, PlanFormat, ProviderArg};
 use crate::error::{Error, Result};
 use crate::images::{graph, tag};
 use crate::outputs;
@@ -429,6 +429,49 @@ fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) 
         }
     }
     Ok(())
+}
+
+/// `dockguard copy FROM TO`: the plan's `copy` action.
+pub fn copy(args: &CopyArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let parse = |text: &str, what: &str| {
+        ImageRepo::parse_reference(text).map_err(|e| Error::Config {
+            origin: what.to_owned(),
+            message: format!("{e}; give HOST[:PORT]/PATH:TAG"),
+        })
+    };
+    let (from, from_tag) = parse(&args.from, "argument FROM")?;
+    let (to, to_tag) = parse(&args.to, "argument TO")?;
+    let creds = Credentials::from_env(env);
+    for w in &creds.warnings {
+        eprintln!("dockguard: warning: {}", outputs::one_line(w));
+    }
+    let client = Client::new(
+        Options {
+            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
+            ..Options::default()
+        },
+        creds,
+    );
+    let started = Instant::now();
+    let r = client
+        .copy(&from, &from_tag, &to, &to_tag)
+        .map_err(|f| Error::Hinted {
+            message: outputs::one_line(&f.0),
+            hint: "check that FROM exists and the job's credentials (CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, CI_JOB_TOKEN, GITHUB_TOKEN, docker config.json) may pull FROM and push TO".into(),
+        })?;
+    let line = format!(
+        "dockguard: copied {}:{from_tag} to {}:{to_tag}: {} blob(s) mounted, {} uploaded, {} already there, {} manifest(s); {} request(s) in {:.2} s\n",
+        from.reference(),
+        to.reference(),
+        r.mounted,
+        r.uploaded,
+        r.present,
+        r.manifests,
+        client.requests(),
+        started.elapsed().as_secs_f64()
+    );
+    crate::write_out(out, line.as_bytes())?;
+    Ok(0)
 }
 
 fn non_empty(env: &Env, name: &str) -> Option<String> {

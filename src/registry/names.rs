@@ -82,6 +82,22 @@ impl Repository {
         })
     }
 
+    /// Parses an image reference `[http://|https://]host[:port]/path:tag` into the
+    /// repository and the tag.
+    pub fn parse_reference(text: &str) -> Result<(Self, String), String> {
+        let slash = text.rfind('/').unwrap_or(0);
+        let Some(colon) = text[slash..].rfind(':').map(|c| slash + c) else {
+            return Err(format!(
+                "`{text}` has no tag: expected HOST[:PORT]/PATH:TAG"
+            ));
+        };
+        let tag = &text[colon + 1..];
+        if !valid_tag(tag) {
+            return Err(format!("`{text}`: `{tag}` is not a valid tag"));
+        }
+        Ok((Repository::parse(&text[..colon])?, tag.to_owned()))
+    }
+
     /// `host/path`: the repository as docker names it (no scheme).
     pub fn reference(&self) -> String {
         format!("{}/{}", self.registry.host, self.path)
@@ -229,6 +245,25 @@ mod tests {
             "reg.example/a#b",
         ] {
             assert!(Repository::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn references_split_into_repository_and_tag() {
+        let (r, t) = Repository::parse_reference("127.0.0.1:5000/a/b:c1-1").expect("valid");
+        assert_eq!(
+            (r.reference().as_str(), t.as_str()),
+            ("127.0.0.1:5000/a/b", "c1-1")
+        );
+        let (r, t) = Repository::parse_reference("https://reg.example/x:latest").expect("valid");
+        assert_eq!((r.registry.scheme, t.as_str()), (Scheme::Https, "latest"));
+        for bad in [
+            "127.0.0.1:5000/a/b",
+            "reg.example/a:",
+            "reg.example/a:b c",
+            "a:b",
+        ] {
+            assert!(Repository::parse_reference(bad).is_err(), "{bad}");
         }
     }
 

@@ -399,3 +399,63 @@ fn copy_with_the_token_flow() {
         TagState::Present { .. }
     ));
 }
+
+#[test]
+#[ignore = "needs docker-registry"]
+fn dockguard_copy_mounts_reports_and_fails_clearly() {
+    let reg = Registry::basic("ci", "c0py-s3cret");
+    let auth = basic("ci", "c0py-s3cret");
+    let base = format!("http://{}", reg.host());
+    let digest = put_image(&base, Some(&auth), "up/base", "c1-9", b"layer");
+    let dir = tempfile::tempdir().expect("dir");
+    let env = [
+        ("CI_REGISTRY", reg.host()),
+        ("CI_REGISTRY_USER", "ci".to_owned()),
+        ("CI_REGISTRY_PASSWORD", "c0py-s3cret".to_owned()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let from = format!("{}/up/base:c1-9", reg.host());
+    let to = format!("{}/fork/base:c1-9", reg.host());
+    let run = crate::fixture::dockguard(dir.path(), &["copy", &from, &to], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("2 blob(s) mounted, 0 uploaded"),
+        "{}",
+        run.stdout
+    );
+    let c = client(Credentials::none().with(&reg.host(), "ci", "c0py-s3cret", "test"));
+    assert_eq!(
+        c.tag_state(&repo(&reg.host(), "fork/base"), "c1-9"),
+        TagState::Present {
+            digest: Some(digest)
+        }
+    );
+    // A tag that is not there: exit 2, both images named.
+    let missing = format!("{}/up/base:c1-0", reg.host());
+    let run = crate::fixture::dockguard(dir.path(), &["copy", &missing, &to], &env);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("up/base:c1-0") && run.stderr.contains("there is none (404)"),
+        "{}",
+        run.stderr
+    );
+    // Wrong credentials: said, not shown.
+    let host = reg.host();
+    let wrong = [
+        ("CI_REGISTRY", host.as_str()),
+        ("CI_REGISTRY_USER", "ci"),
+        ("CI_REGISTRY_PASSWORD", "wr0ng-c0py"),
+    ];
+    let run = crate::fixture::dockguard(dir.path(), &["copy", &from, &to], &wrong);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("refused the credentials from CI_REGISTRY_USER/CI_REGISTRY_PASSWORD"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("wr0ng-c0py") && !run.stdout.contains("wr0ng-c0py"));
+    let bad = crate::fixture::dockguard(dir.path(), &["copy", "no-tag", &to], &env);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("argument FROM"), "{}", bad.stderr);
+}
