@@ -459,3 +459,40 @@ fn dockguard_copy_mounts_reports_and_fails_clearly() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("argument FROM"), "{}", bad.stderr);
 }
+
+#[test]
+fn oversized_or_malformed_token_answers_are_unknown() {
+    // The fake server is both registry and token realm: 401 with a Bearer challenge,
+    // then the token endpoint answers `body`.
+    for (name, body, expect) in [
+        ("huge", "x".repeat(5 << 20), "larger than"),
+        ("not json", "<html>".to_owned(), "not the expected JSON"),
+        (
+            "no token",
+            "{\"expires_in\":5}".to_owned(),
+            "no usable token",
+        ),
+    ] {
+        let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let p = port.clone();
+        let server = FakeServer::start(move |head: &str| {
+            let realm = format!(
+                "http://127.0.0.1:{}/token",
+                p.load(std::sync::atomic::Ordering::Relaxed)
+            );
+            Some(if head.starts_with("GET /token") {
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+            } else {
+                format!("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"s\"\r\nContent-Length: 0\r\n\r\n").into_bytes()
+            })
+        });
+        port.store(server.port, std::sync::atomic::Ordering::Relaxed);
+        let c = client(Credentials::none());
+        let s = c.tag_state(&repo(&format!("127.0.0.1:{}", server.port), "a/b"), "t");
+        let msg = unknown(&s);
+        assert!(
+            msg.contains(expect) && msg.contains("image a/b:t"),
+            "{name}: {msg}"
+        );
+    }
+}
