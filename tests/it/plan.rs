@@ -610,3 +610,78 @@ fn the_hook_path_has_no_network_code() {
     }
     assert!(!lib.contains("registry::"));
 }
+
+#[test]
+#[ignore = "needs dockerd"]
+fn a_plan_drives_real_builds_and_then_skips_them() {
+    // What the content-tag pipeline will do, by hand: build what the plan says, parents
+    // first, tagging each parent's content-tagged image as the dockerfile names it
+    // (`parents[].written`), push, and plan again.
+    let reg = Registry::start();
+    let d = crate::realdocker::Dockerd::shared();
+    let busybox = format!("{}/base/busybox:1", reg.host());
+    d.push_busybox(&busybox);
+    let r = TestRepo::new();
+    let m = r.commit(
+        "images",
+        &[
+            (".dockguard.toml", TOML),
+            (
+                "docker/base/Dockerfile",
+                &format!("FROM {busybox}\nRUN echo base-marker > /base\n"),
+            ),
+            (
+                "docker/child/Dockerfile",
+                "FROM qemu/base\nCOPY x /x\nRUN cat /base /x > /both\n",
+            ),
+            ("docker/child/x", "child-marker\n"),
+        ],
+    );
+    r.remote_ref("origin", "master", m);
+    let image = format!("{}/proj", reg.host());
+    let (_, v) = plan(&r, &["--registry-image", &image], &[]);
+    assert_eq!(
+        actions(&v),
+        [
+            a("base", "build", "missing"),
+            a("child", "build", "missing")
+        ]
+    );
+    for img in v["images"].as_array().expect("images") {
+        for p in img["parents"].as_array().expect("parents") {
+            let (written, reference) = (
+                p["written"].as_str().expect("w"),
+                p["reference"].as_str().expect("r"),
+            );
+            d.docker_ok(None, &["pull", "-q", reference]);
+            d.docker_ok(None, &["tag", reference, written]);
+        }
+        let reference = img["reference"].as_str().expect("reference");
+        let dockerfile = r
+            .path()
+            .join(img["dockerfile"].as_str().expect("dockerfile"));
+        let context = r.path().join(img["context"].as_str().expect("context"));
+        d.docker_ok(
+            None,
+            &[
+                "build",
+                "-q",
+                "-t",
+                reference,
+                "-f",
+                dockerfile.to_str().expect("utf8"),
+                context.to_str().expect("utf8"),
+            ],
+        );
+        d.docker_ok(None, &["push", "-q", reference]);
+    }
+    let (_, v) = plan(&r, &["--registry-image", &image], &[]);
+    assert_eq!(
+        actions(&v),
+        [a("base", "skip", "present"), a("child", "skip", "present")]
+    );
+    let child = v["images"][1]["reference"].as_str().expect("child");
+    d.docker_ok(None, &["rmi", child]);
+    let out = d.docker_ok(None, &["run", "--rm", child, "cat", "/both"]);
+    assert_eq!(out, "base-marker\nchild-marker");
+}
