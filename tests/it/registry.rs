@@ -496,3 +496,61 @@ fn oversized_or_malformed_token_answers_are_unknown() {
         );
     }
 }
+
+#[test]
+fn a_hostile_registry_cannot_steer_a_copy() {
+    let digest = format!("sha256:{}", "a".repeat(64));
+    let manifest = |blob: &str| {
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"digest":"{blob}","size":1}},"layers":[]}}"#
+        )
+    };
+    for (name, blob, location, expect) in [
+        // An upload location on another host would receive the credentials.
+        (
+            "location elsewhere",
+            digest.clone(),
+            "http://evil.invalid/upload",
+            "is not on localhost:",
+        ),
+        // A digest is pasted into URLs: only sha256/sha512 hex passes.
+        (
+            "path in a digest",
+            "sha256:../../../v2/other/manifests/x".to_owned(),
+            "/v2/b/blobs/uploads/1",
+            "not a digest",
+        ),
+    ] {
+        let body = manifest(&blob);
+        let loc = location.to_owned();
+        let server = FakeServer::start(move |head: &str| {
+            Some(if head.starts_with("GET /v2/a/manifests/") {
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.distribution.manifest.v2+json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .into_bytes()
+            } else if head.starts_with("HEAD /v2/b/blobs/") {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec()
+            } else if head.starts_with("POST /v2/b/blobs/uploads/") {
+                format!("HTTP/1.1 202 Accepted\r\nLocation: {loc}\r\nContent-Length: 0\r\n\r\n")
+                    .into_bytes()
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec()
+            })
+        });
+        let host = format!("127.0.0.1:{}", server.port);
+        let c = client(Credentials::none().with(&host, "u", "p4ssword", "test"));
+        // From a second registry name (same server) so the copy must upload.
+        let other = format!("localhost:{}", server.port);
+        let err = c
+            .copy(&repo(&host, "a"), "t", &repo(&other, "b"), "t")
+            .expect_err(name);
+        assert!(err.0.contains(expect), "{name}: {err}");
+        let heads = server.heads.lock().map(|h| h.clone()).unwrap_or_default();
+        assert!(
+            !heads.iter().any(|h| h.contains("/other/")),
+            "{name}: {heads:?}"
+        );
+    }
+}
