@@ -21,9 +21,11 @@ fi
 command -v docker-registry >/dev/null || { echo "bench/plan.sh: apt-get install docker-registry" >&2; exit 2; }
 command -v htpasswd >/dev/null || { echo "bench/plan.sh: apt-get install apache2-utils" >&2; exit 2; }
 work=$(mktemp -d)
-pids=""
+# start_registry runs in a command substitution (a subshell): pids go to a file.
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
+    if [ -f "$work/pids" ]; then
+        while read -r p; do kill "$p" 2>/dev/null || true; done < "$work/pids"
+    fi
     [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
@@ -54,7 +56,7 @@ http:
 $auth
 EOF
     docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-    pids="$pids $!"
+    echo "$!" >> "$work/pids"
     for _ in $(seq 200); do
         python3 -c "import urllib.request,sys
 try: urllib.request.urlopen('http://127.0.0.1:$p/v2/')
