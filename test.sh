@@ -17,15 +17,18 @@ export PATH
 apt_install() {
     missing=""
     for pkg in "$@"; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $pkg"
     done
     [ -n "$missing" ] || return 0
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -qq
         # shellcheck disable=SC2086
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    elif [ "${CI:-}" = "true" ]; then
+        echo "test.sh: missing Debian packages:$missing (and not root, so apt-get cannot install them)" >&2
+        exit 1
     else
-        echo "test.sh: missing Debian packages:$missing (install them; their tests will fail)" >&2
+        echo "test.sh: missing Debian packages:$missing; the tests that need them will fail (sudo apt-get install --no-install-recommends$missing)" >&2
     fi
 }
 
@@ -58,6 +61,12 @@ if [ ! -x "$tools/node_modules/.bin/husky" ] || [ ! -x "$tools/node_modules/.bin
     fi
 fi
 
+# PyYAML parses the child pipelines `dockguard plan` generates (tests/it/plan.rs); it
+# comes with pre-commit, but the tests must not depend on that by accident.
+if ! "$tools/venv/bin/python" -c 'import yaml' >/dev/null 2>&1; then
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check 'PyYAML==6.0.2'
+fi
+
 # dockerfile-oracle: BuildKit's own Dockerfile parser (PyPI `dockerfile` wraps the Go
 # parser), for the differential test of dockguard's Dockerfile lexer (tests/it/lexer.rs).
 if ! "$tools/venv/bin/python" -c 'import dockerfile' >/dev/null 2>&1; then
@@ -70,8 +79,11 @@ exec "$tools/venv/bin/python" "$(pwd)/tests/tools/dockerfile_oracle.py" "\$@"
 EOF
 chmod +x "$tools/bin/dockerfile-oracle"
 
-# A real dockerd and busybox-static: the job image test (tests/it/job_image.rs).
-apt_install docker.io busybox-static
+# The real builder and registry (tests/it/realdocker.rs and the tests using it): Debian's
+# docker.io (dockerd and its /usr/bin/docker CLI, 20.10), docker-registry (distribution
+# 2.8), busybox-static (a base image without Docker Hub), apache2-utils (htpasswd -B for
+# Basic auth) and openssl (test certificates, the test token server's signatures).
+apt_install docker.io docker-registry busybox-static apache2-utils openssl
 
 # The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
 # its own target dir (target/static), so it never invalidates the normal build.

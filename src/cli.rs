@@ -64,6 +64,14 @@ pub enum Command {
     /// Print an image's content tag: the same for the same content, on any branch.
     #[command(after_help = TAG_HELP)]
     Tag(TagArgs),
+    /// In a CI job: plan every image's build from its content tag and the registries
+    /// (skip what is there, copy what upstream has, build the rest, parents first).
+    #[command(after_help = PLAN_HELP)]
+    Plan(PlanArgs),
+    /// Copy an image to another repository (a cross-repository mount within one
+    /// registry, else download and upload), as a plan's `copy` jobs do.
+    #[command(after_help = COPY_HELP)]
+    Copy(CopyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -479,4 +487,172 @@ pub struct TagArgs {
     /// The revision [default: HEAD]
     #[arg(value_name = "REV")]
     pub rev: Option<String>,
+}
+
+const PLAN_HELP: &str = "\
+`plan` is its own command rather than a mode of `ci`: `ci` answers one yes/no question
+without any network but git's, while `plan` asks the registries about every image and
+writes what a pipeline acts on. It judges the pipeline's commit exactly as `ci` does
+(same provider detection, fetching, request variable, --strict) and then, per image in
+build order: its content tag (`dockguard tag`), whether it is affected relative to
+upstream and why, and whether this project's registry has the tag, only the upstream
+project's registry has it, neither, or the registry could not be asked. Action: skip
+(present), copy (upstream has it), build (missing or unknown: unknown is never skip); an
+image whose parent is built is built; a rebuild request (the request variable, e.g.
+DOCKGUARD_REBUILD=1, or --rebuild) builds every affected image.
+
+Examples:
+  dockguard plan --dotenv plan.env --child-pipeline images.yml --json plan.json   GitLab
+  dockguard plan --provider github                      GitHub ($GITHUB_OUTPUT: matrix, images)
+  dockguard plan --registry-image registry.example/group/project --no-fetch     by hand
+  dockguard plan --format mermaid                        the image graph, for a summary
+  dockguard plan --format dot | dot -Tsvg > plan.svg
+
+Registries: --registry-image (else DOCKGUARD_REGISTRY_IMAGE, CI_REGISTRY_IMAGE, or
+ghcr.io/OWNER/REPO on GitHub); --upstream-registry-image (else
+DOCKGUARD_UPSTREAM_REGISTRY_IMAGE) for a fork's upstream. Image IMAGE is
+<registry image>/IMAGE:<content tag>. Plain HTTP with an http:// prefix (loopback hosts
+default to it). Credentials: CI_REGISTRY_USER/CI_REGISTRY_PASSWORD or CI_JOB_TOKEN for
+CI_REGISTRY, GITHUB_TOKEN for ghcr.io, docker's config.json (auths, credHelpers,
+credsStore). Secrets are never printed.
+
+Exit codes:
+  0  planned (registry failures are not errors: those images are planned `build`)
+  1  with --strict: a rebuild is needed but the pipeline did not request it
+  2  error (one line, its cause, and a hint)";
+
+/// Output formats of `dockguard plan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// A table for people.
+    Human,
+    /// For scripts (JSON Schema: schema/plan.schema.json).
+    Json,
+    /// A Mermaid graph of the images, each marked skip / copy / build.
+    Mermaid,
+    /// The same graph for Graphviz.
+    Dot,
+}
+
+/// `dockguard plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The CI system.
+    #[arg(long, value_enum, default_value_t = ProviderArg::Auto)]
+    pub provider: ProviderArg,
+
+    /// Fetch upstream from this URL or remote [config: ci.upstream_url].
+    #[arg(long, value_name = "URL")]
+    pub upstream_url: Option<String>,
+
+    /// The upstream branch [config: ci.upstream_branch].
+    #[arg(long, value_name = "BRANCH")]
+    pub upstream_branch: Option<String>,
+
+    /// The pipeline variable that requests a rebuild [config: ci.request_variable].
+    #[arg(long, value_name = "NAME")]
+    pub request_variable: Option<String>,
+
+    /// The value of the pipeline input that requests a rebuild (as for `dockguard ci`).
+    #[arg(long, value_name = "VALUE")]
+    pub request_input: Option<String>,
+
+    /// The commit to plan [default: the pipeline's commit, else HEAD].
+    #[arg(long, value_name = "REV")]
+    pub target: Option<String>,
+
+    /// The ref name of the pipeline [default: the pipeline's branch or tag].
+    #[arg(long = "ref", value_name = "NAME")]
+    pub ref_name: Option<String>,
+
+    /// Do not fetch: compare with the local upstream ref, as `dockguard check` does.
+    #[arg(long)]
+    pub no_fetch: bool,
+
+    /// Exit 1 when a rebuild is needed but the pipeline did not request it.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Build every affected image even if its content tag exists (as the request
+    /// variable does; for pipeline inputs: `--rebuild` when `$[[ inputs.rebuild ]]`).
+    #[arg(long)]
+    pub rebuild: bool,
+
+    /// This project's image repository: HOST[:PORT]/PATH, `http://` for plain HTTP
+    /// [default: DOCKGUARD_REGISTRY_IMAGE, CI_REGISTRY_IMAGE, ghcr.io/OWNER/REPO].
+    #[arg(long, value_name = "REPO")]
+    pub registry_image: Option<String>,
+
+    /// The upstream project's image repository, to copy from
+    /// [default: DOCKGUARD_UPSTREAM_REGISTRY_IMAGE; none: never copy].
+    #[arg(long, value_name = "REPO")]
+    pub upstream_registry_image: Option<String>,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub registry_timeout: u64,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
+
+    /// Also write the JSON plan to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Write GitLab's dotenv report: DOCKGUARD_IMAGE_<NAME>=<reference> per image.
+    #[arg(long, value_name = "FILE")]
+    pub dotenv: Option<PathBuf>,
+
+    /// Only these images in the dotenv report (GitLab limits it to 5 KB and, depending
+    /// on the plan, 20-150 variables); comma-separated names.
+    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    pub dotenv_images: Vec<String>,
+
+    /// The most variables the dotenv report may hold (GitLab's `dotenv_variables` limit).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub dotenv_max_vars: usize,
+
+    /// Write a GitLab child pipeline to FILE: one job per image to build or copy,
+    /// ordered by `needs:` along the FROM graph (or one job that says why nothing is to do).
+    #[arg(long, value_name = "FILE")]
+    pub child_pipeline: Option<PathBuf>,
+
+    /// An `include:` for the child pipeline (the file defining `.dockguard-plan-build`
+    /// and `.dockguard-plan-copy`): a path in the project, or an https:// URL. Repeatable.
+    #[arg(long, value_name = "LOCATION")]
+    pub child_include: Vec<String>,
+
+    /// Write the plan as Markdown (a table and a Mermaid graph) to FILE, e.g. a GitLab
+    /// artifact exposed on the merge request (on GitHub it goes to the step summary).
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+const COPY_HELP: &str = "\
+Examples:
+  dockguard copy \"$DOCKGUARD_COPY_FROM\" \"$DOCKGUARD_IMAGE_REF\"     in a plan's copy job
+  dockguard copy registry.example/up/proj/base:c1-0a1b registry.example/fork/proj/base:c1-0a1b
+
+References are HOST[:PORT]/PATH:TAG (http:// in front for plain HTTP; loopback hosts
+default to it). Within one registry every blob is mounted from the source repository (no
+bytes move); between registries they are downloaded and uploaded. The manifest is copied
+byte for byte, so the copy has the same digest. Credentials as for `dockguard plan`.
+
+Exit codes: 0 copied; 2 error (naming both images and what the registry said).";
+
+/// `dockguard copy`.
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The image to copy: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "FROM")]
+    pub from: String,
+
+    /// Where to: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "TO")]
+    pub to: String,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub registry_timeout: u64,
 }

@@ -16,6 +16,7 @@
 //! [`run_with_repo`] does the work.
 
 pub mod cli;
+pub mod registry;
 pub mod slug;
 
 pub(crate) mod check;
@@ -29,7 +30,9 @@ pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
 pub(crate) mod install;
+pub(crate) mod plan;
 pub(crate) mod push;
+
 pub(crate) mod render;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
@@ -74,6 +77,10 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
         Command::Man(a) => return completions::man(a.out_dir.as_deref(), out),
         _ => {}
     }
+    if let Command::Copy(args) = &cli.command {
+        // A copy is between registries: no repository.
+        return ci::plan::copy(args, env, out);
+    }
     if let Command::Slug(args) = &cli.command {
         // A slug needs no repository (it uses one for the oid fallback when there is one).
         return slug::run(args, cli.dir.as_deref(), out);
@@ -104,6 +111,8 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Status => install::status(repo, env, out),
         Command::Images(args) => images::cmd::images(repo, args, env, out),
         Command::Tag(args) => images::cmd::tag(repo, args, env, out),
+        Command::Plan(args) => ci::plan::run(repo, args, env, out),
+        Command::Copy(args) => ci::plan::copy(args, env, out),
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }

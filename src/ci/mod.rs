@@ -9,6 +9,7 @@
 
 pub mod emit;
 pub mod fetch;
+pub mod plan;
 pub mod provider;
 pub mod upstream;
 pub mod verify;
@@ -101,6 +102,70 @@ pub struct CiReport {
 /// Runs `dockguard ci`: find out about the job, read the settings, fetch and judge,
 /// then verify and write the outputs. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let judged = judge(repo, args, env)?;
+    finish(args, env, out, judged)
+}
+
+/// The verdict for the job, and what led to it (shared with `dockguard plan`).
+pub(crate) struct Judged {
+    job: Job,
+    ctx: Context,
+    fetch: Option<FetchSummary>,
+    /// The engine's report.
+    pub(crate) report: Report,
+}
+
+impl Judged {
+    /// The CI system.
+    pub(crate) fn provider(&self) -> Provider {
+        self.job.prov
+    }
+
+    /// The run's configuration.
+    pub(crate) fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    /// The request variable's name.
+    pub(crate) fn request_variable(&self) -> &str {
+        &self.ctx.settings.ci.request_variable
+    }
+
+    /// The push option that asks for a rebuild.
+    pub(crate) fn push_option(&self) -> &str {
+        &self.ctx.settings.push_option
+    }
+
+    /// The request the pipeline carries, and the decision it makes with the verdict.
+    pub(crate) fn decide(
+        &self,
+        env: &Env,
+        request_input: Option<&str>,
+        strict: bool,
+    ) -> (verify::Request, verify::Decision) {
+        let settings = &self.ctx.settings.ci;
+        let request = verify::Request::new(
+            &settings.request_variable,
+            env.get(&settings.request_variable),
+            &settings.request_input,
+            request_input,
+        );
+        let base_unknown = self.report.targets.iter().any(|t| t.merge_base.is_none());
+        let on_upstream = self.fetch.as_ref().is_some_and(|f| f.on_upstream);
+        let waiver = verify::strict_waiver(self.job.prov, self.job.ci.kind, on_upstream);
+        let decision = verify::decide(
+            self.report.rebuild,
+            base_unknown,
+            request.requested(),
+            strict,
+            waiver,
+        );
+        (request, decision)
+    }
+}
+
+/// Everything up to the verdict: the job, the settings, fetching and judging.
+pub(crate) fn judge(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Judged> {
     let workdir = repo::workdir(repo, "ci")?.to_path_buf();
     let job = Job::new(repo, args, env)?;
     let ctx = Context::load(repo, env, Door::Ci, &flags(args))?;
@@ -129,7 +194,12 @@ pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> 
         let (report, summary) = fetch_and_judge(repo, &workdir, &ctx, &job, opts)?;
         (report, Some(summary))
     };
-    finish(args, env, out, &ctx, job, fetch, report)
+    Ok(Judged {
+        job,
+        ctx,
+        fetch,
+        report,
+    })
 }
 
 /// What the job is: the CI system, what its environment says, and what is judged.
@@ -378,34 +448,14 @@ fn previous_tip_gone(
 }
 
 /// Verifies against the request, writes the outputs, prints, and picks the exit code.
-fn finish(
-    args: &CiArgs,
-    env: &Env,
-    out: &mut dyn Write,
-    ctx: &Context,
-    job: Job,
-    fetch: Option<FetchSummary>,
-    report: Report,
-) -> Result<i32> {
-    let settings = &ctx.settings.ci;
-    let request_var = settings.request_variable.clone();
-    let request = verify::Request::new(
-        &request_var,
-        env.get(&request_var),
-        &settings.request_input,
-        args.request_input.as_deref(),
-    );
-    let push_option = ctx.settings.push_option.as_str();
-    let base_unknown = report.targets.iter().any(|t| t.merge_base.is_none());
-    let on_upstream = fetch.as_ref().is_some_and(|f| f.on_upstream);
-    let waiver = verify::strict_waiver(job.prov, job.ci.kind, on_upstream);
-    let decision = verify::decide(
-        report.rebuild,
-        base_unknown,
-        request.requested(),
-        args.strict,
-        waiver,
-    );
+fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Result<i32> {
+    let (request, decision) = judged.decide(env, args.request_input.as_deref(), args.strict);
+    let request_var = judged.request_variable().to_owned();
+    let push_option = judged.push_option().to_owned();
+    let push_option = push_option.as_str();
+    let Judged {
+        job, fetch, report, ..
+    } = judged;
     let ci = CiReport {
         version: 1,
         provider: job.prov,

@@ -4,3 +4,4 @@
 pub mod human;
 pub mod images;
 pub mod outputs;
+pub mod plan;

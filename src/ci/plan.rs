@@ -1,0 +1,511 @@
+//! `dockguard plan`: the pipeline's build plan. Judges the commit as `dockguard ci` does
+//! ([`super::judge`]), computes every image's content tag in build order, asks the
+//! registries about each ([`crate::registry`]), decides ([`crate::plan::decide`]) and
+//! writes what the pipeline acts on ([`crate::render::plan`]).
+//!
+//! Where it connects (the registries) and with which credentials come from flags and the
+//! CI job's environment only, never from the repository.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use git2::Repository;
+
+use crate::cli::{CiArgs, CopyArgs, Format, PlanArgs, PlanFormat, ProviderArg};
+use crate::error::{Error, Result};
+use crate::git::short;
+use crate::images::{graph, tag};
+use crate::plan::{
+    self, Action, Input, PlanParent, PlanReport, PlanUpstream, PlannedImage, RegistryAnswer,
+    RegistryState,
+};
+use crate::registry::creds::Credentials;
+use crate::registry::{Client, Options, Repository as ImageRepo, TagState};
+use crate::render::outputs;
+use crate::render::plan as render_plan;
+use crate::Env;
+
+use super::provider::Provider;
+use super::verify;
+
+/// Runs `dockguard plan`. Returns the exit code.
+pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let registry = registry_image(args, env)?;
+    let upstream_registry = match args
+        .upstream_registry_image
+        .clone()
+        .or_else(|| non_empty(env, "DOCKGUARD_UPSTREAM_REGISTRY_IMAGE"))
+    {
+        Some(text) => Some(parse_repo(&text, "the upstream registry image")?),
+        None => None,
+    };
+    let ci_args = CiArgs {
+        provider: args.provider,
+        upstream_url: args.upstream_url.clone(),
+        upstream_branch: args.upstream_branch.clone(),
+        request_variable: args.request_variable.clone(),
+        request_input: args.request_input.clone(),
+        target: args.target.clone(),
+        ref_name: args.ref_name.clone(),
+        no_fetch: args.no_fetch,
+        strict: args.strict,
+        dotenv: None,
+        format: Format::Human,
+        commits: false,
+    };
+    let judged = super::judge(repo, &ci_args, env)?;
+    let Some(verdict) = judged.report.targets.first() else {
+        return Err(Error::Usage("internal: no verdict for the target".into()));
+    };
+    let (request, decision) = judged.decide(env, args.request_input.as_deref(), args.strict);
+    let rebuild_requested = request.requested() || args.rebuild;
+
+    let (mut images, mut warnings) = images_of(
+        repo,
+        judged.context(),
+        verdict,
+        &registry,
+        upstream_registry.as_ref(),
+    )?;
+    let (requests, registry_seconds) = ask_registries(
+        env,
+        args,
+        &registry,
+        upstream_registry.as_ref(),
+        rebuild_requested,
+        &mut images,
+        &mut warnings,
+    );
+
+    let counts = plan::apply(&mut images, rebuild_requested);
+
+    let report = PlanReport {
+        version: plan::PLAN_SCHEMA_VERSION,
+        provider: match judged.provider() {
+            Provider::Gitlab => "gitlab",
+            Provider::Github => "github",
+            Provider::Generic => "generic",
+        }
+        .into(),
+        target: verdict.label.clone(),
+        commit: verdict.tip.to_string(),
+        upstream: PlanUpstream {
+            refname: judged.report.upstream.refname.clone(),
+            commit: judged.report.upstream.oid.to_string(),
+        },
+        merge_base: verdict.merge_base.map(|b| b.to_string()),
+        registry: registry.reference(),
+        upstream_registry: upstream_registry.as_ref().map(ImageRepo::reference),
+        rebuild_requested,
+        request_variable: judged.request_variable().to_owned(),
+        decision: if decision.rebuild { "rebuild" } else { "skip" }.into(),
+        reason: decision.case.slug().into(),
+        strict_failure: decision.strict_failure,
+        build_order: images.iter().map(|i| i.name.clone()).collect(),
+        images,
+        counts,
+        registry_requests: requests,
+        registry_seconds,
+        warnings,
+    };
+    eprintln!(
+        "dockguard: plan for {} ({}): {} to build, {} to copy, {} present; {} registry request(s) in {:.2} s",
+        outputs::one_line(&report.target),
+        short(&verdict.tip),
+        counts.build,
+        counts.copy,
+        counts.skip,
+        report.registry_requests,
+        registry_seconds
+    );
+    write_files(args, env, &report, judged.provider())?;
+    let text = match args.format {
+        PlanFormat::Human => render_plan::human(&report),
+        PlanFormat::Json => render_plan::json(&report),
+        PlanFormat::Mermaid => render_plan::mermaid(&report),
+        PlanFormat::Dot => render_plan::dot(&report),
+    };
+    crate::write_out(out, text.as_bytes())?;
+    // `ci`'s yes/no line matters here only when the push skipped the hook (a warning)
+    // or --strict fails the job; the plan above says what is built.
+    if decision.case == verify::Case::Fallback {
+        eprintln!(
+            "{}",
+            verify::line(&decision, &request, judged.push_option())
+        );
+    }
+    Ok(i32::from(decision.strict_failure))
+}
+
+/// The images of the planned commit in build order, with content tags, references,
+/// parents and what upstream comparison said (registry state still to be asked).
+fn images_of(
+    repo: &Repository,
+    ctx: &crate::context::Context,
+    verdict: &crate::engine::verdict::TargetVerdict,
+    registry: &ImageRepo,
+    upstream_registry: Option<&ImageRepo>,
+) -> Result<(Vec<PlannedImage>, Vec<String>)> {
+    let base_unknown = verdict.merge_base.is_none();
+    let commit = repo
+        .find_commit(verdict.tip)
+        .map_err(|e| Error::git(format!("cannot read commit {}", verdict.tip), e))?;
+    let tree = commit
+        .tree()
+        .map_err(|e| Error::git(format!("cannot read the tree of {}", verdict.tip), e))?;
+    let catalog = crate::images::cmd::catalog_at(repo, ctx, &commit, &verdict.label)?;
+    let set = catalog.image_set(repo, tree.id())?;
+    let order = graph::build_order(&set)?;
+    let mut tags = tag::all_tags(repo, &set, &tree);
+    let affected: BTreeMap<&str, &Vec<String>> = verdict
+        .images
+        .iter()
+        .map(|a| (a.name.as_str(), &a.reasons))
+        .collect();
+    let names: Vec<&str> = order.iter().map(|i| i.name.as_str()).collect();
+    let variables = plan::variable_names(&names);
+
+    let mut images = Vec::with_capacity(order.len());
+    let mut refs: BTreeMap<String, String> = BTreeMap::new();
+    for (img, variable) in order.iter().zip(variables) {
+        let content_tag = match tags.remove(&img.name) {
+            Some(Ok(t)) => t,
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(Error::Usage(format!(
+                    "internal: no content tag for `{}`",
+                    img.name
+                )))
+            }
+        };
+        let component = plan::repository_name(&img.name);
+        let own = registry.child(&component);
+        let reference = format!("{}:{content_tag}", own.reference());
+        refs.insert(img.name.clone(), reference.clone());
+        let (is_affected, reasons) = if base_unknown {
+            (true, verdict.reasons.clone())
+        } else {
+            match affected.get(img.name.as_str()) {
+                Some(r) => (true, (*r).clone()),
+                None => (false, Vec::new()),
+            }
+        };
+        images.push(PlannedImage {
+            name: img.name.clone(),
+            dockerfile: img.dockerfile_display(),
+            context: img.context_display(),
+            upstream_reference: upstream_registry
+                .as_ref()
+                .map(|u| format!("{}:{content_tag}", u.child(&component).reference())),
+            content_tag,
+            reference,
+            variable,
+            parents: img
+                .parents
+                .iter()
+                .map(|p| PlanParent {
+                    name: p.name.clone(),
+                    written: p.reference.clone(),
+                    reference: String::new(),
+                })
+                .collect(),
+            affected: is_affected,
+            reasons,
+            registry: RegistryAnswer {
+                state: RegistryState::Unknown,
+                digest: None,
+                detail: None,
+            },
+            action: Action::Build,
+            why: String::new(),
+            needs: Vec::new(),
+            level: 0,
+        });
+    }
+    for img in &mut images {
+        for p in &mut img.parents {
+            p.reference = refs.get(&p.name).cloned().unwrap_or_default();
+        }
+    }
+
+    let mut warnings = set.warnings.clone();
+    for img in &order {
+        if std::str::from_utf8(&img.dockerfile.path).is_err()
+            || std::str::from_utf8(&img.context).is_err()
+        {
+            warnings.push(format!(
+                "image `{}`: its dockerfile or context path is not UTF-8; the outputs carry it with U+FFFD in place of the bad bytes",
+                outputs::one_line(&img.name)
+            ));
+        }
+    }
+    Ok((images, warnings))
+}
+
+/// Asks the registries about every image (this project's for all, upstream's for what
+/// could be copied) and fills in `registry`. Returns the request count and the seconds.
+fn ask_registries(
+    env: &Env,
+    args: &PlanArgs,
+    registry: &ImageRepo,
+    upstream_registry: Option<&ImageRepo>,
+    rebuild_requested: bool,
+    images: &mut [PlannedImage],
+    warnings: &mut Vec<String>,
+) -> (usize, f64) {
+    // Ask the registries: this project's for every image, upstream's for what it lacks.
+    let creds = Credentials::from_env(env);
+    warnings.extend(creds.warnings.iter().cloned());
+    let client = Client::new(
+        Options {
+            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
+            ..Options::default()
+        },
+        creds,
+    );
+    let started = Instant::now();
+    let queries: Vec<(ImageRepo, String)> = images
+        .iter()
+        .map(|i| {
+            (
+                registry.child(&plan::repository_name(&i.name)),
+                i.content_tag.clone(),
+            )
+        })
+        .collect();
+    let own = client.tag_states(&queries);
+    let upstream_states = match &upstream_registry {
+        Some(u) => ask_upstream(&client, u, images, &own, rebuild_requested),
+        None => BTreeMap::new(),
+    };
+    let registry_seconds = started.elapsed().as_secs_f64();
+    for (i, img) in images.iter_mut().enumerate() {
+        img.registry = match &own[i] {
+            TagState::Present { digest } => RegistryAnswer {
+                state: RegistryState::Present,
+                digest: digest.clone(),
+                detail: None,
+            },
+            TagState::Unknown { reason } => RegistryAnswer {
+                state: RegistryState::Unknown,
+                digest: None,
+                detail: Some(reason.clone()),
+            },
+            TagState::Missing => match upstream_states.get(&i) {
+                Some(TagState::Present { digest }) => RegistryAnswer {
+                    state: RegistryState::UpstreamOnly,
+                    digest: digest.clone(),
+                    detail: None,
+                },
+                Some(TagState::Missing) => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some("nor in the upstream project's registry".into()),
+                },
+                Some(TagState::Unknown { reason }) => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some(format!(
+                        "the upstream project's registry could not tell: {reason}"
+                    )),
+                },
+                None if upstream_registry.is_some() => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: Some("upstream's registry not asked: a parent is built".into()),
+                },
+                None => RegistryAnswer {
+                    state: RegistryState::Missing,
+                    digest: None,
+                    detail: None,
+                },
+            },
+        };
+        if img.registry.state == RegistryState::Unknown {
+            if let Some(d) = &img.registry.detail {
+                eprintln!("dockguard: warning: {}", outputs::one_line(d));
+            }
+        }
+    }
+
+    (client.requests(), registry_seconds)
+}
+
+/// Asks the upstream registry about the images this project's registry lacks, but
+/// only those that could be copied: an image whose parent is built is built too, so its
+/// upstream state cannot matter. In rounds along the FROM graph (a child is asked once
+/// its parent is known to be copied or present), each round one parallel batch: for a
+/// QEMU-like tree that is one request for a base nobody has, not one per image.
+fn ask_upstream(
+    client: &Client,
+    upstream: &ImageRepo,
+    images: &[PlannedImage],
+    own: &[TagState],
+    rebuild: bool,
+) -> BTreeMap<usize, TagState> {
+    let mut answers: BTreeMap<usize, TagState> = BTreeMap::new();
+    let index: BTreeMap<&str, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (img.name.as_str(), i))
+        .collect();
+    loop {
+        let inputs: Vec<Input> = images
+            .iter()
+            .enumerate()
+            .map(|(i, img)| Input {
+                name: img.name.clone(),
+                parents: img.parents.iter().map(|p| p.name.clone()).collect(),
+                affected: img.affected,
+                state: match (&own[i], answers.get(&i)) {
+                    (TagState::Present { .. }, _) => RegistryState::Present,
+                    (TagState::Unknown { .. }, _) => RegistryState::Unknown,
+                    (TagState::Missing, Some(TagState::Present { .. })) => {
+                        RegistryState::UpstreamOnly
+                    }
+                    (TagState::Missing, _) => RegistryState::Missing,
+                },
+                detail: None,
+            })
+            .collect();
+        let decided = plan::decide(&inputs, rebuild);
+        let ask: Vec<usize> = (0..images.len())
+            .filter(|i| own[*i] == TagState::Missing && !answers.contains_key(i))
+            .filter(|i| !(rebuild && images[*i].affected))
+            .filter(|i| {
+                images[*i].parents.iter().all(|p| {
+                    index
+                        .get(p.name.as_str())
+                        .is_some_and(|j| decided[*j].action != Action::Build)
+                })
+            })
+            .collect();
+        if ask.is_empty() {
+            return answers;
+        }
+        let q: Vec<(ImageRepo, String)> = ask
+            .iter()
+            .map(|i| {
+                (
+                    upstream.child(&plan::repository_name(&images[*i].name)),
+                    images[*i].content_tag.clone(),
+                )
+            })
+            .collect();
+        for (i, state) in ask.iter().zip(client.tag_states(&q)) {
+            answers.insert(*i, state);
+        }
+    }
+}
+
+fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) -> Result<()> {
+    if let Some(path) = &args.json {
+        outputs::write(path, &render_plan::json(report))?;
+    }
+    if let Some(path) = &args.dotenv {
+        let text = render_plan::dotenv(report, &args.dotenv_images, args.dotenv_max_vars)?;
+        outputs::write(path, &text)?;
+    }
+    if let Some(path) = &args.child_pipeline {
+        outputs::write(
+            path,
+            &render_plan::child_pipeline(report, &args.child_include)?,
+        )?;
+    }
+    if let Some(path) = &args.markdown {
+        outputs::write(path, &render_plan::markdown(report))?;
+    }
+    let github = prov == Provider::Github || args.provider == ProviderArg::Github;
+    if github {
+        if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            let text = render_plan::github_output(report, &outputs::random_token());
+            outputs::append(Path::new(path), &text)?;
+        }
+        if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            outputs::append(Path::new(path), &render_plan::markdown(report))?;
+        }
+    }
+    Ok(())
+}
+
+/// `dockguard copy FROM TO`: the plan's `copy` action.
+pub fn copy(args: &CopyArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let parse = |text: &str, what: &str| {
+        ImageRepo::parse_reference(text).map_err(|e| Error::Config {
+            origin: what.to_owned(),
+            message: format!("{e}; give HOST[:PORT]/PATH:TAG"),
+        })
+    };
+    let (from, from_tag) = parse(&args.from, "argument FROM")?;
+    let (to, to_tag) = parse(&args.to, "argument TO")?;
+    let creds = Credentials::from_env(env);
+    for w in &creds.warnings {
+        eprintln!("dockguard: warning: {}", outputs::one_line(w));
+    }
+    let client = Client::new(
+        Options {
+            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
+            ..Options::default()
+        },
+        creds,
+    );
+    let started = Instant::now();
+    let r = client
+        .copy(&from, &from_tag, &to, &to_tag)
+        .map_err(|f| Error::Hinted {
+            message: outputs::one_line(&f.0),
+            hint: "check that FROM exists and the job's credentials (CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, CI_JOB_TOKEN, GITHUB_TOKEN, docker config.json) may pull FROM and push TO".into(),
+        })?;
+    let line = format!(
+        "dockguard: copied {}:{from_tag} to {}:{to_tag}: {} blob(s) mounted, {} uploaded, {} already there, {} manifest(s); {} request(s) in {:.2} s\n",
+        from.reference(),
+        to.reference(),
+        r.mounted,
+        r.uploaded,
+        r.present,
+        r.manifests,
+        client.requests(),
+        started.elapsed().as_secs_f64()
+    );
+    crate::write_out(out, line.as_bytes())?;
+    Ok(0)
+}
+
+fn non_empty(env: &Env, name: &str) -> Option<String> {
+    env.get(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn parse_repo(text: &str, what: &str) -> Result<ImageRepo> {
+    ImageRepo::parse(text).map_err(|e| Error::Config {
+        origin: what.to_owned(),
+        message: format!("{e}; give HOST[:PORT]/PATH, e.g. registry.gitlab.com/group/project"),
+    })
+}
+
+/// This project's image repository: the flag, `DOCKGUARD_REGISTRY_IMAGE`,
+/// `CI_REGISTRY_IMAGE` (GitLab), or `ghcr.io/<owner>/<repo>` (GitHub).
+fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
+    if let Some(r) = &args.registry_image {
+        return parse_repo(r, "flag --registry-image");
+    }
+    if let Some(r) = non_empty(env, "DOCKGUARD_REGISTRY_IMAGE") {
+        return parse_repo(&r, "environment variable DOCKGUARD_REGISTRY_IMAGE");
+    }
+    if let Some(r) = non_empty(env, "CI_REGISTRY_IMAGE") {
+        return parse_repo(&r, "environment variable CI_REGISTRY_IMAGE");
+    }
+    if let Some(r) = non_empty(env, "GITHUB_REPOSITORY") {
+        return parse_repo(
+            &format!("ghcr.io/{}", r.to_ascii_lowercase()),
+            "environment variable GITHUB_REPOSITORY (as ghcr.io/OWNER/REPO)",
+        );
+    }
+    Err(Error::Usage(
+        "no registry to plan against: pass --registry-image HOST/PATH (or set DOCKGUARD_REGISTRY_IMAGE; GitLab sets CI_REGISTRY_IMAGE)".into(),
+    ))
+}
