@@ -601,6 +601,9 @@ pub struct Judged {
     pub changes: TreeChanges,
     /// Affected images of the target tree, in build order.
     pub images: Vec<AffectedImage>,
+    /// What limits the judgement (an assumed context, fetched sources, build-arg
+    /// overrides), naming the image and the line.
+    pub warnings: Vec<String>,
 }
 
 /// Compares the merge-base tree `base` with the target tree `target`.
@@ -630,7 +633,11 @@ pub fn judge_trees(
     };
     let changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images = graph::affected(&t, Some(&b), &changes.matched)?;
-    Ok(Judged { changes, images })
+    Ok(Judged {
+        changes,
+        images,
+        warnings: Vec::new(),
+    })
 }
 
 /// A clone made with `--filter` (its missing objects can be fetched from a promisor).

@@ -1,6 +1,7 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
 mod adversarial;
+mod bases;
 mod check;
 mod ci;
 mod cli;
@@ -23,3 +24,4 @@ mod schema;
 mod server;
 mod slug;
 mod tag;
+mod trees;
