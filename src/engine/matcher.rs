@@ -20,13 +20,18 @@ use regex::bytes::Regex;
 use crate::error::{Error, Result};
 
 /// The file names that are dockerfiles unless the configuration turns the defaults off.
+/// As the tools define them: the docker CLI's `Dockerfile` and its lowercase fallback
+/// `dockerfile`, Podman/Buildah's `Containerfile`, and the `<name>.` forms.
 pub const DEFAULT_DOCKERFILES: &[&str] = &[
     "Dockerfile",
+    "dockerfile",
     "Dockerfile.*",
     "*.Dockerfile",
     "*.dockerfile",
     "Containerfile",
     "Containerfile.*",
+    "*.Containerfile",
+    "*.containerfile",
     "*.docker",
 ];
 
@@ -331,12 +336,16 @@ mod tests {
             "Containerfile",
             "c/Containerfile.fedora",
             "tests/docker/dockerfiles/debian10.docker",
+            // The docker CLI's lowercase fallback, Podman's `<name>.` forms.
+            "dockerfile",
+            "x/web.Containerfile",
+            "x/api.containerfile",
         ] {
             assert_eq!(d.classify(p.as_bytes()), Some(PathRole::Dockerfile), "{p}");
         }
         for p in [
             "Dockerfiles/readme",
-            "dockerfile",
+            "containerfile",
             "a/Dockerfile/x",
             "x.docker.sh",
             "docs/docker.md",

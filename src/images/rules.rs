@@ -3,7 +3,8 @@
 //! image of the repository (`images.parent` templates).
 //!
 //! Built-in names, for paths no rule matches:
-//! - `…/<dir>/Dockerfile`, `…/<dir>/Containerfile` → `<dir>`; at the root → `root`;
+//! - `…/<dir>/Dockerfile`, `…/<dir>/dockerfile`, `…/<dir>/Containerfile` → `<dir>`; at
+//!   the root → `root`;
 //! - `Dockerfile.<name>`, `Containerfile.<name>` → `<name>`;
 //! - `<name>.Dockerfile`, `<name>.dockerfile`, `<name>.Containerfile`,
 //!   `<name>.containerfile`, `<name>.docker` → `<name>`;
@@ -195,7 +196,7 @@ fn dir_bytes(path: &[u8]) -> &[u8] {
 }
 
 fn default_name(dir: &str, file: &str) -> String {
-    if file == "Dockerfile" || file == "Containerfile" {
+    if file == "Dockerfile" || file == "dockerfile" || file == "Containerfile" {
         return match dir.rsplit('/').next() {
             Some(d) if !d.is_empty() => d.to_owned(),
             _ => "root".to_owned(),

@@ -16,6 +16,7 @@ mod install;
 mod lefthook;
 mod lexer;
 mod memo;
+mod names;
 mod pack;
 mod precommit;
 mod props;
