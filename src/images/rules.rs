@@ -30,6 +30,8 @@ pub struct Naming {
     pub inputs: Vec<String>,
     /// Which `[[images.rule]]` decided (index), `None` for the built-in rules.
     pub rule: Option<usize>,
+    /// The context is declared (a rule's `context`), not assumed.
+    pub context_set: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +153,7 @@ impl ImageRules {
                 inputs: rule.inputs.iter().map(|g| fill(g)).collect(),
                 name,
                 rule: Some(i),
+                context_set: rule.context.is_some(),
             };
         }
         Naming {
@@ -158,6 +161,7 @@ impl ImageRules {
             context: dir_bytes(path).to_vec(),
             inputs: Vec::new(),
             rule: None,
+            context_set: false,
         }
     }
 

@@ -5,6 +5,7 @@ mod bases;
 mod check;
 mod ci;
 mod cli;
+mod contexts;
 mod faults;
 mod fixture;
 mod gitlab;
