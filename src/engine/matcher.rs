@@ -115,6 +115,11 @@ impl Matcher {
         }
     }
 
+    /// Whether `match.exclude` keeps `path` out, whatever else matches.
+    pub fn excludes(&self, path: &[u8]) -> bool {
+        self.exclude.as_ref().is_some_and(|re| re.is_match(path))
+    }
+
     /// Identifies the patterns (for memos made under them).
     pub fn fingerprint(&self) -> Vec<String> {
         [&self.dockerfile, &self.input, &self.exclude]

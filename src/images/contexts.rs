@@ -24,6 +24,7 @@ use regex::bytes::Regex;
 use crate::engine::verdict::display_path;
 use crate::error::Result;
 
+use super::declared::Declaration;
 use super::dockerfile::{Source, ANY};
 use super::links;
 use super::patterns::{source_regex, sources_union, Dockerignore};
@@ -115,6 +116,98 @@ pub(crate) struct Plan {
     pub others: Vec<(Vec<u8>, String)>,
 }
 
+/// What the declarations of one dockerfile decide.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Applied {
+    /// How the context was decided.
+    pub plan: Plan,
+    /// Where the build is declared.
+    pub origins: Vec<String>,
+    /// Each declaration's `--build-arg`s (those that pass any).
+    pub args: Vec<HashMap<String, Option<String>>>,
+}
+
+/// Applies the declarations naming `path` to its naming: the first declared context
+/// becomes the primary one (unless an `[[images.rule]]` set it), the others are judged
+/// too, and named build contexts are inputs.
+pub(crate) fn apply_declarations(
+    naming: &mut super::rules::Naming,
+    path: &[u8],
+    decls: &[Declaration],
+) -> Applied {
+    let mut out = Applied {
+        plan: Plan {
+            declared: naming.context_set,
+            others: Vec::new(),
+        },
+        ..Applied::default()
+    };
+    let mine: Vec<&Declaration> = decls.iter().filter(|d| names(d, path)).collect();
+    if mine.is_empty() {
+        return out;
+    }
+    let assumed = naming.context.clone();
+    let mut known: Vec<(Vec<u8>, String)> = Vec::new();
+    // A declaration whose dockerfile is a pattern (`-f $DOCKERFILE`) may not be about
+    // this image: its context is judged too, never instead.
+    let mut maybe: Vec<(Vec<u8>, String)> = Vec::new();
+    let mut unknown = None;
+    for d in &mine {
+        out.origins.push(d.origin.clone());
+        let list = if d.dockerfile.contains(ANY) {
+            &mut maybe
+        } else {
+            &mut known
+        };
+        match &d.context {
+            Some(c) if !list.iter().any(|(k, _)| k == c.as_bytes()) => {
+                list.push((c.as_bytes().to_vec(), format!("declared by {}", d.origin)));
+            }
+            Some(_) => {}
+            None if !d.dockerfile.contains(ANY) => unknown = unknown.or(Some(d.origin.clone())),
+            None => {}
+        }
+        for n in &d.named {
+            naming.inputs.push(format!("{}/**", links::escape(n)));
+        }
+        if !d.args.is_empty() {
+            out.args.push(d.args.iter().cloned().collect());
+        }
+    }
+    let mut others = known.into_iter();
+    if !naming.context_set {
+        if let Some((first, _)) = others.next() {
+            naming.context = first;
+            out.plan.declared = true;
+            if let Some(origin) = unknown {
+                out.plan.others.push((
+                    assumed,
+                    format!("{origin} builds it with a context that is not known here"),
+                ));
+            }
+        }
+    }
+    let primary = naming.context.clone();
+    out.plan
+        .others
+        .extend(others.chain(maybe).filter(|(c, _)| *c != primary));
+    out
+}
+
+/// Whether a declaration names the dockerfile `path` (unknown text matches anything).
+fn names(d: &Declaration, path: &[u8]) -> bool {
+    if !d.dockerfile.contains(ANY) {
+        return d.dockerfile.as_bytes() == path;
+    }
+    let re = d
+        .dockerfile
+        .split(ANY)
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join("(?s-u:.*)");
+    Regex::new(&format!("^(?-u:{re})$")).is_ok_and(|re| re.is_match(path))
+}
+
 /// The `.dockerignore` files in force for a context: `<dockerfile>.dockerignore` (BuildKit)
 /// and `<context>/.dockerignore` (both builders; the only one for the legacy builder).
 pub(crate) fn ignore_files(
@@ -140,17 +233,26 @@ pub(crate) fn refine(
     ignores: &HashMap<&[u8], &Entry>,
     parse_ignore: &dyn Fn(&Entry) -> Result<Arc<Dockerignore>>,
 ) -> Result<()> {
+    for (src, line) in image.parsed.remote.iter().zip(&image.parsed.remote_lines) {
+        image.notes.push(format!(
+            "line {line}: ADD {src} is fetched at build time, so what it fetches cannot be judged (pin it: `ADD --checksum=…`, or a git URL at a commit)"
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (line, name, what) in &image.parsed.arg_uses {
+        if seen.insert((*line, name.clone())) {
+            image.notes.push(format!(
+                "line {line}: {what} uses ARG {name}, judged with its default{}; a `--build-arg {name}=…` can change what the build reads",
+                if image.declared.is_empty() { "" } else { " (and the values its declarations pass)" }
+            ));
+        }
+    }
     // Both `.dockerignore`s when both exist (the legacy builder reads the context's).
     let files = ignore_files(&image.dockerfile.path, &image.context, ignores);
     if files.len() == 2 {
         image.ignore_alt = Some((files[1].clone(), parse_ignore(&files[1])?));
     }
-    let originals: Vec<String> = image
-        .parsed
-        .sources
-        .iter()
-        .map(|s| s.pattern.clone())
-        .collect();
+    let originals: Vec<String> = image.source_patterns.to_vec();
     let derived = links::derived(view, &image.context, &originals)?;
     if !derived.patterns.is_empty() {
         let mut all = originals.clone();

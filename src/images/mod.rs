@@ -16,8 +16,11 @@
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
 //! ever read (content tags use blob ids).
 
+pub(crate) mod bake;
+pub(crate) mod buildcmd;
 pub mod cmd;
 pub mod contexts;
+pub(crate) mod declared;
 pub mod dockerfile;
 pub mod graph;
 pub mod lexer;
@@ -28,6 +31,7 @@ pub mod shell;
 pub mod tag;
 pub(crate) mod view;
 pub mod walkcache;
+pub(crate) mod yaml;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -228,8 +232,11 @@ impl Image {
 pub struct ImageSet {
     /// By name.
     pub images: Vec<Image>,
-    /// Problems that concern the set (name clashes).
+    /// Problems that concern the set (name clashes, unreadable declaration files).
     pub warnings: Vec<String>,
+    /// Declaration files that cannot be read (also in `warnings`): they limit the
+    /// judgement, so `check` says them too.
+    pub declaration_warnings: Vec<String>,
 }
 
 impl ImageSet {
@@ -244,13 +251,14 @@ impl ImageSet {
 
     /// What limits the judgement of these images, one sentence each naming the image.
     pub fn notes(&self) -> Vec<String> {
-        self.images
+        self.declaration_warnings
             .iter()
-            .flat_map(|img| {
+            .cloned()
+            .chain(self.images.iter().flat_map(|img| {
                 img.notes.iter().map(move |n| {
                     format!("image `{}` ({}): {n}", img.name, img.dockerfile_display())
                 })
-            })
+            }))
             .collect()
     }
 
@@ -310,6 +318,8 @@ pub struct Catalog {
     learnt: std::cell::Cell<bool>,
     /// Directory listings by tree id, for path lookups ([`view`]).
     listings: RefCell<HashMap<Oid, view::Listing>>,
+    /// Parsed declaration files (compose, bake, CI), by blob id.
+    declared: RefCell<HashMap<Oid, Arc<declared::Declared>>>,
 }
 
 impl Drop for Catalog {
@@ -352,6 +362,7 @@ impl Catalog {
             used: RefCell::default(),
             learnt: std::cell::Cell::new(false),
             listings: RefCell::default(),
+            declared: RefCell::default(),
         })
     }
 
@@ -361,7 +372,11 @@ impl Catalog {
             return;
         }
         let file = walkcache::path(repo.commondir());
-        let fingerprint = walkcache::fingerprint(&self.matcher.fingerprint());
+        // The walk also collects declaration files (compose, bake, CI): memos made before
+        // it did are not reused.
+        let mut parts = self.matcher.fingerprint();
+        parts.push("declarations v1".into());
+        let fingerprint = walkcache::fingerprint(&parts);
         let (loaded, ages) = walkcache::load(&file, &fingerprint);
         self.walks.borrow_mut().extend(loaded);
         *self.memo.borrow_mut() = Some((file, fingerprint, ages));
@@ -413,12 +428,23 @@ impl Catalog {
         }
         self.load_memo(repo);
         let found = self.walk(repo, tree, &mut Vec::new())?;
-        let (ignores, dockerfiles): (Vec<&Entry>, Vec<&Entry>) = found
+        let (ignores, rest): (Vec<&Entry>, Vec<&Entry>) = found
             .iter()
             .partition(|e| e.path.ends_with(b".dockerignore"));
+        let (decl_files, mut dockerfiles): (Vec<&Entry>, Vec<&Entry>) = rest
+            .into_iter()
+            .partition(|e| declared::kind(&e.path).is_some() && !self.is_dockerfile(&e.path));
         let ignores: HashMap<&[u8], &Entry> =
             ignores.into_iter().map(|e| (&e.path[..], e)).collect();
-        let set = Arc::new(self.build(repo, tree, &ignores, &dockerfiles)?);
+        let mut warnings = Vec::new();
+        let decls = self.declarations(repo, &decl_files, &mut warnings)?;
+        let extra = self.declared_only(repo, tree, &dockerfiles, &decls)?;
+        dockerfiles.extend(extra.iter());
+        dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut set = self.build(repo, tree, &ignores, &dockerfiles, &decls)?;
+        set.warnings.extend(warnings.iter().cloned());
+        set.declaration_warnings = warnings;
+        let set = Arc::new(set);
         let mut sets = self.sets.borrow_mut();
         // A 1000-ref push judges 1000 trees: keep only a few sets (the merge-base's is the
         // one reused); images themselves stay cached by content, so rebuilding one is cheap.
@@ -455,7 +481,8 @@ impl Catalog {
                 out.extend(sub.iter().cloned());
             } else if entry.mode != 0o160000
                 && (prefix.ends_with(b".dockerignore")
-                    || self.matcher.classify(prefix) == Some(PathRole::Dockerfile))
+                    || self.matcher.classify(prefix) == Some(PathRole::Dockerfile)
+                    || declared::kind(prefix).is_some())
             {
                 out.push(Entry {
                     path: prefix.clone(),
@@ -472,6 +499,76 @@ impl Catalog {
             self.learnt.set(true);
             self.used.borrow_mut().insert(key.clone());
             self.walks.borrow_mut().insert(key, Arc::clone(&out));
+        }
+        Ok(out)
+    }
+
+    fn is_dockerfile(&self, path: &[u8]) -> bool {
+        self.matcher.classify(path) == Some(PathRole::Dockerfile)
+    }
+
+    /// Every declaration of the tree's compose, bake and CI files; files that cannot be
+    /// read are warnings (see [`declared`]).
+    fn declarations(
+        &self,
+        repo: &Repository,
+        files: &[&Entry],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<declared::Declaration>> {
+        let mut out = Vec::new();
+        for e in files {
+            if e.mode == 0o120000 {
+                continue;
+            }
+            let cached = self.declared.borrow().get(&e.oid).cloned();
+            let d = match cached {
+                Some(d) => d,
+                None => {
+                    let text = self.blob_text(repo, e, "")?;
+                    let d = Arc::new(declared::parse(&e.path, &text));
+                    self.declared.borrow_mut().insert(e.oid, Arc::clone(&d));
+                    d
+                }
+            };
+            warnings.extend(d.warnings.iter().cloned());
+            out.extend(d.decls.iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Dockerfiles a declaration names that no dockerfile pattern does (`-f ci/build.df`):
+    /// they are images too, unless `match.exclude` says otherwise.
+    fn declared_only(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        found: &[&Entry],
+        decls: &[declared::Declaration],
+    ) -> Result<Vec<Entry>> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
+        let mut out: Vec<Entry> = Vec::new();
+        for d in decls {
+            let path = d.dockerfile.as_bytes();
+            if d.dockerfile.contains(dockerfile::ANY)
+                || found.iter().any(|e| e.path == path)
+                || out.iter().any(|e| e.path == path)
+                || self.matcher.excludes(path)
+            {
+                continue;
+            }
+            if let Some((mode, oid)) = view.entry(path)? {
+                if mode != view::MODE_TREE && mode != view::MODE_GITLINK {
+                    out.push(Entry {
+                        path: path.to_vec(),
+                        oid,
+                        mode: i32::try_from(mode).unwrap_or(0o100644),
+                    });
+                }
+            }
         }
         Ok(out)
     }
@@ -517,6 +614,7 @@ impl Catalog {
         tree: Oid,
         ignores: &HashMap<&[u8], &Entry>,
         found: &[&Entry],
+        decls: &[declared::Declaration],
     ) -> Result<ImageSet> {
         let view = view::TreeView {
             catalog: self,
@@ -580,14 +678,31 @@ impl Catalog {
             if parse.is_none() && notes.is_empty() {
                 notes.push("the dockerfile is a symlink to nothing in the repository".into());
             }
-            let mut image = self.image(repo, ignores, entry, parse.as_ref(), naming, name)?;
+            let mut naming = naming.clone();
+            let applied = contexts::apply_declarations(&mut naming, &entry.path, decls);
+            let mut image = self.image(repo, ignores, entry, parse.as_ref(), &naming, name)?;
             image.dockerfile_chain = chain;
             image.notes.extend(notes);
-            let plan = contexts::Plan {
-                declared: naming.context_set,
-                others: Vec::new(),
-            };
-            contexts::refine(&view, &mut image, &plan, ignores, &|e| {
+            image.declared = applied.origins.clone();
+            // Declared `--build-arg`s: the sources as those builds see them count too.
+            if let Some(p) = parse.as_ref().filter(|_| !applied.args.is_empty()) {
+                let text = self.blob_text(repo, p, "the dockerfile ")?;
+                let mut patterns: Vec<String> = image
+                    .parsed
+                    .sources
+                    .iter()
+                    .map(|s| s.pattern.clone())
+                    .collect();
+                for args in &applied.args {
+                    for s in dockerfile::parse_with_args(&text, args).sources {
+                        if !patterns.contains(&s.pattern) {
+                            patterns.push(s.pattern);
+                        }
+                    }
+                }
+                image.set_patterns(patterns);
+            }
+            contexts::refine(&view, &mut image, &applied.plan, ignores, &|e| {
                 Ok(Arc::new(self.parse_ignore(repo, e)?.0.clone()))
             })?;
             images.push(image);

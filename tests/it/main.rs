@@ -6,6 +6,7 @@ mod check;
 mod ci;
 mod cli;
 mod contexts;
+mod declared;
 mod faults;
 mod fixture;
 mod gitlab;
