@@ -26,5 +26,6 @@ mod push;
 mod schema;
 mod server;
 mod slug;
+mod syntax;
 mod tag;
 mod trees;
