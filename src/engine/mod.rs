@@ -22,6 +22,37 @@
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
 //!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
 //!
+//! Widenings (issue 16): each makes more paths count, never fewer; the union of several
+//! complete comparisons ([`union`]) can only add.
+//! - every merge-base is compared, not git's pick (bases
+//!   `criss_cross_history_is_judged_against_every_merge_base`);
+//! - a branch that edits `.dockguard.toml` is judged by the base's rules too (bases
+//!   `a_branch_cannot_exclude_its_own_dockerfile_change`); a base file that cannot be read
+//!   leaves the tip's rules and says so;
+//! - a source matching nothing in the context widens it to the root and every directory
+//!   up to the dockerfile (contexts `a_source_missing_from_the_assumed_context_…`,
+//!   `widening_changes_the_content_tag_with_the_file`);
+//! - symlinked dockerfiles and sources count their targets, resolved as BuildKit does
+//!   (contexts `a_symlinked_dockerfile_is_read_through_its_target`,
+//!   `a_symlinked_source_counts_its_target`); gitlinks and links where a source's directory
+//!   would be count (`a_submodule_under_a_source_counts_when_it_moves`);
+//! - with both `.dockerignore`s present a path is left out only when both leave it out
+//!   (`both_dockerignores_count_when_both_exist`);
+//! - declared builds (compose, bake, CI) set the context; a pattern declaration only adds
+//!   one, an unknown one keeps the guess, an unreadable file is a warning and the guess
+//!   stays (declared `an_unreadable_declaration_warns_and_the_guess_stays`,
+//!   `an_alias_bomb_is_a_warning_not_a_hang`); declared build args add sources
+//!   (`a_declared_dockerfile_with_any_name_is_an_image_…`);
+//! - `COPY --parents` `**` is any text, `--exclude` is not applied (syntax
+//!   `copy_parents_double_star_spans_directories`, `exclude_link_and_heredocs_…`);
+//!   remote ADD sources and build-arg-dependent sources are warnings in check and tag
+//!   (`remote_sources_and_build_args_are_warned_about_in_check_and_tag`);
+//! - the built-in dockerfile names include the tools' own fallbacks (names
+//!   `the_tools_default_names_are_dockerfiles`);
+//! - proof: a real `docker build` over generated repositories never produces a different
+//!   image where dockguard says "not affected" (differential
+//!   `a_real_builder_never_sees_a_change_dockguard_misses`).
+//!
 //! Hook (`hook::decide`), where a push goes through without a rebuild request:
 //! - `DOCKGUARD_SKIP` truthy: explicit user choice, said on stderr (hook
 //!   `dockguard_skip_lets_the_push_through`);
