@@ -7,6 +7,7 @@ mod ci;
 mod cli;
 mod contexts;
 mod declared;
+mod differential;
 mod faults;
 mod fixture;
 mod gitlab;
