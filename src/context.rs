@@ -111,6 +111,12 @@ impl Context {
         ContentSettings::new(&self.layers.resolve(file.or(self.workdir_file.as_ref())))
     }
 
+    /// The content rules of a tree whose file is exactly `file` (`None`: the built-in
+    /// defaults, not the work tree's file), as a merge-base judged itself.
+    pub fn content_exact(&self, file: Option<&FileLayer>) -> ContentSettings {
+        ContentSettings::new(&self.layers.resolve(file))
+    }
+
     /// The configured upstream, else the one found among the remotes.
     pub fn upstream(&self, repo: &Repository) -> Result<Upstream> {
         resolve_upstream(

@@ -146,7 +146,7 @@ pub const KEYS: &[Key; COUNT] = &[
         kind: Kind::Bool,
         default: "true",
         trust: Trust::Repository,
-        doc: "count the built-in dockerfile names (Dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, Containerfile, Containerfile.*, *.docker)",
+        doc: "count the built-in dockerfile names (Dockerfile, dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, Containerfile, Containerfile.*, *.Containerfile, *.containerfile, *.docker)",
     },
     Key {
         id: Name::MatchDockerfiles,

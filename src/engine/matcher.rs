@@ -20,13 +20,18 @@ use regex::bytes::Regex;
 use crate::error::{Error, Result};
 
 /// The file names that are dockerfiles unless the configuration turns the defaults off.
+/// As the tools define them: the docker CLI's `Dockerfile` and its lowercase fallback
+/// `dockerfile`, Podman/Buildah's `Containerfile`, and the `<name>.` forms.
 pub const DEFAULT_DOCKERFILES: &[&str] = &[
     "Dockerfile",
+    "dockerfile",
     "Dockerfile.*",
     "*.Dockerfile",
     "*.dockerfile",
     "Containerfile",
     "Containerfile.*",
+    "*.Containerfile",
+    "*.containerfile",
     "*.docker",
 ];
 
@@ -108,6 +113,11 @@ impl Matcher {
         } else {
             None
         }
+    }
+
+    /// Whether `match.exclude` keeps `path` out, whatever else matches.
+    pub fn excludes(&self, path: &[u8]) -> bool {
+        self.exclude.as_ref().is_some_and(|re| re.is_match(path))
     }
 
     /// Identifies the patterns (for memos made under them).
@@ -331,12 +341,16 @@ mod tests {
             "Containerfile",
             "c/Containerfile.fedora",
             "tests/docker/dockerfiles/debian10.docker",
+            // The docker CLI's lowercase fallback, Podman's `<name>.` forms.
+            "dockerfile",
+            "x/web.Containerfile",
+            "x/api.containerfile",
         ] {
             assert_eq!(d.classify(p.as_bytes()), Some(PathRole::Dockerfile), "{p}");
         }
         for p in [
             "Dockerfiles/readme",
-            "dockerfile",
+            "containerfile",
             "a/Dockerfile/x",
             "x.docker.sh",
             "docs/docker.md",

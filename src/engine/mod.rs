@@ -22,6 +22,37 @@
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
 //!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
 //!
+//! Widenings (issue 16): each makes more paths count, never fewer; the union of several
+//! complete comparisons ([`union`]) can only add.
+//! - every merge-base is compared, not git's pick (bases
+//!   `criss_cross_history_is_judged_against_every_merge_base`);
+//! - a branch that edits `.dockguard.toml` is judged by the base's rules too (bases
+//!   `a_branch_cannot_exclude_its_own_dockerfile_change`); a base file that cannot be read
+//!   leaves the tip's rules and says so;
+//! - a source matching nothing in the context widens it to the root and every directory
+//!   up to the dockerfile (contexts `a_source_missing_from_the_assumed_context_…`,
+//!   `widening_changes_the_content_tag_with_the_file`);
+//! - symlinked dockerfiles and sources count their targets, resolved as BuildKit does
+//!   (contexts `a_symlinked_dockerfile_is_read_through_its_target`,
+//!   `a_symlinked_source_counts_its_target`); gitlinks and links where a source's directory
+//!   would be count (`a_submodule_under_a_source_counts_when_it_moves`);
+//! - with both `.dockerignore`s present a path is left out only when both leave it out
+//!   (`both_dockerignores_count_when_both_exist`);
+//! - declared builds (compose, bake, CI) set the context; a pattern declaration only adds
+//!   one, an unknown one keeps the guess, an unreadable file is a warning and the guess
+//!   stays (declared `an_unreadable_declaration_warns_and_the_guess_stays`,
+//!   `an_alias_bomb_is_a_warning_not_a_hang`); declared build args add sources
+//!   (`a_declared_dockerfile_with_any_name_is_an_image_…`);
+//! - `COPY --parents` `**` is any text, `--exclude` is not applied (syntax
+//!   `copy_parents_double_star_spans_directories`, `exclude_link_and_heredocs_…`);
+//!   remote ADD sources and build-arg-dependent sources are warnings in check and tag
+//!   (`remote_sources_and_build_args_are_warned_about_in_check_and_tag`);
+//! - the built-in dockerfile names include the tools' own fallbacks (names
+//!   `the_tools_default_names_are_dockerfiles`);
+//! - proof: a real `docker build` over generated repositories never produces a different
+//!   image where dockguard says "not affected" (differential
+//!   `a_real_builder_never_sees_a_change_dockguard_misses`).
+//!
 //! Hook (`hook::decide`), where a push goes through without a rebuild request:
 //! - `DOCKGUARD_SKIP` truthy: explicit user choice, said on stderr (hook
 //!   `dockguard_skip_lets_the_push_through`);
@@ -49,6 +80,7 @@ pub mod attribution;
 pub mod changes;
 pub mod matcher;
 pub mod targets;
+pub mod union;
 pub mod upstream;
 pub mod verdict;
 
@@ -63,11 +95,12 @@ use crate::engine::attribution::attribute;
 use crate::engine::matcher::Matcher;
 use crate::engine::targets::Target;
 use crate::engine::upstream::Upstream;
-use crate::engine::verdict::{Report, TargetVerdict};
+use crate::engine::verdict::{ConfigChange, Report, TargetVerdict};
 use crate::error::{Error, Result};
 use crate::git::history::History;
 use crate::git::objects::Objects;
-use crate::git::repo::{merge_base, MergeBase, NoBase};
+use crate::git::repo::{merge_bases, MergeBase, NoBase};
+use crate::git::short;
 
 /// What a target is judged by: its tree's content rules and the compiled matcher.
 #[derive(Debug)]
@@ -105,6 +138,8 @@ pub struct Engine<'c> {
     repo: &'c Repository,
     ctx: &'c Context,
     cache: HashMap<Option<Oid>, Rc<Rules>>,
+    /// Rules exactly as a tree says ([`Engine::rules_of_tree`]), per config blob.
+    exact: HashMap<Option<Oid>, Rc<Rules>>,
     history: History<'c>,
     objects: Objects<'c>,
     /// What targets are compared with.
@@ -126,6 +161,7 @@ impl<'c> Engine<'c> {
             repo,
             ctx,
             cache: HashMap::new(),
+            exact: HashMap::new(),
             history: History::new(repo),
             objects: Objects::new(repo),
             upstream,
@@ -150,7 +186,30 @@ impl<'c> Engine<'c> {
         Ok(rules)
     }
 
-    /// Judges one target against its merge-base with upstream.
+    /// The rules exactly as a commit's tree says (its `.dockguard.toml`, else the built-in
+    /// defaults, never the work tree's file): how a merge-base judged its own content.
+    fn rules_of_tree(&mut self, commit: &git2::Commit<'_>, label: &str) -> Result<Rc<Rules>> {
+        let tree = commit
+            .tree()
+            .map_err(|e| Error::git(format!("cannot read the tree of {label}"), e))?;
+        let blob = tree.get_name(crate::config::FILE_NAME).map(|e| e.id());
+        if let Some(rules) = self.exact.get(&blob) {
+            return Ok(Rc::clone(rules));
+        }
+        let file = match blob {
+            Some(_) => FileLayer::from_tree(self.repo, &tree, label)?,
+            None => None,
+        };
+        let rules = Rc::new(Rules::new(self.ctx.content_exact(file.as_ref()))?);
+        self.exact.insert(blob, Rc::clone(&rules));
+        Ok(rules)
+    }
+
+    /// Judges one target against its merge-base(s) with upstream.
+    ///
+    /// The tip is compared with every merge-base, under the tip's rules and, where a
+    /// merge-base's `.dockguard.toml` differs, under that base's rules too; the verdict is
+    /// the union of those comparisons ([`union`]).
     pub fn judge(&mut self, target: &Target, opts: JudgeOptions) -> Result<TargetVerdict> {
         let repo = self.repo;
         let label = target.label.clone();
@@ -158,22 +217,24 @@ impl<'c> Engine<'c> {
             .find_commit(target.oid)
             .map_err(|e| Error::git(format!("cannot read commit {} ({label})", target.oid), e))?;
         let rules = self.rules_for(&commit, &label)?;
-        let base = match merge_base(
+        let bases = match merge_bases(
             &self.history,
             &mut self.objects,
             repo,
             target.oid,
             self.upstream.oid,
         ) {
-            MergeBase::Found(b) => b,
-            MergeBase::Unknown { reason, detail } => {
+            Ok(all) => all,
+            Err(MergeBase::Found(b)) => vec![b],
+            Err(MergeBase::Unknown { reason, detail }) => {
                 let mut v = TargetVerdict::base_unknown(label, target.oid, reason, detail);
                 // Every image must be rebuilt; list them when the tree allows it.
                 v.images = crate::images::all_images(repo, &rules.images, commit.tree_id());
                 return Ok(v);
             }
         };
-        let undecided = |e: Error| {
+        let base = bases[0];
+        let undecided = |e: Error, at: Oid| {
             let detail = match std::error::Error::source(&e) {
                 Some(cause) => format!("{e}: {cause}"),
                 None => e.to_string(),
@@ -185,30 +246,51 @@ impl<'c> Engine<'c> {
                 detail.clone(),
             );
             v.merge_base = Some(base);
+            v.merge_bases = bases.clone();
             v.reasons = vec![format!(
                 "cannot compare with the merge-base {}: {detail}; rebuilding to be safe",
-                crate::git::short(&base)
+                crate::git::short(&at)
             )];
             v
         };
-        let base_tree = match repo.find_commit(base).map(|c| c.tree_id()) {
-            Ok(t) => t,
-            Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e))),
-        };
-        let judged = match crate::images::judge_trees(
-            repo,
-            &mut self.objects,
-            &rules.images,
-            &rules.matcher,
-            base_tree,
-            commit.tree_id(),
-        ) {
-            Ok(j) => j,
-            // Only an object that cannot be read leaves the answer open ("rebuild, base
-            // unknown"); a config mistake or a cycle of images is an error to fix.
-            Err(e) if e.is_unreadable_object() => return Ok(undecided(e)),
-            Err(e) => return Err(e),
-        };
+        let mut judged = Vec::new();
+        let mut config_change = None;
+        let mut notes = Vec::new();
+        for &b in &bases {
+            let base_commit = match repo.find_commit(b) {
+                Ok(c) => c,
+                Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e), b)),
+            };
+            let base_tree = base_commit.tree_id();
+            let mut sets = vec![Rc::clone(&rules)];
+            if config_blob(&base_commit) != config_blob(&commit) {
+                config_change.get_or_insert_with(|| config_change_of(&base_commit, &commit));
+                match self.rules_of_tree(&base_commit, &format!("the merge-base {}", short(&b))) {
+                    Ok(r) => sets.push(r),
+                    // The base's own file may be what the branch fixes: judge by the tip's.
+                    Err(e) => notes.push(format!(
+                        "warning: the merge-base's rules could not be read ({e}); judged by the tip's only"
+                    )),
+                }
+            }
+            for set in sets {
+                match crate::images::judge_trees(
+                    repo,
+                    &mut self.objects,
+                    &set.images,
+                    &set.matcher,
+                    base_tree,
+                    commit.tree_id(),
+                ) {
+                    Ok(j) => judged.push(j),
+                    // Only an object that cannot be read leaves the answer open ("rebuild,
+                    // base unknown"); a config mistake or a cycle of images is an error.
+                    Err(e) if e.is_unreadable_object() => return Ok(undecided(e, b)),
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let judged = union::merge(judged);
         let diff = judged.changes;
         let attribution = if opts.commits {
             let max = rules.content.max_commits;
@@ -232,6 +314,25 @@ impl<'c> Engine<'c> {
             attribution,
         );
         v.images = judged.images;
+        v.warnings = judged.warnings;
+        if bases.len() > 1 {
+            let list: Vec<String> = bases.iter().map(short).collect();
+            v.reasons.push(format!(
+                "compared with all {} merge-bases ({}); any difference counts",
+                bases.len(),
+                list.join(", ")
+            ));
+        }
+        v.merge_bases = bases;
+        if let Some(c) = config_change {
+            v.reasons.push(format!(
+                "the branch changes {} ({}): judged by the merge-base's rules and the tip's, either counts",
+                c.path,
+                c.kind.word()
+            ));
+            v.config_change = Some(c);
+        }
+        v.reasons.extend(notes);
         if rules.matcher.is_empty() {
             v.reasons.push(format!(
                 "warning: no patterns are configured ({}), so nothing can ever count",
@@ -248,5 +349,25 @@ impl<'c> Engine<'c> {
             .map(|t| self.judge(t, opts))
             .collect::<Result<Vec<_>>>()?;
         Ok(Report::new(self.upstream.clone(), verdicts))
+    }
+}
+
+/// The blob of a commit's `.dockguard.toml`, if it has one.
+fn config_blob(c: &git2::Commit<'_>) -> Option<Oid> {
+    c.tree()
+        .ok()
+        .and_then(|t| t.get_name(crate::config::FILE_NAME).map(|e| e.id()))
+}
+
+/// How `.dockguard.toml` differs between a merge-base and the tip.
+fn config_change_of(base: &git2::Commit<'_>, tip: &git2::Commit<'_>) -> ConfigChange {
+    let kind = match (config_blob(base), config_blob(tip)) {
+        (None, Some(_)) => crate::engine::changes::ChangeKind::Added,
+        (Some(_), None) => crate::engine::changes::ChangeKind::Deleted,
+        _ => crate::engine::changes::ChangeKind::Modified,
+    };
+    ConfigChange {
+        path: crate::config::FILE_NAME.to_owned(),
+        kind,
     }
 }

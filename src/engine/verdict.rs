@@ -25,6 +25,19 @@ fn ser_opt_oid<S: Serializer>(oid: &Option<Oid>, s: S) -> Result<S::Ok, S::Error
     }
 }
 
+fn ser_oids<S: Serializer>(oids: &[Oid], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(oids.iter().map(|o| o.to_string()))
+}
+
+/// A branch that edits the rules (`.dockguard.toml`): both versions judged it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigChange {
+    /// The file.
+    pub path: String,
+    /// added / deleted / modified (relative to the merge-base).
+    pub kind: ChangeKind,
+}
+
 /// Why there is no merge-base, for the verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BaseUnknown {
@@ -77,9 +90,20 @@ pub struct TargetVerdict {
     /// The commit judged.
     #[serde(serialize_with = "ser_oid")]
     pub tip: Oid,
-    /// The merge-base with upstream, when known.
+    /// The merge-base with upstream, when known (git's choice when there are several).
     #[serde(serialize_with = "ser_opt_oid")]
     pub merge_base: Option<Oid>,
+    /// Every merge-base (`git merge-base --all`), `merge_base` first; the tip was compared
+    /// with each of them. Empty when unknown.
+    #[serde(serialize_with = "ser_oids", skip_serializing_if = "Vec::is_empty")]
+    pub merge_bases: Vec<Oid>,
+    /// When the branch edits `.dockguard.toml`: it was judged by both sides' rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_change: Option<ConfigChange>,
+    /// What limits the judgement of this target's images (assumed contexts, sources
+    /// fetched at build time, build-arg overrides), one sentence each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Why the merge-base is unknown, when it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_unknown: Option<BaseUnknown>,
@@ -109,6 +133,9 @@ impl TargetVerdict {
             label,
             tip,
             merge_base: None,
+            merge_bases: Vec::new(),
+            config_change: None,
+            warnings: Vec::new(),
             reasons: vec![format!(
                 "no merge-base with upstream: {}; rebuilding to be safe",
                 reason.describe()
@@ -182,6 +209,9 @@ impl TargetVerdict {
             label,
             tip,
             merge_base: Some(base),
+            merge_bases: vec![base],
+            config_change: None,
+            warnings: Vec::new(),
             base_unknown: None,
             rebuild: !changes.is_empty(),
             changes: paths,

@@ -77,21 +77,42 @@ impl<'r> History<'r> {
         a: Oid,
         b: Oid,
     ) -> Result<Option<Oid>, ObjectError> {
+        Ok(self.merge_bases(objects, a, b)?.first().copied())
+    }
+
+    /// Every best common ancestor of `a` and `b` (`git merge-base --all a b`), git's
+    /// choice first (newest, then by id); empty when there is none. Criss-cross merges
+    /// have several, and which one `git merge-base` prints depends on commit dates.
+    pub fn merge_bases(
+        &self,
+        objects: &mut Objects<'_>,
+        a: Oid,
+        b: Oid,
+    ) -> Result<Vec<Oid>, ObjectError> {
         if a == b {
-            return Ok(Some(a));
+            return Ok(vec![a]);
         }
         if self.walkable {
-            match Walk::new(self.graph.as_ref(), objects).merge_base(a, b) {
+            match Walk::new(self.graph.as_ref(), objects).merge_bases(a, b) {
                 Ok(found) => return Ok(found),
                 Err(WalkError::Object(e)) => return Err(e),
                 Err(WalkError::Unusable) => {}
             }
         }
-        match self.repo.merge_base(a, b) {
-            Ok(oid) => Ok(Some(oid)),
-            Err(e) if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound => Ok(None),
-            Err(e) => Err(ObjectError::Git(e)),
-        }
+        let best = match self.repo.merge_base(a, b) {
+            Ok(oid) => oid,
+            Err(e) if e.class() == ErrorClass::Merge && e.code() == ErrorCode::NotFound => {
+                return Ok(Vec::new())
+            }
+            Err(e) => return Err(ObjectError::Git(e)),
+        };
+        let mut all = match self.repo.merge_bases(a, b) {
+            Ok(list) => list.iter().copied().collect::<Vec<_>>(),
+            Err(e) => return Err(ObjectError::Git(e)),
+        };
+        all.retain(|o| *o != best);
+        all.insert(0, best);
+        Ok(all)
     }
 }
 
@@ -169,7 +190,7 @@ impl<'a, 'r> Walk<'a, 'r> {
         }
     }
 
-    fn merge_base(mut self, a: Oid, b: Oid) -> Step<Option<Oid>> {
+    fn merge_bases(mut self, a: Oid, b: Oid) -> Step<Vec<Oid>> {
         let na = self.node_by_oid(a)?;
         let nb = self.node_by_oid(b)?;
         let mut candidates = self.paint(na, nb)?;
@@ -181,7 +202,10 @@ impl<'a, 'r> Walk<'a, 'r> {
             let node = &self.nodes[*n as usize];
             (Reverse(node.time), node.oid)
         });
-        Ok(candidates.first().map(|n| self.nodes[*n as usize].oid))
+        Ok(candidates
+            .iter()
+            .map(|n| self.nodes[*n as usize].oid)
+            .collect())
     }
 
     fn node_by_oid(&mut self, oid: Oid) -> Step<u32> {

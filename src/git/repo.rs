@@ -135,20 +135,35 @@ pub fn merge_base(
     target: Oid,
     upstream: Oid,
 ) -> MergeBase {
-    match history.merge_base(objects, target, upstream) {
-        Ok(Some(oid)) => MergeBase::Found(oid),
-        Ok(None) => MergeBase::Unknown {
+    match merge_bases(history, objects, repo, target, upstream) {
+        Ok(all) => MergeBase::Found(all[0]),
+        Err(unknown) => unknown,
+    }
+}
+
+/// `git merge-base --all target upstream`: every merge-base, git's choice first (never
+/// empty), or why there is none.
+pub fn merge_bases(
+    history: &History<'_>,
+    objects: &mut Objects<'_>,
+    repo: &Repository,
+    target: Oid,
+    upstream: Oid,
+) -> std::result::Result<Vec<Oid>, MergeBase> {
+    match history.merge_bases(objects, target, upstream) {
+        Ok(all) if !all.is_empty() => Ok(all),
+        Ok(_) => Err(MergeBase::Unknown {
             reason: if repo.is_shallow() {
                 NoBase::Shallow
             } else {
                 NoBase::UnrelatedHistory
             },
             detail: "no common ancestor".into(),
-        },
-        Err(e) => MergeBase::Unknown {
+        }),
+        Err(e) => Err(MergeBase::Unknown {
             reason: NoBase::MissingObject,
             detail: e.to_string(),
-        },
+        }),
     }
 }
 

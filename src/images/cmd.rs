@@ -50,6 +50,25 @@ pub fn tag(repo: &Repository, args: &TagArgs, env: &Env, out: &mut dyn Write) ->
         .map_err(|e| Error::git(format!("cannot read the tree of {rev}"), e))?;
     let set = catalog.image_set(repo, tree.id())?;
     let t = tag::content_tag(repo, &set, &tree, &args.image)?;
+    // What the tag cannot cover, for the image and what it is built on.
+    if let Some(img) = set.get(&args.image) {
+        let mut todo = vec![img];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(i) = todo.pop() {
+            if !seen.insert(i.name.clone()) {
+                continue;
+            }
+            for n in &i.notes {
+                eprintln!(
+                    "dockguard: warning: image `{}` ({}): {}",
+                    crate::render::outputs::one_line(&i.name),
+                    crate::render::outputs::one_line(&i.dockerfile_display()),
+                    crate::render::outputs::one_line(n)
+                );
+            }
+            todo.extend(i.parents.iter().filter_map(|p| set.get(&p.name)));
+        }
+    }
     write_out(out, format!("{t}\n").as_bytes())?;
     Ok(0)
 }
@@ -124,7 +143,8 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
             Some(Err(e)) => (None, Some(e.to_string())),
             None => (None, None),
         };
-        let mut warnings = img.warnings.clone();
+        let mut warnings = img.notes.clone();
+        warnings.extend(img.warnings.iter().cloned());
         for m in &img.missing {
             warnings.push(format!(
                 "line {}: {} {} names the image `{}` of this repository, which no dockerfile defines",
@@ -145,6 +165,21 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
                 .map(|e| crate::git::display_path(&e.path)),
             sources: img.parsed.sources.iter().map(|s| s.display()).collect(),
             extra_inputs: img.extra_globs.clone(),
+            also_contexts: img
+                .alt
+                .iter()
+                .map(|a| render::AlsoContext {
+                    context: a.display(),
+                    why: a.why.clone(),
+                })
+                .collect(),
+            follows: img.followed.clone(),
+            dockerfile_links: img
+                .dockerfile_chain
+                .iter()
+                .map(|e| crate::git::display_path(&e.path))
+                .collect(),
+            declared_by: img.declared.clone(),
             parents: img
                 .parents
                 .iter()

@@ -116,6 +116,11 @@ pub struct Parsed {
     pub refs: Vec<ImageRef>,
     /// `ADD` of URLs and git remotes.
     pub remote: Vec<String>,
+    /// The line of each [`Parsed::remote`].
+    pub remote_lines: Vec<usize>,
+    /// `ARG`s whose value decides a source or a `FROM` (line, name, instruction): a
+    /// `--build-arg` can override the default the analysis assumes.
+    pub arg_uses: Vec<(usize, String, &'static str)>,
     /// Heredoc sources (inline content).
     pub inline: usize,
     /// Problems, `line N: …`.
@@ -124,12 +129,19 @@ pub struct Parsed {
 
 /// Parses a Dockerfile's text.
 pub fn parse(text: &str) -> Parsed {
+    parse_with_args(text, &HashMap::new())
+}
+
+/// Parses a Dockerfile's text as built with `--build-arg`s (`None`: a value not known
+/// here): they replace the defaults of the `ARG`s they name.
+pub fn parse_with_args(text: &str, build_args: &HashMap<String, Option<String>>) -> Parsed {
     let lexed = lex(text);
     let mut p = Parser {
         escape: lexed.escape,
         out: Parsed::default(),
         global: HashMap::new(),
         scopes: Vec::new(),
+        build_args,
     };
     for (line, w) in &lexed.warnings {
         p.warn(*line, w.clone());
@@ -147,12 +159,14 @@ struct Scope {
     args: HashMap<String, Option<String>>,
 }
 
-struct Parser {
+struct Parser<'a> {
     escape: char,
     out: Parsed,
     /// `ARG`s before the first `FROM`: `None` means declared without a default.
     global: HashMap<String, Option<String>>,
     scopes: Vec<Scope>,
+    /// `--build-arg` values declared for this build.
+    build_args: &'a HashMap<String, Option<String>>,
 }
 
 /// Arguments BuildKit sets itself; usable in FROM without a declaration.
@@ -174,7 +188,7 @@ fn var_of(v: Option<&Option<String>>) -> Option<Var> {
     })
 }
 
-impl Parser {
+impl Parser<'_> {
     fn warn(&mut self, line: usize, message: String) {
         self.out.warnings.push(format!("line {line}: {message}"));
     }
@@ -237,6 +251,11 @@ impl Parser {
                 None
             }
         };
+        for name in var_names(written) {
+            if self.global.contains_key(&name) {
+                self.out.arg_uses.push((line, name, "FROM"));
+            }
+        }
         let expanded = expand(written, self.escape, &self.global_lookup()).known();
         let lower = expanded.as_deref().unwrap_or(written).to_ascii_lowercase();
         let base = if let Some(i) = self.stage_index(&lower) {
@@ -294,15 +313,21 @@ impl Parser {
                 Some((n, v)) => (n.to_owned(), Some(v)),
                 None => (word.clone(), None),
             };
+            let overridden = self.build_args.get(&name).cloned();
             if self.scopes.is_empty() {
-                let value =
-                    default.and_then(|v| expand(v, self.escape, &self.global_lookup()).known());
+                let value = match overridden {
+                    Some(v) => v,
+                    None => {
+                        default.and_then(|v| expand(v, self.escape, &self.global_lookup()).known())
+                    }
+                };
                 self.global.insert(name, value);
             } else {
-                let value = match default {
-                    Some(v) => self.expand_in_stage(v).known(),
+                let value = match (overridden, default) {
+                    (Some(v), _) => v,
+                    (None, Some(v)) => self.expand_in_stage(v).known(),
                     // `ARG NAME` in a stage takes the global default, if any.
-                    None => self.global.get(&name).cloned().flatten(),
+                    (None, None) => self.global.get(&name).cloned().flatten(),
                 };
                 if let Some(s) = self.scopes.last_mut() {
                     s.args.insert(name, value);
@@ -351,18 +376,41 @@ impl Parser {
             return;
         }
         let sources = &ins.args[..ins.args.len() - 1];
+        // `COPY --parents`: sources are include patterns where `**` spans directories.
+        let parents = ins
+            .flags
+            .iter()
+            .any(|f| f == "--parents" || f == "--parents=true");
         for src in sources {
             if is_heredoc_source(src, ins) {
                 self.out.inline += 1;
                 continue;
             }
+            self.note_arg_uses(src, line, if is_add { "ADD" } else { "COPY" });
             let expanded = self.expand_in_stage(src);
-            let text = expanded.with_any(&ANY.to_string());
+            let mut text = expanded.with_any(&ANY.to_string());
             if is_add && is_remote(&text) {
                 self.out.remote.push(text.replace(ANY, "*"));
+                self.out.remote_lines.push(line);
                 continue;
             }
+            if parents {
+                text = double_star_any(&text);
+            }
             self.source(&text, line);
+        }
+    }
+
+    /// Records the stage `ARG`s a source's text uses.
+    fn note_arg_uses(&mut self, word: &str, line: usize, what: &'static str) {
+        for name in var_names(word) {
+            let is_arg = self
+                .scopes
+                .last()
+                .is_some_and(|s| s.args.contains_key(&name) && !s.env.contains_key(&name));
+            if is_arg {
+                self.out.arg_uses.push((line, name, what));
+            }
         }
     }
 
@@ -410,6 +458,7 @@ impl Parser {
             let mut kind = "bind".to_owned();
             let mut from = None;
             let mut source = String::new();
+            let mut source_raw = None;
             for part in spec.split(',') {
                 let (k, raw) = part.split_once('=').unwrap_or((part, ""));
                 let v = || self.expand_in_stage(raw).with_any(&ANY.to_string());
@@ -417,9 +466,15 @@ impl Parser {
                     "type" => kind = v().to_ascii_lowercase(),
                     // Expanded (and checked against stage names) by `dependency`.
                     "from" => from = Some(raw.to_owned()),
-                    "source" | "src" => source = v(),
+                    "source" | "src" => {
+                        source_raw = Some(raw.to_owned());
+                        source = v();
+                    }
                     _ => {}
                 }
+            }
+            if let Some(raw) = source_raw.filter(|_| kind == "bind" && from.is_none()) {
+                self.note_arg_uses(&raw, ins.start_line, "RUN --mount");
             }
             match (kind.as_str(), from) {
                 ("bind" | "cache", Some(from)) if !from.is_empty() => {
@@ -450,8 +505,60 @@ fn is_heredoc_source(src: &str, ins: &Instruction) -> bool {
             .starts_with("<<")
 }
 
-/// A URL or git remote, which `ADD` fetches instead of reading the context.
+/// `**` in a `COPY --parents` pattern: any number of directories (as [`ANY`], with the
+/// slashes around it, so that zero directories match too; wider than `**`, never narrower).
+fn double_star_any(text: &str) -> String {
+    let mut out = text.replace("/**/", &format!("/{ANY}"));
+    out = out.replace("**/", &ANY.to_string());
+    out.replace("**", &ANY.to_string())
+}
+
+/// The variable names a word refers to (`$NAME`, `${NAME…}`).
+fn var_names(word: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = word.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let start = if b.get(i + 1) == Some(&b'{') {
+                i + 2
+            } else {
+                i + 1
+            };
+            let mut end = start;
+            while end < b.len() && (b[end].is_ascii_alphanumeric() || b[end] == b'_') {
+                end += 1;
+            }
+            if end > start {
+                out.push(word[start..end].to_owned());
+            }
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// A URL or git remote, which `ADD` fetches instead of reading the context
+/// (BuildKit's `dfgitutil.ParseGitRef` / `isHTTPSource`: a `scheme://` URL, or an
+/// scp-style `user@host:path`).
 fn is_remote(src: &str) -> bool {
+    if let Some((user, rest)) = src.split_once('@') {
+        let scp = !user.is_empty()
+            && user
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && rest.split_once(':').is_some_and(|(host, _)| {
+                !host.is_empty()
+                    && host
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+            });
+        if scp {
+            return true;
+        }
+    }
     let scheme_len = src
         .find("://")
         .filter(|&i| {

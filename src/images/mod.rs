@@ -17,15 +17,22 @@
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
 //! ever read (content tags use blob ids).
 
+pub(crate) mod bake;
+pub(crate) mod buildcmd;
 pub mod cmd;
+pub mod contexts;
+pub(crate) mod declared;
 pub mod dockerfile;
 pub mod graph;
 pub mod lexer;
+pub(crate) mod links;
 pub mod patterns;
 pub mod rules;
 pub mod shell;
 pub mod tag;
+pub(crate) mod view;
 pub mod walkcache;
+pub(crate) mod yaml;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -106,9 +113,34 @@ pub struct Image {
     pub external: Vec<String>,
     /// Problems with the dockerfile or its `.dockerignore`.
     pub warnings: Vec<String>,
+    /// What limits the judgement (assumed context, fetched sources, build-arg
+    /// overrides): shown by `images`, `check` and `tag`.
+    pub notes: Vec<String>,
+    /// When the dockerfile is a symlink: every link followed and the file(s) reached,
+    /// which count as the dockerfile too ([`links::dockerfile_chain`]).
+    pub dockerfile_chain: Vec<Entry>,
+    /// The context's own `.dockerignore` when `<dockerfile>.dockerignore` is in force
+    /// (the legacy builder reads only the former): a path is left out only when both
+    /// leave it out.
+    pub ignore_alt: Option<(Entry, Arc<Dockerignore>)>,
+    /// Other contexts the image is judged against ([`contexts`]).
+    pub alt: Vec<contexts::AltContext>,
+    /// Symlinks followed on source paths (`link -> target`).
+    pub followed: Vec<String>,
+    /// Where the build is declared (compose, bake, CI files), for messages.
+    pub declared: Vec<String>,
+    /// Proper prefixes of what the sources match (gitlinks, links), compiled on use.
+    prefixes: std::sync::OnceLock<Option<Regex>>,
 }
 
 impl Image {
+    /// Replaces the source patterns (with link targets added).
+    pub(crate) fn set_patterns(&mut self, patterns: Vec<String>) {
+        self.source_patterns = Arc::new(patterns);
+        self.sources = std::sync::OnceLock::new();
+        self.prefixes = std::sync::OnceLock::new();
+    }
+
     /// `path` relative to the context, when it is inside it.
     pub fn in_context<'p>(&self, path: &'p [u8]) -> Option<&'p [u8]> {
         if self.context.is_empty() {
@@ -120,11 +152,26 @@ impl Image {
     /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
     /// source names it or a directory above it, and `.dockerignore` keeps it).
     pub fn copies(&self, rel: &[u8]) -> bool {
-        self.sources
+        let named = self
+            .sources
             .get_or_init(|| patterns::sources_union(&self.source_patterns))
             .as_ref()
+            .is_some_and(|re| re.is_match(rel));
+        let ignored = || {
+            self.ignore.ignores(rel)
+                && self
+                    .ignore_alt
+                    .as_ref()
+                    .is_none_or(|(_, alt)| alt.ignores(rel))
+        };
+        if named && !ignored() {
+            return true;
+        }
+        // A gitlink or a symlink where a source's directory would be (see `links`).
+        self.prefixes
+            .get_or_init(|| links::prefix_regex(&self.source_patterns))
+            .as_ref()
             .is_some_and(|re| re.is_match(rel))
-            && !self.ignore.ignores(rel)
     }
 
     /// Whether a repository path matches one of the extra input globs.
@@ -134,12 +181,18 @@ impl Image {
 
     /// What `path` is to this image, if anything.
     pub fn claim(&self, path: &[u8]) -> Option<&'static str> {
-        if path == self.dockerfile.path {
+        if path == self.dockerfile.path || self.dockerfile_chain.iter().any(|e| e.path == path) {
             Some("dockerfile")
-        } else if self.ignore_paths.iter().any(|p| p == path) {
+        } else if self.ignore_paths.iter().any(|p| p == path)
+            || self
+                .alt
+                .iter()
+                .any(|a| a.ignore_files.iter().any(|e| e.path == path))
+        {
             Some(".dockerignore")
         } else if self.in_context(path).is_some_and(|rel| self.copies(rel))
             || self.extra_input(path)
+            || self.alt.iter().any(|a| a.claims(path))
         {
             Some("input")
         } else {
@@ -162,13 +215,29 @@ impl Image {
     }
 }
 
+impl Image {
+    /// Same tree-dependent judging (links, second ignore file, other contexts).
+    fn same_refinement(&self, other: &Image) -> bool {
+        self.source_patterns == other.source_patterns
+            && self.dockerfile_chain == other.dockerfile_chain
+            && self.ignore_alt.as_ref().map(|(e, _)| e) == other.ignore_alt.as_ref().map(|(e, _)| e)
+            && self.alt.len() == other.alt.len()
+            && self.alt.iter().zip(&other.alt).all(|(a, b)| {
+                a.path == b.path && a.patterns == b.patterns && a.ignore_files == b.ignore_files
+            })
+    }
+}
+
 /// The images of one tree.
 #[derive(Debug, Clone, Default)]
 pub struct ImageSet {
     /// By name.
     pub images: Vec<Image>,
-    /// Problems that concern the set (name clashes).
+    /// Problems that concern the set (name clashes, unreadable declaration files).
     pub warnings: Vec<String>,
+    /// Declaration files that cannot be read (also in `warnings`): they limit the
+    /// judgement, so `check` says them too.
+    pub declaration_warnings: Vec<String>,
 }
 
 impl ImageSet {
@@ -179,6 +248,19 @@ impl ImageSet {
                 .iter()
                 .find(|i| i.dockerfile.path == name.as_bytes())
         })
+    }
+
+    /// What limits the judgement of these images, one sentence each naming the image.
+    pub fn notes(&self) -> Vec<String> {
+        self.declaration_warnings
+            .iter()
+            .cloned()
+            .chain(self.images.iter().flat_map(|img| {
+                img.notes.iter().map(move |n| {
+                    format!("image `{}` ({}): {n}", img.name, img.dockerfile_display())
+                })
+            }))
+            .collect()
     }
 
     /// Whether any image is built from `path`.
@@ -199,6 +281,7 @@ impl ImageSet {
                         && o.dockerignore == img.dockerignore
                         && o.context == img.context
                         && o.extra_globs == img.extra_globs
+                        && o.same_refinement(img)
                 })
             })
             .collect()
@@ -208,8 +291,10 @@ impl ImageSet {
 /// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
 type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
 /// Images before their parents are resolved, by what they are made of: dockerfile path
-/// and blob, name, and the `.dockerignore` in force.
-type ImageCache = HashMap<(Vec<u8>, Oid, String, Option<Entry>), Image>;
+/// and blob, the blob parsed (a symlinked dockerfile's target), name, context, and the
+/// `.dockerignore` in force.
+type ImageKey = (Vec<u8>, Oid, Option<Oid>, String, Vec<u8>, Option<Entry>);
+type ImageCache = HashMap<ImageKey, Image>;
 
 /// Image sets kept per catalog (see [`Catalog::image_set`]).
 const MAX_SETS: usize = 8;
@@ -232,6 +317,10 @@ pub struct Catalog {
     used: RefCell<std::collections::HashSet<(Vec<u8>, Oid), walkcache::Fnv>>,
     /// Whether this run walked any subtree the memo did not know.
     learnt: std::cell::Cell<bool>,
+    /// Directory listings by tree id, for path lookups ([`view`]).
+    listings: RefCell<HashMap<Oid, view::Listing>>,
+    /// Parsed declaration files (compose, bake, CI), by blob id.
+    declared: RefCell<HashMap<Oid, Arc<declared::Declared>>>,
 }
 
 impl Drop for Catalog {
@@ -273,6 +362,8 @@ impl Catalog {
             memo: RefCell::default(),
             used: RefCell::default(),
             learnt: std::cell::Cell::new(false),
+            listings: RefCell::default(),
+            declared: RefCell::default(),
         })
     }
 
@@ -282,7 +373,11 @@ impl Catalog {
             return;
         }
         let file = walkcache::path(repo.commondir());
-        let fingerprint = walkcache::fingerprint(&self.matcher.fingerprint());
+        // The walk also collects declaration files (compose, bake, CI): memos made before
+        // it did are not reused.
+        let mut parts = self.matcher.fingerprint();
+        parts.push("declarations v1".into());
+        let fingerprint = walkcache::fingerprint(&parts);
         let (loaded, ages) = walkcache::load(&file, &fingerprint);
         self.walks.borrow_mut().extend(loaded);
         *self.memo.borrow_mut() = Some((file, fingerprint, ages));
@@ -334,12 +429,23 @@ impl Catalog {
         }
         self.load_memo(repo);
         let found = self.walk(repo, tree, &mut Vec::new())?;
-        let (ignores, dockerfiles): (Vec<&Entry>, Vec<&Entry>) = found
+        let (ignores, rest): (Vec<&Entry>, Vec<&Entry>) = found
             .iter()
             .partition(|e| e.path.ends_with(b".dockerignore"));
+        let (decl_files, mut dockerfiles): (Vec<&Entry>, Vec<&Entry>) = rest
+            .into_iter()
+            .partition(|e| declared::kind(&e.path).is_some() && !self.is_dockerfile(&e.path));
         let ignores: HashMap<&[u8], &Entry> =
             ignores.into_iter().map(|e| (&e.path[..], e)).collect();
-        let set = Arc::new(self.build(repo, &ignores, &dockerfiles)?);
+        let mut warnings = Vec::new();
+        let decls = self.declarations(repo, &decl_files, &mut warnings)?;
+        let extra = self.declared_only(repo, tree, &dockerfiles, &decls)?;
+        dockerfiles.extend(extra.iter());
+        dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
+        let mut set = self.build(repo, tree, &ignores, &dockerfiles, &decls)?;
+        set.warnings.extend(warnings.iter().cloned());
+        set.declaration_warnings = warnings;
+        let set = Arc::new(set);
         let mut sets = self.sets.borrow_mut();
         // A 1000-ref push judges 1000 trees: keep only a few sets (the merge-base's is the
         // one reused); images themselves stay cached by content, so rebuilding one is cheap.
@@ -376,7 +482,8 @@ impl Catalog {
                 out.extend(sub.iter().cloned());
             } else if entry.mode != 0o160000
                 && (prefix.ends_with(b".dockerignore")
-                    || self.matcher.classify(prefix) == Some(PathRole::Dockerfile))
+                    || self.matcher.classify(prefix) == Some(PathRole::Dockerfile)
+                    || declared::kind(prefix).is_some())
             {
                 out.push(Entry {
                     path: prefix.clone(),
@@ -393,6 +500,76 @@ impl Catalog {
             self.learnt.set(true);
             self.used.borrow_mut().insert(key.clone());
             self.walks.borrow_mut().insert(key, Arc::clone(&out));
+        }
+        Ok(out)
+    }
+
+    fn is_dockerfile(&self, path: &[u8]) -> bool {
+        self.matcher.classify(path) == Some(PathRole::Dockerfile)
+    }
+
+    /// Every declaration of the tree's compose, bake and CI files; files that cannot be
+    /// read are warnings (see [`declared`]).
+    fn declarations(
+        &self,
+        repo: &Repository,
+        files: &[&Entry],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<declared::Declaration>> {
+        let mut out = Vec::new();
+        for e in files {
+            if e.mode == 0o120000 {
+                continue;
+            }
+            let cached = self.declared.borrow().get(&e.oid).cloned();
+            let d = match cached {
+                Some(d) => d,
+                None => {
+                    let text = self.blob_text(repo, e, "")?;
+                    let d = Arc::new(declared::parse(&e.path, &text));
+                    self.declared.borrow_mut().insert(e.oid, Arc::clone(&d));
+                    d
+                }
+            };
+            warnings.extend(d.warnings.iter().cloned());
+            out.extend(d.decls.iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// Dockerfiles a declaration names that no dockerfile pattern does (`-f ci/build.df`):
+    /// they are images too, unless `match.exclude` says otherwise.
+    fn declared_only(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        found: &[&Entry],
+        decls: &[declared::Declaration],
+    ) -> Result<Vec<Entry>> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
+        let mut out: Vec<Entry> = Vec::new();
+        for d in decls {
+            let path = d.dockerfile.as_bytes();
+            if d.dockerfile.contains(dockerfile::ANY)
+                || found.iter().any(|e| e.path == path)
+                || out.iter().any(|e| e.path == path)
+                || self.matcher.excludes(path)
+            {
+                continue;
+            }
+            if let Some((mode, oid)) = view.entry(path)? {
+                if mode != view::MODE_TREE && mode != view::MODE_GITLINK {
+                    out.push(Entry {
+                        path: path.to_vec(),
+                        oid,
+                        mode: i32::try_from(mode).unwrap_or(0o100644),
+                    });
+                }
+            }
         }
         Ok(out)
     }
@@ -435,9 +612,16 @@ impl Catalog {
     fn build(
         &self,
         repo: &Repository,
+        tree: Oid,
         ignores: &HashMap<&[u8], &Entry>,
         found: &[&Entry],
+        decls: &[declared::Declaration],
     ) -> Result<ImageSet> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
         let mut set = ImageSet::default();
         let namings: Vec<_> = found.iter().map(|e| self.rules.name(&e.path)).collect();
         // Clashing names: each clashing image is named by its dockerfile path instead.
@@ -466,7 +650,63 @@ impl Catalog {
         }
         let mut images = Vec::new();
         for ((entry, naming), name) in found.iter().zip(&namings).zip(names) {
-            images.push(self.image(repo, ignores, entry, naming, name)?);
+            let mut chain = Vec::new();
+            let mut notes = Vec::new();
+            let parse = if entry.mode == 0o120000 {
+                let c = links::dockerfile_chain(&view, &entry.path)?;
+                for p in &c.paths {
+                    if let Some((mode, oid)) = view.entry(p)? {
+                        chain.push(Entry {
+                            path: p.clone(),
+                            oid,
+                            mode: i32::try_from(mode).unwrap_or(0o100644),
+                        });
+                    }
+                }
+                if let Some(why) = &c.outside {
+                    notes.push(format!(
+                        "the dockerfile is a symlink and {why}: what the docker CLI reads there cannot be judged"
+                    ));
+                }
+                c.files.first().map(|(path, mode, oid)| Entry {
+                    path: path.clone(),
+                    oid: *oid,
+                    mode: i32::try_from(*mode).unwrap_or(0o100644),
+                })
+            } else {
+                Some((*entry).clone())
+            };
+            if parse.is_none() && notes.is_empty() {
+                notes.push("the dockerfile is a symlink to nothing in the repository".into());
+            }
+            let mut naming = naming.clone();
+            let applied = contexts::apply_declarations(&mut naming, &entry.path, decls);
+            let mut image = self.image(repo, ignores, entry, parse.as_ref(), &naming, name)?;
+            image.dockerfile_chain = chain;
+            image.notes.extend(notes);
+            image.declared = applied.origins.clone();
+            // Declared `--build-arg`s: the sources as those builds see them count too.
+            if let Some(p) = parse.as_ref().filter(|_| !applied.args.is_empty()) {
+                let text = self.blob_text(repo, p, "the dockerfile ")?;
+                let mut patterns: Vec<String> = image
+                    .parsed
+                    .sources
+                    .iter()
+                    .map(|s| s.pattern.clone())
+                    .collect();
+                for args in &applied.args {
+                    for s in dockerfile::parse_with_args(&text, args).sources {
+                        if !patterns.contains(&s.pattern) {
+                            patterns.push(s.pattern);
+                        }
+                    }
+                }
+                image.set_patterns(patterns);
+            }
+            contexts::refine(&view, &mut image, &applied.plan, ignores, &|e| {
+                Ok(Arc::new(self.parse_ignore(repo, e)?.0.clone()))
+            })?;
+            images.push(image);
         }
         images.sort_by(|a, b| {
             a.name
@@ -515,6 +755,7 @@ impl Catalog {
         repo: &Repository,
         ignores: &HashMap<&[u8], &Entry>,
         entry: &Entry,
+        parse: Option<&Entry>,
         naming: &rules::Naming,
         name: String,
     ) -> Result<Image> {
@@ -530,13 +771,18 @@ impl Catalog {
         let key = (
             entry.path.clone(),
             entry.oid,
+            parse.map(|p| p.oid),
             name.clone(),
+            naming.context.clone(),
             in_force.map(|e| (*e).clone()),
         );
         if let Some(img) = self.images.borrow().get(&key) {
             return Ok(img.clone());
         }
-        let parsed = self.parse_dockerfile(repo, entry)?;
+        let parsed = match parse {
+            Some(p) => self.parse_dockerfile(repo, p)?,
+            None => Arc::new(Parsed::default()),
+        };
         let mut warnings = parsed.warnings.clone();
         let mut dockerignore = None;
         let mut ignore = Arc::new(Dockerignore::default());
@@ -588,6 +834,13 @@ impl Catalog {
             external: Vec::new(),
             warnings,
             parsed,
+            notes: Vec::new(),
+            dockerfile_chain: Vec::new(),
+            ignore_alt: None,
+            alt: Vec::new(),
+            followed: Vec::new(),
+            declared: Vec::new(),
+            prefixes: std::sync::OnceLock::new(),
         };
         self.images.borrow_mut().insert(key, image.clone());
         Ok(image)
@@ -602,6 +855,9 @@ pub struct Judged {
     pub changes: TreeChanges,
     /// Affected images of the target tree, in build order.
     pub images: Vec<AffectedImage>,
+    /// What limits the judgement (an assumed context, fetched sources, build-arg
+    /// overrides), naming the image and the line.
+    pub warnings: Vec<String>,
 }
 
 /// Compares the merge-base tree `base` with the target tree `target`.
@@ -631,7 +887,11 @@ pub fn judge_trees(
     };
     let changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images = graph::affected(&t, Some(&b), &changes.matched)?;
-    Ok(Judged { changes, images })
+    Ok(Judged {
+        changes,
+        images,
+        warnings: t.notes(),
+    })
 }
 
 /// A clone made with `--filter` (its missing objects can be fetched from a promisor).

@@ -3,7 +3,8 @@
 //! image of the repository (`images.parent` templates).
 //!
 //! Built-in names, for paths no rule matches:
-//! - `…/<dir>/Dockerfile`, `…/<dir>/Containerfile` → `<dir>`; at the root → `root`;
+//! - `…/<dir>/Dockerfile`, `…/<dir>/dockerfile`, `…/<dir>/Containerfile` → `<dir>`; at
+//!   the root → `root`;
 //! - `Dockerfile.<name>`, `Containerfile.<name>` → `<name>`;
 //! - `<name>.Dockerfile`, `<name>.dockerfile`, `<name>.Containerfile`,
 //!   `<name>.containerfile`, `<name>.docker` → `<name>`;
@@ -29,6 +30,8 @@ pub struct Naming {
     pub inputs: Vec<String>,
     /// Which `[[images.rule]]` decided (index), `None` for the built-in rules.
     pub rule: Option<usize>,
+    /// The context is declared (a rule's `context`), not assumed.
+    pub context_set: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +153,7 @@ impl ImageRules {
                 inputs: rule.inputs.iter().map(|g| fill(g)).collect(),
                 name,
                 rule: Some(i),
+                context_set: rule.context.is_some(),
             };
         }
         Naming {
@@ -157,6 +161,7 @@ impl ImageRules {
             context: dir_bytes(path).to_vec(),
             inputs: Vec::new(),
             rule: None,
+            context_set: false,
         }
     }
 
@@ -195,7 +200,7 @@ fn dir_bytes(path: &[u8]) -> &[u8] {
 }
 
 fn default_name(dir: &str, file: &str) -> String {
-    if file == "Dockerfile" || file == "Containerfile" {
+    if file == "Dockerfile" || file == "dockerfile" || file == "Containerfile" {
         return match dir.rsplit('/').next() {
             Some(d) if !d.is_empty() => d.to_owned(),
             _ => "root".to_owned(),

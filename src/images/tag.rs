@@ -16,6 +16,16 @@
 //! parent NUL <image name> NUL <its content tag> NUL            (sorted by name)
 //! ```
 //!
+//! Only when they apply (so that other images keep their tags), before the `parent`s:
+//!
+//! ```text
+//! dockerfile-link NUL <path> NUL <mode> NUL <blob id> NUL      (a symlinked dockerfile: each link and file)
+//! dockerignore NUL <path> NUL <mode> NUL <blob id> NUL         (the context's, when <dockerfile>.dockerignore is in force too)
+//! also-context NUL <path, "." for the root> NUL                (another context it is judged against)
+//! also-dockerignore NUL <path> NUL <mode> NUL <blob id> NUL    (that context's ignore files)
+//! also-input NUL <repository path> NUL <mode> NUL <blob id> NUL (what a build in that context reads)
+//! ```
+//!
 //! `input` lists every file of the context that a COPY/ADD/`RUN --mount` source names
 //! and `.dockerignore` keeps (submodules by commit id, symlinks by target blob);
 //! `extra` every file matching the image's `[[images.rule]]` `inputs`. Blob ids come
@@ -170,6 +180,36 @@ pub fn canonical(
     }
     for e in extras(repo, tree, image)? {
         entry(&mut out, "extra", &e, &e.path);
+    }
+    for e in &image.dockerfile_chain {
+        entry(&mut out, "dockerfile-link", e, &e.path);
+    }
+    if let Some((e, _)) = &image.ignore_alt {
+        entry(&mut out, "dockerignore", e, &e.path);
+    }
+    for alt in &image.alt {
+        let ctx = if alt.path.is_empty() {
+            b".".to_vec()
+        } else {
+            alt.path.clone()
+        };
+        record(&mut out, "also-context", &[&ctx]);
+        for e in &alt.ignore_files {
+            entry(&mut out, "also-dockerignore", e, &e.path);
+        }
+        let mut found = Vec::new();
+        if let Some(sub) = subtree(repo, tree, &alt.path)? {
+            let mut prefix = alt.path.clone();
+            leaves(repo, &sub, &mut prefix, &mut |e| {
+                if alt.claims(&e.path) {
+                    found.push(e);
+                }
+            })?;
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        for e in found {
+            entry(&mut out, "also-input", &e, &e.path);
+        }
     }
     for (name, tag) in parent_tags {
         record(&mut out, "parent", &[name.as_bytes(), tag.as_bytes()]);

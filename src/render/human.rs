@@ -116,6 +116,15 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
     for reason in &t.reasons {
         let _ = writeln!(out, "  {reason}");
     }
+    for w in &t.warnings {
+        // Warnings quote dockerfile text and paths from the push: one line each.
+        let _ = writeln!(
+            out,
+            "  {} {}",
+            st.bad.apply_to("warning:"),
+            crate::render::outputs::one_line(w)
+        );
+    }
     for c in &t.changes {
         let path = match (&c.old_path, c.kind) {
             (Some(old), ChangeKind::Renamed) => format!("{old} -> {}", c.path),

@@ -55,6 +55,15 @@ pub struct ImageView {
     pub sources: Vec<String>,
     /// Extra input globs from `[[images.rule]]`.
     pub extra_inputs: Vec<String>,
+    /// Other contexts it is judged against (the context is unknown, or declared more than
+    /// once), and why.
+    pub also_contexts: Vec<AlsoContext>,
+    /// Symlinks on source paths that are followed (`link -> target`).
+    pub follows: Vec<String>,
+    /// A symlinked dockerfile: the links followed and the file read.
+    pub dockerfile_links: Vec<String>,
+    /// Where the build is declared (compose, bake, CI files); empty when assumed.
+    pub declared_by: Vec<String>,
     /// Images of this repository it is built on.
     pub parents: Vec<ParentView>,
     /// Outside images it uses.
@@ -74,6 +83,15 @@ pub struct ImageView {
     pub tag_error: Option<String>,
     /// Problems with its dockerfile or `.dockerignore`.
     pub warnings: Vec<String>,
+}
+
+/// Another context an image is judged against.
+#[derive(Debug, Clone, Serialize)]
+pub struct AlsoContext {
+    /// The context (`.` for the root).
+    pub context: String,
+    /// Why.
+    pub why: String,
 }
 
 /// A parent in the `images` output.
@@ -206,7 +224,18 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
             }
         };
         row(&mut out, "dockerfile", img.dockerfile.clone());
+        row(&mut out, "via links", img.dockerfile_links.join(" -> "));
         row(&mut out, "context", img.context.clone());
+        for d in &img.declared_by {
+            row(&mut out, "declared", d.clone());
+        }
+        for a in &img.also_contexts {
+            row(
+                &mut out,
+                "also",
+                format!("context {} ({})", a.context, a.why),
+            );
+        }
         row(
             &mut out,
             "ignore",
@@ -223,6 +252,7 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
         }
         row(&mut out, "copies", copies);
         row(&mut out, "inputs", img.extra_inputs.join(", "));
+        row(&mut out, "follows", img.follows.join(", "));
         let parents: Vec<String> = img
             .parents
             .iter()

@@ -120,6 +120,20 @@ fn check_pair(history: &History<'_>, r: &TestRepo, a: Oid, b: Oid) -> Option<Oid
     let mut objects = Objects::new(&r.repo);
     let ours = history.merge_base(&mut objects, a, b).expect("merge-base");
     let theirs = git_bases(r, a, b);
+    // Every base (criss-cross merges have several): exactly git's `--all` set, ours first.
+    let all = history
+        .merge_bases(&mut objects, a, b)
+        .expect("merge-bases");
+    assert_eq!(
+        all.iter().copied().collect::<HashSet<_>>(),
+        theirs,
+        "{a} {b}: merge_bases differ from git merge-base --all"
+    );
+    assert_eq!(
+        all.first().copied(),
+        ours,
+        "{a} {b}: the first is merge_base's"
+    );
     match ours {
         None => assert!(
             theirs.is_empty(),

@@ -1,10 +1,14 @@
 //! The integration tests: one binary, real repositories, hermetic git.
 
 mod adversarial;
+mod bases;
 mod buildinfo;
 mod check;
 mod ci;
 mod cli;
+mod contexts;
+mod declared;
+mod differential;
 mod faults;
 mod fixture;
 mod gitlab;
@@ -18,6 +22,7 @@ mod lefthook;
 mod lexer;
 mod memo;
 mod mini_dockerd;
+mod names;
 mod pack;
 mod plan;
 mod plan_hostile;
@@ -32,6 +37,8 @@ mod schema;
 mod server;
 mod slug;
 mod static_binary;
+mod syntax;
 mod tag;
 mod testservers;
+mod trees;
 mod trust;

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::fixture::{with_master, TestRepo};
 
-fn validator() -> jsonschema::Validator {
+pub(crate) fn validator() -> jsonschema::Validator {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/check.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
         .expect("schema is JSON");
@@ -25,7 +25,7 @@ fn check(r: &TestRepo, args: &[&str]) -> Value {
     run.json()
 }
 
-fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
+pub(crate) fn assert_valid(v: &jsonschema::Validator, doc: &Value) {
     let errors: Vec<String> = v
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path))

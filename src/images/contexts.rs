@@ -1,0 +1,409 @@
+//! Which build contexts an image is judged against, per tree.
+//!
+//! The context is declared (an `[[images.rule]]` `context`, a compose file, a bake file, a
+//! CI command line: see [`super::declared`]) or assumed (the dockerfile's directory). An
+//! assumption can be wrong: `docker build -f docker/Dockerfile .` is the most common
+//! layout, and its `COPY src/main.c` matches nothing in `docker/`. A COPY/ADD/bind-mount
+//! source that matches nothing in the primary context means the context is not known, so
+//! the image is also judged against every other candidate: the repository root, each
+//! directory between it and the dockerfile, and the declared contexts; a file counts when
+//! any candidate's build would read it. This never narrows what counts; it is said in
+//! `images`, `check` and `tag`, with the fix (`[[images.rule]] context`).
+//!
+//! Each context is judged as the builder reads it: its `.dockerignore`
+//! (`<dockerfile>.dockerignore` first, which BuildKit reads; the legacy builder reads only
+//! `<context>/.dockerignore`, so when both exist a path is left out only when both leave
+//! it out), the symlinks on the source paths followed ([`super::links`]), and the
+//! gitlinks and links that stand where a source's directory would be.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use regex::bytes::Regex;
+
+use crate::error::Result;
+use crate::git::display_path;
+
+use super::declared::Declaration;
+use super::dockerfile::{Source, ANY};
+use super::links;
+use super::patterns::{source_regex, sources_union, Dockerignore};
+use super::view::{join, TreeView, MODE_GITLINK, MODE_TREE};
+use super::{Entry, Image};
+
+/// Entries walked to tell whether a pattern with unknown text matches anything.
+const MAX_SCAN: usize = 200_000;
+
+/// Another context an image is judged against.
+#[derive(Debug, Clone)]
+pub struct AltContext {
+    /// Repository-relative (empty: the root).
+    pub path: Vec<u8>,
+    /// Why it is a candidate.
+    pub why: String,
+    /// The `.dockerignore` files in force (at most two, see the module docs).
+    pub ignore_files: Vec<Entry>,
+    ignores: Vec<Arc<Dockerignore>>,
+    /// Source patterns in it (the image's, plus link targets found in this context).
+    pub patterns: Vec<String>,
+    sources: OnceLock<Option<Regex>>,
+    prefixes: OnceLock<Option<Regex>>,
+}
+
+impl AltContext {
+    /// What a repository path is to this context's build, if anything.
+    pub fn claims(&self, path: &[u8]) -> bool {
+        let rel = if self.path.is_empty() {
+            path
+        } else {
+            match path
+                .strip_prefix(&self.path[..])
+                .and_then(|r| r.strip_prefix(b"/"))
+            {
+                Some(r) => r,
+                None => return false,
+            }
+        };
+        copies(
+            &self.sources,
+            &self.prefixes,
+            &self.patterns,
+            &self.ignores,
+            rel,
+        )
+    }
+
+    /// The context for messages.
+    pub fn display(&self) -> String {
+        if self.path.is_empty() {
+            ".".into()
+        } else {
+            display_path(&self.path)
+        }
+    }
+}
+
+/// Whether a context-relative path is read: a source (or a link target) names it and no
+/// `.dockerignore` in force keeps it out, or it stands where a source's directory would
+/// be (a gitlink or a symlink: what is below it is not in this tree).
+pub(crate) fn copies(
+    sources: &OnceLock<Option<Regex>>,
+    prefixes: &OnceLock<Option<Regex>>,
+    patterns: &[String],
+    ignores: &[Arc<Dockerignore>],
+    rel: &[u8],
+) -> bool {
+    let named = sources
+        .get_or_init(|| sources_union(patterns))
+        .as_ref()
+        .is_some_and(|re| re.is_match(rel));
+    if named && (ignores.is_empty() || !ignores.iter().all(|i| i.ignores(rel))) {
+        return true;
+    }
+    prefixes
+        .get_or_init(|| links::prefix_regex(patterns))
+        .as_ref()
+        .is_some_and(|re| re.is_match(rel))
+}
+
+/// How the catalog decided an image's primary context.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Plan {
+    /// An `[[images.rule]]` set it, or a declaration did.
+    pub declared: bool,
+    /// Other contexts declarations name (and the assumed one, when some declaration's
+    /// context is unknown), with why.
+    pub others: Vec<(Vec<u8>, String)>,
+}
+
+/// What the declarations of one dockerfile decide.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Applied {
+    /// How the context was decided.
+    pub plan: Plan,
+    /// Where the build is declared.
+    pub origins: Vec<String>,
+    /// Each declaration's `--build-arg`s (those that pass any).
+    pub args: Vec<HashMap<String, Option<String>>>,
+}
+
+/// Applies the declarations naming `path` to its naming: the first declared context
+/// becomes the primary one (unless an `[[images.rule]]` set it), the others are judged
+/// too, and named build contexts are inputs.
+pub(crate) fn apply_declarations(
+    naming: &mut super::rules::Naming,
+    path: &[u8],
+    decls: &[Declaration],
+) -> Applied {
+    let mut out = Applied {
+        plan: Plan {
+            declared: naming.context_set,
+            others: Vec::new(),
+        },
+        ..Applied::default()
+    };
+    let mine: Vec<&Declaration> = decls.iter().filter(|d| names(d, path)).collect();
+    if mine.is_empty() {
+        return out;
+    }
+    let assumed = naming.context.clone();
+    let mut known: Vec<(Vec<u8>, String)> = Vec::new();
+    // A declaration whose dockerfile is a pattern (`-f $DOCKERFILE`) may not be about
+    // this image: its context is judged too, never instead.
+    let mut maybe: Vec<(Vec<u8>, String)> = Vec::new();
+    let mut unknown = None;
+    for d in &mine {
+        out.origins.push(d.origin.clone());
+        let list = if d.dockerfile.contains(ANY) {
+            &mut maybe
+        } else {
+            &mut known
+        };
+        match &d.context {
+            Some(c) if !list.iter().any(|(k, _)| k == c.as_bytes()) => {
+                list.push((c.as_bytes().to_vec(), format!("declared by {}", d.origin)));
+            }
+            Some(_) => {}
+            None if !d.dockerfile.contains(ANY) => unknown = unknown.or(Some(d.origin.clone())),
+            None => {}
+        }
+        for n in &d.named {
+            naming.inputs.push(format!("{}/**", links::escape(n)));
+        }
+        if !d.args.is_empty() {
+            out.args.push(d.args.iter().cloned().collect());
+        }
+    }
+    let mut others = known.into_iter();
+    if !naming.context_set {
+        if let Some((first, _)) = others.next() {
+            naming.context = first;
+            out.plan.declared = true;
+            if let Some(origin) = unknown {
+                out.plan.others.push((
+                    assumed,
+                    format!("{origin} builds it with a context that is not known here"),
+                ));
+            }
+        }
+    }
+    let primary = naming.context.clone();
+    out.plan
+        .others
+        .extend(others.chain(maybe).filter(|(c, _)| *c != primary));
+    out
+}
+
+/// Whether a declaration names the dockerfile `path` (unknown text matches anything).
+fn names(d: &Declaration, path: &[u8]) -> bool {
+    if !d.dockerfile.contains(ANY) {
+        return d.dockerfile.as_bytes() == path;
+    }
+    let re = d
+        .dockerfile
+        .split(ANY)
+        .map(regex::escape)
+        .collect::<Vec<_>>()
+        .join("(?s-u:.*)");
+    Regex::new(&format!("^(?-u:{re})$")).is_ok_and(|re| re.is_match(path))
+}
+
+/// The `.dockerignore` files in force for a context: `<dockerfile>.dockerignore` (BuildKit)
+/// and `<context>/.dockerignore` (both builders; the only one for the legacy builder).
+pub(crate) fn ignore_files(
+    dockerfile: &[u8],
+    ctx: &[u8],
+    ignores: &HashMap<&[u8], &Entry>,
+) -> Vec<Entry> {
+    let mut own = dockerfile.to_vec();
+    own.extend_from_slice(b".dockerignore");
+    let of_ctx = join(ctx, b".dockerignore");
+    [own, of_ctx]
+        .iter()
+        .filter_map(|p| ignores.get(&p[..]).map(|e| (*e).clone()))
+        .collect()
+}
+
+/// Refines an image for the tree it is in: links, a second `.dockerignore`, and the other
+/// contexts it is judged against.
+pub(crate) fn refine(
+    view: &TreeView<'_>,
+    image: &mut Image,
+    plan: &Plan,
+    ignores: &HashMap<&[u8], &Entry>,
+    parse_ignore: &dyn Fn(&Entry) -> Result<Arc<Dockerignore>>,
+) -> Result<()> {
+    for (src, line) in image.parsed.remote.iter().zip(&image.parsed.remote_lines) {
+        image.notes.push(format!(
+            "line {line}: ADD {src} is fetched at build time, so what it fetches cannot be judged (pin it: `ADD --checksum=…`, or a git URL at a commit)"
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (line, name, what) in &image.parsed.arg_uses {
+        if seen.insert((*line, name.clone())) {
+            image.notes.push(format!(
+                "line {line}: {what} uses ARG {name}, judged with its default{}; a `--build-arg {name}=…` can change what the build reads",
+                if image.declared.is_empty() { "" } else { " (and the values its declarations pass)" }
+            ));
+        }
+    }
+    // Both `.dockerignore`s when both exist (the legacy builder reads the context's).
+    let files = ignore_files(&image.dockerfile.path, &image.context, ignores);
+    if files.len() == 2 {
+        image.ignore_alt = Some((files[1].clone(), parse_ignore(&files[1])?));
+    }
+    let originals: Vec<String> = image.source_patterns.to_vec();
+    let derived = links::derived(view, &image.context, &originals)?;
+    if !derived.patterns.is_empty() {
+        let mut all = originals.clone();
+        all.extend(derived.patterns.iter().cloned());
+        image.set_patterns(all);
+        image.followed = derived.followed.clone();
+    }
+    let unmatched = unmatched(view, &image.context, &image.parsed.sources, &derived)?;
+    let mut candidates: Vec<(Vec<u8>, String)> = plan.others.clone();
+    if let Some(first) = unmatched.first() {
+        let what = if plan.declared {
+            format!("the declared context `{}`", image.context_display())
+        } else {
+            format!(
+                "context assumed `{}` (the dockerfile's directory)",
+                image.context_display()
+            )
+        };
+        let more = if unmatched.len() > 1 {
+            format!(" and {} more", unmatched.len() - 1)
+        } else {
+            String::new()
+        };
+        let mut widened = vec![Vec::new()];
+        let mut dir = super::view::parent(&image.dockerfile.path).to_vec();
+        while !dir.is_empty() {
+            widened.push(dir.clone());
+            dir = super::view::parent(&dir).to_vec();
+        }
+        for w in widened {
+            candidates.push((
+                w,
+                format!("`{}` matches nothing in the context", first.display()),
+            ));
+        }
+        candidates.retain(|(c, _)| *c != image.context);
+        let mut shown: Vec<String> = candidates
+            .iter()
+            .map(|(c, _)| {
+                if c.is_empty() {
+                    ".".into()
+                } else {
+                    display_path(c)
+                }
+            })
+            .collect();
+        shown.dedup();
+        image.notes.push(format!(
+            "{what}: `{}` (line {}){more} matches nothing there, so the image is also judged against {}; set `[[images.rule]] context` (or declare the build in a compose, bake or CI file)",
+            first.display(),
+            first.line,
+            shown.join(", ")
+        ));
+    }
+    let mut seen = vec![image.context.clone()];
+    for (path, why) in candidates {
+        if seen.contains(&path) {
+            continue;
+        }
+        seen.push(path.clone());
+        let files = ignore_files(&image.dockerfile.path, &path, ignores);
+        let parsed = files.iter().map(parse_ignore).collect::<Result<Vec<_>>>()?;
+        let d = links::derived(view, &path, &originals)?;
+        let mut patterns = originals.clone();
+        patterns.extend(d.patterns);
+        image.alt.push(AltContext {
+            path,
+            why,
+            ignore_files: files,
+            ignores: parsed,
+            patterns,
+            sources: OnceLock::new(),
+            prefixes: OnceLock::new(),
+        });
+    }
+    Ok(())
+}
+
+/// The sources that match nothing in the context `ctx` (nor does a link target derived
+/// from them).
+fn unmatched<'s>(
+    view: &TreeView<'_>,
+    ctx: &[u8],
+    sources: &'s [Source],
+    derived: &links::Derived,
+) -> Result<Vec<&'s Source>> {
+    let mut out = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        if matches_any(view, ctx, &s.pattern)? {
+            continue;
+        }
+        let mut via_link = false;
+        for (p, o) in derived.patterns.iter().zip(&derived.origin) {
+            if *o == i && matches_any(view, ctx, p)? {
+                via_link = true;
+                break;
+            }
+        }
+        if !via_link {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether a source pattern names anything in the context `ctx`. A gitlink on the way
+/// counts as a match (its content is the submodule's); so does a walk too large to finish.
+pub(crate) fn matches_any(view: &TreeView<'_>, ctx: &[u8], pattern: &str) -> Result<bool> {
+    let Some(_) = view.dir(ctx)? else {
+        return Ok(false);
+    };
+    if pattern.is_empty() {
+        return Ok(true);
+    }
+    let comps: Vec<&str> = pattern.split('/').collect();
+    descend(view, ctx.to_vec(), &comps)
+}
+
+fn descend(view: &TreeView<'_>, dir: Vec<u8>, comps: &[&str]) -> Result<bool> {
+    let Some((&comp, rest)) = comps.split_first() else {
+        return Ok(true);
+    };
+    if comp.contains(ANY) {
+        let re = Regex::new(&format!("^{}$", source_regex(&comps.join("/")))).ok();
+        let Some(re) = re else { return Ok(true) };
+        let mut hit = false;
+        let done = view.leaves(&dir, MAX_SCAN, &mut |rel, mode, _| {
+            hit = re.is_match(rel) || mode == MODE_GITLINK;
+            !hit
+        })?;
+        return Ok(hit || !done);
+    }
+    let Some(tree) = view.dir(&dir)? else {
+        return Ok(false);
+    };
+    let list = view.list(tree)?;
+    let re = Regex::new(&format!("^{}$", source_regex(comp))).ok();
+    for node in list.iter() {
+        let hit = match &re {
+            Some(re) => re.is_match(&node.name),
+            None => true,
+        };
+        if !hit {
+            continue;
+        }
+        if rest.is_empty() || node.mode == MODE_GITLINK {
+            return Ok(true);
+        }
+        if node.mode == MODE_TREE && descend(view, join(&dir, &node.name), rest)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
