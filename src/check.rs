@@ -15,15 +15,7 @@ use crate::render;
 /// Runs `check`. Exit 1 with `--exit-code` when a rebuild is needed.
 pub fn run(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     repo::workdir(repo, "check")?;
-    let flags: Vec<Flag> = args
-        .upstream
-        .iter()
-        .map(|u| Flag {
-            name: Name::Upstream,
-            value: u.clone(),
-            flag: "--upstream",
-        })
-        .collect();
+    let flags = Flag::given(&[(Name::Upstream, args.upstream.as_ref(), "--upstream")]);
     let ctx = Context::load(repo, env, Door::Local, &flags)?;
     for w in ctx.warnings() {
         eprintln!("dockguard: {w}");

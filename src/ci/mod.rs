@@ -279,28 +279,23 @@ impl Job {
 }
 
 fn flags(args: &CiArgs) -> Vec<Flag> {
-    let mut flags = Vec::new();
-    let mut add = |name, value: &Option<String>, flag| {
-        if let Some(v) = value {
-            flags.push(Flag {
-                name,
-                value: v.clone(),
-                flag,
-            });
-        }
-    };
-    add(Name::CiUpstreamUrl, &args.upstream_url, "--upstream-url");
-    add(
-        Name::CiUpstreamBranch,
-        &args.upstream_branch,
-        "--upstream-branch",
-    );
-    add(
-        Name::CiRequestVariable,
-        &args.request_variable,
-        "--request-variable",
-    );
-    flags
+    Flag::given(&[
+        (
+            Name::CiUpstreamUrl,
+            args.upstream_url.as_ref(),
+            "--upstream-url",
+        ),
+        (
+            Name::CiUpstreamBranch,
+            args.upstream_branch.as_ref(),
+            "--upstream-branch",
+        ),
+        (
+            Name::CiRequestVariable,
+            args.request_variable.as_ref(),
+            "--request-variable",
+        ),
+    ])
 }
 
 /// Fetches the upstream branch (deepening a shallow clone until the merge-base is there)

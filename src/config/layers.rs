@@ -417,6 +417,22 @@ pub struct Flag {
     pub flag: &'static str,
 }
 
+impl Flag {
+    /// The flags that were given, from `(key, value if given, flag as typed)`.
+    pub fn given(flags: &[(Name, Option<&String>, &'static str)]) -> Vec<Flag> {
+        flags
+            .iter()
+            .filter_map(|(name, value, flag)| {
+                value.map(|v| Flag {
+                    name: *name,
+                    value: v.clone(),
+                    flag,
+                })
+            })
+            .collect()
+    }
+}
+
 /// The layers above the file (git config, environment, flags), read once per run.
 #[derive(Debug, Clone, Default)]
 pub struct Layers {

@@ -76,15 +76,7 @@ pub fn tag(repo: &Repository, args: &TagArgs, env: &Env, out: &mut dyn Write) ->
 /// `dockguard images [REV] [--affected] [--format …]`.
 pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let rev = args.rev.as_deref().unwrap_or("HEAD");
-    let flags: Vec<Flag> = args
-        .upstream
-        .iter()
-        .map(|u| Flag {
-            name: Name::Upstream,
-            value: u.clone(),
-            flag: "--upstream",
-        })
-        .collect();
+    let flags = Flag::given(&[(Name::Upstream, args.upstream.as_ref(), "--upstream")]);
     let ctx = Context::load(repo, env, Door::Local, &flags)?;
     let commit = commit_of(repo, rev)?;
     let tree = commit
