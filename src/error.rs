@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::render::escape;
+
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -190,9 +192,11 @@ impl Error {
         2
     }
 
-    /// One line, the cause chain, and the hint, ready to print on stderr.
+    /// One line, the cause chain, and the hint, ready to print on stderr. Every part may
+    /// quote user-derived text (setting names, paths, refs), so each goes through
+    /// [`crate::render::escape::text`].
     pub fn render(&self) -> String {
-        let mut out = format!("dockguard: error: {self}");
+        let mut out = format!("dockguard: error: {}", escape::text(&self.to_string()));
         let mut source = std::error::Error::source(self);
         while let Some(cause) = source {
             // libgit2's Display appends "; class=…; code=…", which helps nobody.
@@ -204,12 +208,12 @@ impl Error {
             source = cause.source();
         }
         if let Some(hint) = self.hint() {
-            let _ = write!(out, "\n  hint: {hint}");
+            let _ = write!(out, "\n  hint: {}", escape::text(&hint));
         }
         out
     }
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    escape::text(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }

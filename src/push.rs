@@ -25,7 +25,8 @@ use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
 use crate::hook::chain::exit_code;
 use crate::hook::request::{configured_push_options, scan_push_args, OPTIONS_ENV};
-use crate::hook::{git_command, load_overrides, run_settings, sh_join};
+use crate::hook::{git_command, load_overrides, run_settings};
+use crate::render::escape::{self, shell_join as sh_join};
 use crate::Env;
 
 /// One line of `git push --porcelain` output.
@@ -138,9 +139,13 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
         }
         added.extend(["-o".to_owned(), want_and_need.want.clone()]);
         sent.push(want_and_need.want.clone());
-        let _ = writeln!(msg, "dockguard: pushing with -o {}", want_and_need.want);
+        let _ = writeln!(
+            msg,
+            "dockguard: pushing with -o {}",
+            escape::shell_word(&want_and_need.want)
+        );
     }
-    let _ = err.write_all(msg.as_bytes());
+    let _ = err.write_all(escape::lines(&msg).as_bytes());
     let _ = err.flush();
 
     let mut real = vec!["push".to_owned()];
@@ -207,9 +212,9 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                 let _ = writeln!(
                     msg,
                     "dockguard: {} ({}): cannot find the commit it pushes ({}); asking for the rebuild to be safe",
-                    r.to,
-                    r.from,
-                    e.message()
+                    escape::text(&r.to),
+                    escape::text(&r.from),
+                    escape::text(e.message())
                 );
                 need = true;
                 continue;
@@ -230,7 +235,7 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                         msg,
                         "{}\ndockguard: cannot judge {}; asking for the rebuild to be safe",
                         e.render(),
-                        r.to
+                        escape::text(&r.to)
                     );
                     need = true;
                     continue;
@@ -242,12 +247,12 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                 let _ = writeln!(
                     msg,
                     "dockguard: {} needs an image rebuild: {}{}",
-                    r.to,
-                    v.reasons.join("; "),
+                    escape::text(&r.to),
+                    escape::text(&v.reasons.join("; ")),
                     if paths.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", paths.join(", "))
+                        format!(" ({})", escape::text(&paths.join(", ")))
                     }
                 );
             }
@@ -257,7 +262,8 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
     if !need {
         let _ = writeln!(
             msg,
-            "dockguard: no image rebuild needed; pushing without -o {want}"
+            "dockguard: no image rebuild needed; pushing without -o {}",
+            escape::shell_word(&want)
         );
     }
     Ok(Judgement { want, need, msg })

@@ -97,13 +97,10 @@ pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
         verify::Case::BaseUnknown => "rebuild (base unknown)",
     };
     let _ = writeln!(s, "### dockguard: {title}\n");
-    let _ = writeln!(
-        s,
-        "{}\n",
-        outputs::one_line(&verify::line(d, &ci.request_variable, push_option))
-            .replace('<', "&lt;")
-            .replace('`', "'")
-    );
+    // Our sentence, with every user-derived part a code span; the sentence itself is
+    // escaped too (it quotes nothing else, but Markdown must not find any syntax in it).
+    let line = verify::line_with(d, &ci.request_variable, push_option, &outputs::md_code);
+    let _ = writeln!(s, "{}\n", md_sentence(&line));
     let _ = writeln!(s, "| | |\n|---|---|");
     let up = &ci.report.upstream;
     let _ = writeln!(
@@ -136,6 +133,28 @@ pub fn step_summary(ci: &CiReport, d: &Decision, push_option: &str) -> String {
     }
     s.push('\n');
     s
+}
+
+/// Our own sentence for Markdown: code spans (already escaped by
+/// [`outputs::md_code`]) kept, `<`, `&`, `[`, `]`, `!`, `*`, `_` and `\` outside them
+/// backslash-escaped, so nothing renders as HTML, a link, an image or emphasis.
+fn md_sentence(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut in_code = false;
+    for c in line.chars() {
+        if c == '`' {
+            in_code = !in_code;
+        } else if !in_code
+            && matches!(
+                c,
+                '<' | '>' | '&' | '[' | ']' | '!' | '*' | '_' | '\\' | '|'
+            )
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::{env_name, Settings, KEYS};
 use crate::error::{Error, Result};
-use crate::render::outputs;
+use crate::render::{escape, outputs};
 
 use super::emit::DECISION_VARS;
 
@@ -90,15 +90,32 @@ pub fn is_request(value: Option<&str>) -> bool {
     }
 }
 
-/// The one line that says what happens and why.
+/// The one line that says what happens and why, for a terminal or a log.
 pub fn line(d: &Decision, request_var: &str, push_option: &str) -> String {
+    line_with(d, request_var, push_option, &|s| {
+        format!("`{}`", escape::text(s))
+    })
+}
+
+/// [`line`] with the user-derived parts (the request variable, the command with the push
+/// option) rendered by `code`: backquoted and escaped for a terminal, a Markdown code span
+/// ([`escape::md_code`]) for GitHub's step summary, where a `push_option` such as
+/// `![x](https://…)` must not render as an image.
+pub fn line_with(
+    d: &Decision,
+    request_var: &str,
+    push_option: &str,
+    code: &dyn Fn(&str) -> String,
+) -> String {
+    let command = code(&format!("git push -o {}", escape::shell_word(push_option)));
+    let request_var = escape::text(request_var);
     match d.case {
         Case::Needed => format!(
             "dockguard: REBUILD: images need a rebuild, and the pipeline requested it ({request_var} is set)"
         ),
         Case::Fallback if d.strict_failure => format!(
             "dockguard: FAILED (--strict): images need a rebuild but the pipeline did not request it \
-             ({request_var} is not set); push with `git push -o {push_option}` or use dockguard's pre-push hook"
+             ({request_var} is not set); push with {command} or use dockguard's pre-push hook"
         ),
         Case::Fallback => format!(
             "dockguard: REBUILD (fallback): images need a rebuild but the pipeline did not request it \

@@ -22,6 +22,7 @@ use super::{emit, git_command};
 use crate::cli::PrePushArgs;
 use crate::engine::verdict::{short, TargetVerdict};
 use crate::error::{Error, Result};
+use crate::render::escape::{self, shell_join as sh_join, shell_word as sh_quote};
 use crate::Env;
 
 /// At most this many refs are described in detail in messages (all are judged).
@@ -41,9 +42,9 @@ pub(super) fn describe(
         let _ = writeln!(
             msg,
             "  {} ({}): {}",
-            u.remote_ref,
+            escape::text(&u.remote_ref),
             short(&v.tip),
-            v.reasons.join("; ")
+            escape::text(&v.reasons.join("; "))
         );
         if let Some(first) = shown.get(i) {
             let _ = writeln!(msg, "      (same commit as {first})");
@@ -51,7 +52,7 @@ pub(super) fn describe(
         }
         shown.insert(*i, &u.remote_ref);
         if let Some(b) = &v.base_unknown {
-            let _ = writeln!(msg, "      {}", b.detail);
+            let _ = writeln!(msg, "      {}", escape::text(&b.detail));
         }
         for c in v.changes.iter().take(MAX_PATHS_SHOWN) {
             let path = match &c.old_path {
@@ -295,23 +296,24 @@ pub(super) fn repush(
         Landed::All => format!(
             "\ndockguard: THE PUSH ALREADY HAPPENED: {} now has your refs, pushed WITH -o {}.\n\
              dockguard: stopping the original push on purpose; the \"failed to push\" error git prints next is expected.\n",
-            args.remote, plan.want
+            escape::text(&args.remote),
+            sh_quote(&plan.want)
         ),
         Landed::None => format!(
             "\ndockguard: my push with -o {} failed ({}), and the remote has none of it: nothing was pushed; the original push is stopped too.\n  push again with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status)
         ),
         Landed::Some { done, not } => format!(
             "\ndockguard: my push with -o {} failed ({}) PART WAY: the remote has {} but not {}; the original push is stopped.\n  push the rest with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status),
-            done.join(", "),
-            not.join(", ")
+            escape::text(&done.join(", ")),
+            escape::text(&not.join(", "))
         ),
         Landed::Unknown(why) => format!(
             "\ndockguard: my push with -o {} failed ({}), and checking the remote failed too ({why}); see `git ls-remote {}`. The original push is stopped.\n  push again with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status),
             sh_quote(&args.remote)
         ),
@@ -374,45 +376,5 @@ fn landed(
             done: names(done),
             not: names(not),
         },
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn sh_quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
-    if safe {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// Joins words into one POSIX shell command line.
-pub fn sh_join(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| sh_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_for_a_posix_shell() {
-        assert_eq!(sh_quote("refs/heads/x"), "refs/heads/x");
-        assert_eq!(
-            sh_quote("ci.variable=DOCKGUARD_REBUILD=1"),
-            "ci.variable=DOCKGUARD_REBUILD=1"
-        );
-        assert_eq!(sh_quote("HEAD~"), "'HEAD~'");
-        assert_eq!(sh_quote(""), "''");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
-        assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("$(rm -rf /)"), "'$(rm -rf /)'");
     }
 }

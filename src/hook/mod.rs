@@ -32,10 +32,10 @@ use crate::engine::targets::Target;
 use crate::engine::verdict::{short, TargetVerdict};
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
+use crate::render::escape;
 use crate::Env;
 
 use self::action::{describe, repush, Plan};
-pub use self::action::{sh_join, sh_quote};
 use self::request::OPTIONS_ENV;
 use self::stdin::{parse_pre_push, PushUpdate};
 
@@ -163,8 +163,9 @@ pub fn pre_push(
     }
 }
 
+/// Writes a message: every line of it escaped ([`escape::lines`]), whatever it quotes.
 fn emit(err: &mut dyn Write, text: &str) {
-    let _ = err.write_all(text.as_bytes());
+    let _ = err.write_all(escape::lines(text).as_bytes());
     let _ = err.flush();
 }
 
@@ -335,10 +336,12 @@ fn decide(
         .take(MAX_REFS_NAMED)
         .collect::<Vec<_>>()
         .join(", ");
+    let shown_want = escape::shell_word(&want);
+    let names = escape::text(&names);
     if ctx.options.contains(&want) {
         let _ = writeln!(
             msg,
-            "dockguard: images must be rebuilt for {names}; this push asks for it (-o {want}, seen in {})",
+            "dockguard: images must be rebuilt for {names}; this push asks for it (-o {shown_want}, seen in {})",
             ctx.source
         );
         return Ok(Decision::Allow);
@@ -348,20 +351,24 @@ fn decide(
     }
     let _ = writeln!(
         msg,
-        "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {want})"
+        "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {shown_want})"
     );
     let seen = if ctx.options.is_empty() {
         "none".to_owned()
     } else {
-        ctx.options.join(", ")
+        ctx.options
+            .iter()
+            .map(|o| escape::shell_word(o))
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     let _ = writeln!(msg, "  push options seen: {seen} (from {})", ctx.source);
     let _ = writeln!(
         msg,
         "  upstream: {} at {} ({})",
-        up.refname,
+        escape::text(&up.refname),
         short(&up.oid),
-        up.chosen_by
+        escape::text(&up.chosen_by)
     );
     describe(msg, &rebuild, &judged.verdicts);
     let plan = Plan::new(repo, args, &updates, &ctx, &want);
@@ -379,7 +386,7 @@ fn decide(
             Some(true) => {
                 let _ = writeln!(
                     msg,
-                    "dockguard: dry run: a real push would be pushed again by dockguard with -o {want} (policy repush); nothing is pushed now"
+                    "dockguard: dry run: a real push would be pushed again by dockguard with -o {shown_want} (policy repush); nothing is pushed now"
                 );
                 Ok(Decision::Allow)
             }
@@ -418,10 +425,12 @@ fn explain(msg: &mut String, judged: &Judged<'_>, upstream: &str) {
             .map(|c| c.path.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        // Pushed paths may hold control characters: never print them raw.
+        let paths = escape::text(&paths);
         let _ = writeln!(
             msg,
             "dockguard: {} -> {}: {base}; {} path{} images are built from differ{}{}, {} other{} ignored; {}",
-            u.remote_ref,
+            escape::text(&u.remote_ref),
             short(&v.tip),
             v.changes.len(),
             plural(v.changes.len()),
@@ -439,7 +448,7 @@ fn explain(msg: &mut String, judged: &Judged<'_>, upstream: &str) {
             );
         }
         for r in &v.reasons {
-            let _ = writeln!(msg, "  {r}");
+            let _ = writeln!(msg, "  {}", escape::text(r));
         }
     }
 }

@@ -26,7 +26,8 @@ use crate::cli::InstallArgs;
 use crate::error::{Error, Result};
 use crate::git::repo::resolve_upstream;
 pub use crate::hook::chain::CHAINED_NAME;
-use crate::hook::{load_overrides, run_settings, sh_quote};
+use crate::hook::{load_overrides, run_settings};
+use crate::render::escape::shell_literal;
 use crate::{write_out, Env};
 
 /// The shim, as shipped in `hooks/pre-push`.
@@ -165,7 +166,7 @@ fn classify(hook: &Path) -> Result<Existing> {
 pub fn render_shim(binary: &Path) -> String {
     SHIM.replacen(
         RECORDED,
-        &format!("recorded={}", sh_quote(&binary.display().to_string())),
+        &format!("recorded={}", shell_literal(&binary.display().to_string())),
         1,
     )
 }
@@ -449,7 +450,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 "settings:   problem: {}",
                 e.render().replace('\n', "\n            ")
             );
-            write_out(out, s.as_bytes())?;
+            write_out(out, crate::render::escape::lines(&s).as_bytes())?;
             return Ok(0);
         }
     };
@@ -478,7 +479,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
     for (key, value, origin) in settings.effective() {
         let _ = writeln!(s, "  {:<24} {:<34} {origin}", key.name, value);
     }
-    write_out(out, s.as_bytes())?;
+    write_out(out, crate::render::escape::lines(&s).as_bytes())?;
     Ok(0)
 }
 

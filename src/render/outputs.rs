@@ -68,11 +68,9 @@ pub fn dotenv(vars: &[(String, String)]) -> Result<String> {
     Ok(out)
 }
 
-/// A line-safe rendering of arbitrary text (a path, a ref): control characters become `?`.
+/// A line-safe rendering of arbitrary text (a path, a ref): [`crate::render::escape::text`].
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::render::escape::text(text).into_owned()
 }
 
 /// `$GITHUB_OUTPUT` lines: `name=value` for scalars (sanitised), and a heredoc with a
@@ -126,14 +124,9 @@ pub fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Text for Markdown: inline code with backticks and control characters replaced, so a
-/// ref or path can neither break out of the span nor inject HTML.
+/// Text for Markdown: [`crate::render::escape::md_code`].
 pub fn md_code(text: &str) -> String {
-    let t: String = one_line(text)
-        .chars()
-        .map(|c| if c == '`' { '\'' } else { c })
-        .collect();
-    format!("`{}`", t.replace('|', "\\|"))
+    crate::render::escape::md_code(text)
 }
 
 /// Appends text to a file (GitHub's files are shared by every step of a job).
@@ -204,7 +197,7 @@ mod tests {
         let open = lines[1];
         let delim = open.strip_prefix("changed<<").expect("heredoc");
         assert_ne!(delim, evil, "delimiter differs from every value");
-        assert_eq!(lines[2..5], ["a/Dockerfile", evil.as_str(), "x?y=1"]);
+        assert_eq!(lines[2..5], ["a/Dockerfile", evil.as_str(), "x\\ny=1"]);
         assert_eq!(lines[5], delim);
         assert_eq!(lines.len(), 6);
     }
@@ -220,6 +213,6 @@ mod tests {
 
     #[test]
     fn markdown_code_spans_cannot_break_out() {
-        assert_eq!(md_code("a`b|c\n<x>"), "`a'b\\|c?<x>`");
+        assert_eq!(md_code("a`b|c\n<x>"), "`a'b\\|c\\n<x>`");
     }
 }

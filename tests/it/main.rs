@@ -20,6 +20,7 @@ mod precommit;
 mod props;
 mod push;
 mod schema;
+mod security;
 mod server;
 mod slug;
 mod tag;
