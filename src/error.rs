@@ -122,6 +122,13 @@ pub enum Error {
         /// What to do about it.
         hint: String,
     },
+    /// Content over one of dockguard's limits ([`crate::limits`]); the engine turns it
+    /// into "rebuild" with this message as the reason.
+    #[error("{message}")]
+    Limit {
+        /// What is over which limit.
+        message: String,
+    },
     /// A file operation failed.
     #[error("{context}")]
     Io {
@@ -183,6 +190,11 @@ impl Error {
             Error::Usage(_) => "see dockguard --help".into(),
             Error::Ci { hint, .. } => hint.clone(),
             Error::Hinted { hint, .. } => hint.clone(),
+            Error::Limit { .. } => {
+                "dockguard caps the work pushed content can ask for (README: Security model, Limits); \
+                 over a cap a verdict is always \"rebuild\""
+                    .into()
+            }
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }

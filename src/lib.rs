@@ -18,6 +18,7 @@ pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
 pub(crate) mod install;
+pub(crate) mod limits;
 pub(crate) mod push;
 pub(crate) mod render;
 

@@ -197,12 +197,12 @@ impl<'r> Engine<'r> {
                 Some(cause) => format!("{e}: {cause}"),
                 None => e.to_string(),
             };
-            let mut v = TargetVerdict::base_unknown(
-                label.clone(),
-                target.oid,
-                NoBase::MissingObject,
-                detail.clone(),
-            );
+            let reason = match e {
+                Error::Limit { .. } => NoBase::Limit,
+                _ => NoBase::MissingObject,
+            };
+            let mut v =
+                TargetVerdict::base_unknown(label.clone(), target.oid, reason, detail.clone());
             v.merge_base = Some(base);
             v.reasons = vec![format!(
                 "cannot compare with the merge-base {}: {detail}; rebuilding to be safe",

@@ -38,6 +38,9 @@ use crate::engine::changes::{diff_trees_with, TreeChanges};
 use crate::engine::matcher::{glob_to_regex, Matcher, PathRole};
 use crate::error::{Error, Result};
 use crate::git::objects::Objects;
+use crate::limits::{
+    MAX_DOCKERFILE_BYTES, MAX_DOCKERIGNORE_BYTES, MAX_DOCKERIGNORE_PATTERNS, MAX_TREE_DEPTH,
+};
 
 use crate::git::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
@@ -374,6 +377,11 @@ impl Catalog {
             }
             prefix.extend_from_slice(entry.name);
             if entry.is_tree() {
+                // One level of recursion per directory: bounded, so a branch of 10,000
+                // nested directories cannot overflow the stack.
+                if crate::limits::path_depth(prefix) > MAX_TREE_DEPTH {
+                    return Err(crate::limits::too_deep(prefix));
+                }
                 let sub = self.walk(repo, entry.oid()?, prefix)?;
                 out.extend(sub.iter().cloned());
             } else if entry.mode != 0o160000
@@ -403,20 +411,39 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let text = self.blob_text(repo, e, "the dockerfile ")?;
+        let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
         let parsed = Arc::new(dockerfile::parse(&text));
         self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }
 
-    /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}".
-    fn blob_text(&self, repo: &Repository, e: &Entry, what: &str) -> Result<String> {
+    /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}". A blob larger
+    /// than `max` bytes is not read at all: its size is asked first.
+    fn blob_text(&self, repo: &Repository, e: &Entry, what: &str, max: usize) -> Result<String> {
+        let over = |size: usize| Error::Limit {
+            message: format!(
+                "{what}{} is {size} bytes, more than the {max} dockguard reads",
+                crate::render::escape::text(&crate::engine::verdict::display_path(&e.path))
+            ),
+        };
+        if let Some(size) = repo
+            .odb()
+            .ok()
+            .and_then(|odb| odb.read_header(e.oid).ok())
+            .map(|(size, _)| size)
+            .filter(|size| *size > max)
+        {
+            return Err(over(size));
+        }
         let blob = self
             .raw(repo, e.oid, git2::ObjectType::Blob)
             .map_err(|err| {
                 let path = crate::engine::verdict::display_path(&e.path);
                 recontext(err, format!("cannot read {what}{path}"))
             })?;
+        if blob.len() > max {
+            return Err(over(blob.len()));
+        }
         Ok(String::from_utf8_lossy(&blob).into_owned())
     }
 
@@ -428,7 +455,16 @@ impl Catalog {
         if let Some(p) = self.ignores.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let text = self.blob_text(repo, e, "")?;
+        let text = self.blob_text(repo, e, "", MAX_DOCKERIGNORE_BYTES)?;
+        let n = patterns::count_patterns(&text);
+        if n > MAX_DOCKERIGNORE_PATTERNS {
+            return Err(Error::Limit {
+                message: format!(
+                    "{} has {n} patterns, more than the {MAX_DOCKERIGNORE_PATTERNS} dockguard compiles",
+                    crate::render::escape::text(&crate::engine::verdict::display_path(&e.path))
+                ),
+            });
+        }
         let parsed = Arc::new(Dockerignore::parse(&text));
         self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)

@@ -113,6 +113,14 @@ fn class_char(c: char) -> String {
     }
 }
 
+/// How many patterns a `.dockerignore` holds (lines that are neither comments nor blank),
+/// counted before anything is compiled.
+pub fn count_patterns(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count()
+}
+
 /// A parsed `.dockerignore`.
 #[derive(Debug, Clone, Default)]
 pub struct Dockerignore {

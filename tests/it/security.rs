@@ -2,9 +2,20 @@
 //! the real binary: every test here failed on the code before its fix.
 //!
 //! - raw output: escapes in `-v` paths, in `push_option`, in TOML key names, Markdown in the
-//!   step summary.
+//!   step summary;
+//! - unbounded work: a huge `.dockerignore`, a huge Dockerfile, 10,000 nested directories,
+//!   50,000 nested `${a:-…}`; crafted local state: a pack entry claiming 2^36 bytes.
+//!
+//! Tests that could eat the machine on the old code (unbounded reads and recursion) run
+//! the binary under `ulimit -v`, so the old code fails by aborting, not by swapping.
 
-use crate::fixture::with_master;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use git2::Oid;
+
+use crate::fixture::{dockguard, dockguard_bin, hermetic, with_master, Run, TestRepo};
 use crate::server::dockguard_stdin;
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -127,6 +138,257 @@ fn step_summary_renders_no_links_or_images_from_push_option() {
                     "{bad:?} rendered outside a code span:\n{md}"
                 );
             }
+        }
+    }
+}
+
+/// `dockguard check --format json` in `dir`, expecting an answer (exit 0).
+fn check(dir: &Path) -> serde_json::Value {
+    let run = dockguard(dir, &["check", "--format", "json"], &[]);
+    assert_eq!(
+        run.code, 0,
+        "exit {}\n{}\n{}",
+        run.code, run.stdout, run.stderr
+    );
+    run.json()
+}
+
+/// The binary under an address-space limit (KiB), so that unbounded allocation aborts
+/// instead of swapping the machine.
+fn dockguard_limited(dir: &Path, args: &[&str], kib: u64) -> Run {
+    let mut cmd = Command::new("sh");
+    hermetic(&mut cmd)
+        .current_dir(dir)
+        .arg("-c")
+        .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+        .arg(dockguard_bin())
+        .args(args);
+    let out = cmd.output().expect("run dockguard under ulimit");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// master with `img/Dockerfile` (`dockerfile`) and `img/src.txt`, origin/master there;
+/// then `feature` changes `img/src.txt` (and writes `extra` files first).
+fn image_branch(dockerfile: &str, extra: &[(&str, &str)]) -> TestRepo {
+    let r = TestRepo::new();
+    let mut files = vec![("img/Dockerfile", dockerfile), ("img/src.txt", "a\n")];
+    files.extend_from_slice(extra);
+    let base = r.commit("base", &files);
+    r.remote_ref("origin", "master", base);
+    r.switch_new("feature", base);
+    r.commit("change the source", &[("img/src.txt", "b\n")]);
+    r
+}
+
+fn assert_limit_rebuild(v: &serde_json::Value, what: &str) {
+    let t = &v["targets"][0];
+    assert_eq!(t["rebuild"], true, "{v:#}");
+    assert_eq!(t["base_unknown"]["reason"], "limit", "{v:#}");
+    let detail = t["base_unknown"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(what), "the reason names the limit: {v:#}");
+}
+
+// ---- 8. Unbounded work --------------------------------------------------------------
+
+#[test]
+fn a_huge_dockerignore_is_a_rebuild_with_the_reason() {
+    // src.txt is ignored by the first line, so a complete reading says "no rebuild";
+    // past the pattern cap dockguard does not read it, and must not say that.
+    let mut ignore = String::from("src.txt\n");
+    for i in 0..20_000 {
+        ignore.push_str(&format!("**/dir{i}/**/file{i}.*\n"));
+    }
+    let r = image_branch(
+        "FROM scratch\nCOPY . /\n",
+        &[("img/.dockerignore", &ignore)],
+    );
+    let v = check(r.path());
+    assert_limit_rebuild(&v, "patterns");
+}
+
+#[test]
+fn a_huge_dockerfile_is_a_rebuild_with_the_reason() {
+    // The branch changes a file the dockerfile does not copy: a complete reading says
+    // "no rebuild", but a 2 MiB dockerfile is not read at all.
+    let mut dockerfile = String::from("FROM scratch\nCOPY other.txt /\n");
+    while dockerfile.len() < 2 << 20 {
+        dockerfile
+            .push_str("RUN echo 0123456789012345678901234567890123456789012345678901234567\n");
+    }
+    let r = image_branch(&dockerfile, &[("img/other.txt", "o\n")]);
+    let v = check(r.path());
+    assert_limit_rebuild(&v, "bytes");
+}
+
+/// A tree of `depth` nested directories `d/d/…/d/f`, built bottom-up (no recursion).
+fn nested_tree(repo: &git2::Repository, depth: usize) -> Oid {
+    let blob = repo.blob(b"x\n").expect("blob");
+    let mut tb = repo.treebuilder(None).expect("tb");
+    tb.insert("f", blob, 0o100644).expect("insert");
+    let mut tree = tb.write().expect("tree");
+    for _ in 0..depth {
+        let mut tb = repo.treebuilder(None).expect("tb");
+        tb.insert("d", tree, 0o040000).expect("insert");
+        tree = tb.write().expect("tree");
+    }
+    tree
+}
+
+#[test]
+fn ten_thousand_nested_directories_do_not_overflow_the_stack() {
+    let (r, base) = with_master();
+    let deep = nested_tree(&r.repo, 10_000);
+    let base_commit = r.repo.find_commit(base).expect("base");
+    let mut tb = r
+        .repo
+        .treebuilder(Some(&base_commit.tree().expect("tree")))
+        .expect("tb");
+    tb.insert("deep", deep, 0o040000).expect("insert");
+    let root = r.repo.find_tree(tb.write().expect("root")).expect("root");
+    let sig = git2::Signature::now("t", "t@example.com").expect("sig");
+    r.repo
+        .commit(
+            Some("refs/heads/deep"),
+            &sig,
+            &sig,
+            "deep",
+            &root,
+            &[&base_commit],
+        )
+        .expect("commit");
+    let run = dockguard(r.path(), &["check", "--format", "json", "deep"], &[]);
+    assert_eq!(run.code, 0, "exit {}\n{}", run.code, run.stderr);
+    assert_limit_rebuild(&run.json(), "directories deep");
+    let images = dockguard(r.path(), &["images", "deep"], &[]);
+    assert_eq!(
+        images.code, 2,
+        "a clear error, not a crash: {}",
+        images.stderr
+    );
+    assert!(
+        images.stderr.contains("directories deep"),
+        "{}",
+        images.stderr
+    );
+}
+
+#[test]
+fn deeply_nested_variable_expansion_is_bounded() {
+    let n = 50_000;
+    let dockerfile = format!(
+        "FROM scratch\nARG a\nCOPY {}x{} /\n",
+        "${a:-".repeat(n),
+        "}".repeat(n)
+    );
+    let r = image_branch(&dockerfile, &[]);
+    let run = dockguard_limited(r.path(), &["check", "--format", "json"], 2 << 20);
+    assert_eq!(run.code, 0, "exit {}\n{}", run.code, run.stderr);
+    let v = run.json();
+    assert_eq!(
+        v["targets"][0]["rebuild"], true,
+        "the word matches any text: {v:#}"
+    );
+}
+
+// ---- 7. Crafted local state ---------------------------------------------------------
+
+fn sha1(bytes: &[u8]) -> [u8; 20] {
+    let mut child = Command::new("sha1sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha1sum (coreutils)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    let out = child.wait_with_output().expect("sha1sum");
+    let hex = String::from_utf8_lossy(&out.stdout);
+    let oid = Oid::from_str(&hex[..40]).expect("hex");
+    oid.as_bytes().try_into().expect("20 bytes")
+}
+
+/// Writes a one-object pack (+ index v2) into `objects/pack/` whose entry for `oid` says
+/// it is a `kind` of `claimed` bytes, followed by `payload` deflated.
+fn craft_pack(objects: &Path, oid: Oid, kind: u8, claimed: u64, payload: &[u8]) {
+    let mut pack = b"PACK".to_vec();
+    pack.extend(2u32.to_be_bytes());
+    pack.extend(1u32.to_be_bytes());
+    let offset = u32::try_from(pack.len()).expect("offset");
+    let mut size = claimed;
+    let mut byte = (kind << 4) | u8::try_from(size & 0x0f).expect("nibble");
+    size >>= 4;
+    while size > 0 {
+        pack.push(byte | 0x80);
+        byte = u8::try_from(size & 0x7f).expect("7 bits");
+        size >>= 7;
+    }
+    pack.push(byte);
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(payload).expect("deflate");
+    pack.extend(z.finish().expect("deflate"));
+    let pack_sum = sha1(&pack);
+    pack.extend(pack_sum);
+    let mut idx = vec![0xff, b't', b'O', b'c'];
+    idx.extend(2u32.to_be_bytes());
+    for i in 0..256u32 {
+        let n = u32::from(u32::from(oid.as_bytes()[0]) <= i);
+        idx.extend(n.to_be_bytes());
+    }
+    idx.extend(oid.as_bytes());
+    idx.extend(0u32.to_be_bytes()); // crc32: not checked on reads
+    idx.extend(offset.to_be_bytes());
+    idx.extend(pack_sum);
+    let idx_sum = sha1(&idx);
+    idx.extend(idx_sum);
+    let dir = objects.join("pack");
+    std::fs::create_dir_all(&dir).expect("pack dir");
+    // Sorts before any real pack: the reader looks here first.
+    let name = format!("pack-{}", "0".repeat(40));
+    std::fs::write(dir.join(format!("{name}.pack")), pack).expect("pack");
+    std::fs::write(dir.join(format!("{name}.idx")), idx).expect("idx");
+}
+
+#[test]
+fn a_pack_entry_claiming_2_pow_36_bytes_does_not_abort() {
+    let r = image_branch("FROM scratch\nCOPY src.txt /\n", &[]);
+    // The tip's `img` subtree: read by dockguard's own pack reader first (the root tree
+    // is read by libgit2 before, which refuses the entry by itself).
+    let img = r
+        .repo
+        .find_commit(r.head())
+        .expect("tip")
+        .tree()
+        .expect("tree")
+        .get_name("img")
+        .expect("img")
+        .id();
+    let bytes = r
+        .repo
+        .odb()
+        .expect("odb")
+        .read(img)
+        .expect("tree")
+        .data()
+        .to_vec();
+    craft_pack(&r.repo.path().join("objects"), img, 2, 1 << 36, &bytes);
+    for args in [&["check", "--format", "json"][..], &["images"][..]] {
+        let run = dockguard_limited(r.path(), args, 4 << 20);
+        assert!(
+            run.code == 0 || run.code == 2,
+            "an answer or a clear error, never a crash: exit {}\n{}",
+            run.code,
+            run.stderr
+        );
+        assert!(!run.stderr.contains("memory allocation"), "{}", run.stderr);
+        if run.code == 0 && args[0] == "check" {
+            assert_eq!(run.json()["targets"][0]["rebuild"], true, "{}", run.stdout);
         }
     }
 }
