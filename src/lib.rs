@@ -21,6 +21,7 @@ pub(crate) mod install;
 pub(crate) mod limits;
 pub(crate) mod push;
 pub(crate) mod render;
+pub(crate) mod safe_fs;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
 /// parsers of untrusted input, object access and merge-bases, and the names install

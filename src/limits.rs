@@ -35,6 +35,9 @@ pub const MAX_EXPANSION_DEPTH: usize = 32;
 /// a size read from disk.
 pub const MAX_OBJECT_BYTES: usize = 256 << 20;
 
+/// Largest walk memo (`.git/dockguard/dockerfiles-v4`) read; a larger one is ignored.
+pub const MAX_MEMO_BYTES: u64 = 64 << 20;
+
 /// Depth of a tree path: its number of components.
 pub fn path_depth(path: &[u8]) -> usize {
     if path.is_empty() {

@@ -141,9 +141,25 @@ pub fn append(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::io(what(), e))
 }
 
-/// Writes a whole file.
+/// Writes a whole report file (`--dotenv FILE`): a new file beside it with a random name,
+/// renamed over it. A path that is, or leads through, a symbolic link is refused: in a CI
+/// job the path usually names a file of the checkout, and a pushed branch can commit
+/// `dockguard.env -> /some/file` to have that file overwritten.
 pub fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    let shown = crate::render::escape::text(&path.display().to_string()).into_owned();
+    if let Some(link) = crate::safe_fs::linked_component(path) {
+        return Err(Error::Hinted {
+            message: format!(
+                "refusing to write {shown}: {} is a symbolic link",
+                crate::render::escape::text(&link.display().to_string())
+            ),
+            hint: "dockguard never writes through a link (the checkout's files come from whoever pushed): \
+                   remove the link from the branch, or write the report to a name the repository does not use"
+                .into(),
+        });
+    }
+    crate::safe_fs::replace(path, text.as_bytes(), 0o644)
+        .map_err(|e| Error::io(format!("cannot write {shown}"), e))
 }
 
 #[cfg(test)]

@@ -4,18 +4,22 @@
 //! - raw output: escapes in `-v` paths, in `push_option`, in TOML key names, Markdown in the
 //!   step summary;
 //! - unbounded work: a huge `.dockerignore`, a huge Dockerfile, 10,000 nested directories,
-//!   50,000 nested `${a:-…}`; crafted local state: a pack entry claiming 2^36 bytes.
+//!   50,000 nested `${a:-…}`; crafted local state: a pack entry claiming 2^36 bytes;
+//! - crafted local state: an emptied memo, a memo that is a link to `/dev/zero`; writes
+//!   through links: a committed `dockguard.env` link, planted links at install's and the
+//!   memo's temporary names, a writable hooks directory.
 //!
 //! Tests that could eat the machine on the old code (unbounded reads and recursion) run
 //! the binary under `ulimit -v`, so the old code fails by aborting, not by swapping.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use git2::Oid;
 
-use crate::fixture::{dockguard, dockguard_bin, hermetic, with_master, Run, TestRepo};
+use crate::fixture::{dockguard, dockguard_bin, git, hermetic, with_master, Run, TestRepo};
 use crate::server::dockguard_stdin;
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -153,22 +157,55 @@ fn check(dir: &Path) -> serde_json::Value {
     run.json()
 }
 
-/// The binary under an address-space limit (KiB), so that unbounded allocation aborts
-/// instead of swapping the machine.
-fn dockguard_limited(dir: &Path, args: &[&str], kib: u64) -> Run {
+/// The binary under an address-space limit (KiB), so that unbounded allocation fails
+/// instead of swapping the machine; also returns its peak resident set (KiB), since Rust's
+/// `read_to_end` turns a failed allocation into an error the old code then ignored.
+fn dockguard_limited(dir: &Path, args: &[&str], kib: u64) -> (Run, i64) {
     let mut cmd = Command::new("sh");
     hermetic(&mut cmd)
         .current_dir(dir)
         .arg("-c")
         .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
         .arg(dockguard_bin())
-        .args(args);
-    let out = cmd.output().expect("run dockguard under ulimit");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run dockguard under ulimit");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stderr, &mut s);
+        s
+    });
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    #[allow(unsafe_code)]
+    // SAFETY: an all-zero rusage is a valid value; wait4 fills it (and `status`) for our
+    // own child, which `child` will not wait for again (it is forgotten below).
+    let (rusage, waited) = unsafe {
+        let mut rusage: libc::rusage = std::mem::zeroed();
+        let waited = libc::wait4(pid, &mut status, 0, &mut rusage);
+        (rusage, waited)
+    };
+    assert_eq!(waited, pid, "wait4");
+    std::mem::forget(child);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    };
+    let run = Run {
+        code,
+        stdout: String::from_utf8_lossy(&out.join().expect("stdout")).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().expect("stderr")).into_owned(),
+    };
+    (run, rusage.ru_maxrss)
 }
 
 /// master with `img/Dockerfile` (`dockerfile`) and `img/src.txt`, origin/master there;
@@ -285,7 +322,7 @@ fn deeply_nested_variable_expansion_is_bounded() {
         "}".repeat(n)
     );
     let r = image_branch(&dockerfile, &[]);
-    let run = dockguard_limited(r.path(), &["check", "--format", "json"], 2 << 20);
+    let (run, _) = dockguard_limited(r.path(), &["check", "--format", "json"], 2 << 20);
     assert_eq!(run.code, 0, "exit {}\n{}", run.code, run.stderr);
     let v = run.json();
     assert_eq!(
@@ -379,7 +416,7 @@ fn a_pack_entry_claiming_2_pow_36_bytes_does_not_abort() {
         .to_vec();
     craft_pack(&r.repo.path().join("objects"), img, 2, 1 << 36, &bytes);
     for args in [&["check", "--format", "json"][..], &["images"][..]] {
-        let run = dockguard_limited(r.path(), args, 4 << 20);
+        let (run, _) = dockguard_limited(r.path(), args, 4 << 20);
         assert!(
             run.code == 0 || run.code == 2,
             "an answer or a clear error, never a crash: exit {}\n{}",
@@ -391,4 +428,211 @@ fn a_pack_entry_claiming_2_pow_36_bytes_does_not_abort() {
             assert_eq!(run.json()["targets"][0]["rebuild"], true, "{}", run.stdout);
         }
     }
+}
+
+/// The memo file dockguard wrote, whatever its format version.
+fn memo_file(r: &TestRepo) -> PathBuf {
+    std::fs::read_dir(r.repo.path().join("dockguard"))
+        .expect("memo dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("dockerfiles-v"))
+        })
+        .expect("a memo was written")
+}
+
+/// The memo with every subtree's dockerfile list emptied (records kept, counts 0),
+/// leaving a trailing checksum (format v4) as it was.
+fn emptied(bytes: &[u8]) -> Vec<u8> {
+    let header_end = {
+        let first = bytes.iter().position(|b| *b == b'\n').expect("magic") + 1;
+        first + bytes[first..].iter().position(|b| *b == b'\n').expect("fp") + 1
+    };
+    let v4 = bytes.starts_with(b"dockguard-dockerfiles v4\n");
+    let body_end = if v4 { bytes.len() - 20 } else { bytes.len() };
+    let mut out = bytes[..header_end].to_vec();
+    let mut at = header_end;
+    let u32_at = |at: usize| {
+        usize::try_from(u32::from_le_bytes(
+            bytes[at..at + 4].try_into().expect("u32"),
+        ))
+        .expect("usize")
+    };
+    let mut emptied = 0;
+    while at < body_end {
+        let plen = u32_at(at + 20);
+        let head = 20 + 4 + plen + 4;
+        out.extend_from_slice(&bytes[at..at + head]);
+        out.extend(0u32.to_le_bytes());
+        let n = u32_at(at + head);
+        emptied += n;
+        at += head + 4;
+        for _ in 0..n {
+            at += 20 + 4 + 4 + u32_at(at + 24);
+        }
+    }
+    assert!(emptied > 0, "the memo listed dockerfiles");
+    out.extend_from_slice(&bytes[body_end..]);
+    out
+}
+
+#[test]
+fn an_emptied_or_corrupted_memo_is_not_trusted() {
+    let r = TestRepo::new();
+    let base = r.commit(
+        "base",
+        &[
+            ("img/a/Dockerfile", "FROM scratch\nCOPY app.sh /\n"),
+            ("img/a/app.sh", "echo a\n"),
+        ],
+    );
+    r.remote_ref("origin", "master", base);
+    r.switch_new("feature", base);
+    r.commit("script", &[("img/a/app.sh", "echo b\n")]);
+    assert_eq!(check(r.path())["targets"][0]["rebuild"], true);
+    let memo = memo_file(&r);
+    let original = std::fs::read(&memo).expect("memo");
+    std::fs::write(&memo, emptied(&original)).expect("write");
+    let v = check(r.path());
+    assert_eq!(v["targets"][0]["rebuild"], true, "an emptied memo: {v:#}");
+    // One flipped byte anywhere: ignored too.
+    let mut flipped = std::fs::read(&memo).expect("memo");
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    std::fs::write(&memo, flipped).expect("write");
+    assert_eq!(check(r.path())["targets"][0]["rebuild"], true);
+}
+
+#[test]
+fn a_memo_that_is_a_link_to_dev_zero_is_not_read() {
+    let r = image_branch("FROM scratch\nCOPY src.txt /\n", &[]);
+    assert_eq!(check(r.path())["targets"][0]["rebuild"], true);
+    let memo = memo_file(&r);
+    std::fs::remove_file(&memo).expect("rm");
+    std::os::unix::fs::symlink("/dev/zero", &memo).expect("link");
+    let (run, peak) = dockguard_limited(r.path(), &["check", "--format", "json"], 2 << 20);
+    assert_eq!(run.code, 0, "exit {}\n{}", run.code, run.stderr);
+    assert_eq!(run.json()["targets"][0]["rebuild"], true);
+    assert!(peak < 200 << 10, "read without bound: peak RSS {peak} KiB");
+}
+
+// ---- 6. Writes through links --------------------------------------------------------
+
+#[test]
+fn dotenv_refuses_a_committed_symlink() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    let victim = r.scratch("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    std::os::unix::fs::symlink(&victim, r.path().join("dockguard.env")).expect("link");
+    let mut index = r.repo.index().expect("index");
+    index
+        .add_path(Path::new("dockguard.env"))
+        .expect("add link");
+    index.write().expect("index");
+    git(r.path(), &["commit", "-qm", "a link named like the report"]);
+    let run = r.dockguard(&[
+        "ci",
+        "--provider",
+        "generic",
+        "--no-fetch",
+        "--dotenv",
+        "dockguard.env",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("symbolic link"), "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious\n"
+    );
+    // A report path of its own works.
+    let own = r.scratch("own.env");
+    let run = r.dockguard(&[
+        "ci",
+        "--provider",
+        "generic",
+        "--no-fetch",
+        "--dotenv",
+        own.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::read_to_string(&own)
+        .expect("dotenv")
+        .contains("DOCKGUARD_DECISION="));
+}
+
+/// Links named `<dir>/<prefix><pid><suffix>` for the next `n` process ids, to `victim`.
+fn plant_pid_links(dir: &Path, prefix: &str, suffix: &str, victim: &Path, n: u32) {
+    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(std::process::id());
+    for pid in last + 1..=last + n {
+        let _ = std::os::unix::fs::symlink(victim, dir.join(format!("{prefix}{pid}{suffix}")));
+    }
+}
+
+fn victim(r: &TestRepo) -> PathBuf {
+    let v = r.scratch("victim");
+    std::fs::write(&v, "precious\n").expect("victim");
+    std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    v
+}
+
+fn assert_untouched(victim: &Path) {
+    assert_eq!(
+        std::fs::read_to_string(victim).expect("victim"),
+        "precious\n"
+    );
+    let mode = std::fs::metadata(victim)
+        .expect("meta")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "mode unchanged");
+}
+
+#[test]
+fn install_never_writes_through_a_planted_temporary_name() {
+    let (r, _) = with_master();
+    let hooks = r.repo.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks");
+    let v = victim(&r);
+    plant_pid_links(&hooks, ".pre-push.dockguard-tmp.", "", &v, 20_000);
+    let run = r.dockguard(&["install"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_untouched(&v);
+    let hook = std::fs::symlink_metadata(hooks.join("pre-push")).expect("hook");
+    assert!(hook.is_file() && hook.permissions().mode() & 0o777 == 0o755);
+}
+
+#[test]
+fn the_memo_is_never_written_through_a_planted_temporary_name() {
+    let r = image_branch("FROM scratch\nCOPY src.txt /\n", &[]);
+    let dir = r.repo.path().join("dockguard");
+    std::fs::create_dir_all(&dir).expect("memo dir");
+    let v = victim(&r);
+    plant_pid_links(&dir, ".dockerfiles.", ".tmp", &v, 20_000);
+    assert_eq!(check(r.path())["targets"][0]["rebuild"], true);
+    assert_untouched(&v);
+    let memo = memo_file(&r);
+    assert!(std::fs::symlink_metadata(memo).expect("memo").is_file());
+}
+
+#[test]
+fn install_warns_when_others_can_write_the_hooks_directory() {
+    let (r, _) = with_master();
+    let hooks = r.repo.path().join("hooks");
+    std::fs::create_dir_all(&hooks).expect("hooks");
+    std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let run = r.dockguard(&["install"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("can be written by everyone"),
+        "{}",
+        run.stdout
+    );
+    std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let run = r.dockguard(&["install"]);
+    assert!(!run.stdout.contains("warning"), "{}", run.stdout);
 }
