@@ -21,6 +21,11 @@ pub const MAX_DOCKERIGNORE_BYTES: usize = 1 << 20;
 /// Most patterns dockguard compiles from one `.dockerignore`. Over it: rebuild.
 pub const MAX_DOCKERIGNORE_PATTERNS: usize = 10_000;
 
+/// Most COPY/ADD/mount sources compiled into one image's source matcher; over it (or
+/// when the union does not compile, e.g. past the regex size limit) the image counts its
+/// whole context, and says so.
+pub const MAX_COPY_SOURCES: usize = 1_000;
+
 /// Deepest tree path walked (`a/b/c` has depth 3) by the tree diff and image discovery.
 /// Over it: rebuild, with the reason. Both walks recurse once per level; this bound keeps
 /// them well inside a 2 MiB thread stack.

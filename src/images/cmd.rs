@@ -125,6 +125,11 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
             None => (None, None),
         };
         let mut warnings = img.warnings.clone();
+        if let Some(why) = img.whole_context() {
+            warnings.push(format!(
+                "every file of the context counts: {why} (dockguard errs on the side of rebuilding)"
+            ));
+        }
         for m in &img.missing {
             warnings.push(format!(
                 "line {}: {} {} names the image `{}` of this repository, which no dockerfile defines",

@@ -98,7 +98,7 @@ pub struct Image {
     /// large repository never see a changed path in their context, and compiling 100
     /// regexes per push was a third of the hook's time on a 50k-file repository.
     source_patterns: Arc<Vec<String>>,
-    sources: std::sync::OnceLock<Option<Regex>>,
+    sources: std::sync::OnceLock<patterns::Sources>,
     extra: Option<Regex>,
     /// Images of this repository it is built on.
     pub parents: Vec<Parent>,
@@ -119,14 +119,29 @@ impl Image {
         path.strip_prefix(&self.context[..])?.strip_prefix(b"/")
     }
 
-    /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
-    /// source names it or a directory above it, and `.dockerignore` keeps it).
-    pub fn copies(&self, rel: &[u8]) -> bool {
+    fn sources(&self) -> &patterns::Sources {
         self.sources
-            .get_or_init(|| patterns::sources_union(&self.source_patterns))
-            .as_ref()
-            .is_some_and(|re| re.is_match(rel))
-            && !self.ignore.ignores(rel)
+            .get_or_init(|| patterns::compile_sources(&self.source_patterns))
+    }
+
+    /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
+    /// source names it or a directory above it, or the sources could not be compiled
+    /// and the whole context counts; and `.dockerignore` keeps it).
+    pub fn copies(&self, rel: &[u8]) -> bool {
+        let named = match self.sources() {
+            patterns::Sources::Nothing => false,
+            patterns::Sources::Patterns(re) => re.is_match(rel),
+            patterns::Sources::WholeContext(_) => true,
+        };
+        named && !self.ignore.ignores(rel)
+    }
+
+    /// Why this image counts its whole context, when its sources could not be compiled.
+    pub fn whole_context(&self) -> Option<&str> {
+        match self.sources() {
+            patterns::Sources::WholeContext(why) => Some(why),
+            _ => None,
+        }
     }
 
     /// Whether a repository path matches one of the extra input globs.
@@ -140,10 +155,14 @@ impl Image {
             Some("dockerfile")
         } else if self.ignore_paths.iter().any(|p| p == path) {
             Some(".dockerignore")
-        } else if self.in_context(path).is_some_and(|rel| self.copies(rel))
-            || self.extra_input(path)
-        {
+        } else if self.extra_input(path) {
             Some("input")
+        } else if self.in_context(path).is_some_and(|rel| self.copies(rel)) {
+            Some(if self.whole_context().is_some() {
+                "context file"
+            } else {
+                "input"
+            })
         } else {
             None
         }

@@ -7,7 +7,8 @@
 //!   50,000 nested `${a:-…}`; crafted local state: a pack entry claiming 2^36 bytes;
 //! - crafted local state: an emptied memo, a memo that is a link to `/dev/zero`; writes
 //!   through links: a committed `dockguard.env` link, planted links at install's and the
-//!   memo's temporary names, a writable hooks directory.
+//!   memo's temporary names, a writable hooks directory;
+//! - fail-open on a limit: 10,000 COPY lines.
 //!
 //! Tests that could eat the machine on the old code (unbounded reads and recursion) run
 //! the binary under `ulimit -v`, so the old code fails by aborting, not by swapping.
@@ -635,4 +636,33 @@ fn install_warns_when_others_can_write_the_hooks_directory() {
     std::fs::set_permissions(&hooks, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let run = r.dockguard(&["install"]);
     assert!(!run.stdout.contains("warning"), "{}", run.stdout);
+}
+
+// ---- 5. Fail-open on a limit --------------------------------------------------------
+
+#[test]
+fn ten_thousand_copy_lines_still_count_their_sources() {
+    let mut dockerfile = String::from("FROM scratch\n");
+    for i in 0..10_000 {
+        dockerfile.push_str(&format!(
+            "COPY a/very/long/path/to/some/directory/number/{i}/and/its/file-{i}.txt /d/\n"
+        ));
+    }
+    dockerfile.push_str("COPY src.txt /\n");
+    let r = image_branch(&dockerfile, &[]);
+    let v = check(r.path());
+    let t = &v["targets"][0];
+    assert_eq!(t["rebuild"], true, "a changed COPY source: {v:#}");
+    assert_eq!(t["changes"][0]["path"], "img/src.txt", "{v:#}");
+    let why = t["images"][0]["reasons"][0].as_str().unwrap_or_default();
+    assert!(
+        why.contains("the whole context counts"),
+        "it says so: {why}"
+    );
+    let images = r.dockguard(&["images"]);
+    assert!(
+        images.stdout.contains("every file of the context counts"),
+        "{}",
+        images.stdout
+    );
 }
