@@ -179,12 +179,21 @@ impl Plan {
         p
     }
 
-    fn common(&self, leases: &[String], refspecs: &[String]) -> Vec<String> {
+    /// Options, then the remote and refspecs. `--end-of-options` goes before them when
+    /// `always` (a command dockguard runs) or when one starts with `-` (a printed one:
+    /// git would read such a word as an option).
+    fn common(&self, leases: &[String], refspecs: &[String], always: bool) -> Vec<String> {
         let mut v = Vec::new();
         if self.atomic {
             v.push("--atomic".to_owned());
         }
         v.extend(leases.iter().cloned());
+        let dashed = std::iter::once(&self.remote)
+            .chain(refspecs)
+            .any(|w| w.starts_with('-'));
+        if always || dashed {
+            v.push("--end-of-options".to_owned());
+        }
         v.push(self.remote.clone());
         v.extend(refspecs.iter().cloned());
         v
@@ -195,7 +204,7 @@ impl Plan {
         for o in &self.cmdline_others {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs));
+        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
         sh_join(&v)
     }
 
@@ -204,7 +213,7 @@ impl Plan {
         for o in self.others.iter().chain([&self.want]) {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs));
+        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
         sh_join(&v)
     }
 
@@ -215,7 +224,7 @@ impl Plan {
         for o in self.sent_options() {
             v.extend(["-o".to_owned(), o]);
         }
-        v.extend(self.common(&self.all_leases, &self.exact_refspecs));
+        v.extend(self.common(&self.all_leases, &self.exact_refspecs, true));
         v
     }
 
@@ -348,7 +357,7 @@ fn landed(
     expected: &[(String, Option<String>)],
 ) -> Landed {
     let out = git_command(repo, env)
-        .arg("ls-remote")
+        .args(["ls-remote", "--end-of-options"])
         .arg(remote)
         .args(expected.iter().map(|(r, _)| r))
         .stdin(Stdio::null())

@@ -8,7 +8,8 @@
 //! - crafted local state: an emptied memo, a memo that is a link to `/dev/zero`; writes
 //!   through links: a committed `dockguard.env` link, planted links at install's and the
 //!   memo's temporary names, a writable hooks directory;
-//! - fail-open on a limit: 10,000 COPY lines.
+//! - fail-open on a limit: 10,000 COPY lines;
+//! - argument injection: an upstream URL that is a git option, helper transports, schemes.
 //!
 //! Tests that could eat the machine on the old code (unbounded reads and recursion) run
 //! the binary under `ulimit -v`, so the old code fails by aborting, not by swapping.
@@ -665,4 +666,62 @@ fn ten_thousand_copy_lines_still_count_their_sources() {
         "{}",
         images.stdout
     );
+}
+
+// ---- 1. Argument injection ----------------------------------------------------------
+
+#[test]
+fn an_upstream_url_that_is_a_git_option_runs_nothing() {
+    let (r, _) = with_master();
+    let pwned = r.scratch("PWNED");
+    let url = format!("--upload-pack=touch {}; false", pwned.display());
+    let flag = format!("--upstream-url={url}");
+    for extra in [&["--upstream-branch", "master"][..], &[][..]] {
+        let mut args = vec!["ci", "--provider", "generic", flag.as_str()];
+        args.extend_from_slice(extra);
+        let run = r.dockguard(&args);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            !pwned.exists(),
+            "git ran the option as a command: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("starts with `-`"), "{}", run.stderr);
+    }
+    // Through the environment (a CI variable) just the same.
+    let run = r.dockguard_env(
+        &["ci", "--provider", "generic", "--upstream-branch", "master"],
+        &[("DOCKGUARD_CI_UPSTREAM_URL", &url)],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(!pwned.exists());
+}
+
+#[test]
+fn helper_transports_and_unknown_schemes_are_refused() {
+    let (r, _) = with_master();
+    let pwned = r.scratch("PWNED2");
+    for url in [
+        format!("ext::sh -c touch% {}", pwned.display()),
+        "fd::3".to_owned(),
+        "http://example.invalid/x.git".to_owned(),
+        "gopher://example.invalid/x".to_owned(),
+    ] {
+        let run = r.dockguard(&[
+            "ci",
+            "--provider",
+            "generic",
+            "--upstream-url",
+            &url,
+            "--upstream-branch",
+            "master",
+        ]);
+        assert_eq!(run.code, 2, "{url}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("refusing to fetch"),
+            "{url}: {}",
+            run.stderr
+        );
+        assert!(!pwned.exists());
+    }
 }
