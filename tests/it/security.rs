@@ -9,7 +9,9 @@
 //!   through links: a committed `dockguard.env` link, planted links at install's and the
 //!   memo's temporary names, a writable hooks directory;
 //! - fail-open on a limit: 10,000 COPY lines;
-//! - argument injection: an upstream URL that is a git option, helper transports, schemes.
+//! - argument injection: an upstream URL that is a git option, helper transports, schemes;
+//! - tags: a branch named `latest` or like a content tag, a fork's `master` in a GitHub
+//!   `pull_request_target` run.
 //!
 //! Tests that could eat the machine on the old code (unbounded reads and recursion) run
 //! the binary under `ulimit -v`, so the old code fails by aborting, not by swapping.
@@ -724,4 +726,122 @@ fn helper_transports_and_unknown_schemes_are_refused() {
         );
         assert!(!pwned.exists());
     }
+}
+
+// ---- 3. Tag collisions --------------------------------------------------------------
+
+#[test]
+fn a_branch_named_latest_never_gets_the_shared_tag() {
+    let (r, base) = with_master();
+    r.switch_new("latest", base);
+    r.commit("x", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let env_file = r.scratch("ci.env");
+    let run = r.dockguard(&[
+        "ci",
+        "--provider",
+        "generic",
+        "--no-fetch",
+        "--ref",
+        "latest",
+        "--dotenv",
+        env_file.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dotenv = std::fs::read_to_string(&env_file).expect("dotenv");
+    assert!(
+        dotenv.contains("DOCKGUARD_REF_SLUG=_latest\n"),
+        "the shared tag stays upstream's: {dotenv}"
+    );
+    let slug = r.dockguard(&["slug", "latest"]);
+    assert_eq!(slug.stdout.trim(), "_latest");
+}
+
+#[test]
+fn a_branch_named_like_a_content_tag_or_a_reserved_name_never_gets_it() {
+    let r = TestRepo::new();
+    let content = format!("c1-{}", "5db4f7c5f42c8f393423eb507ad44fa838c56eb3");
+    for (name, want) in [
+        (content.as_str(), format!("_{content}")),
+        ("_latest", "__latest".to_owned()),
+        ("c2-next", "_c2-next".to_owned()),
+    ] {
+        let run = r.dockguard(&["slug", name]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout.trim(), want, "{name}");
+    }
+    let run = r.dockguard(&[
+        "slug",
+        "--reserve",
+        "master",
+        "--reserve",
+        "stable",
+        "stable",
+    ]);
+    assert_eq!(run.stdout.trim(), "_stable", "{}", run.stderr);
+    let run = r.dockguard(&["slug", "--help"]);
+    assert!(run.stdout.contains("Reserved tags"), "{}", run.stdout);
+}
+
+#[test]
+fn slugs_are_never_reserved_and_never_shared() {
+    use dockguard::slug::{docker_tag, is_docker_tag, is_reserved, ref_slug};
+    let names = [
+        "latest", "_latest", "__latest", "c1-abc", "_c1-abc", "c", "c-1", "c1", "master", "_",
+        "-latest", ".latest", "latest/", "x",
+    ];
+    let mut seen = std::collections::HashMap::new();
+    for n in names {
+        let t = ref_slug(n, None, &["master"]);
+        assert!(is_docker_tag(&t), "{n:?} -> {t:?}");
+        assert!(
+            !is_reserved(&t, &[]) || t.starts_with('_'),
+            "{n:?} -> {t:?}"
+        );
+        assert_ne!(t, "latest");
+        assert_ne!(t, "master");
+        if let Some(other) = seen.insert(t.clone(), n) {
+            panic!("{n:?} and {other:?} share the slug {t:?}");
+        }
+    }
+    assert_eq!(
+        docker_tag("master", None),
+        "master",
+        "the default branch keeps its name"
+    );
+}
+
+#[test]
+fn github_pull_request_target_slug_is_the_pull_request_number() {
+    let (r, base) = with_master();
+    // A fork's branch named `master`; pull_request_target runs on the base branch's ref.
+    r.switch_new("fork-master", base);
+    let tip = r.commit("x", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let event = r.scratch("event.json");
+    std::fs::write(
+        &event,
+        r#"{"number": 7, "pull_request": {"number": 7, "head": {"ref": "master"}},
+            "repository": {"default_branch": "master"}}"#,
+    )
+    .expect("event");
+    let output = r.scratch("gh.output");
+    let run = r.dockguard_env(
+        &["ci", "--no-fetch"],
+        &[
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", "pull_request_target"),
+            ("GITHUB_REF", "refs/heads/master"),
+            ("GITHUB_REF_NAME", "master"),
+            ("GITHUB_HEAD_REF", "master"),
+            ("GITHUB_BASE_REF", "master"),
+            ("GITHUB_SHA", &tip.to_string()),
+            ("GITHUB_EVENT_PATH", event.to_str().expect("utf-8")),
+            ("GITHUB_OUTPUT", output.to_str().expect("utf-8")),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = std::fs::read_to_string(&output).expect("GITHUB_OUTPUT");
+    assert!(
+        out.contains("ref-slug=pr-7\n"),
+        "never the fork's branch name: {out}"
+    );
 }
