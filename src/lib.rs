@@ -34,6 +34,8 @@ pub mod parts {
     pub use crate::images::dockerfile::{parse as parse_dockerfile, ANY};
     pub use crate::images::lexer::lex;
     pub use crate::images::patterns::sources_union;
+    pub use crate::images::walkcache::{encode as encode_memo, parse as parse_memo, WalkCache};
+    pub use crate::images::Entry;
     pub use crate::install::managers::LEFTHOOK_SNIPPET;
     pub use crate::install::{CHAINED_NAME, MARKER};
     pub use crate::render::outputs::{
