@@ -335,6 +335,15 @@ Examples:
 The docker tag matches [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; when characters were replaced or
 the name was cut, 8 hex digits of `git hash-object` of the name keep it unique.
 
+Reserved tags: a slug is never `latest`, never starts like a content tag (`c` and digits,
+then `-`, as in c1-<40 hex>) and never equals a --reserve TAG; such a slug, and any slug
+starting with `_`, gets a leading `_` (latest -> _latest, _x -> __x), so no branch can
+take the shared or a content-addressed tag, and no two names share a slug this way.
+`dockguard ci` also reserves the upstream tag (DOCKGUARD_UPSTREAM_TAG), the default branch
+outside its own pipelines, an MR's target branch, and pr-N/mr-N outside pull request N.
+  dockguard slug latest                   _latest
+  dockguard slug --reserve stable stable  _stable
+
 Exit codes: 0 printed; 2 error (e.g. nothing of the name survives and there is no oid).";
 
 /// Which CI system to assume.
@@ -422,6 +431,11 @@ pub struct SlugArgs {
     /// [default: REF resolved in the current repository, when there is one].
     #[arg(long, value_name = "OID")]
     pub oid: Option<String>,
+
+    /// A tag this slug must never equal (repeatable), e.g. the upstream tag or the default
+    /// branch's name in a tag pipeline; a slug equal to one gets a leading `_`.
+    #[arg(long, value_name = "TAG")]
+    pub reserve: Vec<String>,
 }
 
 const IMAGES_HELP: &str = "\

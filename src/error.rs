@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use crate::render::escape;
+
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -154,6 +156,13 @@ pub enum Error {
     /// of the wrong type): what dockguard itself found, with no lower-level cause.
     #[error("{0}")]
     Corrupt(String),
+    /// Content over one of dockguard's limits ([`crate::limits`]); the engine turns it
+    /// into "rebuild" with this message as the reason.
+    #[error("{message}")]
+    Limit {
+        /// What is over which limit.
+        message: String,
+    },
     /// A file operation failed.
     #[error("{context}")]
     Io {
@@ -201,10 +210,14 @@ impl Error {
         }
     }
 
-    /// True when an object of the repository could not be read (missing, corrupt, not
-    /// fetched): the engine then answers "rebuild, base unknown" rather than failing.
-    pub fn is_unreadable_object(&self) -> bool {
-        matches!(self, Error::Git { .. } | Error::Corrupt { .. })
+    /// True when the content could not be judged (an object missing, corrupt or not
+    /// fetched; content over a limit): the engine then answers "rebuild, base unknown"
+    /// rather than failing. Config mistakes are not such a case: they are errors.
+    pub fn leaves_the_answer_open(&self) -> bool {
+        matches!(
+            self,
+            Error::Git { .. } | Error::Corrupt { .. } | Error::Limit { .. }
+        )
     }
 
     /// What the user can do about it.
@@ -242,6 +255,11 @@ impl Error {
             Error::Ci { hint, .. } => hint.clone(),
             Error::Hinted { hint, .. } => hint.clone(),
             Error::Corrupt(_) => "the repository may be damaged: `git fsck` says where; a fresh clone repairs it".into(),
+            Error::Limit { .. } => {
+                "dockguard caps the work pushed content can ask for (README: Security model, Limits); \
+                 over a cap a verdict is always \"rebuild\""
+                    .into()
+            }
             Error::Git { .. } | Error::Io { .. } => return None,
         })
     }
@@ -262,7 +280,7 @@ impl Error {
             | Error::Ci { .. }
             | Error::Git { .. }
             | Error::Io { .. } => ErrorKind::RepoState,
-            Error::Corrupt(_) => ErrorKind::Corrupt,
+            Error::Corrupt(_) | Error::Limit { .. } => ErrorKind::Corrupt,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -279,13 +297,15 @@ impl Error {
         }
     }
 
-    /// One line, the cause chain, and the hint, ready to print on stderr.
+    /// One line, the cause chain, and the hint, ready to print on stderr. Every part may
+    /// quote user-derived text (setting names, paths, refs), so each goes through
+    /// [`crate::render::escape::text`].
     pub fn render(&self) -> String {
-        let mut out = format!("dockguard: error: {self}");
+        let mut out = format!("dockguard: error: {}", escape::text(&self.to_string()));
         if self.kind() == ErrorKind::Internal {
             out = format!(
                 "dockguard: internal error: {}",
-                self.to_string().trim_start_matches("internal error: ")
+                escape::text(self.to_string().trim_start_matches("internal error: "))
             );
         }
         let mut source = std::error::Error::source(self);
@@ -299,12 +319,12 @@ impl Error {
             source = cause.source();
         }
         if let Some(hint) = self.hint() {
-            let _ = write!(out, "\n  hint: {hint}");
+            let _ = write!(out, "\n  hint: {}", escape::text(&hint));
         }
         out
     }
 }
 
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    escape::text(&s.split_whitespace().collect::<Vec<_>>().join(" ")).into_owned()
 }

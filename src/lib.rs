@@ -30,10 +30,12 @@ pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
 pub(crate) mod install;
+pub(crate) mod limits;
 pub(crate) mod plan;
 pub(crate) mod push;
 
 pub(crate) mod render;
+pub(crate) mod safe_fs;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
 /// parsers of untrusted input, object access and merge-bases, and the names install
@@ -50,6 +52,8 @@ pub mod parts {
     pub use crate::images::dockerfile::{parse as parse_dockerfile, ANY};
     pub use crate::images::lexer::lex;
     pub use crate::images::patterns::sources_union;
+    pub use crate::images::walkcache::{encode as encode_memo, parse as parse_memo, WalkCache};
+    pub use crate::images::Entry;
     pub use crate::install::managers::LEFTHOOK_SNIPPET;
     pub use crate::install::{CHAINED_NAME, MARKER};
     pub use crate::render::outputs::{

@@ -26,8 +26,9 @@ use crate::engine::targets::Target;
 use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::hook::chain::exit_code;
+use crate::hook::git_command;
 use crate::hook::request::{configured_push_options, handoff_value, scan_push_args, OPTIONS_ENV};
-use crate::hook::{git_command, sh_join};
+use crate::render::escape::{self, shell_join as sh_join};
 
 /// One line of `git push --porcelain` output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,9 +172,13 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
         }
         added.extend(["-o".to_owned(), want_and_need.want.clone()]);
         sent.push(want_and_need.want.clone());
-        let _ = writeln!(msg, "dockguard: pushing with -o {}", want_and_need.want);
+        let _ = writeln!(
+            msg,
+            "dockguard: pushing with -o {}",
+            escape::shell_word(&want_and_need.want)
+        );
     }
-    let _ = err.write_all(msg.as_bytes());
+    let _ = err.write_all(escape::lines(&msg).as_bytes());
     let _ = err.flush();
 
     let mut real = vec!["push".to_owned()];
@@ -248,9 +253,9 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                 let _ = writeln!(
                     msg,
                     "dockguard: {} ({}): cannot find the commit it pushes ({}); asking for the rebuild to be safe",
-                    r.to,
-                    r.from,
-                    e.message()
+                    escape::text(&r.to),
+                    escape::text(&r.from),
+                    escape::text(e.message())
                 );
                 need = true;
                 continue;
@@ -271,7 +276,7 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                         msg,
                         "{}\ndockguard: cannot judge {}; asking for the rebuild to be safe",
                         e.render(),
-                        r.to
+                        escape::text(&r.to)
                     );
                     need = true;
                     continue;
@@ -283,12 +288,12 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
                 let _ = writeln!(
                     msg,
                     "dockguard: {} needs an image rebuild: {}{}",
-                    r.to,
-                    v.reasons.join("; "),
+                    escape::text(&r.to),
+                    escape::text(&v.reasons.join("; ")),
                     if paths.is_empty() {
                         String::new()
                     } else {
-                        format!(" ({})", paths.join(", "))
+                        format!(" ({})", escape::text(&paths.join(", ")))
                     }
                 );
             }
@@ -298,7 +303,8 @@ fn judge(repo: &Repository, env: &Env, refs: &[PorcelainRef]) -> Result<Judgemen
     if !need {
         let _ = writeln!(
             msg,
-            "dockguard: no image rebuild needed; pushing without -o {want}"
+            "dockguard: no image rebuild needed; pushing without -o {}",
+            escape::shell_word(&want)
         );
     }
     Ok(Judgement { want, need, msg })

@@ -16,6 +16,16 @@
 //! The hash is git's blob hash of the name (`printf %s NAME | git hash-object --stdin`),
 //! so it is stable across versions and machines and anyone can recompute it.
 //!
+//! Reserved tags: a branch's images must never overwrite a tag that means something else.
+//! A slug is reserved when it is `latest` (the shared tag skipped jobs and build caches
+//! use), starts with a content-tag prefix (`c` and digits, then `-`: `c1-<40 hex>` is an
+//! immutable content tag, see [`crate::images::tag`]), starts with `_` (the escape
+//! below), or is one of the names a caller adds (`--reserve`; in CI: the upstream tag, the
+//! default branch unless this is the default branch's own pipeline, the MR target branch,
+//! and `pr-<N>`/`mr-<N>` for anything but a pull request). A reserved slug gets a leading
+//! `_` (cut to fit), deterministically: `latest` -> `_latest`, `_x` -> `__x`. Since every
+//! escaped slug starts with `_` and no unescaped one does, no name can take another's.
+//!
 //! [`gitlab_ref_slug`] reproduces GitLab's `CI_COMMIT_REF_SLUG` exactly, including its
 //! ability to be empty: a template may need to predict the name GitLab gives.
 
@@ -51,12 +61,110 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// A docker tag for a ref name (see the module docs). `oid` is the commit the name points
-/// at, used only when nothing of the name survives.
+/// Tags a branch or tag slug never takes, whatever the context.
+pub const RESERVED: &[&str] = &["latest"];
+
+/// Whether `tag` is reserved: [`RESERVED`], a content-tag prefix (`c<digits>-`), a
+/// leading `_`, or one of `extra` (see the module docs).
+pub fn is_reserved(tag: &str, extra: &[&str]) -> bool {
+    let content_like = tag
+        .strip_prefix('c')
+        .and_then(|rest| rest.split_once('-'))
+        .is_some_and(|(digits, _)| {
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    tag.starts_with('_') || content_like || RESERVED.contains(&tag) || extra.contains(&tag)
+}
+
+/// A pull or merge request tag dockguard gives (`pr-<N>`, `mr-<N>`): reserved for refs
+/// that are not that request.
+pub fn is_request_tag(tag: &str) -> bool {
+    ["pr-", "mr-"].iter().any(|p| {
+        tag.strip_prefix(p)
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// A docker tag for a ref name (see the module docs) that is never reserved
+/// ([`is_reserved`] with `extra`). `oid` is the commit the name points at, used only when
+/// nothing of the name survives.
+pub fn ref_slug(name: &str, oid: Option<&Oid>, extra: &[&str]) -> String {
+    let tag = unreserved_tag(name, oid, MAX_TAG);
+    if !is_reserved(&tag, extra) {
+        return tag;
+    }
+    // One character of room for the `_`: a tag already at the limit is made again from
+    // the name, cut one shorter (and so hashed).
+    let tag = if tag.len() < MAX_TAG {
+        tag
+    } else {
+        unreserved_tag(name, oid, MAX_TAG - 1)
+    };
+    format!("_{tag}")
+}
+
+/// A docker tag for a ref name: [`ref_slug`] with no names reserved beyond the fixed ones.
 pub fn docker_tag(name: &str, oid: Option<&Oid>) -> String {
+    ref_slug(name, oid, &[])
+}
+
+/// The slug `dockguard ci` gives the pipeline's ref (`DOCKGUARD_REF_SLUG`, `ref-slug`):
+/// [`ref_slug`] with the names this pipeline must not take reserved as well:
+/// - the upstream tag (`DOCKGUARD_UPSTREAM_TAG`, the template's `--cache-from` tag);
+/// - the default branch's name, unless this is the default branch's own pipeline, as
+///   checked against the server (`on_upstream`; a tag named `master`, a merge request from
+///   a fork's `master`, a pipeline variable claiming `CI_COMMIT_BRANCH=master` are not);
+/// - a merge request's target branch;
+/// - `pr-<N>` / `mr-<N>`, except for GitHub's pull request `N` itself, whose name the
+///   provider took from the event's pull-request number (never from the head branch).
+pub(crate) fn ci_slug(
+    ctx: &crate::ci::provider::CiContext,
+    ref_name: Option<&str>,
+    oid: &Oid,
+    env: &crate::Env,
+    on_upstream: bool,
+) -> String {
+    use crate::ci::provider::{PipelineKind, Provider};
+    let name = ref_name.unwrap_or("");
+    if ctx.kind == PipelineKind::MergeRequest
+        && ctx.provider == Provider::Github
+        && is_request_tag(name)
+    {
+        return name.to_owned();
+    }
+    let mut extra: Vec<String> = Vec::new();
+    if let Some(t) = env
+        .get("DOCKGUARD_UPSTREAM_TAG")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        extra.push(t.to_owned());
+    }
+    let own_default_branch = on_upstream && ref_name.is_some();
+    let mut branches: Vec<&str> = Vec::new();
+    if !own_default_branch {
+        branches.extend(ctx.default_branch.as_deref());
+    }
+    if ctx.kind == PipelineKind::MergeRequest {
+        branches.extend(ctx.target_branch.as_deref());
+    }
+    for b in branches {
+        extra.push(b.to_owned());
+        extra.push(docker_tag(b, None));
+    }
+    let plain = unreserved_tag(name, Some(oid), MAX_TAG);
+    if is_request_tag(&plain) {
+        extra.push(plain);
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    ref_slug(name, Some(oid), &extra)
+}
+
+/// The tag before reservations, at most `max` characters.
+fn unreserved_tag(name: &str, oid: Option<&Oid>, max: usize) -> String {
     let clean = clean(name);
     let clean = clean.as_str();
-    let lossless = clean == name && clean.len() <= MAX_TAG;
+    let lossless = clean == name && clean.len() <= max;
     if lossless && !clean.is_empty() {
         return clean.to_owned();
     }
@@ -71,7 +179,7 @@ pub fn docker_tag(name: &str, oid: Option<&Oid>) -> String {
         (true, None) => "ref".to_owned(),
     };
     // Room for "-" + hash; the base is ASCII, so cutting at a byte index is safe.
-    let room = MAX_TAG - 1 - HASH_LEN;
+    let room = max - 1 - HASH_LEN;
     let mut base = base[..base.len().min(room)].to_owned();
     while base.ends_with('-') {
         base.pop();
@@ -156,7 +264,8 @@ pub fn run(
         None if needs_oid(&args.name) => resolve(&args.name, dir),
         None => None,
     };
-    let tag = docker_tag(&args.name, oid.as_ref());
+    let reserved: Vec<&str> = args.reserve.iter().map(String::as_str).collect();
+    let tag = ref_slug(&args.name, oid.as_ref(), &reserved);
     crate::write_out(out, format!("{tag}\n").as_bytes())?;
     Ok(0)
 }
@@ -175,9 +284,34 @@ mod tests {
 
     #[test]
     fn valid_tags_map_to_themselves() {
-        for name in ["master", "v1.2.3", "Feature_X-2", "_x", "a..b"] {
+        for name in [
+            "master",
+            "v1.2.3",
+            "Feature_X-2",
+            "a..b",
+            "Latest",
+            "c-1",
+            "cx-1",
+        ] {
             assert_eq!(docker_tag(name, None), name);
         }
+    }
+
+    #[test]
+    fn reserved_tags_are_escaped_and_stay_distinct() {
+        assert_eq!(docker_tag("latest", None), "_latest");
+        assert_eq!(docker_tag("_latest", None), "__latest");
+        assert_eq!(docker_tag("_x", None), "__x");
+        let content = format!("c1-{}", "a".repeat(40));
+        assert_eq!(docker_tag(&content, None), format!("_{content}"));
+        assert_eq!(docker_tag("c12-x", None), "_c12-x");
+        assert_eq!(ref_slug("master", None, &["master"]), "_master");
+        assert_eq!(ref_slug("main", None, &["master"]), "main");
+        let long = format!("_{}", "a".repeat(127));
+        let t = docker_tag(&long, None);
+        assert!(is_docker_tag(&t) && t.starts_with("__"), "{t}");
+        assert!(is_request_tag("pr-42") && is_request_tag("mr-7"));
+        assert!(!is_request_tag("pr-") && !is_request_tag("pr-4x") && !is_request_tag("xpr-1"));
     }
 
     #[test]
@@ -208,6 +342,70 @@ mod tests {
         assert_eq!(t.len(), MAX_TAG);
         assert!(t.ends_with(&name_hash(&long)));
         assert!(is_docker_tag(&t));
+    }
+
+    #[test]
+    fn ci_slugs_reserve_what_the_pipeline_must_not_take() {
+        use crate::ci::provider::{CiContext, PipelineKind, Provider};
+        let oid = Oid::from_str("0123456789abcdef0123456789abcdef01234567").expect("oid");
+        let ctx = |provider, kind, target: Option<&str>| CiContext {
+            provider,
+            kind,
+            target: None,
+            label: None,
+            ref_name: None,
+            target_branch: target.map(str::to_owned),
+            default_branch: Some("master".to_owned()),
+            target_project_url: None,
+            diff_base_sha: None,
+            before_sha: None,
+            job_id: None,
+        };
+        let env = crate::Env::default();
+        let slug = |c: &CiContext, name: &str| ci_slug(c, Some(name), &oid, &env, false);
+        let branch = ctx(Provider::Gitlab, PipelineKind::Branch, None);
+        assert_eq!(
+            ci_slug(&branch, Some("master"), &oid, &env, true),
+            "master",
+            "the default branch's own pipeline (checked against the server)"
+        );
+        assert_eq!(
+            slug(&branch, "master"),
+            "_master",
+            "a pipeline that only claims to be master's"
+        );
+        assert_eq!(slug(&branch, "feature"), "feature");
+        assert_eq!(slug(&branch, "latest"), "_latest");
+        assert_eq!(
+            slug(&branch, "mr-3"),
+            "_mr-3",
+            "a branch is not merge request 3"
+        );
+        let tag = ctx(Provider::Gitlab, PipelineKind::Tag, None);
+        assert_eq!(
+            slug(&tag, "master"),
+            "_master",
+            "a tag named like the default branch"
+        );
+        let mr = ctx(Provider::Gitlab, PipelineKind::MergeRequest, Some("stable"));
+        assert_eq!(slug(&mr, "master"), "_master", "a fork's master");
+        assert_eq!(slug(&mr, "stable"), "_stable", "the target branch");
+        let pr = ctx(Provider::Github, PipelineKind::MergeRequest, Some("master"));
+        assert_eq!(slug(&pr, "pr-42"), "pr-42", "pull request 42 itself");
+        let push = ctx(Provider::Github, PipelineKind::Branch, None);
+        assert_eq!(
+            slug(&push, "pr-42"),
+            "_pr-42",
+            "a branch is not pull request 42"
+        );
+        let mut env = crate::Env::default();
+        env.vars
+            .insert("DOCKGUARD_UPSTREAM_TAG".into(), "stable".into());
+        assert_eq!(
+            ci_slug(&branch, Some("stable"), &oid, &env, false),
+            "_stable"
+        );
+        assert_eq!(ci_slug(&branch, None, &oid, &env, false), "0123456789ab");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `dockguard slug`: any name maps to a valid docker tag, deterministically; names that
-//! are already valid tags map to themselves; GitLab's slug stays in its grammar.
+//! are already valid tags map to themselves unless reserved (`latest`, `c1-…`, `_…`);
+//! GitLab's slug stays in its grammar.
 #![no_main]
 
-use dockguard::slug::{docker_tag, gitlab_ref_slug, is_docker_tag, needs_oid, MAX_TAG};
+use dockguard::slug::{docker_tag, gitlab_ref_slug, is_docker_tag, is_reserved, needs_oid, MAX_TAG};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,8 +14,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(is_docker_tag(&tag), "{name:?} -> {tag:?}");
         assert!(tag.len() <= MAX_TAG);
         assert_eq!(tag, docker_tag(&name, o), "deterministic");
-        if is_docker_tag(&name) {
-            assert_eq!(tag, *name, "a valid tag maps to itself");
+        assert!(!is_reserved(&tag, &[]) || tag.starts_with('_'), "{name:?} -> {tag:?}");
+        if is_docker_tag(&name) && !is_reserved(&name, &[]) {
+            assert_eq!(tag, *name, "a valid tag maps to itself unless reserved");
         }
     }
     let _ = needs_oid(&name);

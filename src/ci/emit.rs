@@ -61,7 +61,13 @@ fn changed_paths(ci: &CiReport) -> Vec<String> {
 }
 
 /// Writes `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` when the runner provides them.
-pub fn github_files(env: &Env, ci: &CiReport, d: &Decision, line: &str) -> Result<()> {
+pub fn github_files(
+    env: &Env,
+    ci: &CiReport,
+    d: &Decision,
+    request: &verify::Request,
+    push_option: &str,
+) -> Result<()> {
     if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
         let scalars: Vec<(String, String)> = decision_vars(ci)
             .into_iter()
@@ -78,15 +84,20 @@ pub fn github_files(env: &Env, ci: &CiReport, d: &Decision, line: &str) -> Resul
         outputs::append(Path::new(path), &text)?;
     }
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-        let text = step_summary(ci, d, line);
+        let text = step_summary(ci, d, request, push_option);
         outputs::append(Path::new(path), &text)?;
     }
     Ok(())
 }
 
-/// The Markdown step summary, headed by the decision `line`. Everything from the push
-/// (refs, paths) goes through [`outputs::md_code`].
-pub fn step_summary(ci: &CiReport, d: &Decision, line: &str) -> String {
+/// The Markdown step summary, headed by the decision line. Everything from the push
+/// (refs, paths, the push option) goes through [`outputs::md_code`].
+pub fn step_summary(
+    ci: &CiReport,
+    d: &Decision,
+    request: &verify::Request,
+    push_option: &str,
+) -> String {
     let mut s = String::new();
     let title = match d.case {
         verify::Case::Needed => "rebuild",
@@ -97,13 +108,10 @@ pub fn step_summary(ci: &CiReport, d: &Decision, line: &str) -> String {
         verify::Case::BaseUnknown => "rebuild (base unknown)",
     };
     let _ = writeln!(s, "### dockguard: {title}\n");
-    let _ = writeln!(
-        s,
-        "{}\n",
-        outputs::one_line(line)
-            .replace('<', "&lt;")
-            .replace('`', "'")
-    );
+    // Our sentence, with every user-derived part a code span; the sentence itself is
+    // escaped too (it quotes nothing else, but Markdown must not find any syntax in it).
+    let line = verify::line_with(d, request, push_option, &outputs::md_code);
+    let _ = writeln!(s, "{}\n", md_sentence(&line));
     let _ = writeln!(s, "| | |\n|---|---|");
     let up = &ci.report.upstream;
     let _ = writeln!(
@@ -136,6 +144,28 @@ pub fn step_summary(ci: &CiReport, d: &Decision, line: &str) -> String {
     }
     s.push('\n');
     s
+}
+
+/// Our own sentence for Markdown: code spans (already escaped by
+/// [`outputs::md_code`]) kept, `<`, `&`, `[`, `]`, `!`, `*`, `_` and `\` outside them
+/// backslash-escaped, so nothing renders as HTML, a link, an image or emphasis.
+fn md_sentence(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let mut in_code = false;
+    for c in line.chars() {
+        if c == '`' {
+            in_code = !in_code;
+        } else if !in_code
+            && matches!(
+                c,
+                '<' | '>' | '&' | '[' | ']' | '!' | '*' | '_' | '\\' | '|'
+            )
+        {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -16,6 +16,12 @@
 //!   file another fetch changed meanwhile; in both cases we wait and retry (bounded)
 //!   instead of failing;
 //! - a complete clone is never given `--depth` (which could make it shallow).
+//!
+//! Argument injection: the place to fetch from and the branch come from settings a
+//! pushed branch may try to set (`upstream_url = "--upload-pack=touch PWNED"` once ran a
+//! command in the CI job). Every entry point checks them with [`validate_remote`] and
+//! [`validate_src`] before any git runs, and every git command line puts them after
+//! `--end-of-options`, so git can never read one as an option.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -60,6 +66,72 @@ impl Source {
     }
 }
 
+/// URL schemes dockguard fetches from (`file` for tests and local mirrors). Anything
+/// else, notably git's `<transport>::<address>` helpers (`ext::sh -c …` runs a command),
+/// is refused.
+pub const ALLOWED_SCHEMES: &[&str] = &["https", "ssh", "git", "file"];
+
+/// Checks a place to fetch from before git sees it: a URL with an allowed scheme
+/// ([`ALLOWED_SCHEMES`]), an scp-like `[user@]host:path`, a local path or a remote name.
+/// Refused: anything starting with `-` (git would read it as an option), control
+/// characters, other schemes, `<transport>::<address>`.
+pub fn validate_remote(arg: &str) -> Result<()> {
+    let shown = crate::render::escape::text(&redact_url(arg)).into_owned();
+    let refuse = |why: String| {
+        Error::Ci {
+        context: format!("refusing to fetch from `{shown}`: {why}"),
+        source: None,
+        hint: format!(
+            "set ci.upstream_url (or --upstream-url) to an {} URL, an scp-like user@host:path, a local path or a remote name",
+            ALLOWED_SCHEMES.join(", ")
+        ),
+    }
+    };
+    if arg.trim().is_empty() {
+        return Err(refuse("it is empty".into()));
+    }
+    if arg.starts_with('-') {
+        return Err(refuse(
+            "it starts with `-`, so git would read it as an option".into(),
+        ));
+    }
+    if arg.chars().any(char::is_control) {
+        return Err(refuse("it contains control characters".into()));
+    }
+    let before_slash = &arg[..arg.find('/').unwrap_or(arg.len())];
+    if let Some((scheme, _)) = arg.split_once("://").filter(|(s, _)| !s.contains('/')) {
+        let scheme = scheme.to_ascii_lowercase();
+        if !ALLOWED_SCHEMES.contains(&scheme.as_str()) {
+            return Err(refuse(format!("the scheme `{scheme}` is not allowed")));
+        }
+        return Ok(());
+    }
+    if before_slash.contains("::") {
+        return Err(refuse(
+            "git's `<transport>::<address>` syntax runs a remote helper".into(),
+        ));
+    }
+    // Everything else is scp-like (`host:path`, a colon before any slash), a local path
+    // or a remote name: git reads none of them as an option or a helper.
+    Ok(())
+}
+
+/// Checks what is fetched (`refs/heads/<branch>`, or a commit id) before git sees it.
+pub fn validate_src(src: &str) -> Result<()> {
+    let is_oid = src.len() == 40 && src.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_oid || (src.starts_with("refs/") && git2::Reference::is_valid_name(src)) {
+        return Ok(());
+    }
+    Err(Error::Ci {
+        context: format!(
+            "refusing to fetch `{}`: not a branch ref or a commit id",
+            crate::render::escape::text(src)
+        ),
+        source: None,
+        hint: "set ci.upstream_branch (or --upstream-branch) to a branch name, e.g. master".into(),
+    })
+}
+
 /// A URL with any `user:password@` removed.
 pub fn redact_url(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
@@ -74,10 +146,24 @@ pub fn redact_url(url: &str) -> String {
 /// The branch a remote's `HEAD` points at (`git ls-remote --symref SOURCE HEAD`), if the
 /// remote answers.
 pub fn remote_head(git_dir: &Path, source: &Source) -> Option<String> {
+    if let Err(e) = validate_remote(&source.arg) {
+        // Said here: the caller only learns that there is no HEAD.
+        eprintln!(
+            "dockguard: {}",
+            e.render().trim_start_matches("dockguard: ")
+        );
+        return None;
+    }
     let out = Command::new("git")
         .arg("--git-dir")
         .arg(git_dir)
-        .args(["ls-remote", "--symref", &source.arg, "HEAD"])
+        .args([
+            "ls-remote",
+            "--symref",
+            "--end-of-options",
+            &source.arg,
+            "HEAD",
+        ])
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null())
@@ -233,6 +319,11 @@ fn open(plan: &Plan) -> Result<Repository> {
 /// Fetches the upstream branch into the private ref and deepens until the merge-base of
 /// the target and the upstream exists, the clone is complete, or the bounds are reached.
 pub fn fetch_and_deepen(plan: &Plan, log: &mut dyn FnMut(&str)) -> Result<Outcome> {
+    validate_remote(&plan.upstream.arg)?;
+    if let Some(t) = &plan.target_source {
+        validate_remote(&t.arg)?;
+    }
+    validate_src(&plan.src)?;
     let refspec = format!("+{}:{}", plan.src, plan.private_ref);
     let target_hex = plan.target.to_string();
     let same_source = plan.target_source.as_ref() == Some(&plan.upstream);
@@ -256,9 +347,8 @@ pub fn fetch_and_deepen(plan: &Plan, log: &mut dyn FnMut(&str)) -> Result<Outcom
         first.push(format!("--depth={}", plan.depth));
         out.depth = plan.depth;
     }
-    first.push(plan.upstream.arg.clone());
-    first.push(refspec.clone());
-    fetch(plan, &first, &plan.upstream, &mut out, log)?;
+    let what = [plan.upstream.arg.clone(), refspec.clone()];
+    fetch(plan, &first, &what, &plan.upstream, &mut out, log)?;
     let (mut shallow, mut base) = check(plan, &mut out)?;
     let mut step = plan.depth;
     while !found(&base) && shallow && out.depth < plan.max_depth {
@@ -311,15 +401,12 @@ fn deepen_both(
     out: &mut Outcome,
     log: &mut dyn FnMut(&str),
 ) -> Result<()> {
-    let mut args = vec![
-        how.to_owned(),
-        plan.upstream.arg.clone(),
-        refspec.to_owned(),
-    ];
+    let opts = [how.to_owned()];
+    let mut args = vec![plan.upstream.arg.clone(), refspec.to_owned()];
     if same_source {
         args.push(target_hex.to_owned());
     }
-    if let Err(e) = fetch(plan, &args, &plan.upstream, out, log) {
+    if let Err(e) = fetch(plan, &opts, &args, &plan.upstream, out, log) {
         if !same_source {
             return Err(e);
         }
@@ -327,14 +414,14 @@ fn deepen_both(
             "dockguard: the server refused commit {target_hex} by id; deepening without it"
         ));
         args.pop();
-        fetch(plan, &args, &plan.upstream, out, log)?;
+        fetch(plan, &opts, &args, &plan.upstream, out, log)?;
     }
     if let Some(src) = plan.target_source.as_ref().filter(|_| !same_source) {
         if how == "--unshallow" && !open(plan)?.is_shallow() {
             return Ok(());
         }
-        let args = vec![how.to_owned(), src.arg.clone(), target_hex.to_owned()];
-        if let Err(e) = fetch(plan, &args, src, out, log) {
+        let args = [src.arg.clone(), target_hex.to_owned()];
+        if let Err(e) = fetch(plan, &opts, &args, src, out, log) {
             // Not fatal: the upstream side may already reach the merge-base.
             log(&format!(
                 "dockguard: warning: could not deepen the target's history from {}: {}",
@@ -369,10 +456,12 @@ fn check(plan: &Plan, out: &mut Outcome) -> Result<(bool, MergeBase)> {
     Ok((repo.is_shallow(), base))
 }
 
-/// Runs `git fetch` with our fixed options, retrying while another git holds a lock.
+/// Runs `git fetch` with our fixed options and `opts`, then `--end-of-options` and the
+/// source and refspecs (`what`), retrying while another git holds a lock.
 fn fetch(
     plan: &Plan,
-    args: &[String],
+    opts: &[String],
+    what: &[String],
     source: &Source,
     out: &mut Outcome,
     log: &mut dyn FnMut(&str),
@@ -391,7 +480,9 @@ fn fetch(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    full.extend(args.iter().cloned());
+    full.extend(opts.iter().cloned());
+    full.push("--end-of-options".to_owned());
+    full.extend(what.iter().cloned());
     // Show the command without credentials.
     let shown: Vec<String> = full[4..]
         .iter()

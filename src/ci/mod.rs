@@ -208,7 +208,6 @@ struct Job {
     ci: CiContext,
     target: Target,
     ref_name: Option<String>,
-    ref_slug: String,
     /// Where the environment disagreed with the repository.
     warnings: Vec<String>,
 }
@@ -262,8 +261,6 @@ impl Job {
                 .or_else(|| args.target.clone())
                 .unwrap_or_else(|| "HEAD".to_owned()),
         );
-        let ref_slug =
-            crate::slug::docker_tag(ref_name.as_deref().unwrap_or(""), Some(&target_oid));
         Ok(Job {
             prov,
             ci,
@@ -272,7 +269,6 @@ impl Job {
                 oid: target_oid,
             },
             ref_name,
-            ref_slug,
             warnings,
         })
     }
@@ -451,12 +447,19 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
     let Judged {
         job, fetch, report, ..
     } = judged;
+    let ref_slug = crate::slug::ci_slug(
+        &job.ci,
+        job.ref_name.as_deref(),
+        &job.target.oid,
+        env,
+        fetch.as_ref().is_some_and(|f| f.on_upstream),
+    );
     let ci = CiReport {
         version: 1,
         provider: job.prov,
         pipeline: job.ci.kind,
         ref_name: job.ref_name,
-        ref_slug: job.ref_slug,
+        ref_slug,
         decision: if decision.rebuild { "rebuild" } else { "skip" },
         reason: decision.case.slug(),
         needed: decision.needed,
@@ -476,7 +479,7 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
     }
     let line = verify::line(&decision, &request, push_option);
     if job.prov == Provider::Github {
-        github_files(env, &ci, &decision, &line)?;
+        github_files(env, &ci, &decision, &request, push_option)?;
     }
     match args.format {
         Format::Json => {

@@ -252,14 +252,22 @@ fn github(env: &Env, event: Option<&serde_json::Value>) -> Result<CiContext> {
         _ => PipelineKind::Branch,
     };
     let ref_name = if kind == PipelineKind::MergeRequest {
-        // refs/pull/N/merge: tag as pr-N, never after the head branch (a fork's `master`
-        // must not be mistaken for upstream's).
-        gh_ref
-            .as_deref()
-            .and_then(|r| r.strip_prefix("refs/pull/"))
-            .and_then(|r| r.split('/').next())
-            .map(|n| format!("pr-{n}"))
-            .or_else(|| owned(env, "GITHUB_HEAD_REF"))
+        // pr-N, N from the event (pull_request_target runs on the base branch's ref, so
+        // GITHUB_REF has no number), else refs/pull/N/merge; never the head branch (a
+        // fork's `master` got ref-slug=master), else the commit.
+        let number = |v: Option<&serde_json::Value>| v?.as_u64().map(|n| n.to_string());
+        let n = number(event.and_then(|e| e.get("pull_request")?.get("number")))
+            .or_else(|| number(event.and_then(|e| e.get("number"))))
+            .or_else(|| {
+                let n = gh_ref
+                    .as_deref()?
+                    .strip_prefix("refs/pull/")?
+                    .split('/')
+                    .next()?;
+                n.bytes().all(|b| b.is_ascii_digit()).then(|| n.to_owned())
+            })
+            .unwrap_or_else(|| target[..target.len().min(12)].to_owned());
+        Some(format!("pr-{n}"))
     } else {
         owned(env, "GITHUB_REF_NAME").or_else(|| {
             gh_ref.as_deref().map(|r| {

@@ -47,8 +47,14 @@ pub fn upstream_plan(
         .filter(|u| same_host_as_origin(repo, u, log));
     let source = match (&configured_url, env_url) {
         (Some(u), _) if remote_exists(repo, u) => Source::remote(u),
-        (Some(u), _) => Source::url(&checked_url(u)?),
-        (None, Some(u)) => Source::url(&checked_url(u)?),
+        (Some(u), _) => {
+            fetch::validate_remote(u)?;
+            Source::url(u)
+        }
+        (None, Some(u)) => {
+            fetch::validate_remote(u)?;
+            Source::url(u)
+        }
         (None, None) if remote_exists(repo, "upstream") => Source::remote("upstream"),
         (None, None) if remote_exists(repo, "origin") => Source::remote("origin"),
         (None, None) => {
@@ -131,20 +137,6 @@ fn branch(
             message: format!("{:?} is not a valid branch name", one_line(&branch)),
         })
     }
-}
-
-/// A URL dockguard may hand to git: not an option, no control characters.
-fn checked_url(url: &str) -> Result<String> {
-    if url.starts_with('-') || url.chars().any(char::is_control) || url.trim().is_empty() {
-        return Err(Error::Config {
-            origin: "the upstream URL".into(),
-            message: format!(
-                "{:?} is not a repository URL (it must not start with `-`)",
-                one_line(url)
-            ),
-        });
-    }
-    Ok(url.to_owned())
 }
 
 /// The host part of a URL (`scheme://[user@]host[:port]/…` or scp-like `user@host:path`).
@@ -263,8 +255,8 @@ mod tests {
             Some("github.com")
         );
         assert_eq!(host("/srv/repo.git"), None);
-        assert!(checked_url("--upload-pack=touch PWNED").is_err());
-        assert!(checked_url("https://x/y\n").is_err());
-        assert!(checked_url("https://x/y").is_ok());
+        assert!(fetch::validate_remote("--upload-pack=touch PWNED").is_err());
+        assert!(fetch::validate_remote("https://x/y\n").is_err());
+        assert!(fetch::validate_remote("https://x/y").is_ok());
     }
 }

@@ -21,6 +21,7 @@
 use serde::Serialize;
 
 use super::provider::{PipelineKind, Provider};
+use crate::render::escape;
 use crate::render::outputs::one_line;
 
 /// How the pipeline asks for a rebuild.
@@ -186,16 +187,33 @@ pub fn is_request(value: Option<&str>) -> bool {
     }
 }
 
-/// The one line that says what happens and why.
+/// The one line that says what happens and why, for a terminal or a log.
 pub fn line(d: &Decision, request: &Request, push_option: &str) -> String {
-    let said = request.describe();
+    line_with(d, request, push_option, &|s| {
+        format!("`{}`", escape::text(s))
+    })
+}
+
+/// [`line`] with the user-derived parts (what the request said, the command with the push
+/// option) rendered by `code`: backquoted and escaped for a terminal, a Markdown code span
+/// ([`escape::md_code`]) for GitHub's step summary, where a `push_option` such as
+/// `![x](https://…)` must not render as an image.
+pub fn line_with(
+    d: &Decision,
+    request: &Request,
+    push_option: &str,
+    code: &dyn Fn(&str) -> String,
+) -> String {
+    let command = code(&format!("git push -o {}", escape::shell_word(push_option)));
+    let described = request.describe();
+    let said = escape::text(&described);
     match d.case {
         Case::Needed => format!(
             "dockguard: REBUILD: images need a rebuild, and the pipeline requested it ({said})"
         ),
         Case::Fallback if d.strict_failure => format!(
             "dockguard: FAILED (--strict): images need a rebuild but the pipeline did not request it \
-             ({said}); push with `git push -o {push_option}` or use dockguard's pre-push hook"
+             ({said}); push with {command} or use dockguard's pre-push hook"
         ),
         Case::Fallback => {
             let waived = d

@@ -18,6 +18,15 @@
 //!   dockerfile and `.dockerignore` blobs, which a `blob:none` clone fetches from its
 //!   promisor through `git cat-file` (adversarial `blobless_partial_clone_with_its_server_…`)
 //!   and, when it cannot, is a rebuild naming the file (`blobless_partial_clone_is_judged_…`);
+//! - over a limit ([`crate::limits`]: a dockerfile or `.dockerignore` too large, too many
+//!   `.dockerignore` patterns, a tree too deep) -> `base_unknown: limit`, rebuild (security
+//!   `a_huge_dockerfile_…`, `a_huge_dockerignore_…`, `ten_thousand_nested_directories_…`);
+//!   COPY sources that cannot be compiled -> the image counts its whole context (security
+//!   `ten_thousand_copy_lines_…`); `${V:-…}` nested too deep -> any text (security
+//!   `deeply_nested_variable_expansion_…`); a pack entry whose size claim does not hold ->
+//!   read by libgit2 (security `a_pack_entry_claiming_2_pow_36_bytes_…`); the walk memo
+//!   is never trusted, only verified or ignored (security `an_emptied_or_corrupted_memo_…`,
+//!   `a_memo_that_is_a_link_to_dev_zero_…`);
 //! - config or matcher errors, unreadable tip commit -> error, never a default verdict;
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
 //!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
@@ -239,12 +248,12 @@ impl<'c> Engine<'c> {
                 Some(cause) => format!("{e}: {cause}"),
                 None => e.to_string(),
             };
-            let mut v = TargetVerdict::base_unknown(
-                label.clone(),
-                target.oid,
-                NoBase::MissingObject,
-                detail.clone(),
-            );
+            let reason = match e {
+                Error::Limit { .. } => NoBase::Limit,
+                _ => NoBase::MissingObject,
+            };
+            let mut v =
+                TargetVerdict::base_unknown(label.clone(), target.oid, reason, detail.clone());
             v.merge_base = Some(base);
             v.merge_bases = bases.clone();
             v.reasons = vec![format!(
@@ -285,7 +294,7 @@ impl<'c> Engine<'c> {
                     Ok(j) => judged.push(j),
                     // Only an object that cannot be read leaves the answer open ("rebuild,
                     // base unknown"); a config mistake or a cycle of images is an error.
-                    Err(e) if e.is_unreadable_object() => return Ok(undecided(e, b)),
+                    Err(e) if e.leaves_the_answer_open() => return Ok(undecided(e, b)),
                     Err(e) => return Err(e),
                 }
             }

@@ -30,6 +30,8 @@ use flate2::{Decompress, FlushDecompress, Status};
 use git2::Oid;
 use memmap2::{Advice, Mmap};
 
+use crate::limits::MAX_OBJECT_BYTES;
+
 const OBJ_COMMIT: u8 = 1;
 const OBJ_TREE: u8 = 2;
 const OBJ_BLOB: u8 = 3;
@@ -39,6 +41,8 @@ const OBJ_REF_DELTA: u8 = 7;
 const MAX_CHAIN: usize = 10_000;
 /// Bytes of inflated delta bases kept per reader.
 const CACHE_BYTES: usize = 16 << 20;
+/// First allocation for an inflated object; buffers grow from there with the data.
+const FIRST_BUFFER: usize = 64 << 10;
 
 /// Maps a file read-only, advised for random access.
 pub fn map_random(path: &Path) -> Option<Mmap> {
@@ -332,15 +336,43 @@ impl PackReader {
         Some((kind, data))
     }
 
+    /// Inflates `size` bytes at (pack, offset). The size comes from the pack file, so it
+    /// is a claim, not an allocation: the buffer grows with what really inflates (a pack
+    /// entry claiming 2^36 bytes used to abort the process), and an entry that claims
+    /// more than [`MAX_OBJECT_BYTES`] or inflates to anything but its claim is left to
+    /// libgit2.
     fn inflate_at(&mut self, p: usize, at: usize, size: usize) -> Option<Vec<u8>> {
-        let input = self.set.packs[p].pack.get(at..)?;
-        let mut out = Vec::with_capacity(size);
+        if size > MAX_OBJECT_BYTES {
+            return None;
+        }
+        let mut input = self.set.packs[p].pack.get(at..)?;
+        let mut out = Vec::with_capacity(size.min(FIRST_BUFFER));
         self.inflate.reset(true);
-        let status = self
-            .inflate
-            .decompress_vec(input, &mut out, FlushDecompress::Finish)
-            .ok()?;
-        (status == Status::StreamEnd && out.len() == size).then_some(out)
+        loop {
+            if out.len() == out.capacity() {
+                // Room for the claim and one byte more (to notice an entry that inflates
+                // past it), doubling at most.
+                out.reserve_exact(out.len().max(FIRST_BUFFER).min(size + 1 - out.len()));
+            }
+            let (in_before, out_before) = (self.inflate.total_in(), out.len());
+            let status = self
+                .inflate
+                .decompress_vec(input, &mut out, FlushDecompress::Finish)
+                .ok()?;
+            let used = usize::try_from(self.inflate.total_in() - in_before).ok()?;
+            input = input.get(used..)?;
+            if out.len() > size {
+                return None;
+            }
+            match status {
+                Status::StreamEnd => return (out.len() == size).then_some(out),
+                // No progress with room left: the data ends early.
+                _ if used == 0 && out.len() == out_before && out.len() < out.capacity() => {
+                    return None
+                }
+                _ => {}
+            }
+        }
     }
 
     fn remember(&mut self, p: usize, off: usize, kind: u8, data: &Rc<Vec<u8>>) {
@@ -436,7 +468,12 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let size = size_varint(delta, &mut at)?;
-    let mut out = Vec::with_capacity(size);
+    // The result size is read from the delta: grow towards it with the data, and never
+    // past it.
+    if size > MAX_OBJECT_BYTES {
+        return None;
+    }
+    let mut out = Vec::with_capacity(size.min(FIRST_BUFFER.max(base.len())));
     while at < delta.len() {
         let op = delta[at];
         at += 1;
@@ -458,9 +495,15 @@ pub fn apply_delta(base: &[u8], delta: &[u8]) -> Option<Vec<u8>> {
             if len == 0 {
                 len = 0x10000;
             }
+            if out.len() + len > size {
+                return None;
+            }
             out.extend_from_slice(base.get(off..off.checked_add(len)?)?);
         } else if op != 0 {
             let n = usize::from(op);
+            if out.len() + n > size {
+                return None;
+            }
             out.extend_from_slice(delta.get(at..at + n)?);
             at += n;
         } else {

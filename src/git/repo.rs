@@ -100,6 +100,9 @@ pub enum NoBase {
     Shallow,
     /// An object needed to walk history is missing (corrupt or partial clone).
     MissingObject,
+    /// The base was found, but comparing with it would exceed one of dockguard's limits
+    /// (a huge dockerfile or `.dockerignore`, a tree too deep): see [`crate::limits`].
+    Limit,
 }
 
 impl NoBase {
@@ -109,6 +112,7 @@ impl NoBase {
             NoBase::UnrelatedHistory => "the branch and upstream share no history",
             NoBase::Shallow => "the clone is shallow and the common history is cut off",
             NoBase::MissingObject => "an object needed to walk the history is missing",
+            NoBase::Limit => "comparing with it would exceed one of dockguard's limits",
         }
     }
 }

@@ -23,6 +23,7 @@ use crate::cli::PrePushArgs;
 use crate::engine::verdict::TargetVerdict;
 use crate::error::{Error, Result};
 use crate::git::short;
+use crate::render::escape::{self, shell_join as sh_join, shell_word as sh_quote};
 use crate::Env;
 
 /// At most this many refs are described in detail in messages (all are judged).
@@ -42,9 +43,9 @@ pub(super) fn describe(
         let _ = writeln!(
             msg,
             "  {} ({}): {}",
-            u.remote_ref,
+            escape::text(&u.remote_ref),
             short(&v.tip),
-            v.reasons.join("; ")
+            escape::text(&v.reasons.join("; "))
         );
         if let Some(first) = shown.get(i) {
             let _ = writeln!(msg, "      (same commit as {first})");
@@ -52,7 +53,7 @@ pub(super) fn describe(
         }
         shown.insert(*i, &u.remote_ref);
         if let Some(b) = &v.base_unknown {
-            let _ = writeln!(msg, "      {}", b.detail);
+            let _ = writeln!(msg, "      {}", escape::text(&b.detail));
         }
         for c in v.changes.iter().take(MAX_PATHS_SHOWN) {
             let path = match &c.old_path {
@@ -179,12 +180,21 @@ impl Plan {
         p
     }
 
-    fn common(&self, leases: &[String], refspecs: &[String]) -> Vec<String> {
+    /// Options, then the remote and refspecs. `--end-of-options` goes before them when
+    /// `always` (a command dockguard runs) or when one starts with `-` (a printed one:
+    /// git would read such a word as an option).
+    fn common(&self, leases: &[String], refspecs: &[String], always: bool) -> Vec<String> {
         let mut v = Vec::new();
         if self.atomic {
             v.push("--atomic".to_owned());
         }
         v.extend(leases.iter().cloned());
+        let dashed = std::iter::once(&self.remote)
+            .chain(refspecs)
+            .any(|w| w.starts_with('-'));
+        if always || dashed {
+            v.push("--end-of-options".to_owned());
+        }
         v.push(self.remote.clone());
         v.extend(refspecs.iter().cloned());
         v
@@ -195,7 +205,7 @@ impl Plan {
         for o in &self.cmdline_others {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs));
+        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
         sh_join(&v)
     }
 
@@ -204,7 +214,7 @@ impl Plan {
         for o in self.others.iter().chain([&self.want]) {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs));
+        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
         sh_join(&v)
     }
 
@@ -215,7 +225,7 @@ impl Plan {
         for o in self.sent_options() {
             v.extend(["-o".to_owned(), o]);
         }
-        v.extend(self.common(&self.all_leases, &self.exact_refspecs));
+        v.extend(self.common(&self.all_leases, &self.exact_refspecs, true));
         v
     }
 
@@ -296,23 +306,24 @@ pub(super) fn repush(
         Landed::All => format!(
             "\ndockguard: THE PUSH ALREADY HAPPENED: {} now has your refs, pushed WITH -o {}.\n\
              dockguard: stopping the original push on purpose; the \"failed to push\" error git prints next is expected.\n",
-            args.remote, plan.want
+            escape::text(&args.remote),
+            sh_quote(&plan.want)
         ),
         Landed::None => format!(
             "\ndockguard: my push with -o {} failed ({}), and the remote has none of it: nothing was pushed; the original push is stopped too.\n  push again with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status)
         ),
         Landed::Some { done, not } => format!(
             "\ndockguard: my push with -o {} failed ({}) PART WAY: the remote has {} but not {}; the original push is stopped.\n  push the rest with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status),
-            done.join(", "),
-            not.join(", ")
+            escape::text(&done.join(", ")),
+            escape::text(&not.join(", "))
         ),
         Landed::Unknown(why) => format!(
             "\ndockguard: my push with -o {} failed ({}), and checking the remote failed too ({why}); see `git ls-remote {}`. The original push is stopped.\n  push again with: {again}\n",
-            plan.want,
+            sh_quote(&plan.want),
             describe_status(status),
             sh_quote(&args.remote)
         ),
@@ -347,7 +358,7 @@ fn landed(
     expected: &[(String, Option<String>)],
 ) -> Landed {
     let out = git_command(repo, env)
-        .arg("ls-remote")
+        .args(["ls-remote", "--end-of-options"])
         .arg(remote)
         .args(expected.iter().map(|(r, _)| r))
         .stdin(Stdio::null())
@@ -375,45 +386,5 @@ fn landed(
             done: names(done),
             not: names(not),
         },
-    }
-}
-
-/// Quotes a word for a POSIX shell when it needs it.
-pub fn sh_quote(s: &str) -> String {
-    let safe = !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
-    if safe {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
-}
-
-/// Joins words into one POSIX shell command line.
-pub fn sh_join(words: &[String]) -> String {
-    words
-        .iter()
-        .map(|w| sh_quote(w))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoting_for_a_posix_shell() {
-        assert_eq!(sh_quote("refs/heads/x"), "refs/heads/x");
-        assert_eq!(
-            sh_quote("ci.variable=DOCKGUARD_REBUILD=1"),
-            "ci.variable=DOCKGUARD_REBUILD=1"
-        );
-        assert_eq!(sh_quote("HEAD~"), "'HEAD~'");
-        assert_eq!(sh_quote(""), "''");
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
-        assert_eq!(sh_quote("a b"), "'a b'");
-        assert_eq!(sh_quote("$(rm -rf /)"), "'$(rm -rf /)'");
     }
 }

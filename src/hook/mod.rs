@@ -37,9 +37,9 @@ use crate::engine::verdict::TargetVerdict;
 use crate::engine::{Engine, JudgeOptions};
 use crate::error::{Error, Result};
 use crate::git::short;
+use crate::render::escape;
 
 use self::action::{describe, repush, Plan};
-pub use self::action::{sh_join, sh_quote};
 use self::ancestry::{FoundPush, Here};
 use self::pipeline_limit::{after_pipeline_limit, warn_pipeline_limit};
 use self::request::OPTIONS_ENV;
@@ -186,8 +186,9 @@ pub fn pre_push(
     }
 }
 
+/// Writes a message: every line of it escaped ([`escape::lines`]), whatever it quotes.
 fn emit(err: &mut dyn Write, text: &str) {
-    let _ = err.write_all(text.as_bytes());
+    let _ = err.write_all(escape::lines(text).as_bytes());
     let _ = err.flush();
 }
 
@@ -295,7 +296,9 @@ fn decide(
             .join(", ");
         let _ = writeln!(
             msg,
-            "dockguard: images must be rebuilt for {names}; this push asks for it (-o {want}, seen in {})",
+            "dockguard: images must be rebuilt for {}; this push asks for it (-o {}, seen in {})",
+            escape::text(&names),
+            escape::shell_word(want),
             request.source
         );
         if settings.verbosity == Verbosity::Verbose {
@@ -337,7 +340,8 @@ fn explain_missing_request(
 ) {
     let _ = writeln!(
         msg,
-        "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {want})"
+        "dockguard: images must be rebuilt for this push, and it does not ask the CI to (-o {})",
+        escape::shell_word(want)
     );
     if request.push.is_none() {
         let _ = writeln!(
@@ -355,7 +359,12 @@ fn explain_missing_request(
         let seen = if request.options.is_empty() {
             "none".to_owned()
         } else {
-            request.options.join(", ")
+            request
+                .options
+                .iter()
+                .map(|o| escape::shell_word(o))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         let _ = writeln!(msg, "  push options seen: {seen} (from {})", request.source);
     }
@@ -365,9 +374,9 @@ fn explain_missing_request(
     let _ = writeln!(
         msg,
         "  upstream: {} at {} ({})",
-        up.refname,
+        escape::text(&up.refname),
         short(&up.oid),
-        up.chosen_by
+        escape::text(&up.chosen_by)
     );
 }
 
@@ -392,7 +401,8 @@ fn apply_policy(
             Some(true) => {
                 let _ = writeln!(
                     msg,
-                    "dockguard: dry run: a real push would be pushed again by dockguard with -o {want} (policy repush); nothing is pushed now"
+                    "dockguard: dry run: a real push would be pushed again by dockguard with -o {} (policy repush); nothing is pushed now",
+                    escape::shell_word(want)
                 );
                 Decision::Allow
             }
@@ -431,10 +441,12 @@ fn explain(msg: &mut String, judged: &Judged<'_>, upstream: &str) {
             .map(|c| c.path.as_str())
             .collect::<Vec<_>>()
             .join(", ");
+        // Pushed paths may hold control characters: never print them raw.
+        let paths = escape::text(&paths);
         let _ = writeln!(
             msg,
             "dockguard: {} -> {}: {base}; {} path{} images are built from differ{}{}, {} other{} ignored; {}",
-            u.remote_ref,
+            escape::text(&u.remote_ref),
             short(&v.tip),
             v.changes.len(),
             plural(v.changes.len()),
@@ -452,7 +464,7 @@ fn explain(msg: &mut String, judged: &Judged<'_>, upstream: &str) {
             );
         }
         for r in &v.reasons {
-            let _ = writeln!(msg, "  {r}");
+            let _ = writeln!(msg, "  {}", escape::text(r));
         }
     }
 }

@@ -6,8 +6,8 @@
 
 use std::fmt::Write as _;
 
-use super::sh_quote;
 use super::stdin::PushUpdate;
+use crate::render::escape::shell_word as sh_quote;
 
 /// At most this many refs are named.
 const MAX_REFS_NAMED: usize = 10;

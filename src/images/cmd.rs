@@ -137,6 +137,11 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
         };
         let mut warnings = img.notes.clone();
         warnings.extend(img.warnings.iter().cloned());
+        if let Some(why) = img.whole_context() {
+            warnings.push(format!(
+                "every file of the context counts: {why} (dockguard errs on the side of rebuilding)"
+            ));
+        }
         for m in &img.missing {
             warnings.push(format!(
                 "line {}: {} {} names the image `{}` of this repository, which no dockerfile defines",

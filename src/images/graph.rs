@@ -151,7 +151,10 @@ pub fn affected(
             for path in paths {
                 if let Some(what) = img.claim(path) {
                     claimed[ci] = true;
-                    let r = describe(what, path, c);
+                    let mut r = describe(what, path, c);
+                    if let Some(why) = img.whole_context().filter(|_| what == "context file") {
+                        r.push_str(&format!(" (the whole context counts: {why})"));
+                    }
                     let list = reasons.entry(img.name.clone()).or_default();
                     if !list.contains(&r) {
                         list.push(r);

@@ -46,6 +46,9 @@ use crate::engine::changes::{diff_trees_with, TreeChanges};
 use crate::engine::matcher::{glob_to_regex, Matcher, PathRole};
 use crate::error::{Error, Result};
 use crate::git::objects::Objects;
+use crate::limits::{
+    MAX_DOCKERFILE_BYTES, MAX_DOCKERIGNORE_BYTES, MAX_DOCKERIGNORE_PATTERNS, MAX_TREE_DEPTH,
+};
 
 use crate::git::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
@@ -103,7 +106,7 @@ pub struct Image {
     /// large repository never see a changed path in their context, and compiling 100
     /// regexes per push was a third of the hook's time on a 50k-file repository.
     source_patterns: Arc<Vec<String>>,
-    sources: std::sync::OnceLock<Option<Regex>>,
+    sources: std::sync::OnceLock<patterns::Sources>,
     extra: Option<Regex>,
     /// Images of this repository it is built on.
     pub parents: Vec<Parent>,
@@ -149,14 +152,20 @@ impl Image {
         path.strip_prefix(&self.context[..])?.strip_prefix(b"/")
     }
 
+    fn sources(&self) -> &patterns::Sources {
+        self.sources
+            .get_or_init(|| patterns::compile_sources(&self.source_patterns))
+    }
+
     /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
-    /// source names it or a directory above it, and `.dockerignore` keeps it).
+    /// source names it or a directory above it, or the sources could not be compiled
+    /// and the whole context counts; and `.dockerignore` keeps it).
     pub fn copies(&self, rel: &[u8]) -> bool {
-        let named = self
-            .sources
-            .get_or_init(|| patterns::sources_union(&self.source_patterns))
-            .as_ref()
-            .is_some_and(|re| re.is_match(rel));
+        let named = match self.sources() {
+            patterns::Sources::Nothing => false,
+            patterns::Sources::Patterns(re) => re.is_match(rel),
+            patterns::Sources::WholeContext(_) => true,
+        };
         let ignored = || {
             self.ignore.ignores(rel)
                 && self
@@ -172,6 +181,14 @@ impl Image {
             .get_or_init(|| links::prefix_regex(&self.source_patterns))
             .as_ref()
             .is_some_and(|re| re.is_match(rel))
+    }
+
+    /// Why this image counts its whole context, when its sources could not be compiled.
+    pub fn whole_context(&self) -> Option<&str> {
+        match self.sources() {
+            patterns::Sources::WholeContext(why) => Some(why),
+            _ => None,
+        }
     }
 
     /// Whether a repository path matches one of the extra input globs.
@@ -190,10 +207,13 @@ impl Image {
                 .any(|a| a.ignore_files.iter().any(|e| e.path == path))
         {
             Some(".dockerignore")
-        } else if self.in_context(path).is_some_and(|rel| self.copies(rel))
-            || self.extra_input(path)
-            || self.alt.iter().any(|a| a.claims(path))
-        {
+        } else if self.in_context(path).is_some_and(|rel| self.copies(rel)) {
+            Some(if self.whole_context().is_some() {
+                "context file"
+            } else {
+                "input"
+            })
+        } else if self.extra_input(path) || self.alt.iter().any(|a| a.claims(path)) {
             Some("input")
         } else {
             None
@@ -478,6 +498,11 @@ impl Catalog {
             }
             prefix.extend_from_slice(entry.name);
             if entry.is_tree() {
+                // One level of recursion per directory: bounded, so a branch of 10,000
+                // nested directories cannot overflow the stack.
+                if crate::limits::path_depth(prefix) > MAX_TREE_DEPTH {
+                    return Err(crate::limits::too_deep(prefix));
+                }
                 let sub = self.walk(repo, entry.oid()?, prefix)?;
                 out.extend(sub.iter().cloned());
             } else if entry.mode != 0o160000
@@ -525,7 +550,7 @@ impl Catalog {
             let d = match cached {
                 Some(d) => d,
                 None => {
-                    let text = self.blob_text(repo, e, "")?;
+                    let text = self.blob_text(repo, e, "", MAX_DOCKERFILE_BYTES)?;
                     let d = Arc::new(declared::parse(&e.path, &text));
                     self.declared.borrow_mut().insert(e.oid, Arc::clone(&d));
                     d
@@ -578,20 +603,39 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let text = self.blob_text(repo, e, "the dockerfile ")?;
+        let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
         let parsed = Arc::new(dockerfile::parse(&text));
         self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }
 
-    /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}".
-    fn blob_text(&self, repo: &Repository, e: &Entry, what: &str) -> Result<String> {
+    /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}". A blob larger
+    /// than `max` bytes is not read at all: its size is asked first.
+    fn blob_text(&self, repo: &Repository, e: &Entry, what: &str, max: usize) -> Result<String> {
+        let over = |size: usize| Error::Limit {
+            message: format!(
+                "{what}{} is {size} bytes, more than the {max} dockguard reads",
+                crate::render::escape::text(&crate::git::display_path(&e.path))
+            ),
+        };
+        if let Some(size) = repo
+            .odb()
+            .ok()
+            .and_then(|odb| odb.read_header(e.oid).ok())
+            .map(|(size, _)| size)
+            .filter(|size| *size > max)
+        {
+            return Err(over(size));
+        }
         let blob = self
             .raw(repo, e.oid, git2::ObjectType::Blob)
             .map_err(|err| {
                 let path = crate::git::display_path(&e.path);
                 recontext(err, format!("cannot read {what}{path}"))
             })?;
+        if blob.len() > max {
+            return Err(over(blob.len()));
+        }
         Ok(String::from_utf8_lossy(&blob).into_owned())
     }
 
@@ -603,7 +647,16 @@ impl Catalog {
         if let Some(p) = self.ignores.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let text = self.blob_text(repo, e, "")?;
+        let text = self.blob_text(repo, e, "", MAX_DOCKERIGNORE_BYTES)?;
+        let n = patterns::count_patterns(&text);
+        if n > MAX_DOCKERIGNORE_PATTERNS {
+            return Err(Error::Limit {
+                message: format!(
+                    "{} has {n} patterns, more than the {MAX_DOCKERIGNORE_PATTERNS} dockguard compiles",
+                    crate::render::escape::text(&crate::git::display_path(&e.path))
+                ),
+            });
+        }
         let parsed = Arc::new(Dockerignore::parse(&text));
         self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
@@ -687,7 +740,7 @@ impl Catalog {
             image.declared = applied.origins.clone();
             // Declared `--build-arg`s: the sources as those builds see them count too.
             if let Some(p) = parse.as_ref().filter(|_| !applied.args.is_empty()) {
-                let text = self.blob_text(repo, p, "the dockerfile ")?;
+                let text = self.blob_text(repo, p, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
                 let mut patterns: Vec<String> = image
                     .parsed
                     .sources

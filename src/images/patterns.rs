@@ -15,6 +15,7 @@
 use regex::bytes::Regex;
 
 use super::dockerfile::ANY;
+use crate::limits::MAX_COPY_SOURCES;
 
 /// The regex body (unanchored) for a COPY source pattern, matching the path and
 /// everything below it. An empty pattern is the whole context.
@@ -111,6 +112,14 @@ fn class_char(c: char) -> String {
         '\\' | '[' | ']' | '&' | '~' | '^' | '-' => format!("\\{c}"),
         _ => c.to_string(),
     }
+}
+
+/// How many patterns a `.dockerignore` holds (lines that are neither comments nor blank),
+/// counted before anything is compiled.
+pub fn count_patterns(text: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .count()
 }
 
 /// A parsed `.dockerignore`.
@@ -212,26 +221,71 @@ fn go_clean(path: &str) -> String {
     }
 }
 
-/// Compiles a union of source patterns, `None` when there are none.
-pub fn sources_union(patterns: &[String]) -> Option<Regex> {
+/// What an image's COPY/ADD/mount sources compile to.
+#[derive(Debug, Clone)]
+pub enum Sources {
+    /// It copies nothing from its context.
+    Nothing,
+    /// The paths (relative to the context) its sources name.
+    Patterns(Regex),
+    /// Its sources could not be compiled, so every file of its context counts (the
+    /// widest reading: never fewer files than the build copies). The reason says why.
+    WholeContext(String),
+}
+
+/// Compiles an image's source patterns into one matcher. Fails closed: when the patterns
+/// cannot be compiled (more than [`MAX_COPY_SOURCES`], one that does not translate, or a
+/// union past the regex size limit, as 10,000 COPY lines are), the whole context counts;
+/// it used to count nothing, and a changed COPY source was "no rebuild".
+pub fn compile_sources(patterns: &[String]) -> Sources {
     if patterns.is_empty() {
-        return None;
+        return Sources::Nothing;
     }
-    // A pattern whose regex does not compile (a reversed class range such as `[a-[b]`,
-    // found by the `dockerfile` fuzz target) must not silence the image's other sources:
-    // it counts as the whole context instead, erring on the side of rebuilding.
-    let joined = patterns
-        .iter()
-        .map(|p| {
-            let re = source_regex(p);
-            match Regex::new(&format!("^(?:{re})$")) {
-                Ok(_) => re,
-                Err(_) => source_regex(""),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("|");
-    Regex::new(&format!("^(?:{joined})$")).ok()
+    if patterns.len() > MAX_COPY_SOURCES {
+        return Sources::WholeContext(format!(
+            "it has {} COPY/ADD sources, more than the {MAX_COPY_SOURCES} dockguard compiles",
+            patterns.len()
+        ));
+    }
+    let mut parts = Vec::with_capacity(patterns.len());
+    for p in patterns {
+        let re = source_regex(p);
+        // A pattern whose regex does not compile (a reversed class range such as `[a-[b]`,
+        // found by the `dockerfile` fuzz target) must not silence the others.
+        if let Err(e) = Regex::new(&format!("^(?:{re})$")) {
+            return Sources::WholeContext(format!(
+                "its COPY/ADD source `{}` cannot be compiled ({})",
+                crate::render::escape::text(p),
+                first_line(&e.to_string())
+            ));
+        }
+        parts.push(re);
+    }
+    match Regex::new(&format!("^(?:{})$", parts.join("|"))) {
+        Ok(re) => Sources::Patterns(re),
+        Err(e) => Sources::WholeContext(format!(
+            "its {} COPY/ADD sources cannot be compiled into one pattern ({})",
+            patterns.len(),
+            first_line(&e.to_string())
+        )),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("invalid")
+}
+
+/// The union of source patterns as one regex, `None` when there are none; sources that
+/// cannot be compiled give the whole-context regex (see [`compile_sources`]).
+pub fn sources_union(patterns: &[String]) -> Option<Regex> {
+    match compile_sources(patterns) {
+        Sources::Nothing => None,
+        Sources::Patterns(re) => Some(re),
+        Sources::WholeContext(_) => Regex::new(&format!("^{}$", source_regex(""))).ok(),
+    }
 }
 
 #[cfg(test)]

@@ -8,21 +8,31 @@
 //! for unchanged subtrees can be kept from one run to the next. With the memo a push reads
 //! only the directories it changed.
 //!
-//! The file lives in the common git dir (`dockguard/dockerfiles-v3`), is written atomically
-//! (a temporary file renamed over it) and is only ever an optimisation: a missing,
-//! unreadable, foreign-version or corrupt file is ignored and rebuilt; a read-only `.git`
-//! (by its mode bits, so also for root) is never written to. Delete it at any time.
+//! The file lives in the common git dir (`dockguard/dockerfiles-v4`), is written atomically
+//! (a new file with a random name, created exclusively without following links, renamed
+//! over it) and is only ever an optimisation, never trusted: it is read only when it is a
+//! regular file (opened with `O_NOFOLLOW`, so a link to `/dev/zero` is not read), at most
+//! [`MAX_MEMO_BYTES`], and its checksum (the SHA-1 git blob id of everything before it)
+//! matches; every entry must lie below its subtree. A missing, unreadable, oversized,
+//! foreign-version, truncated, emptied or otherwise altered file is ignored and rebuilt
+//! (an emptied memo used to hide the dockerfiles, and a changed COPY source was "no
+//! rebuild"); a read-only `.git` (by its mode bits, so also for root) is never written
+//! to. Delete it at any time.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use git2::Oid;
 
 use super::Entry;
+use crate::limits::MAX_MEMO_BYTES;
 
-const MAGIC: &[u8] = b"dockguard-dockerfiles v3\n";
+const MAGIC: &[u8] = b"dockguard-dockerfiles v4\n";
+/// The previous format's file, removed when the new one is written.
+const OLD_NAME: &str = "dockerfiles-v3";
+/// The checksum trailer: a SHA-1 id.
+const SUM_LEN: usize = 20;
 /// Beyond this many subtrees the memo starts over (a bound on the file, whatever happens).
 const MAX_KEYS: usize = 100_000;
 /// A subtree not looked at in this many runs is forgotten (each push brings new trees
@@ -62,7 +72,7 @@ impl std::hash::Hasher for FnvHasher {
 
 /// The memo's path for a repository whose common git dir is `common`.
 pub fn path(common: &Path) -> PathBuf {
-    common.join("dockguard").join("dockerfiles-v3")
+    common.join("dockguard").join("dockerfiles-v4")
 }
 
 /// How many runs ago each memoised subtree was last looked at.
@@ -70,17 +80,27 @@ pub type Ages = HashMap<(Vec<u8>, Oid), u32, Fnv>;
 
 /// Loads the memo made under the same patterns (`fingerprint`); empty on any problem.
 pub fn load(file: &Path, fingerprint: &str) -> (WalkCache, Ages) {
-    let Ok(bytes) = std::fs::read(file) else {
+    let Ok(Some(bytes)) = crate::safe_fs::read_regular(file, MAX_MEMO_BYTES) else {
         return Default::default();
     };
     parse(&bytes, fingerprint).unwrap_or_default()
 }
 
+/// The checksum of a memo's content: its git blob id.
+fn checksum(content: &[u8]) -> Option<Oid> {
+    Oid::hash_object(git2::ObjectType::Blob, content).ok()
+}
+
 /// Format: MAGIC, fingerprint line, then per subtree: 20-byte id, u32 path length, path,
 /// u32 age, u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes
-/// (integers little-endian).
-fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
-    let mut r = Reader(bytes.strip_prefix(MAGIC)?);
+/// (integers little-endian); then the checksum of all of that ([`checksum`], 20 bytes).
+/// `None` for anything else: a memo that does not verify is not used at all.
+pub fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
+    let (content, sum) = bytes.split_at(bytes.len().checked_sub(SUM_LEN)?);
+    if checksum(content)?.as_bytes() != sum {
+        return None;
+    }
+    let mut r = Reader(content.strip_prefix(MAGIC)?);
     let fp = r.take(fingerprint.len() + 1)?;
     if &fp[..fingerprint.len()] != fingerprint.as_bytes() || fp[fingerprint.len()] != b'\n' {
         return None;
@@ -99,6 +119,15 @@ fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
             let mode = i32::try_from(r.u32()?).ok()?;
             let len = r.u32()? as usize;
             let path = r.take(len)?.to_vec();
+            // Every entry lies below its subtree (the walk only ever records those).
+            let below = match path.strip_prefix(&prefix[..]) {
+                Some(rest) if prefix.is_empty() => !rest.is_empty(),
+                Some(rest) => rest.len() > 1 && rest[0] == b'/',
+                None => false,
+            };
+            if !below {
+                return None;
+            }
             entries.push(Entry { path, oid, mode });
         }
         ages.insert((prefix.clone(), key), age);
@@ -120,19 +149,14 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Writes the memo atomically, with each subtree's age (0: used by this run); subtrees
-/// older than [`MAX_AGE`] and the root (new on every commit, and the heaviest: it lists
-/// every dockerfile) are left out. Failures are ignored (it is only a memo).
-pub fn save(
-    file: &Path,
+/// The memo's bytes (see [`parse`]), with each subtree's age (0: used by this run);
+/// subtrees older than [`MAX_AGE`] and the root (new on every commit, and the heaviest: it
+/// lists every dockerfile) are left out.
+pub fn encode(
     fingerprint: &str,
     cache: &WalkCache,
     age: impl Fn(&(Vec<u8>, Oid)) -> u32,
-) {
-    if cache.len() > MAX_KEYS {
-        let _ = std::fs::remove_file(file);
-        return;
-    }
+) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(cache.len() * 24 + 64);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(fingerprint.as_bytes());
@@ -156,6 +180,25 @@ pub fn save(
             out.extend_from_slice(&e.path);
         }
     }
+    let sum = checksum(&out)?;
+    out.extend_from_slice(sum.as_bytes());
+    Some(out)
+}
+
+/// Writes the memo ([`encode`]) atomically. Failures are ignored (it is only a memo).
+pub fn save(
+    file: &Path,
+    fingerprint: &str,
+    cache: &WalkCache,
+    age: impl Fn(&(Vec<u8>, Oid)) -> u32,
+) {
+    if cache.len() > MAX_KEYS {
+        let _ = std::fs::remove_file(file);
+        return;
+    }
+    let Some(out) = encode(fingerprint, cache, age) else {
+        return;
+    };
     let Some(dir) = file.parent() else { return };
     // A git dir made read-only is a wish not to be written to, even by root (who could).
     let git_dir = dir.parent().unwrap_or(dir);
@@ -165,12 +208,18 @@ pub fn save(
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = dir.join(format!(".dockerfiles.{}.tmp", std::process::id()));
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(&out))
-        .and_then(|()| std::fs::rename(&tmp, file));
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    // Our own directory, not a link to somewhere else.
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
+    // A random name, created exclusively without following links: a link planted at a
+    // guessable name (`.dockerfiles.<pid>.tmp`) used to be written through.
+    let written = crate::safe_fs::TempFile::new(dir, ".dockerfiles.", 0o644).and_then(|mut tmp| {
+        tmp.write_all(&out)?;
+        tmp.persist(file)
+    });
+    if written.is_ok() {
+        let _ = std::fs::remove_file(dir.join(OLD_NAME));
     }
 }
 

@@ -30,7 +30,7 @@ use crate::cli::InstallArgs;
 use crate::context::{Context, Door};
 use crate::error::{Error, Result};
 pub use crate::hook::chain::CHAINED_NAME;
-use crate::hook::sh_quote;
+use crate::render::escape::shell_literal;
 use crate::{write_out, Env};
 
 /// The shim, as shipped in `hooks/pre-push`.
@@ -82,7 +82,7 @@ fn classify(hook: &Path) -> Result<Existing> {
 pub fn render_shim(binary: &Path) -> String {
     SHIM.replacen(
         RECORDED,
-        &format!("recorded={}", sh_quote(&binary.display().to_string())),
+        &format!("recorded={}", shell_literal(&binary.display().to_string())),
         1,
     )
 }
@@ -156,17 +156,34 @@ impl Drop for DirLock {
     }
 }
 
+/// Writes the shim: a new file with a random name (created exclusively, links not
+/// followed, mode 755 set on the handle), renamed over the hook. A fixed temporary name
+/// (`.pre-push.dockguard-tmp.<pid>`) let a link planted there redirect the write and the
+/// chmod to any file.
 fn write_shim(hook: &Path, content: &str) -> Result<()> {
     let dir = hook.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(".pre-push.dockguard-tmp.{}", std::process::id()));
-    let io = |what: &str, e| Error::io(format!("cannot {what} {}", tmp.display()), e);
-    std::fs::write(&tmp, content).map_err(|e| io("write", e))?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-        .map_err(|e| io("make executable", e))?;
-    std::fs::rename(&tmp, hook).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(format!("cannot write {}", hook.display()), e)
-    })
+    let io = |e| Error::io(format!("cannot write {}", hook.display()), e);
+    let mut tmp =
+        crate::safe_fs::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
+    tmp.write_all(content.as_bytes()).map_err(io)?;
+    tmp.persist(hook).map_err(io)
+}
+
+/// A warning when others can write to the hooks directory: whoever can write there can
+/// replace the hook (dockguard's or any other) and run code in every push.
+fn writable_by_others(dir: &Path) -> Option<String> {
+    let mode = std::fs::metadata(dir).ok()?.permissions().mode();
+    let who = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+        (_, true) => "everyone",
+        (true, false) => "its group",
+        (false, false) => return None,
+    };
+    Some(format!(
+        "warning: the hooks directory {} can be written by {who} (mode {:o}): anyone who can write there can replace the hook and run code in your pushes; chmod go-w {}\n",
+        crate::render::escape::text(&dir.display().to_string()),
+        mode & 0o7777,
+        crate::render::escape::shell_word(&dir.display().to_string())
+    ))
 }
 
 fn current_binary() -> Result<PathBuf> {
@@ -291,6 +308,9 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
         hd.source,
         binary.display()
     ));
+    if let Some(w) = writable_by_others(&hd.path) {
+        msg.push_str(&w);
+    }
     if hd.path.components().any(|c| c.as_os_str() == ".husky") {
         msg.push_str("note: husky regenerates .husky/_ on install; if the hook disappears, run dockguard install again (or call `dockguard hook pre-push \"$@\"` from .husky/pre-push)\n");
     }
@@ -393,7 +413,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 "settings:   problem: {}",
                 e.render().replace('\n', "\n            ")
             );
-            write_out(out, s.as_bytes())?;
+            write_out(out, crate::render::escape::lines(&s).as_bytes())?;
             return Ok(0);
         }
     };
@@ -422,7 +442,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
     for (key, value, origin) in ctx.resolved().effective() {
         let _ = writeln!(s, "  {:<24} {:<34} {origin}", key.name, value);
     }
-    write_out(out, s.as_bytes())?;
+    write_out(out, crate::render::escape::lines(&s).as_bytes())?;
     Ok(0)
 }
 

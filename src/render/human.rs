@@ -10,6 +10,7 @@ use console::Style;
 use crate::engine::changes::ChangeKind;
 use crate::engine::verdict::{Report, TargetVerdict};
 use crate::git::short;
+use crate::render::escape::{shell_word, text};
 
 /// Styles for human output; all plain when colour is off.
 #[derive(Debug, Clone)]
@@ -58,9 +59,9 @@ pub fn human(report: &Report, push_option: &str, st: &Styles) -> String {
         out,
         "{} {} at {} ({})",
         st.dim.apply_to("upstream:"),
-        up.refname,
+        text(&up.refname),
         short(&up.oid),
-        up.chosen_by
+        text(&up.chosen_by)
     );
     for t in &report.targets {
         out.push('\n');
@@ -75,7 +76,8 @@ pub fn human(report: &Report, push_option: &str, st: &Styles) -> String {
         );
         let _ = writeln!(
             out,
-            "   push with `dockguard push …` or `git push -o {push_option} …`"
+            "   push with `dockguard push …` or `git push -o {} …`",
+            shell_word(push_option)
         );
     } else {
         let _ = writeln!(
@@ -96,7 +98,7 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
     let _ = writeln!(
         out,
         "{} ({}): {verdict}",
-        st.bold.apply_to(&t.label),
+        st.bold.apply_to(text(&t.label)),
         short(&t.tip)
     );
     match (&t.merge_base, &t.base_unknown) {
@@ -109,12 +111,12 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             );
         }
         (_, Some(u)) => {
-            let _ = writeln!(out, "  merge-base: unknown ({})", u.detail);
+            let _ = writeln!(out, "  merge-base: unknown ({})", text(&u.detail));
         }
         (None, None) => {}
     }
     for reason in &t.reasons {
-        let _ = writeln!(out, "  {reason}");
+        let _ = writeln!(out, "  {}", text(reason));
     }
     for w in &t.warnings {
         // Warnings quote dockerfile text and paths from the push: one line each.

@@ -67,11 +67,9 @@ pub fn dotenv(vars: &[(String, String)]) -> Result<String> {
     Ok(out)
 }
 
-/// A line-safe rendering of arbitrary text (a path, a ref): control characters become `?`.
+/// A line-safe rendering of arbitrary text (a path, a ref): [`crate::render::escape::text`].
 pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::render::escape::text(text).into_owned()
 }
 
 /// `$GITHUB_OUTPUT` lines: `name=value` for scalars (sanitised), and a heredoc with a
@@ -125,14 +123,9 @@ pub fn random_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Text for Markdown: inline code with backticks and control characters replaced, so a
-/// ref or path can neither break out of the span nor inject HTML.
+/// Text for Markdown: [`crate::render::escape::md_code`].
 pub fn md_code(text: &str) -> String {
-    let t: String = one_line(text)
-        .chars()
-        .map(|c| if c == '`' { '\'' } else { c })
-        .collect();
-    format!("`{}`", t.replace('|', "\\|"))
+    crate::render::escape::md_code(text)
 }
 
 /// Appends text to a file (GitHub's files are shared by every step of a job).
@@ -147,9 +140,25 @@ pub fn append(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::io(what(), e))
 }
 
-/// Writes a whole file.
+/// Writes a whole report file (`--dotenv FILE`): a new file beside it with a random name,
+/// renamed over it. A path that is, or leads through, a symbolic link is refused: in a CI
+/// job the path usually names a file of the checkout, and a pushed branch can commit
+/// `dockguard.env -> /some/file` to have that file overwritten.
 pub fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(format!("cannot write {}", path.display()), e))
+    let shown = crate::render::escape::text(&path.display().to_string()).into_owned();
+    if let Some(link) = crate::safe_fs::linked_component(path) {
+        return Err(Error::Hinted {
+            message: format!(
+                "refusing to write {shown}: {} is a symbolic link",
+                crate::render::escape::text(&link.display().to_string())
+            ),
+            hint: "dockguard never writes through a link (the checkout's files come from whoever pushed): \
+                   remove the link from the branch, or write the report to a name the repository does not use"
+                .into(),
+        });
+    }
+    crate::safe_fs::replace(path, text.as_bytes(), 0o644)
+        .map_err(|e| Error::io(format!("cannot write {shown}"), e))
 }
 
 #[cfg(test)]
@@ -203,7 +212,7 @@ mod tests {
         let open = lines[1];
         let delim = open.strip_prefix("changed<<").expect("heredoc");
         assert_ne!(delim, evil, "delimiter differs from every value");
-        assert_eq!(lines[2..5], ["a/Dockerfile", evil.as_str(), "x?y=1"]);
+        assert_eq!(lines[2..5], ["a/Dockerfile", evil.as_str(), "x\\ny=1"]);
         assert_eq!(lines[5], delim);
         assert_eq!(lines.len(), 6);
     }
@@ -219,6 +228,6 @@ mod tests {
 
     #[test]
     fn markdown_code_spans_cannot_break_out() {
-        assert_eq!(md_code("a`b|c\n<x>"), "`a'b\\|c?<x>`");
+        assert_eq!(md_code("a`b|c\n<x>"), "`a'b\\|c\\n<x>`");
     }
 }

@@ -34,6 +34,7 @@ mod registry;
 mod release;
 mod requests;
 mod schema;
+mod security;
 mod server;
 mod slug;
 mod static_binary;

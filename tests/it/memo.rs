@@ -1,4 +1,4 @@
-//! The on-disk memo of where the dockerfiles are (.git/dockguard/dockerfiles-v3) only
+//! The on-disk memo of where the dockerfiles are (.git/dockguard/dockerfiles-v4) only
 //! ever makes image discovery faster: warm, corrupt, stale-pattern and missing memos all
 //! give the same verdicts as none.
 
@@ -27,7 +27,7 @@ fn memo_is_written_reused_and_never_changes_an_answer() {
     let _ = base;
     r.switch_new("feature", master);
     r.commit("script", &[("img/a/app.sh", "echo b\n")]);
-    let memo = r.repo.path().join("dockguard/dockerfiles-v3");
+    let memo = r.repo.path().join("dockguard/dockerfiles-v4");
     let cold = verdict(&r);
     assert!(memo.exists(), "the memo is written");
     assert_eq!(cold[0]["name"], "a", "{cold:#}");

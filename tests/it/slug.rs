@@ -1,7 +1,7 @@
 //! `dockguard slug`: docker-tag-safe names, GitLab's CI_COMMIT_REF_SLUG, and properties
 //! that hold for arbitrary input.
 
-use dockguard::slug::{docker_tag, gitlab_ref_slug, is_docker_tag, name_hash};
+use dockguard::slug::{docker_tag, gitlab_ref_slug, is_docker_tag, is_reserved, name_hash};
 use proptest::prelude::*;
 use regex::Regex;
 
@@ -97,10 +97,17 @@ proptest! {
         }
         prop_assert_eq!(docker_tag(&name, Some(&oid)), docker_tag(&name, Some(&oid)), "deterministic");
         prop_assert_eq!(docker_tag(&name, None), docker_tag(&name, None), "deterministic");
-        // Valid tags map to themselves; anything else carries the hash of the name.
+        // Valid tags map to themselves, unless reserved (then a leading `_`); anything
+        // else carries the hash of the name. No slug is ever reserved unescaped.
         let tag = docker_tag(&name, None);
-        if is_docker_tag(&name) {
+        prop_assert!(!is_reserved(&tag, &[]) || tag.starts_with('_'), "{:?} -> {:?}", name, tag);
+        prop_assert_ne!(tag.as_str(), "latest");
+        if is_docker_tag(&name) && !is_reserved(&name, &[]) {
             prop_assert_eq!(&tag, &name);
+        } else if is_docker_tag(&name) && name.len() < 128 {
+            prop_assert_eq!(tag, format!("_{name}"));
+        } else if is_docker_tag(&name) {
+            prop_assert!(tag.starts_with('_') && tag.ends_with(&name_hash(&name)), "{:?} -> {:?}", name, tag);
         } else if !name.is_empty() {
             prop_assert!(tag.ends_with(&name_hash(&name)), "{:?} -> {:?}", name, tag);
         }
