@@ -143,41 +143,55 @@ pub fn redact_url(url: &str) -> String {
     url.to_owned()
 }
 
-/// The branch a remote's `HEAD` points at (`git ls-remote --symref SOURCE HEAD`), if the
-/// remote answers.
-pub fn remote_head(git_dir: &Path, source: &Source) -> Option<String> {
+/// `git ls-remote [--symref] SOURCE REF`'s output, if the remote answers (and the source
+/// is one git may be given).
+fn ls_remote(git_dir: &Path, source: &Source, symref: bool, refname: &str) -> Option<String> {
     if let Err(e) = validate_remote(&source.arg) {
-        // Said here: the caller only learns that there is no HEAD.
+        // Said here: the caller only learns that the remote did not answer.
         eprintln!(
             "dockguard: {}",
             e.render().trim_start_matches("dockguard: ")
         );
         return None;
     }
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(git_dir)
-        .args([
-            "ls-remote",
-            "--symref",
-            "--end-of-options",
-            &source.arg,
-            "HEAD",
-        ])
+    let mut cmd = Command::new("git");
+    cmd.arg("--git-dir").arg(git_dir).arg("ls-remote");
+    if symref {
+        cmd.arg("--symref");
+    }
+    let out = cmd
+        .args(["--end-of-options", &source.arg, refname])
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .stdin(std::process::Stdio::null())
         .output()
         .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-        let (target, name) = l.strip_prefix("ref: ")?.split_once('\t')?;
-        (name == "HEAD")
-            .then(|| target.strip_prefix("refs/heads/").map(str::to_owned))
-            .flatten()
-    })
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The branch a remote's `HEAD` points at (`git ls-remote --symref SOURCE HEAD`), if the
+/// remote answers.
+pub fn remote_head(git_dir: &Path, source: &Source) -> Option<String> {
+    ls_remote(git_dir, source, true, "HEAD")?
+        .lines()
+        .find_map(|l| {
+            let (target, name) = l.strip_prefix("ref: ")?.split_once('\t')?;
+            (name == "HEAD")
+                .then(|| target.strip_prefix("refs/heads/").map(str::to_owned))
+                .flatten()
+        })
+}
+
+/// What a ref of a remote points at (`git ls-remote SOURCE REF`), if it answers.
+pub fn remote_ref(git_dir: &Path, source: &Source, refname: &str) -> Option<Oid> {
+    ls_remote(git_dir, source, false, refname)?
+        .lines()
+        .find_map(|l| {
+            let (oid, name) = l.split_once('\t')?;
+            (name == refname).then(|| Oid::from_str(oid).ok()).flatten()
+        })
 }
 
 /// A private ref for this run's upstream, deleted when dropped.

@@ -10,8 +10,6 @@
 //! - "this pipeline runs on the upstream branch itself" (compare with the previous tip) is
 //!   believed only when the upstream server's branch really points at the judged commit.
 
-use std::process::Command;
-
 use git2::{Oid, Repository};
 
 use super::fetch::{self, Source};
@@ -180,7 +178,11 @@ fn on_upstream(
     target: Oid,
     log: &mut dyn FnMut(&str),
 ) -> bool {
-    let tip = remote_ref(repo, &plan.source, &format!("refs/heads/{}", plan.branch));
+    let tip = fetch::remote_ref(
+        repo.path(),
+        &plan.source,
+        &format!("refs/heads/{}", plan.branch),
+    );
     let verified = tip == Some(target);
     if !verified {
         log(&format!(
@@ -214,26 +216,6 @@ pub fn previous_tip(
         return None;
     }
     Some(previous)
-}
-
-/// What a ref of a remote points at (`git ls-remote SOURCE REF`), if it answers.
-fn remote_ref(repo: &Repository, source: &Source, refname: &str) -> Option<Oid> {
-    let out = Command::new("git")
-        .arg("--git-dir")
-        .arg(repo.path())
-        .args(["ls-remote", "--end-of-options", &source.arg, refname])
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
-        let (oid, name) = l.split_once('\t')?;
-        (name == refname).then(|| Oid::from_str(oid).ok()).flatten()
-    })
 }
 
 #[cfg(test)]
