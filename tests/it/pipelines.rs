@@ -142,6 +142,49 @@ impl Pipeline {
     }
 }
 
+/// How to run a pipeline.
+#[derive(Debug, Default, Clone)]
+pub struct Opts {
+    /// The project's CI/CD settings (gitlab-ci-local's home variables file), which every
+    /// pipeline of the project has, child pipelines too.
+    pub project_vars: Vec<(String, String)>,
+    /// Pipeline variables (what `git push -o ci.variable=` sets): gitlab-ci-local's
+    /// `--variable`; GitLab does not forward them to child pipelines, nor does it.
+    pub pipeline_vars: Vec<String>,
+    /// Only these jobs (none: the whole pipeline).
+    pub jobs: Vec<String>,
+    /// `CI_REGISTRY` (default: the lab's registry); `CI_REGISTRY_IMAGE` is `<it>/qemu`.
+    pub registry: Option<String>,
+    /// Another CI configuration file than `.gitlab-ci.yml`.
+    pub file: Option<String>,
+}
+
+impl Opts {
+    /// Adds a project variable.
+    pub fn project(mut self, k: &str, v: &str) -> Self {
+        self.project_vars.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Adds a pipeline variable `K=V`.
+    pub fn var(mut self, kv: &str) -> Self {
+        self.pipeline_vars.push(kv.to_owned());
+        self
+    }
+
+    /// Runs only `jobs`.
+    pub fn jobs(mut self, jobs: &[&str]) -> Self {
+        self.jobs = jobs.iter().map(|j| (*j).to_owned()).collect();
+        self
+    }
+
+    /// Uses `host` as `CI_REGISTRY`.
+    pub fn registry(mut self, host: &str) -> Self {
+        self.registry = Some(host.to_owned());
+        self
+    }
+}
+
 /// The tools every test here needs, or a panic that says how to get them.
 pub fn tools() -> PathBuf {
     require_tool("rsync");
@@ -233,18 +276,15 @@ impl Lab {
         }
     }
 
-    /// Runs the pipeline of `branch` (as pushed) under gitlab-ci-local in a depth-1 clone.
-    /// `project_vars` are the project's CI/CD settings (gitlab-ci-local's home variables
-    /// file); `pipeline_vars` are pipeline variables (what `git push -o ci.variable=`
-    /// sets: `--variable`).
-    pub fn pipeline(
-        &self,
-        branch: &str,
-        project_vars: &[(&str, &str)],
-        pipeline_vars: &[&str],
-    ) -> Pipeline {
-        let tool = tools();
-        self.forget_local_images();
+    /// Runs the pipeline of `branch` (as pushed) under gitlab-ci-local in a new depth-1
+    /// clone, with `opts`.
+    pub fn pipeline(&self, branch: &str, opts: &Opts) -> Pipeline {
+        let checkout = self.checkout(branch);
+        self.run(&checkout, opts)
+    }
+
+    /// A new depth-1 clone of `branch` from the upstream server, as a runner makes it.
+    pub fn checkout(&self, branch: &str) -> PathBuf {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let dir = self.repo.scratch(&format!("run-{n}"));
@@ -263,13 +303,22 @@ impl Lab {
                 checkout.to_str().expect("utf8"),
             ],
         );
+        checkout
+    }
+
+    /// Runs gitlab-ci-local in `checkout` (again, for the jobs of `opts.jobs`: their
+    /// earlier jobs' artifacts are still there).
+    pub fn run(&self, checkout: &Path, opts: &Opts) -> Pipeline {
+        let tool = tools();
+        self.forget_local_images();
+        let dir = checkout.parent().expect("run dir");
         let home = dir.join("gcl-home");
         std::fs::create_dir_all(home.join(".gitlab-ci-local")).expect("home");
+        let registry = opts.registry.clone().unwrap_or_else(|| self.host());
         let mut vars = format!(
-            "global:\n  CI_DEFAULT_BRANCH: master\n  CI_REGISTRY: \"{h}\"\n  CI_REGISTRY_IMAGE: \"{h}/qemu\"\n",
-            h = self.host()
+            "global:\n  CI_DEFAULT_BRANCH: master\n  CI_REGISTRY: \"{registry}\"\n  CI_REGISTRY_IMAGE: \"{registry}/qemu\"\n"
         );
-        for (k, v) in project_vars {
+        for (k, v) in &opts.project_vars {
             vars.push_str(&format!(
                 "  {k}: {}\n",
                 serde_json::to_string(v).expect("json")
@@ -283,7 +332,7 @@ impl Lab {
         );
         let mut cmd = Command::new(tool);
         hermetic(&mut cmd)
-            .current_dir(&checkout)
+            .current_dir(checkout)
             .env("PATH", path)
             .env("DOCKER_HOST", &self.d.host)
             .env("DOCKER_CONFIG", dir.join("docker-config"))
@@ -297,11 +346,15 @@ impl Lab {
             .arg(&home)
             .args([
                 "--ignore-predefined-vars",
-                "CI_DEFAULT_BRANCH,CI_REGISTRY,CI_REGISTRY_IMAGE",
+                "CI_DEFAULT_BRANCH,CI_REGISTRY,CI_REGISTRY_IMAGE,CI_REGISTRY_USER,CI_REGISTRY_PASSWORD",
             ]);
-        for v in pipeline_vars {
+        if let Some(file) = &opts.file {
+            cmd.args(["--file", file]);
+        }
+        for v in &opts.pipeline_vars {
             cmd.args(["--variable", v]);
         }
+        cmd.args(&opts.jobs);
         let t = Instant::now();
         let out = cmd.output().expect("run gitlab-ci-local");
         let log = format!(
@@ -312,7 +365,7 @@ impl Lab {
         Pipeline {
             ok: out.status.success(),
             log,
-            checkout,
+            checkout: checkout.to_path_buf(),
             seconds: t.elapsed().as_secs_f64(),
         }
     }
