@@ -38,8 +38,9 @@ pub struct Lab {
     pub reg: Registry,
     /// The shared daemon.
     pub d: Arc<Dockerd>,
-    /// `PATH` directory with `docker` (Debian's CLI) and `dockguard`.
+    /// `PATH` directories with `docker` (Debian's CLI), and with `dockguard`.
     bin: PathBuf,
+    bin_dg: PathBuf,
     runs: std::cell::Cell<usize>,
 }
 
@@ -157,6 +158,8 @@ pub struct Opts {
     pub registry: Option<String>,
     /// Another CI configuration file than `.gitlab-ci.yml`.
     pub file: Option<String>,
+    /// `Some(false)`: no `dockguard` on the jobs' PATH (the template must fetch it).
+    pub dockguard_on_path: Option<bool>,
 }
 
 impl Opts {
@@ -221,13 +224,16 @@ impl Lab {
         let bin = repo.scratch("bin");
         std::fs::create_dir_all(&bin).expect("bin dir");
         std::os::unix::fs::symlink(DOCKER, bin.join("docker")).expect("docker symlink");
-        std::os::unix::fs::symlink(dockguard_bin(), bin.join("dockguard")).expect("symlink");
+        let bin_dg = repo.scratch("bin-dockguard");
+        std::fs::create_dir_all(&bin_dg).expect("bin dir");
+        std::os::unix::fs::symlink(dockguard_bin(), bin_dg.join("dockguard")).expect("symlink");
         Lab {
             repo,
             upstream,
             reg,
             d,
             bin,
+            bin_dg,
             runs: std::cell::Cell::new(0),
         }
     }
@@ -325,11 +331,11 @@ impl Lab {
             ));
         }
         std::fs::write(home.join(".gitlab-ci-local/variables.yml"), vars).expect("vars");
-        let path = format!(
-            "{}:{}",
-            self.bin.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
+        let mut path = format!("{}:", self.bin.display());
+        if opts.dockguard_on_path != Some(false) {
+            path.push_str(&format!("{}:", self.bin_dg.display()));
+        }
+        path.push_str(&std::env::var("PATH").unwrap_or_default());
         let mut cmd = Command::new(tool);
         hermetic(&mut cmd)
             .current_dir(checkout)
