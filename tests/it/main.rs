@@ -17,7 +17,6 @@ mod job_image;
 mod lefthook;
 mod lexer;
 mod memo;
-mod mini_dockerd;
 mod pack;
 mod pipelines;
 mod plan;
