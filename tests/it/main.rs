@@ -5,6 +5,7 @@ mod buildinfo;
 mod check;
 mod ci;
 mod cli;
+mod component;
 mod faults;
 mod fixture;
 mod gitlab;

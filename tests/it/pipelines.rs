@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use crate::fixture::{dockguard_bin, git, hermetic, require_tool, TestRepo};
 use crate::realdocker::{Dockerd, Registry, DOCKER};
+use crate::server::Server;
 
 /// The templates as shipped.
 pub fn shipped(name: &str) -> String {
@@ -34,6 +35,8 @@ pub struct Lab {
     pub repo: TestRepo,
     /// The bare repository pipelines clone from (GitLab's copy).
     pub upstream: PathBuf,
+    /// The same, as the recording server (`server.pushes()`).
+    pub server: Server,
     /// This project's registry (`CI_REGISTRY`).
     pub reg: Registry,
     /// The shared daemon.
@@ -214,13 +217,11 @@ impl Lab {
             .map(|(p, c)| (p.as_str(), c.as_str()))
             .collect();
         repo.commit("project", &refs);
-        let upstream = repo.bare_clone("upstream.git");
-        repo.git(&[
-            "remote",
-            "add",
-            "upstream",
-            upstream.to_str().expect("utf8"),
-        ]);
+        // The server records what each push carried (push options included), as GitLab sees it.
+        let server = Server::new(&repo, "upstream");
+        let upstream = server.dir.clone();
+        repo.git(&["remote", "add", "upstream", server.url()]);
+        repo.git(&["push", "-q", "upstream", "master"]);
         let bin = repo.scratch("bin");
         std::fs::create_dir_all(&bin).expect("bin dir");
         std::os::unix::fs::symlink(DOCKER, bin.join("docker")).expect("docker symlink");
@@ -230,6 +231,7 @@ impl Lab {
         Lab {
             repo,
             upstream,
+            server,
             reg,
             d,
             bin,
@@ -393,5 +395,43 @@ impl Lab {
             .docker(&["manifest", "inspect", "--insecure", reference])
             .status
             .success()
+    }
+}
+
+/// The text between `# --- <name> (the same text in every dockguard template) ---` and
+/// `# --- end of <name> ---` in `file`.
+fn block(file: &str, name: &str) -> Option<String> {
+    let text = shipped(file);
+    let start = text.find(&format!(
+        "# --- {name} (the same text in every dockguard template) ---"
+    ))?;
+    let end = text[start..].find(&format!("# --- end of {name} ---"))?;
+    Some(text[start..start + end].to_owned())
+}
+
+#[test]
+fn the_templates_share_their_docker_and_binary_steps_word_for_word() {
+    // The steps that run docker and fetch the binary are written once and copied into
+    // each file (GitLab has no include that both an include template and a component
+    // could share): a fix in one copy must reach them all.
+    let files = [
+        "ci/gitlab/dockguard.yml",
+        "ci/gitlab/dockguard-content.yml",
+        "ci/gitlab/dockguard-child.yml",
+        "templates/dockguard/template.yml",
+    ];
+    for name in ["dockguard docker steps", "dockguard binary steps"] {
+        let copies: Vec<(&str, String)> = files
+            .iter()
+            .filter_map(|f| block(f, name).map(|b| (*f, b)))
+            .collect();
+        assert!(
+            copies.len() >= 3,
+            "{name}: found in {:?}",
+            copies.iter().map(|c| c.0).collect::<Vec<_>>()
+        );
+        for (f, b) in &copies[1..] {
+            assert_eq!(b, &copies[0].1, "{name}: {f} differs from {}", copies[0].0);
+        }
     }
 }
