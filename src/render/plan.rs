@@ -433,6 +433,14 @@ pub fn github_output(r: &PlanReport, token: &str) -> String {
                 "level": i.level,
                 "needs": i.needs,
                 "parents": i.parents,
+                // The same, as lines "<FROM as written> <reference>" for a shell step
+                // (ci/github/build.sh reads it without a JSON parser).
+                "parent-lines": i
+                    .parents
+                    .iter()
+                    .map(|p| format!("{} {}", p.written, p.reference))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             })
         })
         .collect();

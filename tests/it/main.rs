@@ -8,6 +8,7 @@ mod cli;
 mod component;
 mod faults;
 mod fixture;
+mod github_action;
 mod gitlab;
 mod history;
 mod hook;

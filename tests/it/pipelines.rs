@@ -42,8 +42,9 @@ pub struct Lab {
     /// The shared daemon.
     pub d: Arc<Dockerd>,
     /// `PATH` directories with `docker` (Debian's CLI), and with `dockguard`.
-    bin: PathBuf,
-    bin_dg: PathBuf,
+    pub bin: PathBuf,
+    /// See [`Lab::bin`].
+    pub bin_dg: PathBuf,
     runs: std::cell::Cell<usize>,
 }
 
