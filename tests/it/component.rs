@@ -124,7 +124,11 @@ fn with_inputs(checkout: &std::path::Path, inputs: &[(String, String)]) -> Strin
 #[test]
 #[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
 fn content_mode_from_the_component_builds_in_order_and_ignores_pipeline_variables() {
-    let lab = lab("content", "      strict: false\n");
+    // `$CI_REGISTRY_IMAGE/...` is the one variable an input may name.
+    let lab = lab(
+        "content",
+        "      strict: false\n      registry_image: $CI_REGISTRY_IMAGE/sub\n",
+    );
     // Pipeline variables that try to redirect or replace what the template does: the
     // component's settings are its inputs, so none of them has any effect.
     let stolen = lab.repo.scratch("stolen");
@@ -150,7 +154,7 @@ fn content_mode_from_the_component_builds_in_order_and_ignores_pipeline_variable
     );
     let child = p.reference("child");
     assert!(
-        child.starts_with(&format!("{}/qemu/child:c1-", lab.host())),
+        child.starts_with(&format!("{}/qemu/sub/child:c1-", lab.host())),
         "{child}"
     );
     assert!(lab.exists(&child));

@@ -392,10 +392,16 @@ impl Lab {
     /// Whether `reference` exists in the registry (`docker manifest inspect --insecure`:
     /// the registry is plain HTTP on loopback).
     pub fn exists(&self, reference: &str) -> bool {
-        self.d
-            .docker(&["manifest", "inspect", "--insecure", reference])
-            .status
-            .success()
+        let out = self
+            .d
+            .docker(&["manifest", "inspect", "--insecure", reference]);
+        if !out.status.success() {
+            eprintln!(
+                "{reference}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        out.status.success()
     }
 }
 
