@@ -582,3 +582,26 @@ fn manifest_problem(body: &[u8]) -> Option<&'static str> {
         Some("neither config and layers nor manifests")
     }
 }
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::manifest_problem;
+
+    #[test]
+    fn only_manifests_and_indexes_are_readable() {
+        let image = br#"{"schemaVersion":2,"config":{"digest":"sha256:x"},"layers":[]}"#;
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        assert_eq!(manifest_problem(image), None);
+        assert_eq!(manifest_problem(index), None);
+        assert_eq!(manifest_problem(b"not json!"), Some("not JSON"));
+        assert_eq!(manifest_problem(b"[]"), Some("not a JSON object"));
+        assert_eq!(
+            manifest_problem(br#"{"schemaVersion":1,"fsLayers":[]}"#),
+            Some("no schemaVersion 2")
+        );
+        assert_eq!(
+            manifest_problem(br#"{"schemaVersion":2}"#),
+            Some("neither config and layers nor manifests")
+        );
+    }
+}

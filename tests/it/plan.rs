@@ -184,7 +184,7 @@ fn plans_skip_copy_build_against_real_registries() {
         v["images"][1]["registry"]["detail"],
         "upstream's registry not asked: a parent is built"
     );
-    // This project's registry: /v2/ and three HEADs; upstream's: /v2/ and base.
+    // This project's registry: /v2/ and three GETs; upstream's: /v2/ and base.
     assert_eq!(v["registry_requests"], 6);
     assert_eq!(v["images"][0]["affected"], true);
     assert_eq!(v["images"][2]["affected"], false);
@@ -271,7 +271,7 @@ fn plans_skip_copy_build_against_real_registries() {
     let y = yaml_to_json(&files.join("child.yml"));
     assert_eq!(jobs(&y), set(&["dockguard-nothing-to-do"]));
     assert!(y.get("include").is_none());
-    // One /v2/ and three HEADs; upstream is not asked.
+    // One /v2/ and three GETs; upstream is not asked.
     assert_eq!(v["registry_requests"], 4);
 }
 
