@@ -154,6 +154,36 @@ fn a_fresh_projects_master_pipeline_pushes_latest_and_jobs_get_the_tag_to_use() 
         again.log
     );
     assert_eq!(markers(&again), ["base-master", "child-master"]);
+    // A merge that changes the child: master's pipeline (previous tip given, as GitLab
+    // does for a push) rebuilds and moves `latest` to the new content.
+    let before = lab.repo.head();
+    lab.commit(
+        "merge: child marker",
+        &[("tests/docker/dockerfiles/child.d/marker", "child-merged\n")],
+    );
+    lab.push();
+    let merged = lab.pipeline(
+        "master",
+        &Opts::default().var(&format!("CI_COMMIT_BEFORE_SHA={before}")),
+    );
+    merged.assert_ok();
+    assert_eq!(
+        var(&merged, "DOCKGUARD_DECISION").as_deref(),
+        Some("rebuild"),
+        "{}",
+        merged.log
+    );
+    assert_eq!(
+        markers(&merged),
+        ["base-master", "child-merged"],
+        "{}",
+        merged.log
+    );
+    assert_eq!(
+        lab.run_in(&format!("{}/qemu/child:latest", lab.host()), "cat /marker"),
+        "base-master\nchild-merged",
+        "latest follows master"
+    );
 }
 
 #[test]
