@@ -82,8 +82,9 @@ chmod +x "$tools/bin/dockerfile-oracle"
 # The real builder and registry (tests/it/realdocker.rs and the tests using it): Debian's
 # docker.io (dockerd and its /usr/bin/docker CLI, 20.10), docker-registry (distribution
 # 2.8), busybox-static (a base image without Docker Hub), apache2-utils (htpasswd -B for
-# Basic auth) and openssl (test certificates, the test token server's signatures).
-apt_install docker.io docker-registry busybox-static apache2-utils openssl
+# Basic auth), openssl (test certificates, the test token server's signatures) and curl
+# (the templates' pinned binary download, tests/it/gitlab.rs, github_action.rs).
+apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
 
 # The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
 # its own target dir (target/static), so it never invalidates the normal build.

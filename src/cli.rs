@@ -522,9 +522,9 @@ Examples:
   dockguard plan --format mermaid                        the image graph, for a summary
   dockguard plan --format dot | dot -Tsvg > plan.svg
 
-Registries: --registry-image (else DOCKGUARD_REGISTRY_IMAGE, CI_REGISTRY_IMAGE, or
-ghcr.io/OWNER/REPO on GitHub); --upstream-registry-image (else
-DOCKGUARD_UPSTREAM_REGISTRY_IMAGE) for a fork's upstream. Image IMAGE is
+Registries: --registry-image (else CI_REGISTRY_IMAGE, or ghcr.io/OWNER/REPO on
+GitHub); --upstream-registry-image for a fork's upstream (no DOCKGUARD_* variable
+chooses where the plan connects: whoever pushes can set those). Image IMAGE is
 <registry image>/IMAGE:<content tag>. Plain HTTP with an http:// prefix (loopback hosts
 default to it). Credentials: CI_REGISTRY_USER/CI_REGISTRY_PASSWORD or CI_JOB_TOKEN for
 CI_REGISTRY, GITHUB_TOKEN for ghcr.io, docker's config.json (auths, credHelpers,
@@ -593,12 +593,11 @@ pub struct PlanArgs {
     pub rebuild: bool,
 
     /// This project's image repository: HOST[:PORT]/PATH, `http://` for plain HTTP
-    /// [default: DOCKGUARD_REGISTRY_IMAGE, CI_REGISTRY_IMAGE, ghcr.io/OWNER/REPO].
+    /// [default: CI_REGISTRY_IMAGE, ghcr.io/OWNER/REPO].
     #[arg(long, value_name = "REPO")]
     pub registry_image: Option<String>,
 
-    /// The upstream project's image repository, to copy from
-    /// [default: DOCKGUARD_UPSTREAM_REGISTRY_IMAGE; none: never copy].
+    /// The upstream project's image repository, to copy from [default: none: never copy].
     #[arg(long, value_name = "REPO")]
     pub upstream_registry_image: Option<String>,
 
@@ -636,6 +635,12 @@ pub struct PlanArgs {
     /// and `.dockguard-plan-copy`): a path in the project, or an https:// URL. Repeatable.
     #[arg(long, value_name = "LOCATION")]
     pub child_include: Vec<String>,
+
+    /// Put the shipped definitions of `.dockguard-plan-build` and `.dockguard-plan-copy`
+    /// (ci/gitlab/dockguard-child.yml, built into dockguard) into the child pipeline, so
+    /// it needs no include (what the GitLab template and component do).
+    #[arg(long)]
+    pub child_jobs: bool,
 
     /// Write the plan as Markdown (a table and a Mermaid graph) to FILE, e.g. a GitLab
     /// artifact exposed on the merge request (on GitHub it goes to the step summary).

@@ -1,31 +1,57 @@
 #!/usr/bin/env bash
 # The composite action's step (ci/github/action.yml): get the dockguard binary, then run
-# `dockguard ci --provider github`, which writes $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY.
-# Inputs arrive as environment variables; nothing from the event is interpolated here.
-set -euo pipefail
+# `dockguard ci --provider github` (global mode: one decision) or `dockguard plan
+# --provider github` (content mode: per-image content tags, a matrix per build level),
+# which write $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY.
+# Inputs arrive as environment variables; nothing from the event is interpolated here,
+# and nothing from a variable is run: values become single arguments (bash arrays).
+set -euf -o pipefail
+
+fail() { echo "::error::dockguard: $*"; exit 2; }
 
 cache="${RUNNER_TOOL_CACHE:-${HOME:-/tmp}/.cache}/dockguard"
+sha=${DOCKGUARD_BINARY_SHA256:-}
+[[ $sha =~ ^[0-9a-f]{64}$ ]] || sha=""
+sha_ok() { printf '%s  %s\n' "$sha" "$1" | sha256sum -c - >/dev/null 2>&1; }
 if command -v dockguard >/dev/null 2>&1; then
     echo "dockguard: using $(command -v dockguard)"
-elif [ -x "$cache/bin/dockguard" ]; then
-    echo "dockguard: using the cached build in $cache"
 elif [ -n "${DOCKGUARD_BINARY_URL:-}" ]; then
+    # A download runs only if it is the pinned file (the cached copy too).
+    [ -n "$sha" ] || fail "binary-url needs binary-sha256 (the 64 hex digits of the release's dockguard.sha256): a download is never run unchecked"
     mkdir -p "$cache/bin"
-    curl -fsSL --retry 3 -o "$cache/bin/dockguard" "$DOCKGUARD_BINARY_URL"
-    chmod +x "$cache/bin/dockguard"
+    if [ -f "$cache/bin/dockguard" ] && sha_ok "$cache/bin/dockguard"; then
+        echo "dockguard: using the cached download"
+    else
+        curl -fsSL --retry 3 -o "$cache/bin/dockguard.download" "$DOCKGUARD_BINARY_URL"
+        sha_ok "$cache/bin/dockguard.download" || fail "the file from binary-url does not match binary-sha256: not run"
+        mv "$cache/bin/dockguard.download" "$cache/bin/dockguard"
+        chmod +x "$cache/bin/dockguard"
+    fi
+elif [ -x "$cache/bin/dockguard" ] && [ -n "${DOCKGUARD_GIT_URL:-}" ]; then
+    echo "dockguard: using the cached build in $cache"
 elif [ -n "${DOCKGUARD_GIT_URL:-}" ]; then
     tag=()
     if [ -n "${DOCKGUARD_GIT_TAG:-}" ]; then tag=(--tag "$DOCKGUARD_GIT_TAG"); fi
     cargo install --locked --root "$cache" --git "$DOCKGUARD_GIT_URL" "${tag[@]}" dockguard
 else
-    echo "::error::dockguard: no binary: give the action binary-url or git-url, or put dockguard on PATH"
-    exit 2
+    fail "no binary: give the action binary-url + binary-sha256 or git-url, or put dockguard on PATH"
 fi
 PATH="$PATH:$cache/bin"
 
-args=(ci --provider github)
-# `dockguard ci` takes no settings from DOCKGUARD_* variables (pipeline variables can come
-# from whoever pushes): the action's inputs become flags.
+case "${DOCKGUARD_ACTION_MODE:-global}" in
+global) args=(ci --provider github) ;;
+content)
+    args=(plan --provider github)
+    if [ -n "${INPUT_REGISTRY_IMAGE:-}" ]; then
+        args+=(--registry-image "$INPUT_REGISTRY_IMAGE")
+    fi
+    if [ -n "${INPUT_UPSTREAM_REGISTRY_IMAGE:-}" ]; then
+        args+=(--upstream-registry-image "$INPUT_UPSTREAM_REGISTRY_IMAGE")
+    fi
+    ;;
+*) fail "mode must be global or content" ;;
+esac
+# `dockguard` takes no settings from DOCKGUARD_* variables: the action's inputs become flags.
 if [ -n "${INPUT_UPSTREAM_URL:-}" ]; then
     args+=(--upstream-url "$INPUT_UPSTREAM_URL")
 fi
@@ -35,6 +61,10 @@ fi
 if [ "${DOCKGUARD_ACTION_STRICT:-false}" = "true" ]; then
     args+=(--strict)
 fi
-# Extra arguments are the workflow author's, split on whitespace like a command line.
-read -r -a extra <<<"${DOCKGUARD_ACTION_ARGS:-}"
+# Extra arguments are the workflow author's, quoted as on a command line (xargs: no
+# expansion, no globbing).
+extra=()
+if [ -n "${DOCKGUARD_ACTION_ARGS:-}" ]; then
+    mapfile -t extra < <(printf '%s\n' "$DOCKGUARD_ACTION_ARGS" | xargs printf '%s\n')
+fi
 exec dockguard "${args[@]}" "${extra[@]}"

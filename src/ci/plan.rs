@@ -33,13 +33,14 @@ use super::verify;
 /// Runs `dockguard plan`. Returns the exit code.
 pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let registry = registry_image(args, env)?;
-    let upstream_registry = match args
-        .upstream_registry_image
-        .clone()
-        .or_else(|| non_empty(env, "DOCKGUARD_UPSTREAM_REGISTRY_IMAGE"))
-    {
-        Some(text) => Some(parse_repo(&text, "the upstream registry image")?),
-        None => None,
+    // Where the plan connects (and sends the job's registry credentials) comes from
+    // flags, never from a DOCKGUARD_* variable: pipeline variables can be set by whoever
+    // pushes (README, "Security model").
+    let upstream_registry = match args.upstream_registry_image.as_deref() {
+        Some(text) if !text.trim().is_empty() => {
+            Some(parse_repo(text.trim(), "flag --upstream-registry-image")?)
+        }
+        _ => None,
     };
     let ci_args = CiArgs {
         provider: args.provider,
@@ -411,7 +412,7 @@ fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) 
     if let Some(path) = &args.child_pipeline {
         outputs::write(
             path,
-            &render_plan::child_pipeline(report, &args.child_include)?,
+            &render_plan::child_pipeline(report, &args.child_include, args.child_jobs)?,
         )?;
     }
     if let Some(path) = &args.markdown {
@@ -487,14 +488,17 @@ fn parse_repo(text: &str, what: &str) -> Result<ImageRepo> {
     })
 }
 
-/// This project's image repository: the flag, `DOCKGUARD_REGISTRY_IMAGE`,
-/// `CI_REGISTRY_IMAGE` (GitLab), or `ghcr.io/<owner>/<repo>` (GitHub).
+/// This project's image repository: the flag, else the CI's own `CI_REGISTRY_IMAGE`
+/// (GitLab) or `ghcr.io/<owner>/<repo>` (GitHub). No `DOCKGUARD_*` variable: those can
+/// be set by whoever pushes. (The CI's predefined variables can be overridden too where a
+/// project lets pushers set pipeline variables; README "Security model" says so.)
 fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
-    if let Some(r) = &args.registry_image {
-        return parse_repo(r, "flag --registry-image");
-    }
-    if let Some(r) = non_empty(env, "DOCKGUARD_REGISTRY_IMAGE") {
-        return parse_repo(&r, "environment variable DOCKGUARD_REGISTRY_IMAGE");
+    if let Some(r) = args
+        .registry_image
+        .as_deref()
+        .filter(|r| !r.trim().is_empty())
+    {
+        return parse_repo(r.trim(), "flag --registry-image");
     }
     if let Some(r) = non_empty(env, "CI_REGISTRY_IMAGE") {
         return parse_repo(&r, "environment variable CI_REGISTRY_IMAGE");
@@ -506,6 +510,6 @@ fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
         );
     }
     Err(Error::Usage(
-        "no registry to plan against: pass --registry-image HOST/PATH (or set DOCKGUARD_REGISTRY_IMAGE; GitLab sets CI_REGISTRY_IMAGE)".into(),
+        "no registry to plan against: pass --registry-image HOST/PATH (GitLab's CI_REGISTRY_IMAGE and GitHub's ghcr.io/OWNER/REPO are the defaults)".into(),
     ))
 }

@@ -1,7 +1,7 @@
 //! A client for container registries (the OCI distribution API), for `dockguard plan`.
 //!
 //! What the plan needs from a registry is small: does `<repository>:<content tag>` exist
-//! (`HEAD /v2/<name>/manifests/<tag>`), and, to copy an image a fork's upstream already
+//! (`GET /v2/<name>/manifests/<tag>`, the body checked to be a manifest), and, to copy an image a fork's upstream already
 //! has, a manifest and its blobs moved from one repository to another (a cross-repository
 //! blob mount within one registry, else blob GET/PUT). Authentication is the registry's
 //! `WWW-Authenticate` challenge: Basic, or the Bearer token flow ([`auth`]), with the
@@ -172,7 +172,7 @@ impl Client {
     /// Whether each `(repository, tag)` exists, asked in parallel (at most
     /// [`Options::parallel`] at once). Per registry, one `/v2/` request learns how to
     /// authenticate and, for the token flow, one token request covers every repository
-    /// asked about; then one `HEAD` per image.
+    /// asked about; then one manifest `GET` per image.
     pub fn tag_states(&self, queries: &[(Repository, String)]) -> Vec<TagState> {
         let mut by_registry: Vec<(Registry, Vec<String>)> = Vec::new();
         for (repo, _) in queries {
@@ -223,6 +223,11 @@ impl Client {
             .collect()
     }
 
+    /// Asks for `repo:tag`'s manifest with a `GET`, not a `HEAD`: a registry (or a cache
+    /// in front of it) can answer `HEAD` 200 for a tag whose manifest it cannot serve, and
+    /// the plan would then skip an image nobody can pull. The body is read (at most
+    /// [`Options::max_body`] bytes) and must be a manifest or an index; anything else is
+    /// `Unknown`, which plans `build`. Same number of requests as a `HEAD`.
     fn head_manifest(&self, repo: &Repository, tag: &str) -> TagState {
         let what = format!("registry {}, image {}:{tag}", repo.registry.host, repo.path);
         if !valid_tag(tag) {
@@ -231,7 +236,7 @@ impl Client {
             };
         }
         let req = Req {
-            method: http::Method::HEAD,
+            method: http::Method::GET,
             url: format!("{}/v2/{}/manifests/{tag}", repo.registry.base(), repo.path),
             scopes: vec![(repo.path.clone(), "pull")],
             headers: vec![("Accept", MANIFEST_TYPES.join(", "))],
@@ -260,7 +265,21 @@ impl Client {
                     };
                 }
                 let digest = header(&resp, "docker-content-digest").filter(|d| valid_digest(d));
-                TagState::Present { digest }
+                match self.read_body(resp, "manifest") {
+                    Ok(body) => match manifest_problem(&body) {
+                        None => TagState::Present { digest },
+                        Some(why) => TagState::Unknown {
+                            reason: self.scrub(&format!(
+                                "{what}: the tag exists but its manifest is unreadable ({why})"
+                            )),
+                        },
+                    },
+                    Err(f) => TagState::Unknown {
+                        reason: self.scrub(&format!(
+                            "{what}: the tag exists but its manifest is unreadable: {f}"
+                        )),
+                    },
+                }
             }
             404 => TagState::Missing,
             _ => TagState::Unknown {
@@ -538,5 +557,51 @@ impl Client {
             out = out.replace(s.as_str(), "***");
         }
         out
+    }
+}
+
+/// Why `body` is not a usable image manifest or index, or `None` when it is one:
+/// a JSON object with `schemaVersion` 2 and either a `config` and `layers` (an image) or
+/// `manifests` (an index, a manifest list).
+fn manifest_problem(body: &[u8]) -> Option<&'static str> {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Some("not JSON");
+    };
+    let Some(m) = v.as_object() else {
+        return Some("not a JSON object");
+    };
+    if m.get("schemaVersion").and_then(serde_json::Value::as_u64) != Some(2) {
+        return Some("no schemaVersion 2");
+    }
+    let image = m.get("config").is_some_and(serde_json::Value::is_object)
+        && m.get("layers").is_some_and(serde_json::Value::is_array);
+    let index = m.get("manifests").is_some_and(serde_json::Value::is_array);
+    if image || index {
+        None
+    } else {
+        Some("neither config and layers nor manifests")
+    }
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::manifest_problem;
+
+    #[test]
+    fn only_manifests_and_indexes_are_readable() {
+        let image = br#"{"schemaVersion":2,"config":{"digest":"sha256:x"},"layers":[]}"#;
+        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
+        assert_eq!(manifest_problem(image), None);
+        assert_eq!(manifest_problem(index), None);
+        assert_eq!(manifest_problem(b"not json!"), Some("not JSON"));
+        assert_eq!(manifest_problem(b"[]"), Some("not a JSON object"));
+        assert_eq!(
+            manifest_problem(br#"{"schemaVersion":1,"fsLayers":[]}"#),
+            Some("no schemaVersion 2")
+        );
+        assert_eq!(
+            manifest_problem(br#"{"schemaVersion":2}"#),
+            Some("neither config and layers nor manifests")
+        );
     }
 }

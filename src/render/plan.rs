@@ -313,9 +313,15 @@ pub fn job_name(action: Action, image: &PlannedImage) -> String {
     )
 }
 
+/// The definitions of `.dockguard-plan-build` and `.dockguard-plan-copy` that the GitLab
+/// template and component use, shipped in the binary so a child pipeline needs no
+/// include (an include's location would have to come from somewhere a pusher cannot set).
+pub const CHILD_JOBS: &str = include_str!("../../ci/gitlab/dockguard-child.yml");
+
 /// GitLab's child pipeline: one job per image to build or copy, `needs:` along the FROM
 /// graph; or, with nothing to do, one job that says so (GitLab refuses an empty pipeline).
-pub fn child_pipeline(r: &PlanReport, includes: &[String]) -> Result<String> {
+/// With `with_jobs`, [`CHILD_JOBS`] follows.
+pub fn child_pipeline(r: &PlanReport, includes: &[String], with_jobs: bool) -> Result<String> {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -402,6 +408,10 @@ pub fn child_pipeline(r: &PlanReport, includes: &[String]) -> Result<String> {
             .collect();
         var("DOCKGUARD_PARENTS", &parents.join("\n"));
     }
+    if with_jobs {
+        s.push('\n');
+        s.push_str(CHILD_JOBS);
+    }
     Ok(s)
 }
 
@@ -423,6 +433,14 @@ pub fn github_output(r: &PlanReport, token: &str) -> String {
                 "level": i.level,
                 "needs": i.needs,
                 "parents": i.parents,
+                // The same, as lines "<FROM as written> <reference>" for a shell step
+                // (ci/github/build.sh reads it without a JSON parser).
+                "parent-lines": i
+                    .parents
+                    .iter()
+                    .map(|p| format!("{} {}", p.written, p.reference))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
             })
         })
         .collect();

@@ -1,328 +1,437 @@
-//! End-to-end: the shipped GitLab template (`ci/gitlab/dockguard.yml`), run by
-//! gitlab-ci-local (shell executor) on shallow checkouts of a real local repository.
-//! `docker` is replaced by a stub that records its arguments (no docker engine here).
+//! End-to-end: the global-decision GitLab template (`ci/gitlab/dockguard.yml`) under
+//! gitlab-ci-local (shell executor) on shallow clones, building and pushing for real with
+//! a real dockerd and registry (harness: [`crate::pipelines`]), on a QEMU-shaped project:
+//! `base`, and `child` built `FROM <registry>/qemu/base:latest`. Each test checks one of
+//! the failures issue 12 listed for this mode, and the decisions it always made.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use crate::pipelines::{shipped, Lab, Opts, Pipeline};
 
-use crate::ci::assert_usable;
-use crate::fixture::{dockguard_bin, git, hermetic, require_tool, TestRepo};
-
-const CONTAINER_JOBS: &str = "\
-include:
+const GITLAB_CI: &str = r#"include:
   - local: ci/gitlab/dockguard.yml
 
-stages: [containers]
+variables:
+  # This runner has its own docker (gitlab-ci-local skips a service with an empty name).
+  DOCKGUARD_DIND_IMAGE: ""
 
-# QEMU's layout: tests/docker/dockerfiles/$NAME.docker, build context `.`.
-# `services: []`: this runner builds with the docker it has (here: a stub).
-container-debian:
+stages: [containers, test]
+
+container-base:
   extends: .dockguard-container
   stage: containers
-  services: []
   variables:
-    DOCKGUARD_IMAGE_NAME: debian
-    DOCKGUARD_DOCKERFILE: tests/docker/dockerfiles/debian.docker
+    DOCKGUARD_IMAGE_NAME: base
+    DOCKGUARD_DOCKERFILE: tests/docker/dockerfiles/base.docker
 
-container-fedora:
+container-child:
   extends: .dockguard-container
   stage: containers
-  services: []
+  needs: [{job: dockguard, artifacts: true}, container-base]
   variables:
-    DOCKGUARD_IMAGE_NAME: fedora
-    DOCKGUARD_DOCKERFILE: tests/docker/dockerfiles/fedora.docker
-";
+    DOCKGUARD_IMAGE_NAME: child
+    DOCKGUARD_DOCKERFILE: tests/docker/dockerfiles/child.docker
+    DOCKGUARD_PARENT_IMAGES: base
 
-struct Project {
-    repo: TestRepo,
-    upstream: PathBuf,
+test-child:
+  stage: test
+  needs: [{job: dockguard, artifacts: true}, container-child]
+  image: $DOCKGUARD_REGISTRY_IMAGE/child:$DOCKGUARD_IMAGE_TAG
+  script:
+    - echo "runs on $DOCKGUARD_REGISTRY_IMAGE/child:$DOCKGUARD_IMAGE_TAG"
+    - docker run --rm --network none "$DOCKGUARD_REGISTRY_IMAGE/child:$DOCKGUARD_IMAGE_TAG" cat /marker
+"#;
+
+const TOML: &str = r#"[images]
+parent = ["@REG@/qemu/{name}"]
+
+[[images.rule]]
+dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
+context = "."
+inputs = ["tests/docker/dockerfiles/{name}.d/**"]
+"#;
+
+fn base(marker: &str) -> String {
+    format!("FROM @REG@/base/busybox:1\nARG MSG=none\nRUN echo base-{marker} > /base-marker && echo \"$MSG\" > /msg\n")
 }
 
-/// master with the template and two images; `feature` edits debian.docker and then has
-/// 8 more commits (the change is 8 commits back); `quiet` has 9 commits and no image
-/// change; master moves on, changing fedora.docker (which never counts for the branches).
-fn project() -> Project {
-    let template = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("ci/gitlab/dockguard.yml"),
-    )
-    .expect("shipped template");
-    let r = TestRepo::new();
-    r.commit(
-        "root",
-        &[
-            (".gitlab-ci.yml", CONTAINER_JOBS),
-            ("ci/gitlab/dockguard.yml", &template),
-            ("tests/docker/dockerfiles/debian.docker", "FROM debian:12\n"),
-            ("tests/docker/dockerfiles/fedora.docker", "FROM fedora:40\n"),
-            ("src/main.c", "int main(void) { return 0; }\n"),
-        ],
-    );
-    let base = r.filler(3, "master");
-    r.switch_new("feature", base);
-    r.commit(
-        "debian: bump to trixie",
-        &[("tests/docker/dockerfiles/debian.docker", "FROM debian:13\n")],
-    );
-    r.filler(8, "feature");
-    r.switch_new("quiet", base);
-    r.filler(9, "quiet");
-    r.checkout("master");
-    r.commit(
-        "fedora: 41",
-        &[("tests/docker/dockerfiles/fedora.docker", "FROM fedora:41\n")],
-    );
-    r.filler(4, "master-later");
-    let upstream = r.bare_clone("upstream.git");
-    Project { repo: r, upstream }
+const CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
+
+/// master with the template and the two images; pushed.
+fn lab() -> Lab {
+    let template = shipped("ci/gitlab/dockguard.yml");
+    let base = base("master");
+    Lab::new(&[
+        (".gitlab-ci.yml", GITLAB_CI),
+        ("ci/gitlab/dockguard.yml", &template),
+        (".dockguard.toml", TOML),
+        ("tests/docker/dockerfiles/base.docker", &base),
+        ("tests/docker/dockerfiles/child.docker", CHILD),
+        ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
+        ("src/main.c", "int main(void) { return 0; }\n"),
+    ])
 }
 
-struct Pipeline {
-    ok: bool,
-    log: String,
-    /// Lines the docker stub recorded.
-    docker: Vec<String>,
-    /// The dockguard job's dotenv report, if it wrote one.
-    dotenv: Option<String>,
-    /// The dockguard job's copy of the checkout.
-    job_dir: PathBuf,
-}
-
-impl Pipeline {
-    fn var(&self, key: &str) -> Option<String> {
-        self.dotenv.as_deref()?.lines().find_map(|l| {
+fn var(p: &Pipeline, key: &str) -> Option<String> {
+    p.dotenv("dockguard", "dockguard.env")
+        .lines()
+        .find_map(|l| {
             l.strip_prefix(key)
-                .and_then(|rest| rest.strip_prefix('='))
+                .and_then(|r| r.strip_prefix('='))
                 .map(str::to_owned)
         })
-    }
 }
 
-fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
-    for entry in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            if let Some(found) = find_file(&p, name) {
-                return Some(found);
-            }
-        } else if p.file_name().is_some_and(|n| n == name) {
-            return Some(p);
-        }
-    }
-    None
-}
-
-/// A `git clone --depth 1 --branch BRANCH` checkout, run through gitlab-ci-local.
-fn pipeline(p: &Project, tool: &Path, case: &str, branch: &str, vars: &[&str]) -> Pipeline {
-    let dir = p.repo.scratch(case);
-    std::fs::create_dir_all(&dir).expect("mkdir");
-    let checkout = dir.join("checkout");
-    git(
-        &dir,
-        &[
-            "clone",
-            "-q",
-            "--depth",
-            "1",
-            "--branch",
-            branch,
-            &format!("file://{}", p.upstream.display()),
-            checkout.to_str().expect("utf8"),
-        ],
-    );
-    assert_eq!(
-        git(&checkout, &["rev-list", "--count", "HEAD"]),
-        "1",
-        "shallow"
-    );
-    let stub = dir.join("docker-stub");
-    let stub_log = dir.join("docker.log");
-    std::fs::write(&stub, "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$STUB_LOG\"\n").expect("stub");
-    let chmod = Command::new("chmod").arg("+x").arg(&stub).status();
-    assert!(matches!(chmod, Ok(s) if s.success()));
-    let bin_dir = Path::new(dockguard_bin()).parent().expect("bin dir");
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut cmd = Command::new(tool);
-    hermetic(&mut cmd)
-        .current_dir(&checkout)
-        .env("PATH", path)
-        // The template adds the checkout to safe.directory with `git config --global`.
-        .env("GIT_CONFIG_GLOBAL", dir.join("gitconfig"))
-        .args([
-            "--shell-isolation",
-            "--force-shell-executor",
-            "--no-color",
-            "--home",
-        ])
-        .arg(dir.join("gcl-home"))
-        .args(["--ignore-predefined-vars", "CI_DEFAULT_BRANCH"])
-        .args(["--variable", "CI_DEFAULT_BRANCH=master"])
-        .arg("--variable")
-        .arg(format!("DOCKGUARD_DOCKER={}", stub.display()))
-        .arg("--variable")
-        .arg(format!("STUB_LOG={}", stub_log.display()));
-    for v in vars {
-        cmd.args(["--variable", v]);
-    }
-    let out = cmd.output().expect("run gitlab-ci-local");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let state = checkout.join(".gitlab-ci-local");
-    let dotenv = find_file(&state.join("artifacts"), "dockguard.env")
-        .map(|f| std::fs::read_to_string(f).expect("dotenv"));
-    let docker = std::fs::read_to_string(&stub_log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    Pipeline {
-        ok: out.status.success(),
-        log,
-        docker,
-        dotenv,
-        job_dir: state.join("builds").join("dockguard"),
-    }
-}
-
-fn builds(p: &Pipeline) -> Vec<&str> {
-    p.docker
-        .iter()
-        .filter(|l| l.starts_with("build "))
-        .map(String::as_str)
+fn markers(p: &Pipeline) -> Vec<String> {
+    p.job_lines("test-child")
+        .into_iter()
+        .filter(|l| l.starts_with("base-") || l.starts_with("child-"))
         .collect()
 }
 
-fn tools() -> PathBuf {
-    require_tool("rsync");
-    require_tool("gitlab-ci-local")
+/// The `docker build` command lines the container jobs ran.
+fn builds(p: &Pipeline) -> Vec<String> {
+    p.log
+        .lines()
+        .filter_map(|l| l.split_once(" > dockguard: docker build "))
+        .map(|(job, rest)| format!("{} {rest}", job.trim()))
+        .collect()
+}
+
+/// master's first pipeline on a fresh project: builds and pushes `latest`.
+fn first_master(lab: &Lab) -> Pipeline {
+    let p = lab.pipeline("master", &Opts::default());
+    p.assert_ok();
+    p
+}
+
+/// `feature`: the child's marker changes 8 commits back (then 8 filler commits).
+fn feature(lab: &Lab) {
+    let m = lab.repo.head();
+    lab.repo.switch_new("feature", m);
+    lab.commit(
+        "child: feature marker",
+        &[("tests/docker/dockerfiles/child.d/marker", "child-feature\n")],
+    );
+    lab.repo.filler(8, "feature");
+    lab.repo.checkout("master");
 }
 
 #[test]
-#[ignore = "needs gitlab-ci-local"]
-fn change_8_commits_back_rebuilds_without_any_push_option() {
-    let tool = tools();
-    let p = project();
-    let run = pipeline(&p, &tool, "feature", "feature", &[]);
-    assert!(run.ok, "{}", run.log);
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_fresh_projects_master_pipeline_pushes_latest_and_jobs_get_the_tag_to_use() {
+    let lab = lab();
+    let p = first_master(&lab);
+    // Master compared with itself says skip, but `latest` does not exist yet: built, in
+    // order (base first), and pushed as `latest`, which is what jobs are told to use.
     assert_eq!(
-        run.var("DOCKGUARD_DECISION").as_deref(),
-        Some("rebuild"),
-        "{}",
-        run.log
-    );
-    assert_eq!(run.var("DOCKGUARD_REASON").as_deref(), Some("fallback"));
-    assert_eq!(run.var("DOCKGUARD_REQUESTED").as_deref(), Some("false"));
-    assert_eq!(run.var("DOCKGUARD_REF_SLUG").as_deref(), Some("feature"));
-    assert_eq!(run.var("DOCKGUARD_CHANGED_COUNT").as_deref(), Some("1"));
-    let base = git(&p.upstream, &["rev-parse", "feature~9"]);
-    assert_eq!(run.var("DOCKGUARD_MERGE_BASE"), Some(base));
-    assert!(run.log.contains("REBUILD (fallback)"), "{}", run.log);
-    let b = builds(&run);
-    assert_eq!(
-        b.len(),
-        2,
-        "both container jobs built: {:?}\n{}",
-        run.docker,
-        run.log
-    );
-    let debian = b
-        .iter()
-        .find(|l| l.contains("/debian:feature"))
-        .expect("debian built");
-    assert!(
-        debian.contains("-f tests/docker/dockerfiles/debian.docker")
-            && debian.ends_with(" .")
-            && debian.contains("--cache-from")
-            && debian.contains("/debian:latest"),
-        "{debian}"
-    );
-    assert!(
-        run.docker
-            .iter()
-            .any(|l| l.starts_with("push ") && l.ends_with("/fedora:feature")),
-        "{:?}",
-        run.docker
-    );
-    assert_usable(&run.job_dir);
-}
-
-#[test]
-#[ignore = "needs gitlab-ci-local"]
-fn branch_without_dockerfile_changes_skips() {
-    let tool = tools();
-    let p = project();
-    let run = pipeline(&p, &tool, "quiet", "quiet", &[]);
-    assert!(run.ok, "{}", run.log);
-    assert_eq!(
-        run.var("DOCKGUARD_DECISION").as_deref(),
+        var(&p, "DOCKGUARD_DECISION").as_deref(),
         Some("skip"),
         "{}",
-        run.log
+        p.log
     );
-    assert_eq!(run.var("DOCKGUARD_REASON").as_deref(), Some("not-needed"));
-    assert_eq!(run.var("DOCKGUARD_CHANGED_COUNT").as_deref(), Some("0"));
-    assert!(run.docker.is_empty(), "nothing built: {:?}", run.docker);
+    assert_eq!(var(&p, "DOCKGUARD_IMAGE_TAG").as_deref(), Some("latest"));
     assert!(
-        run.log.contains("dockguard: skipping debian")
-            && run.log.contains("dockguard: skipping fedora"),
-        "says why: {}",
-        run.log
+        p.log.contains("does not exist yet: building it on master"),
+        "{}",
+        p.log
     );
-    assert_usable(&run.job_dir);
+    let started = p.started();
+    let pos = |j: &str| started.iter().position(|s| s == j).unwrap_or(usize::MAX);
+    assert!(
+        pos("container-base") < pos("container-child"),
+        "{started:?}"
+    );
+    for image in ["base", "child"] {
+        assert!(lab.exists(&format!("{}/qemu/{image}:latest", lab.host())));
+    }
+    assert_eq!(markers(&p), ["base-master", "child-master"], "{}", p.log);
+    // The next master pipeline finds it and skips.
+    let again = lab.pipeline("master", &Opts::default());
+    again.assert_ok();
+    assert!(builds(&again).is_empty(), "{:?}", builds(&again));
+    assert!(
+        again.log.contains("dockguard: skipping child"),
+        "{}",
+        again.log
+    );
+    assert_eq!(markers(&again), ["base-master", "child-master"]);
+    // A merge that changes the child: master's pipeline (previous tip given, as GitLab
+    // does for a push) rebuilds and moves `latest` to the new content.
+    let before = lab.repo.head();
+    lab.commit(
+        "merge: child marker",
+        &[("tests/docker/dockerfiles/child.d/marker", "child-merged\n")],
+    );
+    lab.push();
+    let merged = lab.pipeline(
+        "master",
+        &Opts::default().var(&format!("CI_COMMIT_BEFORE_SHA={before}")),
+    );
+    merged.assert_ok();
+    assert_eq!(
+        var(&merged, "DOCKGUARD_DECISION").as_deref(),
+        Some("rebuild"),
+        "{}",
+        merged.log
+    );
+    assert_eq!(
+        markers(&merged),
+        ["base-master", "child-merged"],
+        "{}",
+        merged.log
+    );
+    assert_eq!(
+        lab.run_in(&format!("{}/qemu/child:latest", lab.host()), "cat /marker"),
+        "base-master\nchild-merged",
+        "latest follows master"
+    );
 }
 
 #[test]
-#[ignore = "needs gitlab-ci-local"]
-fn request_variable_rebuilds_and_is_reported() {
-    let tool = tools();
-    let p = project();
-    // Requested although nothing changed: rebuild, and say so.
-    let run = pipeline(&p, &tool, "quiet-req", "quiet", &["DOCKGUARD_REBUILD=1"]);
-    assert!(run.ok, "{}", run.log);
-    assert_eq!(run.var("DOCKGUARD_DECISION").as_deref(), Some("rebuild"));
-    assert_eq!(run.var("DOCKGUARD_REASON").as_deref(), Some("requested"));
-    assert_eq!(run.var("DOCKGUARD_REQUESTED").as_deref(), Some("true"));
-    assert_eq!(builds(&run).len(), 2, "{:?}", run.docker);
-    assert!(run.log.contains("REBUILD (requested)"), "{}", run.log);
-    // Needed and requested.
-    let run = pipeline(
-        &p,
-        &tool,
-        "feature-req",
-        "feature",
-        &["DOCKGUARD_REBUILD=1"],
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_branch_change_8_commits_back_rebuilds_in_order_on_its_own_base_with_the_cache() {
+    let lab = lab();
+    first_master(&lab);
+    feature(&lab);
+    // The base changes too on this branch: the child must be built on the branch's base.
+    lab.repo.checkout("feature");
+    lab.commit(
+        "base: feature marker",
+        &[("tests/docker/dockerfiles/base.docker", &base("feature"))],
     );
-    assert!(run.ok, "{}", run.log);
-    assert_eq!(run.var("DOCKGUARD_REASON").as_deref(), Some("needed"));
-    assert_eq!(builds(&run).len(), 2);
+    lab.repo.filler(1, "after");
+    lab.push();
+    let p = lab.pipeline("feature", &Opts::default());
+    p.assert_ok();
+    assert_eq!(var(&p, "DOCKGUARD_DECISION").as_deref(), Some("rebuild"));
+    assert_eq!(var(&p, "DOCKGUARD_REASON").as_deref(), Some("fallback"));
+    assert_eq!(var(&p, "DOCKGUARD_REF_SLUG").as_deref(), Some("feature"));
+    assert_eq!(var(&p, "DOCKGUARD_IMAGE_TAG").as_deref(), Some("feature"));
+    assert!(p.log.contains("REBUILD (fallback)"), "{}", p.log);
+    let b = builds(&p);
+    assert_eq!(b.len(), 2, "{b:?}");
+    assert!(
+        b[0].starts_with("container-base") && b[1].starts_with("container-child"),
+        "{b:?}"
+    );
+    // The child's FROM is this pipeline's base, not master's `latest`.
+    let host = lab.host();
+    assert!(
+        p.job_lines("container-child").iter().any(|l| l
+            == &format!("dockguard: FROM {host}/qemu/base:latest is {host}/qemu/base:feature")),
+        "{}",
+        p.log
+    );
+    assert_eq!(markers(&p), ["base-feature", "child-feature"], "{}", p.log);
+    // --cache-from works on a daemon that starts empty: the cache image is pulled first,
+    // and the unchanged first steps come from it.
+    assert!(
+        p.job_lines("container-child")
+            .iter()
+            .any(|l| l == &format!("dockguard: build cache: {host}/qemu/child:latest")),
+        "{}",
+        p.log
+    );
+    assert!(
+        b[1].contains(&format!("--cache-from {host}/qemu/child:latest")),
+        "{b:?}"
+    );
+    let base_log = p.job_lines("container-base");
+    let cached = base_log
+        .iter()
+        .position(|l| l.contains("ARG MSG=none"))
+        .map(|i| &base_log[i + 1]);
+    assert_eq!(
+        cached.map(String::as_str),
+        Some(" ---> Using cache"),
+        "{base_log:#?}"
+    );
+    // A branch never moves `latest`.
+    assert_eq!(
+        lab.run_in(&format!("{host}/qemu/child:latest"), "cat /marker"),
+        "base-master\nchild-master"
+    );
 }
 
 #[test]
-#[ignore = "needs gitlab-ci-local"]
-fn strict_fails_the_pipeline_when_the_request_is_missing() {
-    let tool = tools();
-    let p = project();
-    let run = pipeline(&p, &tool, "strict", "feature", &["DOCKGUARD_ARGS=--strict"]);
-    assert!(!run.ok, "the dockguard job fails: {}", run.log);
-    assert!(run.log.contains("FAILED (--strict)"), "{}", run.log);
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn skip_request_and_strict_decide_as_before() {
+    let lab = lab();
+    first_master(&lab);
+    feature(&lab);
+    let m = lab.repo.head();
+    lab.repo.switch_new("quiet", m);
+    lab.repo.filler(9, "quiet");
+    lab.push();
+    // No image input differs: skip, jobs run on `latest`.
+    let quiet = lab.pipeline("quiet", &Opts::default());
+    quiet.assert_ok();
+    assert_eq!(
+        var(&quiet, "DOCKGUARD_REASON").as_deref(),
+        Some("not-needed")
+    );
+    assert_eq!(
+        var(&quiet, "DOCKGUARD_IMAGE_TAG").as_deref(),
+        Some("latest")
+    );
+    assert!(builds(&quiet).is_empty());
     assert!(
-        run.docker.is_empty(),
-        "no container job ran: {:?}",
-        run.docker
+        quiet.log.contains("dockguard: skipping base")
+            && quiet.log.contains("dockguard: skipping child")
     );
-    let run = pipeline(
-        &p,
-        &tool,
-        "strict-ok",
+    assert_eq!(markers(&quiet), ["base-master", "child-master"]);
+    // Requested: rebuilt anyway, under the branch's tag.
+    let req = lab.pipeline("quiet", &Opts::default().var("DOCKGUARD_REBUILD=1"));
+    req.assert_ok();
+    assert_eq!(var(&req, "DOCKGUARD_REASON").as_deref(), Some("requested"));
+    assert_eq!(builds(&req).len(), 2);
+    assert!(lab.exists(&format!("{}/qemu/child:quiet", lab.host())));
+    // --strict without the request fails before any container job; with it, passes.
+    let strict = lab.pipeline("feature", &Opts::default().var("DOCKGUARD_ARGS=--strict"));
+    assert!(!strict.ok, "{}", strict.log);
+    assert!(strict.log.contains("FAILED (--strict)"), "{}", strict.log);
+    assert!(builds(&strict).is_empty());
+    let ok = lab.pipeline(
         "feature",
-        &["DOCKGUARD_ARGS=--strict", "DOCKGUARD_REBUILD=1"],
+        &Opts::default()
+            .var("DOCKGUARD_ARGS=--strict")
+            .var("DOCKGUARD_REBUILD=1"),
     );
-    assert!(run.ok, "{}", run.log);
-    assert_eq!(builds(&run).len(), 2);
+    ok.assert_ok();
+    assert_eq!(var(&ok, "DOCKGUARD_REASON").as_deref(), Some("needed"));
+    assert_eq!(markers(&ok), ["base-master", "child-feature"]);
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn build_args_are_quoted_words_never_globbed_and_the_docker_command_is_an_allowlist() {
+    let lab = lab();
+    first_master(&lab);
+    let m = lab.repo.head();
+    lab.repo.switch_new("args", m);
+    // A file named like an option, for a glob to find.
+    lab.commit("bait", &[("--network=host", "x\n"), ("src/more.c", "\n")]);
+    lab.push();
+    let args = "DOCKGUARD_BUILD_ARGS=--build-arg \"MSG=hello world\" --label 'x=a b'";
+    let p = lab.pipeline(
+        "args",
+        &Opts::default().var("DOCKGUARD_REBUILD=1").var(args),
+    );
+    p.assert_ok();
+    let b = builds(&p);
+    assert!(
+        b[0].contains("--build-arg MSG=hello world --label x=a b"),
+        "{b:?}"
+    );
+    assert_eq!(
+        lab.run_in(&format!("{}/qemu/base:args", lab.host()), "cat /msg"),
+        "hello world"
+    );
+    // `-*` is a word, not a glob of the checkout's `--network=host`: refused by name.
+    let glob = lab.pipeline(
+        "args",
+        &Opts::default()
+            .var("DOCKGUARD_REBUILD=1")
+            .var("DOCKGUARD_BUILD_ARGS=-*"),
+    );
+    assert!(!glob.ok);
+    assert!(
+        glob.log
+            .contains("DOCKGUARD_BUILD_ARGS: '-*' is not one of"),
+        "{}",
+        glob.log
+    );
+    assert!(!glob.log.contains("--network=host"), "{}", glob.log);
+    // Not a command line: a pipeline variable cannot make the job run something else
+    // (with the registry password on its stdin).
+    let stolen = lab.repo.scratch("stolen");
+    let evil = format!("DOCKGUARD_DOCKER=sh -c 'cat >> {}'", stolen.display());
+    let e = lab.pipeline(
+        "args",
+        &Opts::default()
+            .var("DOCKGUARD_REBUILD=1")
+            .var(&evil)
+            .project("CI_REGISTRY_USER", "ci")
+            .project("CI_REGISTRY_PASSWORD", "s3cret"),
+    );
+    assert!(!e.ok);
+    assert!(
+        e.log.contains("DOCKGUARD_DOCKER must be docker or podman"),
+        "{}",
+        e.log
+    );
+    assert!(!stolen.exists(), "nothing ran");
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn pushing_to_another_registry_logs_in_there_with_its_own_credentials() {
+    let lab = lab();
+    first_master(&lab);
+    // Images go to a registry that is not $CI_REGISTRY and wants credentials.
+    let other = crate::realdocker::Registry::basic("bot", "other-pass");
+    let image = format!("{}/elsewhere", other.host());
+    let vars = Opts::default()
+        .var("DOCKGUARD_REBUILD=1")
+        .var(&format!("DOCKGUARD_REGISTRY_IMAGE={image}"))
+        .project("CI_REGISTRY_USER", "ci")
+        .project("CI_REGISTRY_PASSWORD", "ci-pass");
+    // Without its credentials: the push fails, clearly (the CI_REGISTRY ones are not sent).
+    let no = lab.pipeline("master", &vars);
+    assert!(!no.ok);
+    assert!(no.log.contains("no basic auth credentials"), "{}", no.log);
+    let yes = lab.pipeline(
+        "master",
+        &vars
+            .project("DOCKGUARD_REGISTRY_USER", "bot")
+            .project("DOCKGUARD_REGISTRY_PASSWORD", "other-pass"),
+    );
+    yes.assert_ok();
+    assert!(yes.log.contains("Login Succeeded"), "{}", yes.log);
+    assert!(!yes.log.contains("other-pass") && !yes.log.contains("ci-pass"));
+    assert_eq!(markers(&yes), ["base-master", "child-master"]);
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_downloaded_binary_runs_only_when_it_matches_the_pinned_sha256() {
+    let lab = lab();
+    lab.push();
+    let url = format!("file://{}", crate::fixture::dockguard_bin());
+    let out = std::process::Command::new("sha256sum")
+        .arg(crate::fixture::dockguard_bin())
+        .output()
+        .expect("sha256sum");
+    let sum = String::from_utf8_lossy(&out.stdout)[..64].to_owned();
+    let only = |extra: &[&str]| {
+        let mut o = Opts {
+            dockguard_on_path: Some(false),
+            ..Opts::default()
+        }
+        .jobs(&["dockguard"])
+        .var(&format!("DOCKGUARD_BINARY_URL={url}"));
+        for v in extra {
+            o = o.var(v);
+        }
+        lab.pipeline("master", &o)
+    };
+    let none = only(&[]);
+    assert!(!none.ok);
+    assert!(
+        none.log
+            .contains("DOCKGUARD_BINARY_URL needs DOCKGUARD_BINARY_SHA256"),
+        "{}",
+        none.log
+    );
+    let wrong = only(&[&format!("DOCKGUARD_BINARY_SHA256={}", "0".repeat(64))]);
+    assert!(!wrong.ok);
+    assert!(
+        wrong
+            .log
+            .contains("does not match DOCKGUARD_BINARY_SHA256: not run"),
+        "{}",
+        wrong.log
+    );
+    let right = only(&[&format!("DOCKGUARD_BINARY_SHA256={sum}")]);
+    right.assert_ok();
+    assert!(right.log.contains("dockguard: SKIP"), "{}", right.log);
 }

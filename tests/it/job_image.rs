@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::ci::{gitlab_env, scenario};
 use crate::fixture::dockguard;
-use crate::mini_dockerd::{build_busybox_git_base, Dockerd};
+use crate::realdocker::{build_busybox_git_base, Dockerd};
 use crate::static_binary::static_bin;
 
 /// The template's `dockguard` job (ci/gitlab/dockguard.yml) as it runs when the image
@@ -36,32 +36,35 @@ dockguard ci --provider gitlab --dotenv dockguard.env $DOCKGUARD_ARGS
 #[ignore = "needs dockerd, busybox-static and a static build"]
 fn the_dockguard_image_builds_and_runs_a_gitlab_dockguard_job() {
     let bin = static_bin();
-    let d = Dockerd::start();
+    let d = Dockerd::shared();
     build_busybox_git_base(&d, "dockguard-test-base:local");
 
     let ctx = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&bin, ctx.path().join("dockguard")).expect("copy binary");
     let dockerfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/dockguard/Dockerfile");
     let image = "dockguard-job:test";
-    let build = d.ok(&[
-        "build",
-        "--build-arg",
-        "BASE=dockguard-test-base:local",
-        "-t",
-        image,
-        "-f",
-        dockerfile.to_str().expect("utf8"),
-        ctx.path().to_str().expect("utf8"),
-    ]);
+    let build = d.docker_ok(
+        None,
+        &[
+            "build",
+            "--build-arg",
+            "BASE=dockguard-test-base:local",
+            "-t",
+            image,
+            "-f",
+            dockerfile.to_str().expect("utf8"),
+            ctx.path().to_str().expect("utf8"),
+        ],
+    );
     let version = dockguard(ctx.path(), &["--version"], &[]).stdout;
     assert!(
         build.contains(version.trim()),
         "the build-time check ran this binary in the image:\n{build}"
     );
 
-    let help = d.ok(&["run", "--rm", "--network", "none", image]);
+    let help = d.docker_all(&["run", "--rm", "--network", "none", image]);
     assert!(help.contains("Usage: dockguard"), "CMD is the help: {help}");
-    let size = d.ok(&["image", "inspect", "-f", "{{.Size}}", image]);
+    let size = d.docker_ok(None, &["image", "inspect", "-f", "{{.Size}}", image]);
     eprintln!("dockguard image: {} bytes", size.trim());
 
     // A GitLab branch pipeline on `feature` (its dockerfile changed 3 commits back), in a
@@ -106,7 +109,7 @@ fn the_dockguard_image_builds_and_runs_a_gitlab_dockguard_job() {
     }
     args.extend([image, "sh", "-c", JOB_SCRIPT].map(str::to_owned));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let job = d.ok(&args);
+    let job = d.docker_all(&args);
     assert!(
         job.contains("dockguard: using /usr/local/bin/dockguard"),
         "{job}"

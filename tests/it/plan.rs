@@ -184,7 +184,7 @@ fn plans_skip_copy_build_against_real_registries() {
         v["images"][1]["registry"]["detail"],
         "upstream's registry not asked: a parent is built"
     );
-    // This project's registry: /v2/ and three HEADs; upstream's: /v2/ and base.
+    // This project's registry: /v2/ and three GETs; upstream's: /v2/ and base.
     assert_eq!(v["registry_requests"], 6);
     assert_eq!(v["images"][0]["affected"], true);
     assert_eq!(v["images"][2]["affected"], false);
@@ -271,7 +271,7 @@ fn plans_skip_copy_build_against_real_registries() {
     let y = yaml_to_json(&files.join("child.yml"));
     assert_eq!(jobs(&y), set(&["dockguard-nothing-to-do"]));
     assert!(y.get("include").is_none());
-    // One /v2/ and three HEADs; upstream is not asked.
+    // One /v2/ and three GETs; upstream is not asked.
     assert_eq!(v["registry_requests"], 4);
 }
 
@@ -684,4 +684,40 @@ fn a_plan_drives_real_builds_and_then_skips_them() {
     d.docker_ok(None, &["rmi", child]);
     let out = d.docker_ok(None, &["run", "--rm", child, "cat", "/both"]);
     assert_eq!(out, "base-marker\nchild-marker");
+}
+
+#[test]
+fn where_the_plan_connects_is_never_a_dockguard_variable() {
+    // Pipeline variables can be set by whoever pushes, and the job's registry credentials
+    // go where the plan connects: DOCKGUARD_REGISTRY_IMAGE and
+    // DOCKGUARD_UPSTREAM_REGISTRY_IMAGE are not read (flags are); the CI's own
+    // CI_REGISTRY_IMAGE stays the default.
+    let r = project();
+    let own = format!("127.0.0.1:{}/own", free_port());
+    let evil = format!("127.0.0.1:{}/evil", free_port());
+    let (_, v) = plan(
+        &r,
+        &[],
+        &[
+            ("CI_REGISTRY_IMAGE", &own),
+            ("DOCKGUARD_REGISTRY_IMAGE", &evil),
+            ("DOCKGUARD_UPSTREAM_REGISTRY_IMAGE", &evil),
+        ],
+    );
+    assert_eq!(v["registry"], own);
+    assert!(v["upstream_registry"].is_null(), "{v:#}");
+    assert!(!v.to_string().contains(&evil), "{v:#}");
+    let run = r.dockguard_env(
+        &["plan", "--no-fetch"],
+        &[("DOCKGUARD_REGISTRY_IMAGE", evil.as_str())],
+    );
+    assert_eq!(
+        run.code, 2,
+        "no registry without the flag or CI_REGISTRY_IMAGE"
+    );
+    assert!(
+        run.stderr.contains("pass --registry-image"),
+        "{}",
+        run.stderr
+    );
 }

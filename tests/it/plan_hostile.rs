@@ -351,4 +351,42 @@ fn gitlab_ci_local_reads_the_hostile_child_pipeline_as_meant() {
         "{log}"
     );
     assert!(!log.contains("leaked-job-token"), "{log}");
+
+    // With the shipped build and copy jobs built in (`--child-jobs`, what the templates
+    // use) instead of an include: the same jobs, and nothing else runs.
+    let q = TestRepo::new();
+    let yml = q.scratch("child.yml");
+    let run = r.dockguard(&[
+        "plan",
+        "--no-fetch",
+        "--registry-image",
+        &reg,
+        "--child-pipeline",
+        yml.to_str().expect("utf8"),
+        "--child-jobs",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let text = std::fs::read_to_string(&yml).expect("yml");
+    assert!(!text.contains("include:"), "{text}");
+    q.commit("child pipeline", &[(".gitlab-ci.yml", &text)]);
+    let out = crate::fixture::hermetic(&mut Command::new(&tool))
+        .current_dir(q.path())
+        .args(["--no-color", "--home"])
+        .arg(q.scratch("gcl-home"))
+        .arg("--list-json")
+        .output()
+        .expect("run gitlab-ci-local");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("list json");
+    let names: BTreeSet<String> = listed
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(names, expected);
 }

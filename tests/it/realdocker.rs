@@ -442,6 +442,18 @@ impl Dockerd {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Runs the docker CLI, panics when it fails, returns stdout and stderr together.
+    pub fn docker_all(&self, args: &[&str]) -> String {
+        let out = self.docker_in(None, args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "docker {args:?} failed:\n{text}");
+        text
+    }
+
     /// Builds the busybox base image (`FROM scratch` + Debian's static busybox: 2 MB, a
     /// working `RUN`) once per daemon and pushes it as `REF` (e.g. `127.0.0.1:P/base/busybox:1`).
     pub fn push_busybox(&self, reference: &str) {
@@ -490,6 +502,66 @@ impl Drop for Dockerd {
             let _ = Command::new("umount").arg("-l").arg(p).status();
         }
     }
+}
+
+/// Copies `file` (symlinks followed) to the same absolute path below `rootfs`.
+fn copy_as_is(file: &Path, rootfs: &Path) {
+    let dest = rootfs.join(file.strip_prefix("/").expect("absolute path"));
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(file, &dest).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
+}
+
+/// Builds `tag`: `FROM scratch` with Debian's static busybox as /bin/sh and the usual
+/// applets, plus this machine's `git` with exactly the shared libraries `ldd` lists and
+/// its exec-path helpers for local transports (`git-upload-pack`, `git-receive-pack`).
+/// No /etc/passwd, so HOME is `/`. The stand-in for `alpine` + `apk add git`.
+pub fn build_busybox_git_base(d: &Dockerd, tag: &str) {
+    let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("needs busybox-static: apt-get install busybox-static (./test.sh does, as root)")
+        });
+    let git = need("git");
+    let ctx = tempfile::tempdir().expect("tempdir");
+    let rootfs = ctx.path().join("rootfs");
+    for dir in ["bin", "root", "tmp", "etc"] {
+        std::fs::create_dir_all(rootfs.join(dir)).expect("mkdir");
+    }
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
+    let git = std::fs::canonicalize(git).expect("git path");
+    copy_as_is(&git, &rootfs);
+    let ldd = Command::new("ldd").arg(&git).output().expect("ldd git");
+    for line in String::from_utf8_lossy(&ldd.stdout).lines() {
+        // "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x…)" or "/lib64/ld-linux… (0x…)"
+        let lib = line
+            .split_whitespace()
+            .find(|w| w.starts_with('/'))
+            .map(PathBuf::from);
+        if let Some(lib) = lib {
+            copy_as_is(&lib, &rootfs);
+        }
+    }
+    let exec_path = Command::new(&git)
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
+    let helpers = rootfs.join(exec_path.trim_start_matches('/'));
+    std::fs::create_dir_all(&helpers).expect("mkdir exec-path");
+    for helper in ["git-upload-pack", "git-receive-pack", "git-upload-archive"] {
+        std::os::unix::fs::symlink(&git, helpers.join(helper)).expect("symlink");
+    }
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY rootfs/ /\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n",
+    )
+    .expect("Dockerfile");
+    d.docker_ok(
+        None,
+        &["build", "-q", "-t", tag, ctx.path().to_str().expect("utf8")],
+    );
 }
 
 #[test]

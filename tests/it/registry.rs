@@ -56,7 +56,7 @@ fn present_and_missing_tags_with_digests_in_few_requests() {
             TagState::Missing
         ]
     );
-    // One /v2/ to learn the authentication, then one HEAD per image.
+    // One /v2/ to learn the authentication, then one manifest GET per image.
     assert_eq!(c.requests(), 4);
 }
 
@@ -167,7 +167,7 @@ fn token_flow_one_token_for_every_image_and_wrong_credentials() {
     );
     assert!(token_requests[0].contains("scope=repository%3Ag%2Fp%2Fbase%3Apull"));
     assert!(token_requests[0].contains("scope=repository%3Ag%2Fp%2Fchild%3Apull"));
-    // /v2/, one token, three HEADs.
+    // /v2/, one token, three manifest GETs.
     assert_eq!(c.requests(), 5);
 
     let wrong =
