@@ -216,15 +216,15 @@ fn version_and_a_real_check_run_from_an_empty_chroot() {
 
 /// A DNS server for the chroot's /etc/resolv.conf: answers A queries for `names` with
 /// their address, NXDOMAIN for everything else, and records what was asked.
-struct StubDns {
+struct LoopbackDns {
     addr: Ipv4Addr,
     asked: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl StubDns {
-    fn start(names: &[(&str, Ipv4Addr)]) -> StubDns {
+impl LoopbackDns {
+    fn start(names: &[(&str, Ipv4Addr)]) -> LoopbackDns {
         // Any 127/8 address is on the loopback interface; one of its own keeps clear of a
         // local resolver on 127.0.0.1:53 or 127.0.0.53:53.
         let (socket, addr) = (1..=200u8)
@@ -259,7 +259,7 @@ impl StubDns {
                 }
             }
         });
-        StubDns {
+        LoopbackDns {
             addr,
             asked,
             stop,
@@ -268,7 +268,7 @@ impl StubDns {
     }
 }
 
-impl Drop for StubDns {
+impl Drop for LoopbackDns {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
@@ -345,7 +345,7 @@ fn main() {
 fn static_glibc_resolves_names_from_hosts_and_dns_in_an_empty_chroot() {
     let tools = tempfile::tempdir().expect("tempdir");
     let resolver = static_resolver(tools.path());
-    let dns = StubDns::start(&[("registry.dockguard.test", Ipv4Addr::new(192, 0, 2, 77))]);
+    let dns = LoopbackDns::start(&[("registry.dockguard.test", Ipv4Addr::new(192, 0, 2, 77))]);
     let root = tempfile::tempdir().expect("tempdir");
     let root = root.path();
     std::fs::create_dir(root.join("etc")).expect("mkdir etc");
