@@ -376,9 +376,9 @@ def qemu_main(a, dockguard):
                 f"{os.cpu_count()} cores; `v2` is the commit-graph `git commit-graph write "
                 f"--reachable` writes (generation v2). Shell pipeline: `git merge-base` + "
                 f"`git diff --name-only -M` + `grep -E` for dockerfile names (a loop over the "
-                f"refs for the multi-ref push). Peak RSS is wait4's ru_maxrss (the shell "
-                f"pipeline's: its largest process); heap peak is valgrind massif's for one hook "
-                f"run.\n\n{legend}\n\n" + "\n".join(lines) + "\n")
+                f"refs for the multi-ref push). Peak RSS is the largest of 3 runs under GNU time (for the "
+                f"shell pipeline: its largest process); heap peak is valgrind massif's for one "
+                f"hook run.\n\n{legend}\n\n" + "\n".join(lines) + "\n")
         write_section(a.out, "qemu", "QEMU's real history (bench/qemu.sh)", body)
         print(body)
     finally:
