@@ -142,6 +142,15 @@ pub struct JudgeOptions {
     pub commits: bool,
 }
 
+/// A verdict's changes as the engine found them, kept so that [`Engine::attribute`] can
+/// name the commits that made them later, only if a message needs them.
+#[derive(Debug, Clone)]
+pub struct Unattributed {
+    base: Oid,
+    changes: Vec<crate::engine::changes::Change>,
+    max: usize,
+}
+
 /// One run's state: the upstream, and rules cached per config blob.
 pub struct Engine<'c> {
     repo: &'c Repository,
@@ -220,6 +229,40 @@ impl<'c> Engine<'c> {
     /// merge-base's `.dockguard.toml` differs, under that base's rules too; the verdict is
     /// the union of those comparisons ([`union`]).
     pub fn judge(&mut self, target: &Target, opts: JudgeOptions) -> Result<TargetVerdict> {
+        let (mut v, pending) = self.judge_unattributed(target)?;
+        if let (true, Some(p)) = (opts.commits, pending) {
+            self.attribute(&mut v, &p, usize::MAX)?;
+        }
+        Ok(v)
+    }
+
+    /// Attributes the first `paths` changes of `v` (made by [`Engine::judge_unattributed`],
+    /// with `pending`) to the commits that made them: what `--commits` adds.
+    pub fn attribute(
+        &mut self,
+        v: &mut TargetVerdict,
+        pending: &Unattributed,
+        paths: usize,
+    ) -> Result<()> {
+        let n = pending.changes.len().min(paths);
+        let a = attribute(
+            self.repo,
+            &mut self.objects,
+            pending.base,
+            v.tip,
+            &pending.changes[..n],
+            pending.max,
+        )?;
+        v.attach(a);
+        Ok(())
+    }
+
+    /// [`Engine::judge`] without attribution; the second value (when the verdict comes
+    /// from a diff) lets [`Engine::attribute`] add it later, only where a message needs it.
+    pub fn judge_unattributed(
+        &mut self,
+        target: &Target,
+    ) -> Result<(TargetVerdict, Option<Unattributed>)> {
         let repo = self.repo;
         let label = target.label.clone();
         let commit = repo
@@ -239,7 +282,7 @@ impl<'c> Engine<'c> {
                 let mut v = TargetVerdict::base_unknown(label, target.oid, reason, detail);
                 // Every image must be rebuilt; list them when the tree allows it.
                 v.images = crate::images::all_images(repo, &rules.images, commit.tree_id());
-                return Ok(v);
+                return Ok((v, None));
             }
         };
         let base = bases[0];
@@ -268,7 +311,12 @@ impl<'c> Engine<'c> {
         for &b in &bases {
             let base_commit = match repo.find_commit(b) {
                 Ok(c) => c,
-                Err(e) => return Ok(undecided(Error::git("cannot read the merge-base", e), b)),
+                Err(e) => {
+                    return Ok((
+                        undecided(Error::git("cannot read the merge-base", e), b),
+                        None,
+                    ))
+                }
             };
             let base_tree = base_commit.tree_id();
             let mut sets = vec![Rc::clone(&rules)];
@@ -294,34 +342,15 @@ impl<'c> Engine<'c> {
                     Ok(j) => judged.push(j),
                     // Only an object that cannot be read leaves the answer open ("rebuild,
                     // base unknown"); a config mistake or a cycle of images is an error.
-                    Err(e) if e.leaves_the_answer_open() => return Ok(undecided(e, b)),
+                    Err(e) if e.leaves_the_answer_open() => return Ok((undecided(e, b), None)),
                     Err(e) => return Err(e),
                 }
             }
         }
         let judged = union::merge(judged);
         let diff = judged.changes;
-        let attribution = if opts.commits {
-            let max = rules.content.max_commits;
-            Some(attribute(
-                repo,
-                &mut self.objects,
-                base,
-                target.oid,
-                &diff.matched,
-                max,
-            )?)
-        } else {
-            None
-        };
-        let mut v = TargetVerdict::from_diff(
-            label,
-            target.oid,
-            base,
-            &diff.matched,
-            diff.other,
-            attribution,
-        );
+        let mut v =
+            TargetVerdict::from_diff(label, target.oid, base, &diff.matched, diff.other, None);
         v.images = judged.images;
         v.warnings = judged.warnings;
         if bases.len() > 1 {
@@ -348,7 +377,12 @@ impl<'c> Engine<'c> {
                 rules.content.match_origin
             ));
         }
-        Ok(v)
+        let pending = Unattributed {
+            base,
+            max: rules.content.max_commits,
+            changes: diff.matched,
+        };
+        Ok((v, Some(pending)))
     }
 
     /// Judges every target and combines the verdicts.

@@ -159,24 +159,7 @@ impl TargetVerdict {
         other: usize,
         attribution: Option<Attribution>,
     ) -> Self {
-        let mut paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
-        let mut commits_truncated = false;
-        let commits = attribution.map(|a| {
-            for touch in &a.commits {
-                for &i in &touch.paths {
-                    if let Some(p) = paths.get_mut(i) {
-                        p.commits
-                            .get_or_insert_with(Vec::new)
-                            .push(touch.oid.to_string());
-                    }
-                }
-            }
-            for p in &mut paths {
-                p.commits.get_or_insert_with(Vec::new);
-            }
-            commits_truncated = a.truncated;
-            a.commits
-        });
+        let paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
         let dockerfiles = changes
             .iter()
             .filter(|c| c.role == PathRole::Dockerfile)
@@ -205,7 +188,7 @@ impl TargetVerdict {
             }
             r
         };
-        TargetVerdict {
+        let mut v = TargetVerdict {
             label,
             tip,
             merge_base: Some(base),
@@ -216,11 +199,33 @@ impl TargetVerdict {
             rebuild: !changes.is_empty(),
             changes: paths,
             other_changes: other,
-            commits,
-            commits_truncated,
+            commits: None,
+            commits_truncated: false,
             reasons,
             images: Vec::new(),
+        };
+        if let Some(a) = attribution {
+            v.attach(a);
         }
+        v
+    }
+
+    /// Adds which commits touched the changed paths (its `paths` index `changes`).
+    pub fn attach(&mut self, a: Attribution) {
+        for touch in &a.commits {
+            for &i in &touch.paths {
+                if let Some(p) = self.changes.get_mut(i) {
+                    p.commits
+                        .get_or_insert_with(Vec::new)
+                        .push(touch.oid.to_string());
+                }
+            }
+        }
+        for p in &mut self.changes {
+            p.commits.get_or_insert_with(Vec::new);
+        }
+        self.commits_truncated = a.truncated;
+        self.commits = Some(a.commits);
     }
 }
 

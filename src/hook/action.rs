@@ -32,6 +32,23 @@ const MAX_REFS_SHOWN: usize = 10;
 const MAX_PATHS_SHOWN: usize = 10;
 const MAX_COMMITS_SHOWN: usize = 5;
 
+/// Attributes the changes [`describe`] will show (the first refs and paths) to commits.
+pub(super) fn attribute_shown(
+    engine: &mut crate::engine::Engine<'_>,
+    rebuild: &[(&PushUpdate, usize)],
+    verdicts: &mut [TargetVerdict],
+    pending: &mut [Option<crate::engine::Unattributed>],
+) -> Result<()> {
+    for (_, i) in rebuild.iter().take(MAX_REFS_SHOWN) {
+        if let (Some(v), Some(p)) = (verdicts.get_mut(*i), pending.get_mut(*i)) {
+            if let Some(p) = p.take() {
+                engine.attribute(v, &p, MAX_PATHS_SHOWN)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn describe(
     msg: &mut String,
     rebuild: &[(&PushUpdate, usize)],

@@ -34,12 +34,12 @@ use crate::context::{on_error, Context, Door, Env};
 use crate::engine::targets::Target;
 use crate::engine::upstream::Upstream;
 use crate::engine::verdict::TargetVerdict;
-use crate::engine::{Engine, JudgeOptions};
+use crate::engine::{Engine, Unattributed};
 use crate::error::{Error, Result};
 use crate::git::short;
 use crate::render::escape;
 
-use self::action::{describe, repush, Plan};
+use self::action::{attribute_shown, describe, repush, Plan};
 use self::ancestry::{FoundPush, Here};
 use self::pipeline_limit::{after_pipeline_limit, warn_pipeline_limit};
 use self::request::OPTIONS_ENV;
@@ -248,8 +248,8 @@ fn decide(
         return Ok(Decision::Allow);
     }
     let mut engine = ctx.engine(repo)?;
-    let judged = judge_all(repo, &mut engine, &pushed, msg)?;
-    let up = &engine.upstream;
+    let mut judged = judge_all(repo, &mut engine, &pushed, msg)?;
+    let up = &engine.upstream.clone();
     let judged_line = format!(
         "judged {} ref{} ({} distinct commit{}) against {} at {}",
         pushed.len(),
@@ -319,6 +319,14 @@ fn decide(
         let _ = writeln!(msg, "dockguard: {judged_line}");
     }
     explain_missing_request(msg, want, &request, up);
+    // Only this message names the commits behind the changes, and only for what it shows:
+    // a push that already asks for the rebuild never pays for attribution.
+    attribute_shown(
+        &mut engine,
+        &rebuild,
+        &mut judged.verdicts,
+        &mut judged.pending,
+    )?;
     describe(msg, &rebuild, &judged.verdicts);
     warn_pipeline_limit(
         msg,
@@ -482,6 +490,8 @@ struct Judged<'u> {
     /// Each pushed update with the index of its verdict (`None`: it points at no commit).
     refs: Vec<(&'u PushUpdate, Option<usize>)>,
     verdicts: Vec<TargetVerdict>,
+    /// Per verdict, what attributing its changes needs (see [`Engine::attribute`]).
+    pending: Vec<Option<Unattributed>>,
 }
 
 fn judge_all<'u>(
@@ -494,6 +504,7 @@ fn judge_all<'u>(
     let mut out = Judged {
         refs: Vec::with_capacity(pushed.len()),
         verdicts: Vec::new(),
+        pending: Vec::new(),
     };
     for u in pushed {
         let Some(commit) = local_commit(repo, u)? else {
@@ -512,8 +523,9 @@ fn judge_all<'u>(
                     label: u.remote_ref.clone(),
                     oid: commit,
                 };
-                out.verdicts
-                    .push(engine.judge(&target, JudgeOptions { commits: true })?);
+                let (v, pending) = engine.judge_unattributed(&target)?;
+                out.verdicts.push(v);
+                out.pending.push(pending);
                 by_commit.insert(commit, out.verdicts.len() - 1);
                 out.verdicts.len() - 1
             }

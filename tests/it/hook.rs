@@ -812,3 +812,55 @@ fn the_push_option_is_configurable() {
         vec!["ci.variable=REBUILD_IMAGES=yes"]
     );
 }
+
+/// The block message names the commits behind each change; a push that already asks for
+/// the rebuild prints no such message, so nothing is attributed (issue 11). Seen by
+/// making attribution impossible: the tree of a commit inside the range is gone, which
+/// neither the merge-base nor the tree diff (tips only) needs.
+#[test]
+fn a_push_that_asks_for_the_rebuild_attributes_no_commits() {
+    let s = Setup::new(true);
+    let tip = s.branch("docker", true);
+    let middle =
+        s.r.repo
+            .find_commit(tip)
+            .expect("tip")
+            .parent_id(0)
+            .expect("parent");
+    let tree =
+        s.r.repo
+            .find_commit(middle)
+            .expect("middle")
+            .tree_id()
+            .to_string();
+    let loose =
+        s.r.repo
+            .path()
+            .join("objects")
+            .join(&tree[..2])
+            .join(&tree[2..]);
+    std::fs::remove_file(&loose).expect("remove the middle commit's tree");
+    // A real push that asks: the hook sees `-o` on git's command line.
+    let asked = push(s.path(), &["-o", OPT, "origin", "docker"]);
+    assert!(
+        asked.stderr.contains("this push asks for it"),
+        "{}",
+        asked.stderr
+    );
+    // (git itself then fails to pack the missing tree: that is git's error, not ours.)
+    assert!(
+        !asked.stderr.contains("dockguard: error"),
+        "{}",
+        asked.stderr
+    );
+    // Without the option the message needs the commits, and says it cannot name them.
+    let blocked = push(s.path(), &["origin", "docker"]).failed();
+    assert!(
+        blocked
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("dockguard: error") && l.contains(&tree)),
+        "{}",
+        blocked.stderr
+    );
+}
