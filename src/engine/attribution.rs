@@ -19,7 +19,9 @@ use serde::Serialize;
 
 use crate::engine::changes::Change;
 use crate::error::{Error, Result};
+use crate::git::history::History;
 use crate::git::objects::Objects;
+use crate::git::pack::CommitHeader;
 
 /// A commit in the range that touched some changed paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -43,11 +45,18 @@ pub struct Attribution {
     pub truncated: bool,
 }
 
+/// A tree entry's id and mode.
+type Found = (Oid, u32);
+
 /// Trees read during one attribution, bounded.
 struct Trees<'a, 'r> {
     objects: &'a mut Objects<'r>,
+    history: &'a History<'a>,
     cache: HashMap<Oid, Rc<Vec<u8>>>,
     commit_trees: HashMap<Oid, Oid>,
+    /// (tree, name) -> its entry: a commit's trees are looked at again as its child's
+    /// parent trees, and scanning a large tree (a repository's root) is what costs.
+    entries: HashMap<(Oid, Vec<u8>), Option<Found>>,
 }
 
 const TREE_CACHE: usize = 512;
@@ -72,12 +81,39 @@ impl Trees<'_, '_> {
         if let Some(t) = self.commit_trees.get(&oid) {
             return Ok(*t);
         }
-        let h = self
-            .objects
-            .commit_header(oid)
-            .map_err(|e| Error::object(format!("cannot read commit {oid}"), e))?;
+        let h = self.header(oid)?;
         self.commit_trees.insert(oid, h.tree);
         Ok(h.tree)
+    }
+
+    /// A commit's tree and parents, from the commit-graph when it has them.
+    fn header(&mut self, oid: Oid) -> Result<CommitHeader> {
+        let h = match self.history.commit(self.objects, oid) {
+            Some(h) => h,
+            None => self.objects.commit_header(oid),
+        };
+        h.map_err(|e| Error::object(format!("cannot read commit {oid}"), e))
+    }
+
+    /// The commits of `base..target` in the order libgit2's topological, time-sorted
+    /// revwalk gives them, when that order is forced: every commit from `target` down to
+    /// `base` has exactly one parent, so the range is that chain and any topological order
+    /// of it is the chain itself. At most `max + 1` are collected (the caller stops at
+    /// `max`). `None` for anything else (a merge, a root, history that is not plain, an
+    /// unreadable commit): the caller asks the revwalk, as before.
+    fn linear_range(&mut self, base: Oid, target: Oid, max: usize) -> Option<Vec<Oid>> {
+        let mut out = Vec::new();
+        let mut at = target;
+        while at != base && out.len() <= max {
+            let h = self.history.commit(self.objects, at)?.ok()?;
+            let [parent] = h.parents[..] else {
+                return None;
+            };
+            self.commit_trees.insert(at, h.tree);
+            out.push(at);
+            at = parent;
+        }
+        Some(out)
     }
 
     /// Does the entry at `path` differ between trees `a` and `b` (`None`: no tree, as for
@@ -102,18 +138,24 @@ impl Trees<'_, '_> {
         if mode != 0o40000 {
             return Ok(None); // a file where a directory is expected: nothing below
         }
-        let data = self.tree(oid)?;
-        Ok(find_entry(&data, name))
+        let key = (oid, name.to_vec());
+        if let Some(found) = self.entries.get(&key) {
+            return Ok(*found);
+        }
+        let found = find_entry(&self.tree(oid)?, name);
+        if self.entries.len() >= TREE_CACHE * 4 {
+            self.entries.clear();
+        }
+        self.entries.insert(key, found);
+        Ok(found)
     }
 }
 
-/// Looks `name` up in a raw tree object.
+/// Looks `name` up in a raw tree object (`None` also when an entry before it is malformed).
 fn find_entry(mut data: &[u8], name: &[u8]) -> Option<(Oid, u32)> {
     while !data.is_empty() {
         let sp = data.iter().position(|b| *b == b' ')?;
-        let mode = std::str::from_utf8(&data[..sp])
-            .ok()
-            .and_then(|m| u32::from_str_radix(m, 8).ok())?;
+        let mode = octal(&data[..sp])?;
         let rest = &data[sp + 1..];
         let nul = rest.iter().position(|b| *b == 0)?;
         let id = rest.get(nul + 1..nul + 21)?;
@@ -125,10 +167,26 @@ fn find_entry(mut data: &[u8], name: &[u8]) -> Option<(Oid, u32)> {
     None
 }
 
+/// `u32::from_str_radix(text, 8)` on bytes. This runs for every entry of every tree on a
+/// path, for every commit of the range: going through `str` was most of attribution's cost.
+fn octal(text: &[u8]) -> Option<u32> {
+    let digits = text.strip_prefix(b"+").unwrap_or(text);
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |m, d| {
+        (b'0'..=b'7')
+            .contains(d)
+            .then(|| m.checked_mul(8)?.checked_add(u32::from(d - b'0')))
+            .flatten()
+    })
+}
+
 /// Attributes `changes` to the commits of `base..target` that touched them.
 pub fn attribute(
     repo: &Repository,
     objects: &mut Objects<'_>,
+    history: &History<'_>,
     base: Oid,
     target: Oid,
     changes: &[Change],
@@ -139,26 +197,33 @@ pub fn attribute(
         return Ok(out);
     }
     let walk_err = |e| Error::git("cannot walk the commits of the range", e);
-    let mut walk = repo.revwalk().map_err(walk_err)?;
-    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
-        .map_err(walk_err)?;
-    walk.push(target).map_err(walk_err)?;
-    walk.hide(base).map_err(walk_err)?;
     let mut trees = Trees {
         objects,
+        history,
         cache: HashMap::new(),
         commit_trees: HashMap::new(),
+        entries: HashMap::new(),
     };
-    for (n, oid) in walk.enumerate() {
+    // A branch without merges is a chain: walked by first parents, from the commit-graph
+    // when it has them, instead of libgit2 parsing every commit of the range.
+    let range: Box<dyn Iterator<Item = Result<Oid>>> = match trees.linear_range(base, target, max) {
+        Some(chain) => Box::new(chain.into_iter().map(Ok)),
+        None => {
+            let mut walk = repo.revwalk().map_err(walk_err)?;
+            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
+                .map_err(walk_err)?;
+            walk.push(target).map_err(walk_err)?;
+            walk.hide(base).map_err(walk_err)?;
+            Box::new(walk.map(move |r| r.map_err(walk_err)))
+        }
+    };
+    for (n, oid) in range.enumerate() {
         if n >= max {
             out.truncated = true;
             break;
         }
-        let oid = oid.map_err(walk_err)?;
-        let header = trees
-            .objects
-            .commit_header(oid)
-            .map_err(|e| Error::object(format!("cannot read commit {oid}"), e))?;
+        let oid = oid?;
+        let header = trees.header(oid)?;
         trees.commit_trees.insert(oid, header.tree);
         let parent_trees = header
             .parents
@@ -196,4 +261,38 @@ pub fn attribute(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octal_is_from_str_radix_8() {
+        for text in [
+            "",
+            "+",
+            "-1",
+            "0",
+            "100644",
+            "40000",
+            "160000",
+            "120000",
+            "+755",
+            "8",
+            "12a",
+            "777777777777",
+            "37777777777",
+            "40000000000",
+            " 1",
+            "01",
+            "++1",
+        ] {
+            assert_eq!(
+                octal(text.as_bytes()),
+                u32::from_str_radix(text, 8).ok(),
+                "{text:?}"
+            );
+        }
+    }
 }

@@ -248,6 +248,7 @@ impl<'c> Engine<'c> {
         let a = attribute(
             self.repo,
             &mut self.objects,
+            &self.history,
             pending.base,
             v.tip,
             &pending.changes[..n],

@@ -183,6 +183,13 @@ impl CommitGraph {
         Oid::from_bytes(l.map.get(at..at + HASH_LEN)?).ok()
     }
 
+    /// The root tree of the commit at a global position.
+    pub fn tree(&self, pos: u32) -> Option<Oid> {
+        let (l, i) = self.layer_of(pos)?;
+        let at = l.data + i * (HASH_LEN + 16);
+        Oid::from_bytes(l.map.get(at..at + HASH_LEN)?).ok()
+    }
+
     /// Appends the parents (global positions) of the commit at `pos` to `parents` and
     /// returns its (generation, committer time); no allocation on the walk's hot path.
     pub fn commit_into(&self, pos: u32, parents: &mut Vec<u32>) -> Option<(u32, i64)> {

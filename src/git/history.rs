@@ -19,6 +19,7 @@ use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::git::commit_graph::{CommitGraph, GENERATION_INFINITY};
 use crate::git::objects::{ObjectError, Objects};
+use crate::git::pack::CommitHeader;
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;
@@ -62,6 +63,36 @@ impl<'r> History<'r> {
             graph: if walkable { graph_enabled(repo) } else { None },
             walkable,
         }
+    }
+
+    /// A commit's tree, parents and committer time: from the commit-graph when it has the
+    /// commit (as git reads them there), else from the object. `None` when history is not
+    /// plain (shallow, grafts, replace refs): parents are then not what objects say.
+    pub fn commit(
+        &self,
+        objects: &mut Objects<'_>,
+        oid: Oid,
+    ) -> Option<Result<CommitHeader, ObjectError>> {
+        if !self.walkable {
+            return None;
+        }
+        if let Some((g, pos)) = self
+            .graph
+            .as_ref()
+            .and_then(|g| Some((g, g.position(&oid)?)))
+        {
+            let mut at = Vec::new();
+            if let (Some(tree), Some((_, time))) = (g.tree(pos), g.commit_into(pos, &mut at)) {
+                if let Some(parents) = at.iter().map(|p| g.oid(*p)).collect() {
+                    return Some(Ok(CommitHeader {
+                        tree,
+                        parents,
+                        time,
+                    }));
+                }
+            }
+        }
+        Some(objects.commit_header(oid))
     }
 
     /// True when merge-bases are computed from the commit-graph.

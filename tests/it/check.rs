@@ -688,3 +688,54 @@ fn commit_attribution_agrees_with_git_log_through_merges_and_renames() {
         assert!(!ours.is_empty());
     }
 }
+
+/// A branch without merges is attributed by walking its chain, from the commit-graph when
+/// there is one (issue 11): the same commits, in `git log` order, as without a graph, and
+/// `max_commits` still stops the walk.
+#[test]
+fn attribution_of_a_linear_branch_is_its_chain_with_or_without_a_commit_graph() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    r.commit("one", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    r.filler(3, "noise");
+    r.commit(
+        "two",
+        &[
+            ("docker/Dockerfile", "FROM debian:14\n"),
+            ("ci/x.docker", "FROM alpine\n"),
+        ],
+    );
+    r.filler(2, "more");
+    let without = json_check(&r, &["--commits"]);
+    git(r.path(), &["commit-graph", "write", "--reachable"]);
+    assert!(r.repo.path().join("objects/info/commit-graph").exists());
+    let with = json_check(&r, &["--commits"]);
+    assert_eq!(without, with);
+    let changes = with["targets"][0]["changes"].as_array().expect("changes");
+    assert_eq!(changes.len(), 2, "{with}");
+    for c in changes {
+        let path = c["path"].as_str().expect("path");
+        let log = r.git(&["log", "--format=%H", &format!("{base}..HEAD"), "--", path]);
+        let theirs: Vec<&str> = log.lines().collect();
+        let ours: Vec<&str> = c["commits"]
+            .as_array()
+            .expect("commits")
+            .iter()
+            .map(|x| x.as_str().expect("oid"))
+            .collect();
+        assert_eq!(ours, theirs, "{path}");
+    }
+    for (max, touching) in [("2", 0), ("3", 1)] {
+        let run = r.dockguard_env(
+            &["check", "--format", "json", "--commits"],
+            &[("DOCKGUARD_MAX_COMMITS", max)],
+        );
+        let v = run.json();
+        assert_eq!(v["targets"][0]["commits_truncated"], true, "{v}");
+        assert_eq!(
+            v["targets"][0]["commits"].as_array().map(Vec::len),
+            Some(touching),
+            "the {max} newest commits: {v}"
+        );
+    }
+}
