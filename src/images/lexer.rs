@@ -102,7 +102,8 @@ pub fn lex(text: &str) -> Lexed {
             done = end;
         }
         let mut ins = split_command(&line, start + 1, out.escape);
-        if matches!(ins.cmd.as_str(), "run" | "copy" | "add") {
+        // A heredoc word holds `<<`; most RUN lines (long package lists) have none.
+        if matches!(ins.cmd.as_str(), "run" | "copy" | "add") && line.contains("<<") {
             for word in shell_words_raw(&line) {
                 if let Some(doc) = parse_heredoc(&word) {
                     ins.heredocs.push(doc);
@@ -256,40 +257,34 @@ fn split_command(line: &str, start_line: usize, escape: char) -> Instruction {
 
 /// BuildKit's `extractBuilderFlags`: leading words starting with `--`.
 fn extract_flags(line: &str) -> (Vec<String>, &str) {
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
     let mut words = Vec::new();
-    let mut pos = 0;
+    let mut rest = line;
     loop {
-        while pos < chars.len() && chars[pos].1.is_whitespace() {
-            pos += 1;
-        }
-        if pos >= chars.len() {
+        rest = rest.trim_start_matches(char::is_whitespace);
+        if rest.is_empty() {
             return (words, "");
         }
-        let starts_flag = chars[pos].1 == '-' && chars.get(pos + 1).is_some_and(|c| c.1 == '-');
-        if !starts_flag {
-            return (words, &line[chars[pos].0..]);
+        if !rest.starts_with("--") {
+            return (words, rest);
         }
         let mut word = String::new();
         let mut quote: Option<char> = None;
-        while pos < chars.len() {
-            let c = chars[pos].1;
+        let mut end = rest.len();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
             match quote {
-                None if c.is_whitespace() => break,
+                None if c.is_whitespace() => {
+                    end = i;
+                    break;
+                }
                 None if c == '\'' || c == '"' => quote = Some(c),
                 Some(q) if c == q => quote = None,
-                _ if c == '\\' => {
-                    if pos + 1 < chars.len() {
-                        pos += 1;
-                        word.push(chars[pos].1);
-                    }
-                }
+                _ if c == '\\' => word.extend(chars.next().map(|(_, n)| n)),
                 _ => word.push(c),
             }
-            pos += 1;
         }
+        rest = &rest[end..];
         if word == "--" {
-            let rest = chars.get(pos).map_or("", |(i, _)| &line[*i..]);
             return (words, rest);
         }
         words.push(word);
@@ -322,14 +317,12 @@ fn whitespace_words(rest: &str) -> Vec<String> {
 /// BuildKit's `parseWords`: whitespace-separated words; quotes and escapes are kept in
 /// the words, but whitespace inside quotes does not split.
 pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
-    let chars: Vec<char> = rest.chars().collect();
     let mut words = Vec::new();
     let mut word = String::new();
     let mut blank_ok = false;
     let mut quote: Option<char> = None;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
         match quote {
             None => {
                 if c.is_whitespace() {
@@ -337,39 +330,31 @@ pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
                         words.push(std::mem::take(&mut word));
                     }
                     blank_ok = false;
-                    i += 1;
                     continue;
                 }
                 if c == '\'' || c == '"' {
                     quote = Some(c);
                     blank_ok = true;
                 }
-                if c == escape {
-                    if i + 1 == chars.len() {
-                        i += 1;
-                        continue;
-                    }
-                    word.push(c);
-                    i += 1;
-                }
-                word.push(chars[i]);
             }
             Some(q) => {
                 if c == q {
                     quote = None;
                 }
-                if c == escape && q != '\'' {
-                    if i + 1 == chars.len() {
-                        i += 1;
-                        continue;
-                    }
-                    word.push(c);
-                    i += 1;
-                }
-                word.push(chars[i]);
             }
         }
-        i += 1;
+        // The escape character keeps itself and the next character, and disappears at
+        // the very end (not inside single quotes).
+        let escapes = c == escape && quote.is_none_or(|q| q != '\'');
+        if escapes {
+            let Some(next) = chars.next() else {
+                continue;
+            };
+            word.push(c);
+            word.push(next);
+        } else {
+            word.push(c);
+        }
     }
     if blank_ok || !word.is_empty() {
         words.push(word);

@@ -70,7 +70,11 @@ impl Expanded {
     }
 
     fn push_char(&mut self, c: char) {
-        self.push_str(c.encode_utf8(&mut [0; 4]));
+        // Literal text arrives a character at a time (long ENV values): no detour via &str.
+        match self.0.last_mut() {
+            Some(Piece::Lit(last)) => last.push(c),
+            _ => self.0.push(Piece::Lit(c.to_string())),
+        }
     }
 
     fn push_any(&mut self) {

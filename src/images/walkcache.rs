@@ -107,31 +107,38 @@ pub fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
     }
     let mut out = WalkCache::default();
     let mut ages = Ages::default();
+    // Most subtrees hold no dockerfile: one shared empty list instead of one each.
+    let none: Arc<Vec<Entry>> = Arc::default();
     while !r.0.is_empty() {
         let key = Oid::from_bytes(r.take(20)?).ok()?;
         let plen = r.u32()? as usize;
         let prefix = r.take(plen)?.to_vec();
         let age = r.u32()?;
         let n = r.u32()? as usize;
-        let mut entries = Vec::with_capacity(n.min(4096));
-        for _ in 0..n {
-            let oid = Oid::from_bytes(r.take(20)?).ok()?;
-            let mode = i32::try_from(r.u32()?).ok()?;
-            let len = r.u32()? as usize;
-            let path = r.take(len)?.to_vec();
-            // Every entry lies below its subtree (the walk only ever records those).
-            let below = match path.strip_prefix(&prefix[..]) {
-                Some(rest) if prefix.is_empty() => !rest.is_empty(),
-                Some(rest) => rest.len() > 1 && rest[0] == b'/',
-                None => false,
-            };
-            if !below {
-                return None;
+        let entries = if n == 0 {
+            Arc::clone(&none)
+        } else {
+            let mut entries = Vec::with_capacity(n.min(4096));
+            for _ in 0..n {
+                let oid = Oid::from_bytes(r.take(20)?).ok()?;
+                let mode = i32::try_from(r.u32()?).ok()?;
+                let len = r.u32()? as usize;
+                let path = r.take(len)?.to_vec();
+                // Every entry lies below its subtree (the walk only ever records those).
+                let below = match path.strip_prefix(&prefix[..]) {
+                    Some(rest) if prefix.is_empty() => !rest.is_empty(),
+                    Some(rest) => rest.len() > 1 && rest[0] == b'/',
+                    None => false,
+                };
+                if !below {
+                    return None;
+                }
+                entries.push(Entry { path, oid, mode });
             }
-            entries.push(Entry { path, oid, mode });
-        }
+            Arc::new(entries)
+        };
         ages.insert((prefix.clone(), key), age);
-        out.insert((prefix, key), Arc::new(entries));
+        out.insert((prefix, key), entries);
     }
     Some((out, ages))
 }
