@@ -186,7 +186,10 @@ enum Parents {
 }
 
 struct Node {
+    /// For commits outside the graph; graph commits have `pos` (their id is read from the
+    /// graph only for the answer: most nodes of a long walk never need it).
     oid: Oid,
+    pos: u32,
     generation: u32,
     time: i64,
     flags: u8,
@@ -198,8 +201,8 @@ struct Walk<'a, 'r> {
     objects: &'a mut Objects<'r>,
     graph: Option<&'a CommitGraph>,
     nodes: Vec<Node>,
-    /// Graph position -> node index (u32::MAX: none yet); allocated on first use.
-    by_pos: Vec<u32>,
+    /// Graph position -> node index.
+    by_pos: PosIndex,
     /// Commits outside the graph -> node index.
     by_oid: HashMap<Oid, u32>,
     edges: Vec<u32>,
@@ -214,7 +217,7 @@ impl<'a, 'r> Walk<'a, 'r> {
             objects,
             graph,
             nodes: Vec::new(),
-            by_pos: Vec::new(),
+            by_pos: PosIndex::default(),
             by_oid: HashMap::new(),
             edges: Vec::new(),
             pending_oids: Vec::new(),
@@ -229,14 +232,21 @@ impl<'a, 'r> Walk<'a, 'r> {
             candidates = self.remove_redundant(&candidates)?;
         }
         // Like git: newest first; ties broken by id so the answer is deterministic.
-        candidates.sort_by_key(|n| {
-            let node = &self.nodes[*n as usize];
-            (Reverse(node.time), node.oid)
-        });
-        Ok(candidates
+        let mut keyed = candidates
             .iter()
-            .map(|n| self.nodes[*n as usize].oid)
-            .collect())
+            .map(|n| Ok((Reverse(self.nodes[*n as usize].time), self.oid(*n)?)))
+            .collect::<Step<Vec<_>>>()?;
+        keyed.sort();
+        Ok(keyed.into_iter().map(|(_, oid)| oid).collect())
+    }
+
+    fn oid(&self, n: u32) -> Step<Oid> {
+        let node = &self.nodes[n as usize];
+        if node.pos == NO_POS {
+            return Ok(node.oid);
+        }
+        let graph = self.graph.ok_or(WalkError::Unusable)?;
+        graph.oid(node.pos).ok_or(WalkError::Unusable)
     }
 
     fn node_by_oid(&mut self, oid: Oid) -> Step<u32> {
@@ -253,6 +263,7 @@ impl<'a, 'r> Walk<'a, 'r> {
         let parents = Parents::Oids(start, len32(&self.pending_oids) - start);
         let n = self.push(Node {
             oid,
+            pos: NO_POS,
             generation: GENERATION_INFINITY,
             time,
             flags: 0,
@@ -265,32 +276,31 @@ impl<'a, 'r> Walk<'a, 'r> {
 
     fn node_by_pos(&mut self, pos: u32) -> Step<u32> {
         let graph = self.graph.ok_or(WalkError::Unusable)?;
-        if self.by_pos.is_empty() {
-            self.by_pos = vec![u32::MAX; graph.len() as usize];
+        if pos >= graph.len() {
+            return Err(WalkError::Unusable);
         }
-        let slot = *self.by_pos.get(pos as usize).ok_or(WalkError::Unusable)?;
-        if slot != u32::MAX {
-            return Ok(slot);
+        if let Some(n) = self.by_pos.get(pos) {
+            return Ok(n);
         }
         let start = len32(&self.edges);
         let (generation, time) = graph
             .commit_into(pos, &mut self.edges)
             .ok_or(WalkError::Unusable)?;
-        let oid = graph.oid(pos).ok_or(WalkError::Unusable)?;
         if generation == 0 {
             // Written without generation numbers: the walk order would be unsound.
             return Err(WalkError::Unusable);
         }
         let parents = Parents::Positions(start, len32(&self.edges) - start);
         let n = self.push(Node {
-            oid,
+            oid: Oid::ZERO_SHA1,
+            pos,
             generation,
             time,
             flags: 0,
             queued: 0,
             parents,
         });
-        self.by_pos[pos as usize] = n;
+        self.by_pos.set(pos, n, graph.len());
         Ok(n)
     }
 
@@ -426,6 +436,72 @@ impl<'a, 'r> Walk<'a, 'r> {
     }
 }
 
+/// `Node::pos` of a commit outside the graph.
+const NO_POS: u32 = u32::MAX;
+
+/// Graph position -> node index: a small map for the short walks of a branch near
+/// upstream (a 1000-ref push makes 1000 of them), an array over the whole graph once a
+/// walk is long (an old branch visits tens of thousands of commits).
+enum PosIndex {
+    Sparse(HashMap<u32, u32>),
+    Dense(Vec<u32>),
+}
+
+impl Default for PosIndex {
+    fn default() -> Self {
+        PosIndex::Sparse(HashMap::new())
+    }
+}
+
+/// Beyond this many nodes the array is cheaper than the map.
+const SPARSE_MAX: usize = 4096;
+
+impl PosIndex {
+    fn get(&self, pos: u32) -> Option<u32> {
+        match self {
+            PosIndex::Sparse(m) => m.get(&pos).copied(),
+            PosIndex::Dense(v) => v.get(pos as usize).copied().filter(|n| *n != u32::MAX),
+        }
+    }
+
+    fn set(&mut self, pos: u32, n: u32, graph_len: u32) {
+        match self {
+            PosIndex::Sparse(m) if m.len() < SPARSE_MAX => {
+                m.insert(pos, n);
+            }
+            PosIndex::Sparse(m) => {
+                let mut v = vec![u32::MAX; graph_len as usize];
+                for (p, i) in m.drain() {
+                    v[p as usize] = i;
+                }
+                v[pos as usize] = n;
+                *self = PosIndex::Dense(v);
+            }
+            PosIndex::Dense(v) => v[pos as usize] = n,
+        }
+    }
+}
+
 fn len32<T>(v: &[T]) -> u32 {
     u32::try_from(v.len()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_index_keeps_every_node_when_it_grows_into_an_array() {
+        let mut idx = PosIndex::default();
+        let len = 3 * SPARSE_MAX as u32;
+        let pos = |i: u32| (i * 7919) % len;
+        for i in 0..=SPARSE_MAX as u32 + 10 {
+            idx.set(pos(i), i, len);
+        }
+        assert!(matches!(idx, PosIndex::Dense(_)));
+        for i in 0..=SPARSE_MAX as u32 + 10 {
+            assert_eq!(idx.get(pos(i)), Some(i));
+        }
+        assert_eq!(idx.get(pos(SPARSE_MAX as u32 + 11)), None);
+    }
 }
