@@ -12,6 +12,10 @@
 //! 3. otherwise `unknown` (no git, no .git, a tarball without vcs info).
 //!
 //! Cheap (a few `git rev-parse`), and never fails the build.
+//!
+//! Also hashes the sources (and Cargo.lock) into `DOCKGUARD_PARSER_VERSION`: the
+//! on-disk memo of parsed dockerfiles (`src/images/parsedmemo.rs`) is trusted only by the
+//! build that wrote it, so a changed parser can never read an old parse.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -30,6 +34,39 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let o = cmd.output().ok()?;
     let s = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     (o.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// FNV-1a over every file below `dir` (sorted), path and contents.
+fn hash_tree(dir: &Path, h: &mut u64) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            hash_tree(&p, h);
+        } else {
+            let bytes = std::fs::read(&p).unwrap_or_default();
+            for b in p.to_string_lossy().as_bytes().iter().chain(&bytes) {
+                *h = (*h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+}
+
+/// The parser's version: the crate's version and a hash of its sources and lock file.
+fn parser_version(root: &Path) {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    hash_tree(&root.join("src"), &mut h);
+    for b in std::fs::read(root.join("Cargo.lock")).unwrap_or_default() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    println!(
+        "cargo:rustc-env=DOCKGUARD_PARSER_VERSION={}-{h:016x}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=Cargo.lock");
 }
 
 /// The text after `"KEY":` in a JSON document, leading spaces trimmed.
@@ -59,6 +96,7 @@ fn vcs_info_commit(root: &Path) -> Option<String> {
 fn main() {
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| ".".into()));
     println!("cargo:rerun-if-changed=build.rs");
+    parser_version(&root);
 
     if let Some(commit) = vcs_info_commit(&root) {
         // (Only when it exists: a missing rerun-if-changed file reruns the script every time.)

@@ -26,6 +26,7 @@ pub mod dockerfile;
 pub mod graph;
 pub mod lexer;
 pub(crate) mod links;
+pub(crate) mod parsedmemo;
 pub mod patterns;
 pub mod rules;
 pub mod shell;
@@ -341,10 +342,15 @@ pub struct Catalog {
     listings: RefCell<HashMap<Oid, view::Listing>>,
     /// Parsed declaration files (compose, bake, CI), by blob id.
     declared: RefCell<HashMap<Oid, Arc<declared::Declared>>>,
+    /// The on-disk memo of parsed dockerfiles, once loaded.
+    parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
 }
 
 impl Drop for Catalog {
     fn drop(&mut self) {
+        if let Some(memo) = self.parsed_memo.get_mut() {
+            memo.save();
+        }
         // Keep what this run learnt about where the dockerfiles are, for the next push.
         if let Some((file, fingerprint, ages)) = self.memo.get_mut().take() {
             // Rewrite the memo when this run learnt something, or when it holds much more
@@ -384,6 +390,7 @@ impl Catalog {
             learnt: std::cell::Cell::new(false),
             listings: RefCell::default(),
             declared: RefCell::default(),
+            parsed_memo: RefCell::default(),
         })
     }
 
@@ -603,8 +610,17 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
-        let parsed = Arc::new(dockerfile::parse(&text));
+        let mut memo = self.parsed_memo.borrow_mut();
+        let memo = memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()));
+        let parsed = match memo.get(e.oid) {
+            Some(p) => Arc::new(p),
+            None => {
+                let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
+                let p = dockerfile::parse(&text);
+                memo.learn(e.oid, &p);
+                Arc::new(p)
+            }
+        };
         self.parsed.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
     }

@@ -91,6 +91,52 @@ fn checksum(content: &[u8]) -> Option<Oid> {
     Oid::hash_object(git2::ObjectType::Blob, content).ok()
 }
 
+/// Reads a memo file of `.git/dockguard/` the way every memo is read: a regular file (no
+/// link followed), at most [`MAX_MEMO_BYTES`], whose trailing checksum matches. Returns
+/// the content before the checksum; `None` for anything else (then the memo is unused).
+pub(crate) fn read_sealed(file: &Path) -> Option<Vec<u8>> {
+    let mut bytes = crate::safe_fs::read_regular(file, MAX_MEMO_BYTES).ok()??;
+    let at = bytes.len().checked_sub(SUM_LEN)?;
+    if checksum(&bytes[..at])?.as_bytes() != &bytes[at..] {
+        return None;
+    }
+    bytes.truncate(at);
+    Some(bytes)
+}
+
+/// Writes `content` and its checksum atomically under a random name in `file`'s directory
+/// (`.git/dockguard/`, made if missing, never through a link); nothing when the git dir is
+/// read-only. Failures are ignored: it is only a memo. True when written.
+pub(crate) fn write_sealed(file: &Path, mut content: Vec<u8>) -> bool {
+    let Some(sum) = checksum(&content) else {
+        return false;
+    };
+    content.extend_from_slice(sum.as_bytes());
+    let Some(dir) = file.parent() else {
+        return false;
+    };
+    // A git dir made read-only is a wish not to be written to, even by root (who could).
+    let git_dir = dir.parent().unwrap_or(dir);
+    if std::fs::metadata(git_dir).map_or(true, |m| m.permissions().readonly()) {
+        return false;
+    }
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    // Our own directory, not a link to somewhere else.
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return false;
+    }
+    // A random name, created exclusively without following links: a link planted at a
+    // guessable name (`.dockerfiles.<pid>.tmp`) used to be written through.
+    crate::safe_fs::TempFile::new(dir, ".dockerfiles.", 0o644)
+        .and_then(|mut tmp| {
+            tmp.write_all(&content)?;
+            tmp.persist(file)
+        })
+        .is_ok()
+}
+
 /// Format: MAGIC, fingerprint line, then per subtree: 20-byte id, u32 path length, path,
 /// u32 age, u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes
 /// (integers little-endian); then the checksum of all of that ([`checksum`], 20 bytes).
@@ -206,27 +252,11 @@ pub fn save(
     let Some(out) = encode(fingerprint, cache, age) else {
         return;
     };
-    let Some(dir) = file.parent() else { return };
-    // A git dir made read-only is a wish not to be written to, even by root (who could).
-    let git_dir = dir.parent().unwrap_or(dir);
-    if std::fs::metadata(git_dir).map_or(true, |m| m.permissions().readonly()) {
-        return;
-    }
-    if std::fs::create_dir_all(dir).is_err() {
-        return;
-    }
-    // Our own directory, not a link to somewhere else.
-    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
-        return;
-    }
-    // A random name, created exclusively without following links: a link planted at a
-    // guessable name (`.dockerfiles.<pid>.tmp`) used to be written through.
-    let written = crate::safe_fs::TempFile::new(dir, ".dockerfiles.", 0o644).and_then(|mut tmp| {
-        tmp.write_all(&out)?;
-        tmp.persist(file)
-    });
-    if written.is_ok() {
-        let _ = std::fs::remove_file(dir.join(OLD_NAME));
+    let content = out[..out.len() - SUM_LEN].to_vec();
+    if write_sealed(file, content) {
+        if let Some(dir) = file.parent() {
+            let _ = std::fs::remove_file(dir.join(OLD_NAME));
+        }
     }
 }
 

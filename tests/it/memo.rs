@@ -65,3 +65,63 @@ fn memo_is_written_reused_and_never_changes_an_answer() {
     let v = verdict(&r);
     assert_eq!(names(&v), vec!["a", "b", "build"], "{v:#}");
 }
+
+/// Parsed dockerfiles are remembered by blob id (.git/dockguard/dockerfiles-parsed): a
+/// second judgement of the same trees reads no dockerfile, and the answers are the ones
+/// a fresh parse gives, also once the memo is corrupt or gone.
+#[test]
+fn parsed_dockerfiles_are_remembered_and_never_change_an_answer() {
+    const A: &str = "FROM debian\nCOPY app.sh /\n";
+    let (r, _) = with_master();
+    r.commit(
+        "images",
+        &[
+            ("img/a/Dockerfile", A),
+            ("img/a/app.sh", "echo a\n"),
+            ("img/a/notes.txt", "n\n"),
+        ],
+    );
+    let master = r.head();
+    r.remote_ref("origin", "master", master);
+    r.switch_new("feature", master);
+    r.commit(
+        "script and notes",
+        &[("img/a/app.sh", "echo b\n"), ("img/a/notes.txt", "m\n")],
+    );
+    let judge = || {
+        let run = r.dockguard(&["check", "--format", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()["targets"][0].clone()
+    };
+    let memo = r.repo.path().join("dockguard/dockerfiles-parsed");
+    let fresh = judge();
+    assert_eq!(fresh["changes"][0]["path"], "img/a/app.sh", "{fresh}");
+    assert_eq!(
+        fresh["other_changes"], 1,
+        "notes.txt is not copied: {fresh}"
+    );
+    assert!(memo.exists(), "the memo is written");
+
+    // The dockerfile's blob gone: the memo knows what it says.
+    let blob = git2::Oid::hash_object(git2::ObjectType::Blob, A.as_bytes()).expect("oid");
+    let hex = blob.to_string();
+    let loose = r
+        .repo
+        .path()
+        .join("objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
+    let saved = std::fs::read(&loose).expect("read the blob");
+    std::fs::remove_file(&loose).expect("remove the blob");
+    assert_eq!(judge(), fresh, "answered from the memo");
+
+    // Corrupt or missing, the memo is ignored: the blob must be read again.
+    let mut bytes = std::fs::read(&memo).expect("memo");
+    bytes.truncate(bytes.len() - 3);
+    std::fs::write(&memo, &bytes).expect("write");
+    assert_eq!(judge()["rebuild"], true, "unreadable dockerfile: rebuild");
+    std::fs::write(&loose, &saved).expect("restore the blob");
+    std::fs::remove_file(&memo).expect("rm");
+    assert_eq!(judge(), fresh);
+    assert!(memo.exists(), "written again");
+}

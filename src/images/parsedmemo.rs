@@ -1,0 +1,356 @@
+//! An on-disk memo of parsed dockerfiles, by blob id, so that a push does not read and
+//! parse every dockerfile of the tree again.
+//!
+//! When a dockerfile changes, every image sharing its build context must be parsed (does
+//! it COPY the changed file?), and with `images.parent` every dockerfile is (the parent
+//! graph): on QEMU that is ~40 blobs to inflate and lex on every such push, most of a
+//! `check`'s own work. A parse is a pure function of the blob's bytes and of the parser,
+//! so the result is kept: in the common git dir (`dockguard/dockerfiles-parsed`), keyed by
+//! blob id, under the parser's version ([`PARSER`]: a hash of this crate's sources and
+//! Cargo.lock taken at build time, so another build never trusts it).
+//!
+//! Like the walk memo ([`super::walkcache`]) it is only ever an optimisation, read and
+//! written the same way ([`super::walkcache::read_sealed`] / `write_sealed`): a regular
+//! file of at most 64 MiB whose checksum matches (no link followed), else ignored and
+//! rewritten; a record that does not decode is parsed again; writes are atomic under a
+//! random name; a read-only `.git` is never written to. Delete it at any time.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use git2::Oid;
+
+use super::dockerfile::{Base, ImageRef, Parsed, Source, Stage, Via};
+
+const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v2 ";
+/// The instructions [`Parsed::arg_uses`] can name (see `dockerfile::Parser`).
+const ARG_USE_WHAT: &[&str] = &["FROM", "COPY", "ADD", "RUN --mount"];
+/// The parser's version: the build's source hash (see `build.rs`).
+pub const PARSER: &str = env!("DOCKGUARD_PARSER_VERSION");
+/// Records kept: this run's first, then older ones, up to this many.
+const MAX_RECORDS: usize = 512;
+
+/// The memo file of a repository whose common git dir is `common`.
+pub fn path(common: &Path) -> PathBuf {
+    common.join("dockguard").join("dockerfiles-parsed")
+}
+
+/// The memo of one run: the file as loaded, and what this run used and learnt.
+#[derive(Debug, Default)]
+pub struct ParsedMemo {
+    file: PathBuf,
+    bytes: Vec<u8>,
+    /// Blob id -> its record's payload in `bytes`, in file order.
+    index: Vec<(Oid, std::ops::Range<usize>)>,
+    by_oid: HashMap<Oid, usize>,
+    used: HashSet<Oid>,
+    learnt: Vec<(Oid, Vec<u8>)>,
+}
+
+impl ParsedMemo {
+    /// Loads the memo of the repository whose common git dir is `common` (empty when
+    /// there is none, or it is unusable).
+    pub fn load(common: &Path) -> Self {
+        let file = path(common);
+        let bytes = super::walkcache::read_sealed(&file).unwrap_or_default();
+        let index = index(&bytes).unwrap_or_default();
+        let by_oid = index
+            .iter()
+            .enumerate()
+            .map(|(i, (o, _))| (*o, i))
+            .collect();
+        ParsedMemo {
+            file,
+            bytes,
+            index,
+            by_oid,
+            ..ParsedMemo::default()
+        }
+    }
+
+    /// The parse of blob `oid`, if the memo has a good one.
+    pub fn get(&mut self, oid: Oid) -> Option<Parsed> {
+        let (_, range) = self.index.get(*self.by_oid.get(&oid)?)?;
+        let parsed = decode(self.bytes.get(range.clone())?)?;
+        self.used.insert(oid);
+        Some(parsed)
+    }
+
+    /// Remembers the parse of blob `oid`.
+    pub fn learn(&mut self, oid: Oid, parsed: &Parsed) {
+        let mut payload = Vec::new();
+        encode(parsed, &mut payload);
+        self.learnt.push((oid, payload));
+    }
+
+    /// Writes the memo back when this run parsed something it did not know: this run's
+    /// records first, then older ones, at most [`MAX_RECORDS`]. Failures are ignored.
+    pub fn save(&mut self) {
+        if self.learnt.is_empty() {
+            return;
+        }
+        let mut out = Vec::with_capacity(self.bytes.len() + 4096);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(PARSER.as_bytes());
+        out.push(b'\n');
+        let mut written = HashSet::new();
+        let learnt = self.learnt.iter().map(|(o, p)| (*o, &p[..]));
+        let used = self
+            .index
+            .iter()
+            .filter(|(o, _)| self.used.contains(o))
+            .chain(self.index.iter().filter(|(o, _)| !self.used.contains(o)))
+            .filter_map(|(o, r)| Some((*o, self.bytes.get(r.clone())?)));
+        for (oid, payload) in learnt.chain(used) {
+            if written.len() >= MAX_RECORDS {
+                break;
+            }
+            if !written.insert(oid) {
+                continue;
+            }
+            out.extend_from_slice(oid.as_bytes());
+            put_len(&mut out, payload.len());
+            out.extend_from_slice(payload);
+        }
+        super::walkcache::write_sealed(&self.file, out);
+    }
+}
+
+/// The records of a memo file: (blob id, payload range); `None` when it is unusable.
+fn index(bytes: &[u8]) -> Option<Vec<(Oid, std::ops::Range<usize>)>> {
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let version = rest.strip_prefix(PARSER.as_bytes())?.strip_prefix(b"\n")?;
+    let mut at = bytes.len() - version.len();
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let oid = Oid::from_bytes(bytes.get(at..at + 20)?).ok()?;
+        let len = u32::from_le_bytes(bytes.get(at + 20..at + 24)?.try_into().ok()?) as usize;
+        let start = at + 24;
+        let end = start.checked_add(len)?;
+        bytes.get(start..end)?;
+        out.push((oid, start..end));
+        at = end;
+    }
+    Some(out)
+}
+
+fn put_len(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_len(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+        None => out.push(0),
+    }
+}
+
+/// Every field of a [`Parsed`], in order; integers little-endian u32, strings
+/// length-prefixed, options and enums a tag byte.
+pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
+    put_len(out, p.stages.len());
+    for s in &p.stages {
+        put_opt(out, s.name.as_deref());
+        let (tag, n) = match s.base {
+            Base::Scratch => (0, 0),
+            Base::Stage(n) => (1, n),
+            Base::Image(n) => (2, n),
+        };
+        out.push(tag);
+        put_len(out, n);
+        put_len(out, s.line);
+    }
+    put_len(out, p.sources.len());
+    for s in &p.sources {
+        put_str(out, &s.pattern);
+        put_len(out, s.line);
+    }
+    put_len(out, p.refs.len());
+    for r in &p.refs {
+        put_str(out, &r.written);
+        put_opt(out, r.expanded.as_deref());
+        out.push(match r.via {
+            Via::From => 0,
+            Via::CopyFrom => 1,
+            Via::MountFrom => 2,
+        });
+        put_len(out, r.line);
+    }
+    put_len(out, p.remote.len());
+    for r in &p.remote {
+        put_str(out, r);
+    }
+    put_len(out, p.remote_lines.len());
+    for l in &p.remote_lines {
+        put_len(out, *l);
+    }
+    put_len(out, p.arg_uses.len());
+    for (line, name, what) in &p.arg_uses {
+        put_len(out, *line);
+        put_str(out, name);
+        put_str(out, what);
+    }
+    put_len(out, p.inline);
+    put_len(out, p.warnings.len());
+    for w in &p.warnings {
+        put_str(out, w);
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+    fn len(&mut self) -> Option<usize> {
+        let (head, rest) = self.0.split_at_checked(4)?;
+        self.0 = rest;
+        Some(u32::from_le_bytes(head.try_into().ok()?) as usize)
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = self.len()?;
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        String::from_utf8(head.to_vec()).ok()
+    }
+    fn opt(&mut self) -> Option<Option<String>> {
+        match self.byte()? {
+            0 => Some(None),
+            1 => Some(Some(self.string()?)),
+            _ => None,
+        }
+    }
+    /// A count of items, each at least a byte: bounded by what is left.
+    fn count(&mut self) -> Option<usize> {
+        let n = self.len()?;
+        (n <= self.0.len()).then_some(n)
+    }
+}
+
+/// The inverse of [`encode`]; `None` for anything else.
+pub fn decode(bytes: &[u8]) -> Option<Parsed> {
+    let mut r = Reader(bytes);
+    let mut p = Parsed::default();
+    for _ in 0..r.count()? {
+        let name = r.opt()?;
+        let base = match (r.byte()?, r.len()?) {
+            (0, _) => Base::Scratch,
+            (1, n) => Base::Stage(n),
+            (2, n) => Base::Image(n),
+            _ => return None,
+        };
+        p.stages.push(Stage {
+            name,
+            base,
+            line: r.len()?,
+        });
+    }
+    for _ in 0..r.count()? {
+        p.sources.push(Source {
+            pattern: r.string()?,
+            line: r.len()?,
+        });
+    }
+    for _ in 0..r.count()? {
+        let written = r.string()?;
+        let expanded = r.opt()?;
+        let via = match r.byte()? {
+            0 => Via::From,
+            1 => Via::CopyFrom,
+            2 => Via::MountFrom,
+            _ => return None,
+        };
+        p.refs.push(ImageRef {
+            written,
+            expanded,
+            via,
+            line: r.len()?,
+        });
+    }
+    for _ in 0..r.count()? {
+        p.remote.push(r.string()?);
+    }
+    for _ in 0..r.count()? {
+        p.remote_lines.push(r.len()?);
+    }
+    for _ in 0..r.count()? {
+        let line = r.len()?;
+        let name = r.string()?;
+        // The instruction names the parser records, back as the same static strings.
+        let word = r.string()?;
+        let what = ARG_USE_WHAT.iter().copied().find(|w| *w == word)?;
+        p.arg_uses.push((line, name, what));
+    }
+    p.inline = r.len()?;
+    for _ in 0..r.count()? {
+        p.warnings.push(r.string()?);
+    }
+    r.0.is_empty().then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::dockerfile::parse;
+
+    const FILES: &[&str] = &[
+        "",
+        "FROM debian:12\nRUN apt-get update\n",
+        "# escape=`\nARG BASE=alpine\nFROM ${BASE} AS build\nCOPY --from=other /a /b\nCOPY src/ *.c /dst/\nADD https://example.com/x /x\nRUN --mount=type=bind,source=ctx,target=/c make\nFROM build\nCOPY <<EOF /f\nhi\nEOF\n",
+        "FROM scratch\nFROM $UNKNOWN\nCOPY $X /y\nRUN <<A cat\nx\n",
+        "FROM a\nCOPY [\"x y\", \"z\"]\nONBUILD COPY . /\nFROM --platform=$BUILDPLATFORM b:1@sha256:00 AS c\n",
+    ];
+
+    #[test]
+    fn every_parse_round_trips() {
+        for text in FILES {
+            let p = parse(text);
+            let mut bytes = Vec::new();
+            encode(&p, &mut bytes);
+            assert_eq!(decode(&bytes).as_ref(), Some(&p), "{text:?}");
+            // Any truncation or trailing byte is rejected, never misread.
+            for cut in 0..bytes.len() {
+                assert_eq!(decode(&bytes[..cut]), None, "{text:?} cut at {cut}");
+            }
+            bytes.push(0);
+            assert_eq!(decode(&bytes), None);
+        }
+    }
+
+    #[test]
+    fn a_memo_is_reused_and_a_foreign_one_ignored() {
+        let dir = tempfile_dir();
+        std::fs::create_dir_all(dir.join("dockguard")).expect("mkdir");
+        let oid = Oid::hash_object(git2::ObjectType::Blob, b"FROM x\n").expect("oid");
+        let parsed = parse("FROM x\nCOPY a /\n");
+        let mut memo = ParsedMemo::load(&dir);
+        assert!(memo.get(oid).is_none());
+        memo.learn(oid, &parsed);
+        memo.save();
+        let mut memo = ParsedMemo::load(&dir);
+        assert_eq!(memo.get(oid), Some(parsed.clone()));
+        let file = path(&dir);
+        let bytes = std::fs::read(&file).expect("read");
+        let foreign = String::from_utf8_lossy(&bytes).replace(PARSER, "another-build");
+        std::fs::write(&file, foreign.as_bytes()).expect("write");
+        assert!(ParsedMemo::load(&dir).get(oid).is_none());
+        std::fs::write(&file, &bytes[..bytes.len() - 1]).expect("write");
+        assert!(ParsedMemo::load(&dir).get(oid).is_none(), "truncated");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        std::env::temp_dir().join(format!("dg-parsedmemo-{}", std::process::id()))
+    }
+}
