@@ -35,11 +35,6 @@ pub const MAX_TREE_DEPTH: usize = 1024;
 /// text (the widest reading).
 pub const MAX_EXPANSION_DEPTH: usize = 32;
 
-/// Largest object the pack reader inflates (bytes); larger ones are left to libgit2,
-/// which checks its allocations. Buffers grow with the data actually inflated, never to
-/// a size read from disk.
-pub const MAX_OBJECT_BYTES: usize = 256 << 20;
-
 /// Largest walk memo (`.git/dockguard/dockerfiles-v4`) read; a larger one is ignored.
 pub const MAX_MEMO_BYTES: u64 = 64 << 20;
 

@@ -20,8 +20,8 @@ use serde::Serialize;
 use crate::engine::changes::Change;
 use crate::error::{Error, Result};
 use crate::git::history::History;
+use crate::git::objects::CommitHeader;
 use crate::git::objects::Objects;
-use crate::git::pack::CommitHeader;
 
 /// A commit in the range that touched some changed paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

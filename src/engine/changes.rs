@@ -5,7 +5,7 @@
 //! - subtrees with the same object id on both sides are skipped without being read;
 //! - no blob is ever loaded (a change is an object-id or mode difference), so partial
 //!   clones (`--filter=blob:none`) work without fetching anything;
-//! - trees are read as raw bytes straight from the packs ([`crate::git::objects`]);
+//! - trees are read as raw bytes ([`crate::git::objects`]), not parsed into libgit2 objects;
 //! - a large diff is split across two threads by subtree (it is bound by inflating trees);
 //! - paths are bytes from end to end (non-UTF-8 names are fine);
 //! - only paths the matcher classifies are kept; the rest are only counted.
@@ -27,7 +27,6 @@ use serde::Serialize;
 use crate::engine::matcher::PathRole;
 use crate::error::{Error, Result};
 use crate::git::objects::Objects;
-use crate::git::pack::PackReader;
 use crate::limits::MAX_TREE_DEPTH;
 
 /// How a path changed.
@@ -121,13 +120,14 @@ pub fn diff_trees_with(
     if frontier.len() >= PARALLEL_MIN {
         let theirs: Vec<Pending> = frontier.iter().skip(1).step_by(2).cloned().collect();
         let mine: Vec<Pending> = frontier.into_iter().step_by(2).collect();
-        let set = objects.pack_set();
+        let path = objects.repo().path().to_path_buf();
         let (mine_out, theirs_out) = std::thread::scope(|s| {
-            // The helper reads packs only (libgit2 handles are not shareable across threads);
-            // whatever it cannot read, this thread redoes with full object access.
+            // libgit2 handles cannot be shared across threads: the helper opens the
+            // repository again; whatever it cannot read, this thread redoes.
             let helper = s.spawn(|| {
-                let mut reader = PackReader::new(set);
-                walk_all(&mut PackOnly(&mut reader), classify, &theirs).ok()
+                let repo = Repository::open(&path).ok()?;
+                let mut objects = Objects::new(&repo);
+                walk_all(&mut objects, classify, &theirs).ok()
             });
             let mine_out = walk_all(objects, classify, &mine);
             (mine_out, helper.join().ok().flatten())
@@ -159,18 +159,6 @@ trait TreeSource {
 impl TreeSource for Objects<'_> {
     fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
         Objects::tree(self, oid).map_err(|e| Error::object(format!("cannot read tree {oid}"), e))
-    }
-}
-
-/// Pack files only (for the helper thread).
-struct PackOnly<'a>(&'a mut PackReader);
-
-impl TreeSource for PackOnly<'_> {
-    fn tree(&mut self, oid: Oid) -> Result<Rc<Vec<u8>>> {
-        // Not an answer: the caller redoes this half with full object access.
-        self.0
-            .tree(&oid)
-            .ok_or_else(|| Error::internal(format!("tree {oid} is not in a pack")))
     }
 }
 

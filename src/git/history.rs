@@ -18,8 +18,8 @@ use std::collections::{BinaryHeap, HashMap};
 use git2::{ErrorClass, ErrorCode, Oid, Repository};
 
 use crate::git::commit_graph::{CommitGraph, GENERATION_INFINITY};
+use crate::git::objects::CommitHeader;
 use crate::git::objects::{ObjectError, Objects};
-use crate::git::pack::CommitHeader;
 
 const PARENT1: u8 = 1;
 const PARENT2: u8 = 2;

@@ -4,7 +4,7 @@
 pub mod commit_graph;
 pub mod history;
 pub mod objects;
-pub mod pack;
+
 pub mod repo;
 
 use git2::Oid;

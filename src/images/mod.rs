@@ -51,7 +51,6 @@ use crate::limits::{
     MAX_DOCKERFILE_BYTES, MAX_DOCKERIGNORE_BYTES, MAX_DOCKERIGNORE_PATTERNS, MAX_TREE_DEPTH,
 };
 
-use crate::git::pack::{PackReader, PackSet};
 use dockerfile::{Parsed, Via};
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
@@ -330,8 +329,6 @@ pub struct Catalog {
     ignores: RefCell<IgnoreCache>,
     images: RefCell<ImageCache>,
     sets: RefCell<HashMap<Oid, Arc<ImageSet>>>,
-    /// Trees and blobs straight from the packs (libgit2 for anything else).
-    packs: RefCell<Option<PackReader>>,
     /// The on-disk memo of the walk, once loaded: (file, fingerprint, ages at load).
     memo: RefCell<Option<(std::path::PathBuf, String, walkcache::Ages)>>,
     /// Subtrees looked at in this run (memo entries used or made).
@@ -384,7 +381,6 @@ impl Catalog {
             ignores: RefCell::default(),
             images: RefCell::default(),
             sets: RefCell::default(),
-            packs: RefCell::default(),
             memo: RefCell::default(),
             used: RefCell::default(),
             learnt: std::cell::Cell::new(false),
@@ -410,21 +406,9 @@ impl Catalog {
         *self.memo.borrow_mut() = Some((file, fingerprint, ages));
     }
 
-    /// A raw object's bytes: from the packs when possible, else through libgit2.
+    /// A raw object's bytes, through libgit2 (a partial clone's missing blob from its
+    /// promisor).
     fn raw(&self, repo: &Repository, oid: Oid, kind: git2::ObjectType) -> Result<Arc<Vec<u8>>> {
-        {
-            let mut packs = self.packs.borrow_mut();
-            let reader = packs.get_or_insert_with(|| {
-                PackReader::new(PackSet::open(&repo.commondir().join("objects")))
-            });
-            let found = match kind {
-                git2::ObjectType::Tree => reader.tree(&oid),
-                _ => reader.blob(&oid),
-            };
-            if let Some(bytes) = found {
-                return Ok(Arc::new(bytes.as_ref().clone()));
-            }
-        }
         let odb = repo
             .odb()
             .map_err(|e| Error::git("cannot open the object database", e))?;

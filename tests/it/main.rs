@@ -24,7 +24,7 @@ mod lefthook;
 mod lexer;
 mod memo;
 mod names;
-mod pack;
+mod objects;
 mod pipelines;
 mod plan;
 mod plan_hostile;
