@@ -359,9 +359,9 @@ pub enum ProviderArg {
     Generic,
 }
 
-/// `dockguard ci`.
+/// What `dockguard ci` and `dockguard plan` both take: the job, upstream, the request.
 #[derive(Debug, Args)]
-pub struct CiArgs {
+pub struct PipelineArgs {
     /// The CI system.
     #[arg(long, value_enum, default_value_t = ProviderArg::Auto)]
     pub provider: ProviderArg,
@@ -389,7 +389,8 @@ pub struct CiArgs {
     #[arg(long, value_name = "REV")]
     pub target: Option<String>,
 
-    /// The ref name images are tagged after [default: the pipeline's branch or tag].
+    /// The pipeline's ref name, which images are tagged after [default: the pipeline's
+    /// branch or tag].
     #[arg(long = "ref", value_name = "NAME")]
     pub ref_name: Option<String>,
 
@@ -402,6 +403,13 @@ pub struct CiArgs {
     /// or on GitHub unless started by hand).
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `dockguard ci`.
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 
     /// Write GitLab's dotenv report (artifacts:reports:dotenv) to FILE.
     #[arg(long, value_name = "FILE")]
@@ -551,41 +559,8 @@ pub enum PlanFormat {
 /// `dockguard plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The CI system.
-    #[arg(long, value_enum, default_value_t = ProviderArg::Auto)]
-    pub provider: ProviderArg,
-
-    /// Fetch upstream from this URL or remote [config: ci.upstream_url].
-    #[arg(long, value_name = "URL")]
-    pub upstream_url: Option<String>,
-
-    /// The upstream branch [config: ci.upstream_branch].
-    #[arg(long, value_name = "BRANCH")]
-    pub upstream_branch: Option<String>,
-
-    /// The pipeline variable that requests a rebuild [config: ci.request_variable].
-    #[arg(long, value_name = "NAME")]
-    pub request_variable: Option<String>,
-
-    /// The value of the pipeline input that requests a rebuild (as for `dockguard ci`).
-    #[arg(long, value_name = "VALUE")]
-    pub request_input: Option<String>,
-
-    /// The commit to plan [default: the pipeline's commit, else HEAD].
-    #[arg(long, value_name = "REV")]
-    pub target: Option<String>,
-
-    /// The ref name of the pipeline [default: the pipeline's branch or tag].
-    #[arg(long = "ref", value_name = "NAME")]
-    pub ref_name: Option<String>,
-
-    /// Do not fetch: compare with the local upstream ref, as `dockguard check` does.
-    #[arg(long)]
-    pub no_fetch: bool,
-
-    /// Exit 1 when a rebuild is needed but the pipeline did not request it.
-    #[arg(long)]
-    pub strict: bool,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
 
     /// Build every affected image even if its content tag exists (as the request
     /// variable does; for pipeline inputs: `--rebuild` when `$[[ inputs.rebuild ]]`).

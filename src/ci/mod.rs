@@ -20,7 +20,7 @@ use std::io::Write;
 use git2::Repository;
 use serde::Serialize;
 
-use crate::cli::{CiArgs, Format, ProviderArg};
+use crate::cli::{CiArgs, Format, PipelineArgs, ProviderArg};
 use crate::config::{Flag, Name};
 use crate::context::{Context, Door, Env};
 use crate::engine::targets::Target;
@@ -102,7 +102,7 @@ pub struct CiReport {
 /// Runs `dockguard ci`: find out about the job, read the settings, fetch and judge,
 /// then verify and write the outputs. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
-    let judged = judge(repo, args, env)?;
+    let judged = judge(repo, &args.pipeline, args.commits, env)?;
     finish(args, env, out, judged)
 }
 
@@ -165,7 +165,12 @@ impl Judged {
 }
 
 /// Everything up to the verdict: the job, the settings, fetching and judging.
-pub(crate) fn judge(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Judged> {
+pub(crate) fn judge(
+    repo: &Repository,
+    args: &PipelineArgs,
+    commits: bool,
+    env: &Env,
+) -> Result<Judged> {
     let workdir = repo::workdir(repo, "ci")?.to_path_buf();
     let job = Job::new(repo, args, env)?;
     let ctx = Context::load(repo, env, Door::Ci, &flags(args))?;
@@ -182,9 +187,7 @@ pub(crate) fn judge(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Judge
     for w in &job.warnings {
         eprintln!("dockguard: {w}");
     }
-    let opts = JudgeOptions {
-        commits: args.commits,
-    };
+    let opts = JudgeOptions { commits };
     let (report, fetch) = if args.no_fetch {
         let report = ctx
             .engine(repo)?
@@ -213,7 +216,7 @@ struct Job {
 }
 
 impl Job {
-    fn new(repo: &Repository, args: &CiArgs, env: &Env) -> Result<Self> {
+    fn new(repo: &Repository, args: &PipelineArgs, env: &Env) -> Result<Self> {
         let choice = match args.provider {
             ProviderArg::Auto => Choice::Auto,
             ProviderArg::Gitlab => Choice::Forced(Provider::Gitlab),
@@ -274,7 +277,7 @@ impl Job {
     }
 }
 
-fn flags(args: &CiArgs) -> Vec<Flag> {
+fn flags(args: &PipelineArgs) -> Vec<Flag> {
     Flag::given(&[
         (
             Name::CiUpstreamUrl,
@@ -440,7 +443,11 @@ fn previous_tip_gone(
 
 /// Verifies against the request, writes the outputs, prints, and picks the exit code.
 fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Result<i32> {
-    let (request, decision) = judged.decide(env, args.request_input.as_deref(), args.strict);
+    let (request, decision) = judged.decide(
+        env,
+        args.pipeline.request_input.as_deref(),
+        args.pipeline.strict,
+    );
     let request_var = judged.request_variable().to_owned();
     let push_option = judged.push_option().to_owned();
     let push_option = push_option.as_str();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use git2::Repository;
 
-use crate::cli::{CiArgs, CopyArgs, Format, PlanArgs, PlanFormat, ProviderArg};
+use crate::cli::{CopyArgs, PlanArgs, PlanFormat, ProviderArg};
 use crate::error::{Error, Result};
 use crate::git::short;
 use crate::images::{graph, tag};
@@ -42,25 +42,15 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         }
         _ => None,
     };
-    let ci_args = CiArgs {
-        provider: args.provider,
-        upstream_url: args.upstream_url.clone(),
-        upstream_branch: args.upstream_branch.clone(),
-        request_variable: args.request_variable.clone(),
-        request_input: args.request_input.clone(),
-        target: args.target.clone(),
-        ref_name: args.ref_name.clone(),
-        no_fetch: args.no_fetch,
-        strict: args.strict,
-        dotenv: None,
-        format: Format::Human,
-        commits: false,
-    };
-    let judged = super::judge(repo, &ci_args, env)?;
+    let judged = super::judge(repo, &args.pipeline, false, env)?;
     let Some(verdict) = judged.report.targets.first() else {
         return Err(Error::Usage("internal: no verdict for the target".into()));
     };
-    let (request, decision) = judged.decide(env, args.request_input.as_deref(), args.strict);
+    let (request, decision) = judged.decide(
+        env,
+        args.pipeline.request_input.as_deref(),
+        args.pipeline.strict,
+    );
     let rebuild_requested = request.requested() || args.rebuild;
 
     let (mut images, mut warnings) = images_of(
@@ -418,7 +408,7 @@ fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) 
     if let Some(path) = &args.markdown {
         outputs::write(path, &render_plan::markdown(report))?;
     }
-    let github = prov == Provider::Github || args.provider == ProviderArg::Github;
+    let github = prov == Provider::Github || args.pipeline.provider == ProviderArg::Github;
     if github {
         if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             let text = render_plan::github_output(report, &outputs::random_token());
