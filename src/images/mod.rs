@@ -338,10 +338,14 @@ pub struct Catalog {
     /// Directory listings by tree id, for path lookups ([`view`]).
     listings: RefCell<HashMap<Oid, view::Listing>>,
     /// Parsed declaration files (compose, bake, CI), by blob id.
-    declared: RefCell<HashMap<Oid, Arc<declared::Declared>>>,
+    /// Declarations by (path, blob id): a file's parse depends on its path too.
+    declared: RefCell<HashMap<PathAndBlob, Arc<declared::Declared>>>,
     /// The on-disk memo of parsed dockerfiles, once loaded.
     parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
 }
+
+/// A file's path and blob id.
+type PathAndBlob = (Vec<u8>, Oid);
 
 impl Drop for Catalog {
     fn drop(&mut self) {
@@ -537,13 +541,13 @@ impl Catalog {
             if e.mode == 0o120000 {
                 continue;
             }
-            let cached = self.declared.borrow().get(&e.oid).cloned();
+            let key = (e.path.clone(), e.oid);
+            let cached = self.declared.borrow().get(&key).cloned();
             let d = match cached {
                 Some(d) => d,
                 None => {
-                    let text = self.blob_text(repo, e, "", MAX_DOCKERFILE_BYTES)?;
-                    let d = Arc::new(declared::parse(&e.path, &text));
-                    self.declared.borrow_mut().insert(e.oid, Arc::clone(&d));
+                    let d = Arc::new(self.parse_declared(repo, e)?);
+                    self.declared.borrow_mut().insert(key, Arc::clone(&d));
                     d
                 }
             };
@@ -588,6 +592,20 @@ impl Catalog {
             }
         }
         Ok(out)
+    }
+
+    /// The declarations of one compose, bake or CI file, from the on-disk memo when it
+    /// has them.
+    fn parse_declared(&self, repo: &Repository, e: &Entry) -> Result<declared::Declared> {
+        let mut memo = self.parsed_memo.borrow_mut();
+        let memo = memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()));
+        if let Some(d) = memo.get_declared(&e.path, e.oid) {
+            return Ok(d);
+        }
+        let text = self.blob_text(repo, e, "", MAX_DOCKERFILE_BYTES)?;
+        let d = declared::parse(&e.path, &text);
+        memo.learn_declared(&e.path, e.oid, &d);
+        Ok(d)
     }
 
     fn parse_dockerfile(&self, repo: &Repository, e: &Entry) -> Result<Arc<Parsed>> {

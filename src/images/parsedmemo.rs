@@ -1,11 +1,16 @@
-//! An on-disk memo of parsed dockerfiles, by blob id, so that a push does not read and
-//! parse every dockerfile of the tree again.
+//! An on-disk memo of parsed dockerfiles (by blob id) and of the declarations of compose,
+//! bake and CI files (by path and blob id), so that a push does not read and parse them
+//! all again.
 //!
 //! When a dockerfile changes, every image sharing its build context must be parsed (does
 //! it COPY the changed file?), and with `images.parent` every dockerfile is (the parent
 //! graph): on QEMU that is ~40 blobs to inflate and lex on every such push, most of a
 //! `check`'s own work. A parse is a pure function of the blob's bytes and of the parser,
-//! so the result is kept: in the common git dir (`dockguard/dockerfiles-parsed`), keyed by
+//! so the result is kept. The same goes for declaration files: QEMU's `.gitlab-ci.d/*.yml`
+//! cost 22M instructions to inflate and parse, three quarters of a `check` of a one-file
+//! change, though they almost never change. A declaration file's parse also depends on its
+//! path (its kind, relative contexts), so that is part of its key. All is kept in the
+//! common git dir (`dockguard/dockerfiles-parsed`), keyed by
 //! blob id, under the parser's version ([`PARSER`]: a hash of this crate's sources and
 //! Cargo.lock taken at build time, so another build never trusts it).
 //!
@@ -20,9 +25,10 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
+use super::declared::{Declaration, Declared};
 use super::dockerfile::{Base, ImageRef, Parsed, Source, Stage, Via};
 
-const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v2 ";
+const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v3 ";
 /// The instructions [`Parsed::arg_uses`] can name (see `dockerfile::Parser`).
 const ARG_USE_WHAT: &[&str] = &["FROM", "COPY", "ADD", "RUN --mount"];
 /// The parser's version: the build's source hash (see `build.rs`).
@@ -35,16 +41,28 @@ pub fn path(common: &Path) -> PathBuf {
     common.join("dockguard").join("dockerfiles-parsed")
 }
 
+/// What a record is the parse of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    /// A dockerfile, by blob id.
+    Dockerfile(Oid),
+    /// A declaration file: its path and blob id.
+    Declared(Vec<u8>, Oid),
+}
+
+const TAG_DOCKERFILE: u8 = 0;
+const TAG_DECLARED: u8 = 1;
+
 /// The memo of one run: the file as loaded, and what this run used and learnt.
 #[derive(Debug, Default)]
 pub struct ParsedMemo {
     file: PathBuf,
     bytes: Vec<u8>,
-    /// Blob id -> its record's payload in `bytes`, in file order.
-    index: Vec<(Oid, std::ops::Range<usize>)>,
-    by_oid: HashMap<Oid, usize>,
-    used: HashSet<Oid>,
-    learnt: Vec<(Oid, Vec<u8>)>,
+    /// Key -> its record's payload in `bytes`, in file order.
+    index: Vec<(Key, std::ops::Range<usize>)>,
+    by_key: HashMap<Key, usize>,
+    used: HashSet<Key>,
+    learnt: Vec<(Key, Vec<u8>)>,
 }
 
 impl ParsedMemo {
@@ -54,33 +72,51 @@ impl ParsedMemo {
         let file = path(common);
         let bytes = super::walkcache::read_sealed(&file).unwrap_or_default();
         let index = index(&bytes).unwrap_or_default();
-        let by_oid = index
+        let by_key = index
             .iter()
             .enumerate()
-            .map(|(i, (o, _))| (*o, i))
+            .map(|(i, (k, _))| (k.clone(), i))
             .collect();
         ParsedMemo {
             file,
             bytes,
             index,
-            by_oid,
+            by_key,
             ..ParsedMemo::default()
         }
     }
 
-    /// The parse of blob `oid`, if the memo has a good one.
-    pub fn get(&mut self, oid: Oid) -> Option<Parsed> {
-        let (_, range) = self.index.get(*self.by_oid.get(&oid)?)?;
-        let parsed = decode(self.bytes.get(range.clone())?)?;
-        self.used.insert(oid);
-        Some(parsed)
+    /// The payload of `key`'s record, decoded by `decode`, if the memo has a good one.
+    fn lookup<T>(&mut self, key: Key, decode: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
+        let (_, range) = self.index.get(*self.by_key.get(&key)?)?;
+        let value = decode(self.bytes.get(range.clone())?)?;
+        self.used.insert(key);
+        Some(value)
     }
 
-    /// Remembers the parse of blob `oid`.
+    /// The parse of the dockerfile blob `oid`, if the memo has a good one.
+    pub fn get(&mut self, oid: Oid) -> Option<Parsed> {
+        self.lookup(Key::Dockerfile(oid), decode)
+    }
+
+    /// Remembers the parse of the dockerfile blob `oid`.
     pub fn learn(&mut self, oid: Oid, parsed: &Parsed) {
         let mut payload = Vec::new();
         encode(parsed, &mut payload);
-        self.learnt.push((oid, payload));
+        self.learnt.push((Key::Dockerfile(oid), payload));
+    }
+
+    /// The declarations of the file at `path` with blob `oid`, if the memo has them.
+    pub fn get_declared(&mut self, path: &[u8], oid: Oid) -> Option<Declared> {
+        self.lookup(Key::Declared(path.to_vec(), oid), decode_declared)
+    }
+
+    /// Remembers the declarations of the file at `path` with blob `oid`.
+    pub fn learn_declared(&mut self, path: &[u8], oid: Oid, declared: &Declared) {
+        let mut payload = Vec::new();
+        encode_declared(declared, &mut payload);
+        self.learnt
+            .push((Key::Declared(path.to_vec(), oid), payload));
     }
 
     /// Writes the memo back when this run parsed something it did not know: this run's
@@ -94,21 +130,32 @@ impl ParsedMemo {
         out.extend_from_slice(PARSER.as_bytes());
         out.push(b'\n');
         let mut written = HashSet::new();
-        let learnt = self.learnt.iter().map(|(o, p)| (*o, &p[..]));
+        let learnt = self.learnt.iter().map(|(k, p)| (k, &p[..]));
         let used = self
             .index
             .iter()
-            .filter(|(o, _)| self.used.contains(o))
-            .chain(self.index.iter().filter(|(o, _)| !self.used.contains(o)))
-            .filter_map(|(o, r)| Some((*o, self.bytes.get(r.clone())?)));
-        for (oid, payload) in learnt.chain(used) {
+            .filter(|(k, _)| self.used.contains(k))
+            .chain(self.index.iter().filter(|(k, _)| !self.used.contains(k)))
+            .filter_map(|(k, r)| Some((k, self.bytes.get(r.clone())?)));
+        for (key, payload) in learnt.chain(used) {
             if written.len() >= MAX_RECORDS {
                 break;
             }
-            if !written.insert(oid) {
+            if !written.insert(key) {
                 continue;
             }
-            out.extend_from_slice(oid.as_bytes());
+            match key {
+                Key::Dockerfile(oid) => {
+                    out.push(TAG_DOCKERFILE);
+                    out.extend_from_slice(oid.as_bytes());
+                }
+                Key::Declared(path, oid) => {
+                    out.push(TAG_DECLARED);
+                    out.extend_from_slice(oid.as_bytes());
+                    put_len(&mut out, path.len());
+                    out.extend_from_slice(path);
+                }
+            }
             put_len(&mut out, payload.len());
             out.extend_from_slice(payload);
         }
@@ -116,20 +163,27 @@ impl ParsedMemo {
     }
 }
 
-/// The records of a memo file: (blob id, payload range); `None` when it is unusable.
-fn index(bytes: &[u8]) -> Option<Vec<(Oid, std::ops::Range<usize>)>> {
+/// The records of a memo file: (key, payload range); `None` when it is unusable.
+/// A record: a tag byte, the blob id, for a declaration file its path (length-prefixed),
+/// then the payload (length-prefixed).
+fn index(bytes: &[u8]) -> Option<Vec<(Key, std::ops::Range<usize>)>> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let version = rest.strip_prefix(PARSER.as_bytes())?.strip_prefix(b"\n")?;
-    let mut at = bytes.len() - version.len();
+    let mut r = Reader(version);
     let mut out = Vec::new();
-    while at < bytes.len() {
-        let oid = Oid::from_bytes(bytes.get(at..at + 20)?).ok()?;
-        let len = u32::from_le_bytes(bytes.get(at + 20..at + 24)?.try_into().ok()?) as usize;
-        let start = at + 24;
-        let end = start.checked_add(len)?;
-        bytes.get(start..end)?;
-        out.push((oid, start..end));
-        at = end;
+    while !r.0.is_empty() {
+        let tag = r.byte()?;
+        let (head, rest) = r.0.split_at_checked(20)?;
+        r.0 = rest;
+        let oid = Oid::from_bytes(head).ok()?;
+        let key = match tag {
+            TAG_DOCKERFILE => Key::Dockerfile(oid),
+            TAG_DECLARED => Key::Declared(r.bytes()?.to_vec(), oid),
+            _ => return None,
+        };
+        let len = r.bytes()?.len();
+        let end = bytes.len() - r.0.len();
+        out.push((key, end - len..end));
     }
     Some(out)
 }
@@ -207,7 +261,7 @@ pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
 
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Option<u8> {
         let (b, rest) = self.0.split_first()?;
         self.0 = rest;
@@ -218,11 +272,14 @@ impl Reader<'_> {
         self.0 = rest;
         Some(u32::from_le_bytes(head.try_into().ok()?) as usize)
     }
-    fn string(&mut self) -> Option<String> {
+    fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = self.len()?;
         let (head, rest) = self.0.split_at_checked(n)?;
         self.0 = rest;
-        String::from_utf8(head.to_vec()).ok()
+        Some(head)
+    }
+    fn string(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
     }
     fn opt(&mut self) -> Option<Option<String>> {
         match self.byte()? {
@@ -299,6 +356,59 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
     r.0.is_empty().then_some(p)
 }
 
+/// Every field of a [`Declared`], as [`encode`] does for a parse.
+pub fn encode_declared(d: &Declared, out: &mut Vec<u8>) {
+    put_len(out, d.decls.len());
+    for decl in &d.decls {
+        put_str(out, &decl.origin);
+        put_str(out, &decl.dockerfile);
+        put_opt(out, decl.context.as_deref());
+        put_len(out, decl.args.len());
+        for (name, value) in &decl.args {
+            put_str(out, name);
+            put_opt(out, value.as_deref());
+        }
+        put_len(out, decl.named.len());
+        for n in &decl.named {
+            put_str(out, n);
+        }
+    }
+    put_len(out, d.warnings.len());
+    for w in &d.warnings {
+        put_str(out, w);
+    }
+}
+
+/// The inverse of [`encode_declared`]; `None` for anything else.
+pub fn decode_declared(bytes: &[u8]) -> Option<Declared> {
+    let mut r = Reader(bytes);
+    let mut d = Declared::default();
+    for _ in 0..r.count()? {
+        let origin = r.string()?;
+        let dockerfile = r.string()?;
+        let context = r.opt()?;
+        let mut args = Vec::new();
+        for _ in 0..r.count()? {
+            args.push((r.string()?, r.opt()?));
+        }
+        let mut named = Vec::new();
+        for _ in 0..r.count()? {
+            named.push(r.string()?);
+        }
+        d.decls.push(Declaration {
+            origin,
+            dockerfile,
+            context,
+            args,
+            named,
+        });
+    }
+    for _ in 0..r.count()? {
+        d.warnings.push(r.string()?);
+    }
+    r.0.is_empty().then_some(d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,6 +436,35 @@ mod tests {
             bytes.push(0);
             assert_eq!(decode(&bytes), None);
         }
+    }
+
+    #[test]
+    fn declarations_round_trip_and_are_keyed_by_path() {
+        let text = "services:\n  a:\n    build:\n      context: x\n      args:\n        K: v\n        U:\n      additional_contexts:\n        n: ../y\n  b:\n    build: [\n";
+        let d = crate::images::declared::parse(b"deploy/compose.yml", text);
+        assert!(!d.decls.is_empty() || !d.warnings.is_empty());
+        let mut bytes = Vec::new();
+        encode_declared(&d, &mut bytes);
+        assert_eq!(decode_declared(&bytes).as_ref(), Some(&d));
+        for cut in 0..bytes.len() {
+            assert_eq!(decode_declared(&bytes[..cut]), None, "cut at {cut}");
+        }
+        let dir = tempfile_dir().with_extension("declared");
+        std::fs::create_dir_all(dir.join("dockguard")).expect("mkdir");
+        let oid = Oid::hash_object(git2::ObjectType::Blob, text.as_bytes()).expect("oid");
+        let mut memo = ParsedMemo::load(&dir);
+        memo.learn_declared(b"deploy/compose.yml", oid, &d);
+        memo.learn(oid, &parse("FROM x\n"));
+        memo.save();
+        let mut memo = ParsedMemo::load(&dir);
+        assert_eq!(memo.get_declared(b"deploy/compose.yml", oid), Some(d));
+        assert_eq!(memo.get_declared(b"compose.yml", oid), None, "another path");
+        assert_eq!(
+            memo.get(oid),
+            Some(parse("FROM x\n")),
+            "a dockerfile record"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -181,3 +181,65 @@ fn an_alias_bomb_is_a_warning_not_a_hang() {
         "{v:#}"
     );
 }
+
+/// Declarations are remembered across runs (`.git/dockguard/dockerfiles-parsed`) by path
+/// and blob id: the same bytes at another path declare another build (compose paths are
+/// relative to the file), and an answer from the memo is the one a fresh parse gives.
+#[test]
+fn declarations_are_remembered_by_path_and_content() {
+    let compose =
+        "services:\n  app:\n    build:\n      context: .\n      dockerfile: docker/Dockerfile\n";
+    let df = "FROM debian:12\nCOPY config /etc/app\n";
+    let base = [
+        Edit::File("docker/Dockerfile", df),
+        Edit::File("docker/config/a", "guess\n"),
+        Edit::File("config/a", "root\n"),
+        Edit::File("docker-compose.yml", compose),
+        Edit::File("sub/docker/Dockerfile", df),
+        Edit::File("sub/docker/config/a", "guess\n"),
+        Edit::File("sub/config/a", "root\n"),
+        Edit::File("sub/docker-compose.yml", compose),
+    ];
+    let (r, _, _) = branch_pair(&base, &[Edit::File("sub/config/a", "changed\n")]);
+    let contexts = |r: &crate::fixture::TestRepo| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = images(r, "feature")["images"]
+            .as_array()
+            .expect("images")
+            .iter()
+            .map(|i| (i["dockerfile"].to_string(), i["context"].to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let want = vec![
+        (r#""docker/Dockerfile""#.to_owned(), r#"".""#.to_owned()),
+        (
+            r#""sub/docker/Dockerfile""#.to_owned(),
+            r#""sub""#.to_owned(),
+        ),
+    ];
+    assert_eq!(
+        contexts(&r),
+        want,
+        "each compose file declares its own build"
+    );
+    let fresh = check(&r, "feature");
+    assert_eq!(fresh["rebuild"], true, "{fresh:#}");
+    assert!(
+        r.repo.path().join("dockguard/dockerfiles-parsed").exists(),
+        "the memo is written"
+    );
+
+    // The compose file's blob gone: the memo still knows what each one declares.
+    let blob = git2::Oid::hash_object(git2::ObjectType::Blob, compose.as_bytes()).expect("oid");
+    let hex = blob.to_string();
+    let loose = r
+        .repo
+        .path()
+        .join("objects")
+        .join(&hex[..2])
+        .join(&hex[2..]);
+    std::fs::remove_file(&loose).expect("remove the compose blob");
+    assert_eq!(contexts(&r), want, "answered from the memo");
+    assert_eq!(check(&r, "feature"), fresh);
+}
