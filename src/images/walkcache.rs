@@ -12,7 +12,7 @@
 //! (a new file with a random name, created exclusively without following links, renamed
 //! over it) and is only ever an optimisation, never trusted: it is read only when it is a
 //! regular file (opened with `O_NOFOLLOW`, so a link to `/dev/zero` is not read), at most
-//! [`MAX_MEMO_BYTES`], and its checksum (the SHA-1 git blob id of everything before it)
+//! [`MAX_MEMO_BYTES`], and its checksum (of everything before it, see [`checksum`])
 //! matches; every entry must lie below its subtree. A missing, unreadable, oversized,
 //! foreign-version, truncated, emptied or otherwise altered file is ignored and rebuilt
 //! (an emptied memo used to hide the dockerfiles, and a changed COPY source was "no
@@ -31,8 +31,8 @@ use crate::limits::MAX_MEMO_BYTES;
 const MAGIC: &[u8] = b"dockguard-dockerfiles v4\n";
 /// The previous format's file, removed when the new one is written.
 const OLD_NAME: &str = "dockerfiles-v3";
-/// The checksum trailer: a SHA-1 id.
-const SUM_LEN: usize = 20;
+/// The checksum trailer's length.
+const SUM_LEN: usize = 8;
 /// Beyond this many subtrees the memo starts over (a bound on the file, whatever happens).
 const MAX_KEYS: usize = 100_000;
 /// A subtree not looked at in this many runs is forgotten (each push brings new trees
@@ -86,9 +86,19 @@ pub fn load(file: &Path, fingerprint: &str) -> (WalkCache, Ages) {
     parse(&bytes, fingerprint).unwrap_or_default()
 }
 
-/// The checksum of a memo's content: its git blob id.
-fn checksum(content: &[u8]) -> Option<Oid> {
-    Oid::hash_object(git2::ObjectType::Blob, content).ok()
+/// The checksum of a memo's content: SipHash-1-3 (std's `DefaultHasher`, fixed keys).
+///
+/// It guards against a truncated, emptied or otherwise damaged file, not against someone
+/// who can write to `.git` (they can change the hooks). It was the SHA-1 git blob id:
+/// libgit2 computes that with collision detection, ~40 instructions a byte, so after a
+/// 1000-ref push had grown the walk memo to 1 MB, each of the next pushes spent 90M
+/// instructions (more than all else) hashing it twice. SipHash costs ~2 a byte. Should a
+/// Rust release change `DefaultHasher`, old memos fail the check and are rebuilt.
+fn checksum(content: &[u8]) -> [u8; SUM_LEN] {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    h.write(content);
+    h.finish().to_le_bytes()
 }
 
 /// Reads a memo file of `.git/dockguard/` the way every memo is read: a regular file (no
@@ -97,7 +107,7 @@ fn checksum(content: &[u8]) -> Option<Oid> {
 pub(crate) fn read_sealed(file: &Path) -> Option<Vec<u8>> {
     let mut bytes = crate::safe_fs::read_regular(file, MAX_MEMO_BYTES).ok()??;
     let at = bytes.len().checked_sub(SUM_LEN)?;
-    if checksum(&bytes[..at])?.as_bytes() != &bytes[at..] {
+    if checksum(&bytes[..at])[..] != bytes[at..] {
         return None;
     }
     bytes.truncate(at);
@@ -108,10 +118,8 @@ pub(crate) fn read_sealed(file: &Path) -> Option<Vec<u8>> {
 /// (`.git/dockguard/`, made if missing, never through a link); nothing when the git dir is
 /// read-only. Failures are ignored: it is only a memo. True when written.
 pub(crate) fn write_sealed(file: &Path, mut content: Vec<u8>) -> bool {
-    let Some(sum) = checksum(&content) else {
-        return false;
-    };
-    content.extend_from_slice(sum.as_bytes());
+    let sum = checksum(&content);
+    content.extend_from_slice(&sum);
     let Some(dir) = file.parent() else {
         return false;
     };
@@ -139,11 +147,11 @@ pub(crate) fn write_sealed(file: &Path, mut content: Vec<u8>) -> bool {
 
 /// Format: MAGIC, fingerprint line, then per subtree: 20-byte id, u32 path length, path,
 /// u32 age, u32 count, and per entry: 20-byte id, u32 mode, u32 path length, path bytes
-/// (integers little-endian); then the checksum of all of that ([`checksum`], 20 bytes).
+/// (integers little-endian); then the checksum of all of that ([`checksum`], 8 bytes).
 /// `None` for anything else: a memo that does not verify is not used at all.
 pub fn parse(bytes: &[u8], fingerprint: &str) -> Option<(WalkCache, Ages)> {
     let (content, sum) = bytes.split_at(bytes.len().checked_sub(SUM_LEN)?);
-    if checksum(content)?.as_bytes() != sum {
+    if checksum(content)[..] != *sum {
         return None;
     }
     let mut r = Reader(content.strip_prefix(MAGIC)?);
@@ -233,8 +241,8 @@ pub fn encode(
             out.extend_from_slice(&e.path);
         }
     }
-    let sum = checksum(&out)?;
-    out.extend_from_slice(sum.as_bytes());
+    let sum = checksum(&out);
+    out.extend_from_slice(&sum);
     Some(out)
 }
 
