@@ -69,12 +69,31 @@ use crate::cli::{Cli, Command};
 pub use crate::context::Env;
 pub use crate::error::{Error, Result};
 
+/// Pack windows: libgit2 maps packs in windows of 1 GiB, up to 8 GiB, and every page it
+/// touches stays in the process's RSS until exit. 4 MiB windows under a 16 MiB limit let
+/// it unmap what it no longer reads. On QEMU (a 471 MB pack), measured: a 1000-ref push
+/// 106 -> 67 MB peak RSS and no slower (0.98 -> 0.92 s), a branch near master 46 -> 35 MB.
+fn mwindow_limits() {
+    const WINDOW: usize = 4 << 20;
+    const MAPPED: usize = 16 << 20;
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: libgit2 reads these globals when it maps a pack; they are set once per
+    // process (before the first repository is opened when run from main), and nothing
+    // else sets them.
+    #[allow(unsafe_code)]
+    ONCE.call_once(|| unsafe {
+        let _ = git2::opts::set_mwindow_size(WINDOW);
+        let _ = git2::opts::set_mwindow_mapped_limit(MAPPED);
+    });
+}
+
 /// Runs a parsed command line: opens the repository from the environment and dispatches.
 /// Returns the exit code.
 pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
     // git does not re-hash objects it reads; libgit2 does by default, which costs a fifth
     // of a long history walk. Corruption still surfaces as inflate or parse errors.
     git2::opts::strict_hash_verification(false);
+    mwindow_limits();
     // Generated from the CLI definitions: no repository needed.
     match &cli.command {
         Command::Completions(a) => return completions::completions(a.shell, out),
