@@ -205,7 +205,32 @@ fn names(d: &Declaration, path: &[u8]) -> bool {
         .map(regex::escape)
         .collect::<Vec<_>>()
         .join("(?s-u:.*)");
-    Regex::new(&format!("^(?-u:{re})$")).is_ok_and(|re| re.is_match(path))
+    compiled(format!("^(?-u:{re})$")).is_some_and(|re| re.is_match(path))
+}
+
+/// `Regex::new`, compiled once per process and pattern: a 1000-ref push matches the same
+/// COPY sources in 1000 trees, and compiling them was an eighth of its time (840M of 7G
+/// instructions on QEMU). `None` for a pattern that does not compile. The cache is
+/// bounded (patterns come from the judged trees).
+fn compiled(pattern: String) -> Option<Regex> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const MAX: usize = 4096;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Option<Regex>>> = RefCell::default();
+    }
+    CACHE.with(|cache| {
+        if let Some(hit) = cache.borrow().get(&pattern) {
+            return hit.clone();
+        }
+        let re = Regex::new(&pattern).ok();
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= MAX {
+            cache.clear();
+        }
+        cache.insert(pattern, re.clone());
+        re
+    })
 }
 
 /// The `.dockerignore` files in force for a context: `<dockerfile>.dockerignore` (BuildKit)
@@ -376,7 +401,7 @@ fn descend(view: &TreeView<'_>, dir: Vec<u8>, comps: &[&str]) -> Result<bool> {
         return Ok(true);
     };
     if comp.contains(ANY) {
-        let re = Regex::new(&format!("^{}$", source_regex(&comps.join("/")))).ok();
+        let re = compiled(format!("^{}$", source_regex(&comps.join("/"))));
         let Some(re) = re else { return Ok(true) };
         let mut hit = false;
         let done = view.leaves(&dir, MAX_SCAN, &mut |rel, mode, _| {
@@ -389,9 +414,17 @@ fn descend(view: &TreeView<'_>, dir: Vec<u8>, comps: &[&str]) -> Result<bool> {
         return Ok(false);
     };
     let list = view.list(tree)?;
-    let re = Regex::new(&format!("^{}$", source_regex(comp))).ok();
+    // A name without glob syntax matches only itself (most COPY sources are plain paths);
+    // an empty one (`a//b`, `dir/`) matches anything, as its regex does.
+    let literal = !comp.is_empty() && !comp.contains(['*', '?', '[', '\\']);
+    let re = if literal {
+        None
+    } else {
+        compiled(format!("^{}$", source_regex(comp)))
+    };
     for node in list.iter() {
         let hit = match &re {
+            _ if literal => node.name == comp.as_bytes(),
             Some(re) => re.is_match(&node.name),
             None => true,
         };
