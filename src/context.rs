@@ -38,6 +38,18 @@ impl Env {
         }
     }
 
+    /// An environment of just these variables, stdout not a terminal (for tests and
+    /// embedding).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env {
+            vars: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            stdout_tty: false,
+        }
+    }
+
     /// A variable's value.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)

@@ -30,6 +30,18 @@ use crate::Env;
 use super::provider::Provider;
 use super::verify;
 
+/// The registry client of a job: credentials from the environment (with what was wrong
+/// with them), each request bounded by `timeout` seconds.
+fn registry_client(env: &Env, timeout: u64) -> (Client, Vec<String>) {
+    let creds = Credentials::from_env(env);
+    let warnings = creds.warnings.clone();
+    let options = Options {
+        request_timeout: Duration::from_secs(timeout.max(1)),
+        ..Options::default()
+    };
+    (Client::new(options, creds), warnings)
+}
+
 /// Runs `dockguard plan`. Returns the exit code.
 pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let registry = registry_image(args, env)?;
@@ -247,15 +259,8 @@ fn ask_registries(
     warnings: &mut Vec<String>,
 ) -> (usize, f64) {
     // Ask the registries: this project's for every image, upstream's for what it lacks.
-    let creds = Credentials::from_env(env);
-    warnings.extend(creds.warnings.iter().cloned());
-    let client = Client::new(
-        Options {
-            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
-            ..Options::default()
-        },
-        creds,
-    );
+    let (client, creds_warnings) = registry_client(env, args.registry_timeout);
+    warnings.extend(creds_warnings);
     let started = Instant::now();
     let queries: Vec<(ImageRepo, String)> = images
         .iter()
@@ -431,17 +436,10 @@ pub fn copy(args: &CopyArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     };
     let (from, from_tag) = parse(&args.from, "argument FROM")?;
     let (to, to_tag) = parse(&args.to, "argument TO")?;
-    let creds = Credentials::from_env(env);
-    for w in &creds.warnings {
+    let (client, creds_warnings) = registry_client(env, args.registry_timeout);
+    for w in &creds_warnings {
         eprintln!("dockguard: warning: {}", outputs::one_line(w));
     }
-    let client = Client::new(
-        Options {
-            request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
-            ..Options::default()
-        },
-        creds,
-    );
     let started = Instant::now();
     let r = client
         .copy(&from, &from_tag, &to, &to_tag)

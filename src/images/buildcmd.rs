@@ -329,7 +329,7 @@ pub const ROOT_VARS: &[&str] = &["CI_PROJECT_DIR", "GITHUB_WORKSPACE", "PWD", "C
 
 /// A path word relative to `cwd`, repository-relative and cleaned; `None` when it leaves
 /// the repository or is absolute (outside what this repository holds).
-fn repo_path(cwd: &str, word: &str) -> Option<String> {
+pub(super) fn repo_path(cwd: &str, word: &str) -> Option<String> {
     if word.starts_with('/') {
         return None;
     }

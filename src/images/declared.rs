@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 
 use super::bake;
-use super::buildcmd::{build_calls, build_calls_in, BuildCall};
-use super::dockerfile::{clean, ANY};
+use super::buildcmd::{build_calls, build_calls_in, repo_path, BuildCall};
+use super::dockerfile::ANY;
 use super::yaml::{self, Y};
 
 /// How one image is declared to be built.
@@ -112,28 +112,10 @@ pub fn parse(path: &[u8], text: &str) -> Declared {
 /// `dir/rel`, cleaned; `None` when it leaves the repository or is not a local path.
 fn under(dir: &str, rel: &str) -> Option<String> {
     let rel = rel.trim();
-    if rel.starts_with('/') || rel.contains("://") || rel.starts_with("git@") {
+    if rel.contains("://") || rel.starts_with("git@") {
         return None;
     }
-    let joined = if dir.is_empty() {
-        rel.to_owned()
-    } else {
-        format!("{dir}/{rel}")
-    };
-    let mut depth: i32 = 0;
-    for c in joined.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                depth -= 1;
-                if depth < 0 {
-                    return None;
-                }
-            }
-            _ => depth += 1,
-        }
-    }
-    Some(clean(&joined))
+    repo_path(dir, rel)
 }
 
 /// Compose's `${VAR}`, `${VAR:-default}`, `$$`: defaults known, the rest unknown text.

@@ -360,13 +360,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env {
-            vars: pairs
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            stdout_tty: false,
-        }
+        Env::from_pairs(pairs)
     }
 
     #[test]
