@@ -71,8 +71,10 @@ pub use crate::error::{Error, Result};
 
 /// Pack windows: libgit2 maps packs in windows of 1 GiB, up to 8 GiB, and every page it
 /// touches stays in the process's RSS until exit. 4 MiB windows under a 16 MiB limit let
-/// it unmap what it no longer reads. On QEMU (a 471 MB pack), measured: a 1000-ref push
-/// 106 -> 67 MB peak RSS and no slower (0.98 -> 0.92 s), a branch near master 46 -> 35 MB.
+/// it unmap what it no longer reads. On QEMU (a 471 MB pack), hook peak RSS / wall,
+/// default -> 4/16 MiB: near branch 38.4 -> 30.5 MB, 9.6 -> 10.5 ms; one-file change
+/// 17.9 -> 15.4 MB, 4.8 -> 4.9 ms; 1000-ref push 107 -> 69 MB, 0.79 -> 0.83 s (16/64 MiB:
+/// 33 MB and 10.1 ms near). Bounded memory is worth the remapping (~100 4 MiB maps).
 fn mwindow_limits() {
     const WINDOW: usize = 4 << 20;
     const MAPPED: usize = 16 << 20;
