@@ -12,19 +12,7 @@
 //! inputs, exactly as GitLab would pass them. (gitlab-ci-local also does not check
 //! `regex:` on inputs, only `options:` and types: the regex tests are GitLab's to run.)
 
-use crate::pipelines::{shipped, Lab, Opts, Pipeline};
-
-const TOML: &str = r#"[images]
-parent = ["@REG@/qemu/{name}"]
-
-[[images.rule]]
-dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
-context = "."
-inputs = ["tests/docker/dockerfiles/{name}.d/**"]
-"#;
-
-const BASE: &str = "FROM @REG@/base/busybox:1\nRUN echo base-master > /base-marker\n";
-const CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
+use crate::pipelines::{shipped, Lab, Opts, Pipeline, QEMU_BASE, QEMU_CHILD, QEMU_TOML};
 
 /// The project's configuration: the request input, the component with `mode` and
 /// `extra_inputs` (YAML lines), and jobs for that mode.
@@ -92,9 +80,9 @@ fn lab(mode: &str, extra_inputs: &str) -> Lab {
     Lab::new(&[
         (".gitlab-ci.yml", &ci),
         ("templates/dockguard/template.yml", &component),
-        (".dockguard.toml", TOML),
-        ("tests/docker/dockerfiles/base.docker", BASE),
-        ("tests/docker/dockerfiles/child.docker", CHILD),
+        (".dockguard.toml", QEMU_TOML),
+        ("tests/docker/dockerfiles/base.docker", QEMU_BASE),
+        ("tests/docker/dockerfiles/child.docker", QEMU_CHILD),
         ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
         ("src/main.c", "int main(void) { return 0; }\n"),
     ])
@@ -192,7 +180,7 @@ fn invalid_inputs_are_pipeline_errors_that_name_the_input() {
                 "templates/dockguard/template.yml",
                 &shipped("templates/dockguard/template.yml"),
             ),
-            ("tests/docker/dockerfiles/base.docker", BASE),
+            ("tests/docker/dockerfiles/base.docker", QEMU_BASE),
         ]);
         let p = lab.pipeline("master", &Opts::default());
         assert!(!p.ok, "{inputs}: {}", p.log);

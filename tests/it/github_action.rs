@@ -15,19 +15,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::fixture::{git, hermetic};
-use crate::pipelines::{tools, Lab};
-
-const TOML: &str = r#"[images]
-parent = ["@REG@/qemu/{name}"]
-
-[[images.rule]]
-dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
-context = "."
-inputs = ["tests/docker/dockerfiles/{name}.d/**"]
-"#;
-
-const BASE: &str = "FROM @REG@/base/busybox:1\nRUN echo base-master > /base-marker\n";
-const CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
+use crate::pipelines::{tools, Lab, QEMU_BASE, QEMU_CHILD, QEMU_TOML};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -65,23 +53,9 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     /// A depth-1 checkout of `branch`, as actions/checkout leaves it.
-    fn new<'a>(lab: &'a Lab, branch: &str, n: usize) -> Runner<'a> {
-        let dir = lab.repo.scratch(&format!("gh-{branch}-{n}"));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let checkout = dir.join("checkout");
-        git(
-            &dir,
-            &[
-                "clone",
-                "-q",
-                "--depth",
-                "1",
-                "--branch",
-                branch,
-                &format!("file://{}", lab.upstream.display()),
-                checkout.to_str().expect("utf8"),
-            ],
-        );
+    fn new<'a>(lab: &'a Lab, branch: &str) -> Runner<'a> {
+        let checkout = lab.checkout(branch);
+        let dir = checkout.parent().expect("the run's directory").to_path_buf();
         Runner {
             lab,
             dir,
@@ -190,13 +164,13 @@ impl Runner<'_> {
 fn the_action_plans_builds_level_by_level_and_jobs_run_on_their_own_images() {
     tools();
     let lab = Lab::new(&[
-        (".dockguard.toml", TOML),
-        ("tests/docker/dockerfiles/base.docker", BASE),
-        ("tests/docker/dockerfiles/child.docker", CHILD),
+        (".dockguard.toml", QEMU_TOML),
+        ("tests/docker/dockerfiles/base.docker", QEMU_BASE),
+        ("tests/docker/dockerfiles/child.docker", QEMU_CHILD),
         ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
     ]);
     // master: both, base first (level 0), child on it (level 1).
-    let (outs, built) = Runner::new(&lab, "master", 1).workflow();
+    let (outs, built) = Runner::new(&lab, "master").workflow();
     assert_eq!(built, ["base", "child"]);
     assert_eq!(outs["levels"], "2");
     assert_eq!(outs["build-count"], "2");
@@ -229,7 +203,7 @@ fn the_action_plans_builds_level_by_level_and_jobs_run_on_their_own_images() {
         &[("tests/docker/dockerfiles/child.d/marker", "child-feature\n")],
     );
     lab.push();
-    let (outs, built) = Runner::new(&lab, "feature", 2).workflow();
+    let (outs, built) = Runner::new(&lab, "feature").workflow();
     assert_eq!(built, ["child"]);
     assert_eq!(outs["levels"], "1");
     let images: Value = serde_json::from_str(&outs["images"]).expect("images");
@@ -240,7 +214,7 @@ fn the_action_plans_builds_level_by_level_and_jobs_run_on_their_own_images() {
         "base-master\nchild-feature"
     );
     // Run again: nothing to build, the same references.
-    let (outs, built) = Runner::new(&lab, "feature", 3).workflow();
+    let (outs, built) = Runner::new(&lab, "feature").workflow();
     assert!(built.is_empty());
     assert_eq!(outs["levels"], "0");
     assert_eq!(
@@ -253,8 +227,8 @@ fn the_action_plans_builds_level_by_level_and_jobs_run_on_their_own_images() {
 #[ignore = "needs dockerd and docker-registry"]
 fn the_action_refuses_an_unpinned_download_and_a_docker_command_line() {
     tools();
-    let lab = Lab::new(&[("tests/docker/dockerfiles/base.docker", BASE)]);
-    let r = Runner::new(&lab, "master", 1);
+    let lab = Lab::new(&[("tests/docker/dockerfiles/base.docker", QEMU_BASE)]);
+    let r = Runner::new(&lab, "master");
     // No dockguard on PATH here: the step must download it, and only a pinned one.
     let mut cmd_env = vec![(
         "DOCKGUARD_BINARY_URL",

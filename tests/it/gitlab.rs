@@ -4,7 +4,7 @@
 //! `base`, and `child` built `FROM <registry>/qemu/base:latest`. Each test checks one of
 //! the failures issue 12 listed for this mode, and the decisions it always made.
 
-use crate::pipelines::{shipped, Lab, Opts, Pipeline};
+use crate::pipelines::{shipped, Lab, Opts, Pipeline, QEMU_CHILD, QEMU_TOML};
 
 const GITLAB_CI: &str = r#"include:
   - local: ci/gitlab/dockguard.yml
@@ -40,20 +40,9 @@ test-child:
     - docker run --rm --network none "$DOCKGUARD_REGISTRY_IMAGE/child:$DOCKGUARD_IMAGE_TAG" cat /marker
 "#;
 
-const TOML: &str = r#"[images]
-parent = ["@REG@/qemu/{name}"]
-
-[[images.rule]]
-dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
-context = "."
-inputs = ["tests/docker/dockerfiles/{name}.d/**"]
-"#;
-
 fn base(marker: &str) -> String {
     format!("FROM @REG@/base/busybox:1\nARG MSG=none\nRUN echo base-{marker} > /base-marker && echo \"$MSG\" > /msg\n")
 }
-
-const CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
 
 /// master with the template and the two images; pushed.
 fn lab() -> Lab {
@@ -62,9 +51,9 @@ fn lab() -> Lab {
     Lab::new(&[
         (".gitlab-ci.yml", GITLAB_CI),
         ("ci/gitlab/dockguard.yml", &template),
-        (".dockguard.toml", TOML),
+        (".dockguard.toml", QEMU_TOML),
         ("tests/docker/dockerfiles/base.docker", &base),
-        ("tests/docker/dockerfiles/child.docker", CHILD),
+        ("tests/docker/dockerfiles/child.docker", QEMU_CHILD),
         ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
         ("src/main.c", "int main(void) { return 0; }\n"),
     ])

@@ -445,3 +445,20 @@ fn the_templates_share_their_docker_and_binary_steps_word_for_word() {
         }
     }
 }
+
+/// The QEMU-like lab's `.dockguard.toml`: images under tests/docker/dockerfiles, built from
+/// the root, with `<name>.d/` as inputs and parents in this project's registry.
+pub const QEMU_TOML: &str = r#"[images]
+parent = ["@REG@/qemu/{name}"]
+
+[[images.rule]]
+dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
+context = "."
+inputs = ["tests/docker/dockerfiles/{name}.d/**"]
+"#;
+
+/// The lab's base image, marker `master`.
+pub const QEMU_BASE: &str = "FROM @REG@/base/busybox:1\nRUN echo base-master > /base-marker\n";
+
+/// The lab's child image: FROM base, copies its marker.
+pub const QEMU_CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";

@@ -7,7 +7,7 @@
 //! branch's own files, so "runs on its own content" is checked inside the image, not in a
 //! variable.
 
-use crate::pipelines::{shipped, Lab, Opts, Pipeline};
+use crate::pipelines::{shipped, Lab, Opts, Pipeline, QEMU_CHILD, QEMU_TOML};
 
 /// The project's CI configuration: the template, and a job on the child image.
 const GITLAB_CI: &str = r#"include:
@@ -28,20 +28,9 @@ test-child:
     - docker run --rm --network none "$DOCKGUARD_IMAGE_CHILD" cat /marker
 "#;
 
-const TOML: &str = r#"[images]
-parent = ["@REG@/qemu/{name}"]
-
-[[images.rule]]
-dockerfile = 'tests/docker/dockerfiles/(?P<name>[^/]+)\.docker'
-context = "."
-inputs = ["tests/docker/dockerfiles/{name}.d/**"]
-"#;
-
 fn base(marker: &str) -> String {
     format!("FROM @REG@/base/busybox:1\nRUN echo base-{marker} > /base-marker\n")
 }
-
-const CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
 
 /// master: the template, base (marker `master`), child (marker `master`).
 pub fn qemu_lab() -> Lab {
@@ -50,9 +39,9 @@ pub fn qemu_lab() -> Lab {
     Lab::new(&[
         (".gitlab-ci.yml", GITLAB_CI),
         ("ci/gitlab/dockguard-content.yml", &template),
-        (".dockguard.toml", TOML),
+        (".dockguard.toml", QEMU_TOML),
         ("tests/docker/dockerfiles/base.docker", &base),
-        ("tests/docker/dockerfiles/child.docker", CHILD),
+        ("tests/docker/dockerfiles/child.docker", QEMU_CHILD),
         ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
         ("src/main.c", "int main(void) { return 0; }\n"),
     ])
