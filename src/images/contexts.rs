@@ -423,10 +423,10 @@ fn descend(view: &TreeView<'_>, dir: Vec<u8>, comps: &[&str]) -> Result<bool> {
         compiled(format!("^{}$", source_regex(comp)))
     };
     for node in list.iter() {
-        let hit = match &re {
-            _ if literal => node.name == comp.as_bytes(),
-            Some(re) => re.is_match(&node.name),
-            None => true,
+        let hit = if literal {
+            node.name == comp.as_bytes()
+        } else {
+            re.as_ref().is_none_or(|re| re.is_match(&node.name))
         };
         if !hit {
             continue;

@@ -337,8 +337,8 @@ pub struct Catalog {
     learnt: std::cell::Cell<bool>,
     /// Directory listings by tree id, for path lookups ([`view`]).
     listings: RefCell<HashMap<Oid, view::Listing>>,
-    /// Parsed declaration files (compose, bake, CI), by blob id.
-    /// Declarations by (path, blob id): a file's parse depends on its path too.
+    /// Parsed declaration files (compose, bake, CI), by path and blob id: a file's parse
+    /// depends on its path too (compose contexts are relative to the file).
     declared: RefCell<HashMap<PathAndBlob, Arc<declared::Declared>>>,
     /// The on-disk memo of parsed dockerfiles, once loaded.
     parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
@@ -594,11 +594,17 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The on-disk memo of parses, loaded on first use.
+    fn parsed_memo(&self, repo: &Repository) -> std::cell::RefMut<'_, parsedmemo::ParsedMemo> {
+        std::cell::RefMut::map(self.parsed_memo.borrow_mut(), |memo| {
+            memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()))
+        })
+    }
+
     /// The declarations of one compose, bake or CI file, from the on-disk memo when it
     /// has them.
     fn parse_declared(&self, repo: &Repository, e: &Entry) -> Result<declared::Declared> {
-        let mut memo = self.parsed_memo.borrow_mut();
-        let memo = memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()));
+        let mut memo = self.parsed_memo(repo);
         if let Some(d) = memo.get_declared(&e.path, e.oid) {
             return Ok(d);
         }
@@ -612,8 +618,7 @@ impl Catalog {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
         }
-        let mut memo = self.parsed_memo.borrow_mut();
-        let memo = memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()));
+        let mut memo = self.parsed_memo(repo);
         let parsed = match memo.get(e.oid) {
             Some(p) => Arc::new(p),
             None => {

@@ -277,3 +277,29 @@ fn both_dockerignores_count_when_both_exist() {
         assert_eq!(check(&r, "feature")["rebuild"], counts, "{path}");
     }
 }
+
+/// A plain source name matches only that name (a `srcs/` beside it is no match), with or
+/// without empty components: each spelling widens the assumed context to where `src` is.
+#[test]
+fn a_plain_source_matches_only_its_own_name_however_it_is_spelt() {
+    for source in ["src", "src/", "src//main.c", "./src/main.c"] {
+        let df = format!("FROM debian:12\nCOPY {source} /s/\n");
+        let base = [
+            Edit::File("docker/Dockerfile", df.as_str()),
+            Edit::File("docker/srcs/main.c", "decoy\n"),
+            Edit::File("docker/sr/main.c", "decoy\n"),
+            Edit::File("src/main.c", "int main(void) { return 0; }\n"),
+        ];
+        let (r, _, _) = branch_pair(
+            &base,
+            &[Edit::File("src/main.c", "int main(void) { return 1; }\n")],
+        );
+        let v = check(&r, "feature");
+        assert_eq!(v["rebuild"], true, "COPY {source}: {v:#}");
+        assert_eq!(affected(&v), vec!["docker"], "COPY {source}");
+        assert!(
+            warnings(&v).contains("context assumed `docker`"),
+            "COPY {source}: {v:#}"
+        );
+    }
+}

@@ -55,7 +55,10 @@ impl Runner<'_> {
     /// A depth-1 checkout of `branch`, as actions/checkout leaves it.
     fn new<'a>(lab: &'a Lab, branch: &str) -> Runner<'a> {
         let checkout = lab.checkout(branch);
-        let dir = checkout.parent().expect("the run's directory").to_path_buf();
+        let dir = checkout
+            .parent()
+            .expect("the run's directory")
+            .to_path_buf();
         Runner {
             lab,
             dir,
