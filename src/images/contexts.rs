@@ -24,7 +24,7 @@ use regex::bytes::Regex;
 use crate::error::Result;
 use crate::git::display_path;
 
-use super::declared::Declaration;
+use super::declared::{Declaration, Dockerfile};
 use super::dockerfile::{Source, ANY};
 use super::links;
 use super::patterns::{source_regex, sources_union, Dockerignore};
@@ -142,7 +142,7 @@ pub(crate) fn apply_declarations(
         },
         ..Applied::default()
     };
-    let mine: Vec<&Declaration> = decls.iter().filter(|d| names(d, path)).collect();
+    let mine: Vec<&Declaration> = decls.iter().filter(|d| d.dockerfile.names(path)).collect();
     if mine.is_empty() {
         return out;
     }
@@ -153,21 +153,18 @@ pub(crate) fn apply_declarations(
     let mut maybe: Vec<(Vec<u8>, String)> = Vec::new();
     let mut unknown = None;
     for d in &mine {
-        out.origins.push(d.origin.clone());
-        let list = if d.dockerfile.contains(ANY) {
-            &mut maybe
-        } else {
-            &mut known
-        };
+        out.origins.push(d.origin.to_string());
+        let pattern = !matches!(d.dockerfile, Dockerfile::Path(_));
+        let list = if pattern { &mut maybe } else { &mut known };
         match &d.context {
             Some(c) if !list.iter().any(|(k, _)| k == c.as_bytes()) => {
                 list.push((c.as_bytes().to_vec(), format!("declared by {}", d.origin)));
             }
             Some(_) => {}
-            None if !d.dockerfile.contains(ANY) => unknown = unknown.or(Some(d.origin.clone())),
+            None if !pattern => unknown = unknown.or(Some(d.origin.to_string())),
             None => {}
         }
-        for n in &d.named {
+        for (_, n) in &d.named {
             naming.inputs.push(format!("{}/**", links::escape(n)));
         }
         if !d.args.is_empty() {
@@ -194,25 +191,11 @@ pub(crate) fn apply_declarations(
     out
 }
 
-/// Whether a declaration names the dockerfile `path` (unknown text matches anything).
-fn names(d: &Declaration, path: &[u8]) -> bool {
-    if !d.dockerfile.contains(ANY) {
-        return d.dockerfile.as_bytes() == path;
-    }
-    let re = d
-        .dockerfile
-        .split(ANY)
-        .map(regex::escape)
-        .collect::<Vec<_>>()
-        .join("(?s-u:.*)");
-    compiled(format!("^(?-u:{re})$")).is_some_and(|re| re.is_match(path))
-}
-
 /// `Regex::new`, compiled once per process and pattern: a 1000-ref push matches the same
 /// COPY sources in 1000 trees, and compiling them was an eighth of its time (840M of 7G
 /// instructions on QEMU). `None` for a pattern that does not compile. The cache is
 /// bounded (patterns come from the judged trees).
-fn compiled(pattern: String) -> Option<Regex> {
+pub(crate) fn compiled(pattern: String) -> Option<Regex> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     const MAX: usize = 4096;

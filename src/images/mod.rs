@@ -17,7 +17,6 @@
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
 //! ever read (content tags use blob ids).
 
-pub(crate) mod bake;
 pub(crate) mod buildcmd;
 pub mod cmd;
 pub mod contexts;
@@ -347,6 +346,88 @@ pub struct Catalog {
 /// A file's path and blob id.
 type PathAndBlob = (Vec<u8>, Oid);
 
+/// The declarations of a tree, and its builds that cannot be resolved.
+#[derive(Debug, Default)]
+struct Declarations {
+    decls: Vec<declared::Declaration>,
+    opaque: Vec<declared::Opaque>,
+}
+
+/// Whether every file a resolution read is the same in the tree of `view`.
+fn same_reads(view: &view::TreeView<'_>, d: &declared::Declared) -> Result<bool> {
+    for (path, oid) in &d.reads {
+        let now = view
+            .entry(path.as_bytes())?
+            .filter(|(mode, _)| *mode != view::MODE_TREE && *mode != view::MODE_GITLINK)
+            .map(|(_, oid)| oid);
+        if now != *oid {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The files of one tree, for resolving declarations ([`declared::Files`]): regular
+/// files only (no link followed), read from the tree's objects and capped in size;
+/// every path asked for is recorded, with what it was.
+#[allow(dead_code)] // read once resolvers follow includes (issue 24)
+struct TreeFiles<'v, 'a> {
+    view: &'v view::TreeView<'a>,
+    reads: RefCell<Vec<(String, Option<Oid>)>>,
+}
+
+impl declared::Files for TreeFiles<'_, '_> {
+    fn read(&self, path: &str) -> Result<Option<(Oid, Arc<str>)>> {
+        let found = self
+            .view
+            .entry(path.as_bytes())?
+            .filter(|(mode, _)| *mode == 0o100644 || *mode == 0o100755);
+        self.reads
+            .borrow_mut()
+            .push((path.to_owned(), found.map(|(_, oid)| oid)));
+        let Some((mode, oid)) = found else {
+            return Ok(None);
+        };
+        let e = Entry {
+            path: path.as_bytes().to_vec(),
+            oid,
+            mode: i32::try_from(mode).unwrap_or(0o100644),
+        };
+        let text = self
+            .view
+            .catalog
+            .blob_text(self.view.repo, &e, "", MAX_DOCKERFILE_BYTES)?;
+        Ok(Some((oid, Arc::from(text))))
+    }
+
+    fn glob(&self, pattern: &str) -> Result<Vec<String>> {
+        let Ok(re) = Regex::new(&format!("^(?:{})$", glob_to_regex(pattern))) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let done = self.view.leaves(b"", GLOB_SCAN, &mut |path, mode, _| {
+            if mode != view::MODE_GITLINK && mode != view::MODE_LINK && re.is_match(path) {
+                out.push(String::from_utf8_lossy(path).into_owned());
+            }
+            true
+        })?;
+        if !done {
+            return Err(Error::Limit {
+                message: format!(
+                    "the glob `{}` would walk more than {GLOB_SCAN} files",
+                    crate::render::escape::text(pattern)
+                ),
+            });
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// Files walked to expand one glob in a declaration (an `include: local:` pattern).
+#[allow(dead_code)] // read once resolvers follow includes (issue 24)
+const GLOB_SCAN: usize = 200_000;
+
 impl Drop for Catalog {
     fn drop(&mut self) {
         if let Some(memo) = self.parsed_memo.get_mut() {
@@ -453,7 +534,9 @@ impl Catalog {
         let ignores: HashMap<&[u8], &Entry> =
             ignores.into_iter().map(|e| (&e.path[..], e)).collect();
         let mut warnings = Vec::new();
-        let decls = self.declarations(repo, &decl_files, &mut warnings)?;
+        let decls = self
+            .declarations(repo, tree, &decl_files, &mut warnings)?
+            .decls;
         let extra = self.declared_only(repo, tree, &dockerfiles, &decls)?;
         dockerfiles.extend(extra.iter());
         dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
@@ -528,31 +611,38 @@ impl Catalog {
         self.matcher.classify(path) == Some(PathRole::Dockerfile)
     }
 
-    /// Every declaration of the tree's compose, bake and CI files; files that cannot be
-    /// read are warnings (see [`declared`]).
+    /// Every declaration of the tree's compose, bake and CI entry files (with the files
+    /// they read); files that cannot be read are warnings (see [`declared`]).
     fn declarations(
         &self,
         repo: &Repository,
+        tree: Oid,
         files: &[&Entry],
         warnings: &mut Vec<String>,
-    ) -> Result<Vec<declared::Declaration>> {
-        let mut out = Vec::new();
+    ) -> Result<Declarations> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
+        let mut out = Declarations::default();
         for e in files {
             if e.mode == 0o120000 {
                 continue;
             }
             let key = (e.path.clone(), e.oid);
             let cached = self.declared.borrow().get(&key).cloned();
-            let d = match cached {
+            let d = match cached.filter(|d| same_reads(&view, d).unwrap_or(false)) {
                 Some(d) => d,
                 None => {
-                    let d = Arc::new(self.parse_declared(repo, e)?);
+                    let d = Arc::new(self.parse_declared(repo, &view, e)?);
                     self.declared.borrow_mut().insert(key, Arc::clone(&d));
                     d
                 }
             };
             warnings.extend(d.warnings.iter().cloned());
-            out.extend(d.decls.iter().cloned());
+            out.decls.extend(d.decls.iter().cloned());
+            out.opaque.extend(d.opaque.iter().cloned());
         }
         Ok(out)
     }
@@ -573,9 +663,11 @@ impl Catalog {
         };
         let mut out: Vec<Entry> = Vec::new();
         for d in decls {
-            let path = d.dockerfile.as_bytes();
-            if d.dockerfile.contains(dockerfile::ANY)
-                || found.iter().any(|e| e.path == path)
+            let declared::Dockerfile::Path(path) = &d.dockerfile else {
+                continue;
+            };
+            let path = path.as_bytes();
+            if found.iter().any(|e| e.path == path)
                 || out.iter().any(|e| e.path == path)
                 || self.matcher.excludes(path)
             {
@@ -601,16 +693,28 @@ impl Catalog {
         })
     }
 
-    /// The declarations of one compose, bake or CI file, from the on-disk memo when it
-    /// has them.
-    fn parse_declared(&self, repo: &Repository, e: &Entry) -> Result<declared::Declared> {
-        let mut memo = self.parsed_memo(repo);
-        if let Some(d) = memo.get_declared(&e.path, e.oid) {
-            return Ok(d);
+    /// The declarations of one compose, bake or CI entry file, from the on-disk memo when
+    /// it has them and every file they read is the same in this tree.
+    fn parse_declared(
+        &self,
+        repo: &Repository,
+        view: &view::TreeView<'_>,
+        e: &Entry,
+    ) -> Result<declared::Declared> {
+        let remembered = self.parsed_memo(repo).get_declared(&e.path, e.oid);
+        if let Some(d) = remembered {
+            if same_reads(view, &d)? {
+                return Ok(d);
+            }
         }
         let text = self.blob_text(repo, e, "", MAX_DOCKERFILE_BYTES)?;
-        let d = declared::parse(&e.path, &text);
-        memo.learn_declared(&e.path, e.oid, &d);
+        let files = TreeFiles {
+            view,
+            reads: RefCell::default(),
+        };
+        let mut d = declared::resolve(&e.path, &text, &files);
+        d.reads = files.reads.into_inner();
+        self.parsed_memo(repo).learn_declared(&e.path, e.oid, &d);
         Ok(d)
     }
 

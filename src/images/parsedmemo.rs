@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Oid;
 
-use super::declared::{Declaration, Declared};
+use super::declared::{Builder, Declaration, Declared, Dockerfile, Opaque, Origin, Target};
 use super::dockerfile::{Base, ImageRef, Parsed, Source, Stage, Via};
 
 const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v3 ";
@@ -360,22 +360,75 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
 pub fn encode_declared(d: &Declared, out: &mut Vec<u8>) {
     put_len(out, d.decls.len());
     for decl in &d.decls {
-        put_str(out, &decl.origin);
-        put_str(out, &decl.dockerfile);
+        put_origin(out, &decl.origin);
+        let (tag, text) = match &decl.dockerfile {
+            Dockerfile::Path(p) => (0, p),
+            Dockerfile::Pattern(p) => (1, p),
+            Dockerfile::Inline(t) => (2, t),
+        };
+        out.push(tag);
+        put_str(out, text);
         put_opt(out, decl.context.as_deref());
+        match &decl.target {
+            Target::Last => out.push(0),
+            Target::Named(n) => {
+                out.push(1);
+                put_str(out, n);
+            }
+            Target::Unknown => out.push(2),
+        }
         put_len(out, decl.args.len());
         for (name, value) in &decl.args {
             put_str(out, name);
             put_opt(out, value.as_deref());
         }
         put_len(out, decl.named.len());
-        for n in &decl.named {
-            put_str(out, n);
+        for (name, dir) in &decl.named {
+            put_str(out, name);
+            put_str(out, dir);
         }
+        out.push(match decl.builder {
+            Builder::BuildKit => 0,
+            Builder::Legacy => 1,
+            Builder::Buildah => 2,
+            Builder::Either => 3,
+        });
+    }
+    put_len(out, d.opaque.len());
+    for o in &d.opaque {
+        put_origin(out, &o.origin);
+        put_str(out, &o.why);
     }
     put_len(out, d.warnings.len());
     for w in &d.warnings {
         put_str(out, w);
+    }
+    put_len(out, d.reads.len());
+    for (path, oid) in &d.reads {
+        put_str(out, path);
+        match oid {
+            Some(oid) => {
+                out.push(1);
+                out.extend_from_slice(oid.as_bytes());
+            }
+            None => out.push(0),
+        }
+    }
+}
+
+fn put_origin(out: &mut Vec<u8>, o: &Origin) {
+    put_str(out, &o.file);
+    put_len(out, o.line);
+    put_str(out, &o.what);
+}
+
+impl Reader<'_> {
+    fn origin(&mut self) -> Option<Origin> {
+        Some(Origin {
+            file: self.string()?,
+            line: self.len()?,
+            what: self.string()?,
+        })
     }
 }
 
@@ -384,27 +437,67 @@ pub fn decode_declared(bytes: &[u8]) -> Option<Declared> {
     let mut r = Reader(bytes);
     let mut d = Declared::default();
     for _ in 0..r.count()? {
-        let origin = r.string()?;
-        let dockerfile = r.string()?;
+        let origin = r.origin()?;
+        let dockerfile = match (r.byte()?, r.string()?) {
+            (0, p) => Dockerfile::Path(p),
+            (1, p) => Dockerfile::Pattern(p),
+            (2, t) => Dockerfile::Inline(t),
+            _ => return None,
+        };
         let context = r.opt()?;
+        let target = match r.byte()? {
+            0 => Target::Last,
+            1 => Target::Named(r.string()?),
+            2 => Target::Unknown,
+            _ => return None,
+        };
         let mut args = Vec::new();
         for _ in 0..r.count()? {
             args.push((r.string()?, r.opt()?));
         }
         let mut named = Vec::new();
         for _ in 0..r.count()? {
-            named.push(r.string()?);
+            named.push((r.string()?, r.string()?));
         }
+        let builder = match r.byte()? {
+            0 => Builder::BuildKit,
+            1 => Builder::Legacy,
+            2 => Builder::Buildah,
+            3 => Builder::Either,
+            _ => return None,
+        };
         d.decls.push(Declaration {
             origin,
             dockerfile,
             context,
+            target,
             args,
             named,
+            builder,
+        });
+    }
+    for _ in 0..r.count()? {
+        let origin = r.origin()?;
+        d.opaque.push(Opaque {
+            origin,
+            why: r.string()?,
         });
     }
     for _ in 0..r.count()? {
         d.warnings.push(r.string()?);
+    }
+    for _ in 0..r.count()? {
+        let path = r.string()?;
+        let oid = match r.byte()? {
+            0 => None,
+            1 => {
+                let (raw, rest) = r.0.split_at_checked(20)?;
+                r.0 = rest;
+                Some(Oid::from_bytes(raw).ok()?)
+            }
+            _ => return None,
+        };
+        d.reads.push((path, oid));
     }
     r.0.is_empty().then_some(d)
 }

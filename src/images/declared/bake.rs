@@ -9,7 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::dockerfile::ANY;
+use super::super::dockerfile::ANY;
+use super::{declaration, under, Declared, Dockerfile, Origin};
 
 /// A value, as far as we evaluate it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -437,6 +438,36 @@ fn inherited(
     }
     out.extend(attrs.iter().cloned());
     out
+}
+
+/// The declarations of a bake file's targets.
+pub(super) fn declare(shown: &str, dir: &str, targets: Vec<Target>, out: &mut Declared) {
+    for t in targets {
+        let context = t.context.as_deref().and_then(|c| under(dir, c));
+        let dockerfile = match (&context, &t.dockerfile) {
+            (Some(c), Some(f)) => under(c, f).unwrap_or_else(|| ANY.to_string()),
+            _ => ANY.to_string(),
+        };
+        let named = t
+            .contexts
+            .iter()
+            .filter_map(|n| Some((String::new(), under(dir, n)?)))
+            .collect();
+        let context = context.filter(|c| !c.contains(ANY));
+        let mut d = declaration(
+            Origin {
+                file: shown.to_owned(),
+                line: 0,
+                what: format!("target `{}`", t.name),
+            },
+            Dockerfile::path(dockerfile),
+            context,
+            t.args,
+            named,
+        );
+        d.builder = super::Builder::BuildKit;
+        out.decls.push(d);
+    }
 }
 
 #[cfg(test)]
