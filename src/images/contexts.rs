@@ -121,8 +121,8 @@ pub(crate) struct Plan {
 pub(crate) struct Applied {
     /// How the context was decided.
     pub plan: Plan,
-    /// Where the build is declared.
-    pub origins: Vec<String>,
+    /// The declarations that build it.
+    pub origins: Vec<Declaration>,
     /// Each declaration's `--build-arg`s (those that pass any).
     pub args: Vec<HashMap<String, Option<String>>>,
 }
@@ -153,7 +153,9 @@ pub(crate) fn apply_declarations(
     let mut maybe: Vec<(Vec<u8>, String)> = Vec::new();
     let mut unknown = None;
     for d in &mine {
-        out.origins.push(d.origin.to_string());
+        if !out.origins.contains(d) {
+            out.origins.push((*d).clone());
+        }
         let pattern = !matches!(d.dockerfile, Dockerfile::Path(_));
         let list = if pattern { &mut maybe } else { &mut known };
         match &d.context {

@@ -10,6 +10,7 @@ mod component;
 mod contexts;
 mod declared;
 mod differential;
+mod exact;
 mod faults;
 mod fixture;
 mod github_action;
