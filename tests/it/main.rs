@@ -15,6 +15,7 @@ mod faults;
 mod fixture;
 mod github_action;
 mod gitlab;
+mod gitlab_oracle;
 mod history;
 mod hook;
 mod husky;
