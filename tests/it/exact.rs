@@ -17,7 +17,7 @@ const BASE: &str =
 const TEMPLATE: &str = ".container:\n  extends: .base\n  image: docker:latest\n  before_script:\n    - export IMAGE=\"$REG/$NAME:$TAG\"\n  script:\n    - docker build --tag \"$IMAGE\" --cache-from \"$IMAGE\"\n      -f \"docker/files/$NAME.docker\" \".\"\n    - docker push \"$IMAGE\"\n  after_script:\n    - docker logout\n";
 const CONTAINERS: &str = "include:\n  - local: '/.gitlab-ci.d/template.yml'\n\ndebian-container:\n  extends: .container\n  variables:\n    NAME: debian\n\nalpine-container:\n  extends: .container\n  variables:\n    NAME: alpine\n\nweekly:\n  extends: .container\n  script:\n    - make verify\n";
 
-fn layout<'a>(extra: &[Edit<'a>]) -> Vec<Edit<'a>> {
+pub(crate) fn layout<'a>(extra: &[Edit<'a>]) -> Vec<Edit<'a>> {
     let mut v = vec![
         Edit::File(".gitlab-ci.yml", ROOT),
         Edit::File(".gitlab-ci.d/project.yml", PROJECT),
@@ -299,4 +299,38 @@ fn a_ci_change_that_starts_building_a_dockerfile_rebuilds_it() {
     assert_eq!(affected(&v), vec!["plain"], "{v:#}");
     let reasons = v["targets"][0]["images"][0]["reasons"].to_string();
     assert!(reasons.contains("not built at the merge-base"), "{reasons}");
+}
+
+#[test]
+fn a_custom_ci_path_and_a_glob_include_are_read_and_remembered() {
+    let pipeline = "include:\n  - local: 'jobs/*.yml'\n";
+    let job = |name: &str| {
+        format!("build-{name}:\n  script:\n    - docker build -f docker/files/{name}.docker .\n")
+    };
+    let a = job("alpine");
+    let base = vec![
+        Edit::File(
+            ".dockguard.toml",
+            "[images]\ngitlab_ci = \"ci/pipeline.yml\"\n",
+        ),
+        Edit::File("ci/pipeline.yml", pipeline),
+        Edit::File("jobs/a.yml", &a),
+        Edit::File("docker/files/alpine.docker", "FROM alpine:3\n"),
+        Edit::File("docker/files/plain.docker", "FROM debian:13\n"),
+    ];
+    let p = job("plain");
+    let (r, _, _) = branch_pair(&base, &[Edit::File("jobs/b.yml", &p)]);
+    let before = images(&r, "master");
+    assert_eq!(names(&before), vec!["alpine"], "{before:#}");
+    // A file the glob now matches: the remembered resolution is not reused.
+    let after = images(&r, "feature");
+    assert_eq!(names(&after), vec!["alpine", "plain"], "{after:#}");
+    let v = check(&r, "feature");
+    assert_eq!(affected(&v), vec!["plain"], "{v:#}");
+    // Again, from the on-disk memo: the same answers.
+    assert_eq!(images(&r, "master")["images"], before["images"]);
+    assert_eq!(check(&r, "feature"), v);
+    // Without the setting there is no pipeline: every dockerfile counts.
+    let (r, _, _) = branch_pair(&base[1..], &[Edit::File("jobs/b.yml", &p)]);
+    assert_eq!(images(&r, "feature")["declarations"]["exact"], false);
 }

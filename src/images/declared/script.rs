@@ -312,7 +312,9 @@ impl<'f> Scripts<'f> {
                 );
                 return;
             }
-            self.command(raw, file, at, sh);
+            if !inert(raw) {
+                self.command(raw, file, at, sh);
+            }
         }
     }
 
@@ -692,6 +694,82 @@ impl<'f> Scripts<'f> {
         self.lexed.insert(path.to_owned(), lexed.clone());
         lexed
     }
+}
+
+/// Words that make a command worth expanding: builtins that change the shell's state,
+/// compound-command keywords, wrappers, shells, and builders.
+const STATEFUL: &[&str] = &[
+    "export",
+    "readonly",
+    "local",
+    "declare",
+    "typeset",
+    "unset",
+    "read",
+    "getopts",
+    "mapfile",
+    "readarray",
+    "cd",
+    "pushd",
+    "popd",
+    "set",
+    "shift",
+    ".",
+    "source",
+    "eval",
+    "exec",
+    "command",
+    "sudo",
+    "env",
+    "time",
+    "nice",
+    "nohup",
+    "if",
+    "while",
+    "until",
+    "for",
+    "select",
+    "case",
+    "fi",
+    "done",
+    "esac",
+    "docker",
+    "podman",
+    "buildah",
+    "nerdctl",
+    "docker-compose",
+    "podman-compose",
+    "nerdctl-compose",
+    "executor",
+];
+
+/// Whether a command can change nothing read here and build nothing: its program is a
+/// literal name that is none of the above (`echo`, `test`, `make`, …). Most lines of a
+/// large script (QEMU's `configure`, run by a hundred jobs) are such: they are not
+/// expanded at all.
+fn inert(raw: &Raw) -> bool {
+    for w in &raw.words {
+        let mut t = String::new();
+        for p in &w.0 {
+            match p {
+                shwords::Piece::Lit(s, _) => t.push_str(s),
+                _ => return false,
+            }
+        }
+        if matches!(
+            t.as_str(),
+            "then" | "else" | "elif" | "do" | "!" | "{" | "}"
+        ) {
+            continue;
+        }
+        let tool = t.rsplit('/').next().unwrap_or(&t);
+        return !(t.contains(['/', '='])
+            || STATEFUL.contains(&t.as_str())
+            || SHELLS.contains(&tool)
+            || INTERPRETERS.iter().any(|i| tool.starts_with(i))
+            || t.contains("kaniko"));
+    }
+    true
 }
 
 fn function_re() -> &'static regex::Regex {
