@@ -55,6 +55,25 @@ pub struct Raw {
     pub line: usize,
     /// It runs only when the command before it succeeded or failed (`&&`, `||`).
     pub chained: bool,
+    /// What ends it.
+    pub end: End,
+    /// It is `NAME()`: a function definition's head.
+    pub func: bool,
+}
+
+/// What ends a simple command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// A newline, `;`, `&`, `&&`, `||`, or the end of the text.
+    Line,
+    /// `;;`: the end of a `case` arm (a command with no words when it stands alone).
+    Arm,
+    /// `|`: a pipe (or, in a `case` pattern, another pattern follows).
+    Pipe,
+    /// `(`.
+    Open,
+    /// `)`: the end of a subshell, or of a `case` pattern.
+    Close,
 }
 
 /// What expansions see: variables (positional parameters included) and, where the
@@ -65,6 +84,10 @@ pub trait Env {
     /// What `$(text)` prints; `None` when it is not known here.
     fn subst(&self, _text: &str) -> Option<String> {
         None
+    }
+    /// Whether a variable [`Env::var`] does not know is unset (rather than unknown).
+    fn unset(&self, _name: &str) -> bool {
+        false
     }
 }
 
@@ -116,6 +139,7 @@ impl Lexer {
         let mut start = 0;
         let mut chained = false;
         let mut next_chained = false;
+        let mut words_started = false;
         while let Some(c) = self.peek() {
             let sep = matches!(c, '\n' | ';' | '&' | '|' | '(' | ')');
             if c == ' ' || c == '\t' || c == '\r' || sep {
@@ -124,20 +148,48 @@ impl Lexer {
                     in_word = false;
                 }
                 if sep {
-                    let doubled = (c == '&' || c == '|') && self.peek2() == Some(c);
-                    if !words.is_empty() {
-                        out.push(Raw {
-                            words: std::mem::take(&mut words),
-                            line: start,
-                            chained,
-                        });
-                    }
+                    let doubled = matches!(c, '&' | '|' | ';') && self.peek2() == Some(c);
+                    let end = match c {
+                        ';' if doubled => End::Arm,
+                        '|' if !doubled => End::Pipe,
+                        '(' => End::Open,
+                        ')' => End::Close,
+                        _ => End::Line,
+                    };
+                    self.bump();
                     if doubled {
                         self.bump();
+                    }
+                    // `name()`: the empty parentheses of a function definition.
+                    let mut func = false;
+                    if end == End::Open && !words.is_empty() {
+                        let mut k = self.at;
+                        while matches!(self.chars.get(k), Some(' ' | '\t')) {
+                            k += 1;
+                        }
+                        if self.chars.get(k) == Some(&')') {
+                            func = true;
+                            while self.at <= k {
+                                self.bump();
+                            }
+                        }
+                    }
+                    if !words.is_empty() || end == End::Arm {
+                        out.push(Raw {
+                            words: std::mem::take(&mut words),
+                            line: if words_started { start } else { self.line },
+                            chained,
+                            end,
+                            func,
+                        });
+                    }
+                    words_started = false;
+                    if doubled && c != ';' {
                         next_chained = true;
                     } else if c != '|' && c != '(' {
                         next_chained = false;
                     }
+                    continue;
                 }
                 self.bump();
                 continue;
@@ -149,9 +201,10 @@ impl Lexer {
                     }
                     continue;
                 }
-                if words.is_empty() {
+                if !words_started {
                     start = self.line;
                     chained = next_chained;
+                    words_started = true;
                 }
                 in_word = true;
             }
@@ -165,6 +218,8 @@ impl Lexer {
                 words,
                 line: start,
                 chained,
+                end: End::Line,
+                func: false,
             });
         }
         out
@@ -338,12 +393,11 @@ fn braced(inner: &str, quoted: bool) -> Piece {
 
 /// A variable's value in a word: the known value, else the default, else [`ANY`].
 fn value(env: &dyn Env, name: &str, default: Option<&str>) -> String {
-    match env.var(name) {
-        Some(v) => v,
-        None => match default {
-            Some(d) if !d.contains(['$', '`']) => d.to_owned(),
-            _ => ANY.to_string(),
-        },
+    match (env.var(name), default) {
+        (Some(v), _) => v,
+        (None, Some(d)) if !d.contains(['$', '`']) => d.to_owned(),
+        (None, None) if env.unset(name) => String::new(),
+        _ => ANY.to_string(),
     }
 }
 
@@ -455,6 +509,30 @@ mod tests {
             vec![vec!["x", &any, &any, &any]]
         );
         assert_eq!(words("a \\\n  b", &[]), vec![vec!["a", "b"]]);
+    }
+
+    #[test]
+    fn separators_that_make_structure() {
+        let raw = lex("f() {\n  a\n}\ncase $x in\n  a|b) c ;;\n  *) d\n  ;;\nesac\n");
+        let got: Vec<(usize, End, bool)> =
+            raw.iter().map(|r| (r.words.len(), r.end, r.func)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, End::Open, true),
+                (1, End::Line, false),
+                (1, End::Line, false),
+                (1, End::Line, false),
+                (3, End::Line, false),
+                (1, End::Pipe, false),
+                (1, End::Close, false),
+                (1, End::Arm, false),
+                (1, End::Close, false),
+                (1, End::Line, false),
+                (0, End::Arm, false),
+                (1, End::Line, false),
+            ]
+        );
     }
 
     #[test]

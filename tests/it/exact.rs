@@ -334,3 +334,30 @@ fn a_custom_ci_path_and_a_glob_include_are_read_and_remembered() {
     let (r, _, _) = branch_pair(&base[1..], &[Edit::File("jobs/b.yml", &p)]);
     assert_eq!(images(&r, "feature")["declarations"]["exact"], false);
 }
+
+/// A QEMU-like scan job: its script builds its own image only under `--docker`, which
+/// the job does not pass, and then runs `../configure` from a build directory.
+#[test]
+fn a_script_is_read_as_the_shell_runs_it() {
+    let job = format!(
+        "{CONTAINERS}\nscan:\n  script:\n    - scripts/scan/run-scan --check-only\n"
+    );
+    let scan = "#!/bin/sh\nDOCKER=no\nbuild_image() {\n  docker build -f scripts/scan/scan.docker scripts/scan\n}\nwhile [ \"$#\" -ge 1 ]; do\n  case \"$1\" in\n    --docker) DOCKER=yes ;;\n    --srcdir) shift; SRCDIR=\"$1\" ;;\n    *) ;;\n  esac\n  shift\ndone\nif [ -z \"$SRCDIR\" ]; then\n  SRCDIR=\"$PWD\"\nfi\nif [ \"$DOCKER\" = yes ]; then\n  build_image\n  exit 0\nfi\ncd \"$SRCDIR\"\nmkdir -p +build && cd +build\n../configure --enable-all\n";
+    let base = layout(&[
+        Edit::File(".gitlab-ci.d/containers.yml", &job),
+        Edit::File("scripts/scan/run-scan", scan),
+        Edit::File("scripts/scan/scan.docker", "FROM fedora\nCOPY . /src\n"),
+        Edit::File("configure", "#!/bin/sh\necho configuring\n"),
+    ]);
+    let (r, _, _) = branch_pair(&base, &[Edit::File("hw/core/cpu.c", "x\n")]);
+    let v = images(&r, "feature");
+    assert_eq!(v["declarations"]["exact"], true, "{:#}", v["declarations"]);
+    assert!(
+        v["declarations"]["not_built"]
+            .to_string()
+            .contains("scripts/scan/scan.docker"),
+        "{:#}",
+        v["declarations"]
+    );
+    assert_eq!(check(&r, "feature")["rebuild"], false);
+}

@@ -29,8 +29,12 @@ use super::super::buildcmd::{
     change_dir, invocation, is_assignment, repo_path, strip_prefix, Invocation, ROOT_VARS,
 };
 use super::super::dockerfile::ANY;
-use super::super::shwords::{self, Env, Raw, ROOT};
+use super::super::shwords::{self, End, Env, Raw, Word, ROOT};
 use super::Files;
+
+mod flow;
+
+use flow::{Frame, Tri};
 
 /// Scripts nested in scripts at most this deep.
 pub const MAX_DEPTH: usize = 16;
@@ -78,8 +82,13 @@ pub struct Shell {
     dirs: Vec<Option<String>>,
     /// Scripts being read (no script is read inside itself).
     stack: Vec<String>,
-    /// Open `if` / `case` / loops.
-    depth: usize,
+    /// Functions defined: their bodies, the file they are in and its first line.
+    functions: HashMap<String, Rc<(Vec<Raw>, String, usize)>>,
+    /// Functions being run.
+    calls: Vec<String>,
+    /// Variables the script being read assigns somewhere: before it does, they are
+    /// unset (not taken from the CI settings, which are not in the tree).
+    locals: Rc<HashSet<String>>,
 }
 
 impl Shell {
@@ -95,7 +104,9 @@ impl Shell {
             zero: None,
             dirs: Vec::new(),
             stack: Vec::new(),
-            depth: 0,
+            functions: HashMap::new(),
+            calls: Vec::new(),
+            locals: Rc::default(),
         };
         for v in ROOT_VARS {
             sh.vars.insert((*v).to_owned(), ROOT.to_string());
@@ -137,7 +148,9 @@ impl Shell {
             zero: Some(zero),
             dirs: Vec::new(),
             stack: self.stack.clone(),
-            depth: 0,
+            functions: HashMap::new(),
+            calls: Vec::new(),
+            locals: Rc::default(),
         }
     }
 
@@ -160,6 +173,10 @@ struct ShellEnv<'s> {
 }
 
 impl Env for ShellEnv<'_> {
+    fn unset(&self, name: &str) -> bool {
+        !self.sh.vars.contains_key(name) && self.sh.locals.contains(name)
+    }
+
     fn var(&self, name: &str) -> Option<String> {
         let args = self.sh.args.as_ref();
         match name {
@@ -258,12 +275,12 @@ fn names_a_builder(text: &str) -> bool {
 /// A script file, lexed once per resolution.
 struct Lexed {
     commands: Vec<Raw>,
-    /// It defines shell functions (its `$1`… may be theirs).
-    functions: bool,
     /// Its first line names an interpreter that is not a POSIX shell.
     foreign: Option<String>,
     /// Its text names a builder.
     builder: bool,
+    /// The variables it assigns.
+    assigned: Rc<HashSet<String>>,
 }
 
 /// Reads the lines of a CI job and the scripts they run.
@@ -294,14 +311,20 @@ impl<'f> Scripts<'f> {
         }
     }
 
-    /// Runs the shell text `text`, written in `file` from line `line` on (1-based).
-    pub fn run(&mut self, text: &str, file: &str, line: usize, sh: &mut Shell) {
+    /// Runs the shell text `text`, written in `file` from line `line` on (1-based);
+    /// `false` when it surely ends the shell (`exit`).
+    pub fn run(&mut self, text: &str, file: &str, line: usize, sh: &mut Shell) -> bool {
         let raws = shwords::lex(text);
-        self.run_commands(&raws, file, line, sh);
+        self.run_commands(&raws, file, line, sh) != Flow::Exit
     }
 
-    fn run_commands(&mut self, raws: &[Raw], file: &str, line: usize, sh: &mut Shell) {
-        for raw in raws {
+    /// Reads commands with their compound structure (see [`flow`]).
+    fn run_commands(&mut self, raws: &[Raw], file: &str, line: usize, sh: &mut Shell) -> Flow {
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut i = 0;
+        while i < raws.len() {
+            let raw = &raws[i];
+            i += 1;
             self.commands += 1;
             let at = line + raw.line;
             if self.commands > MAX_COMMANDS {
@@ -310,11 +333,187 @@ impl<'f> Scripts<'f> {
                     at,
                     format!("more than {MAX_COMMANDS} script commands to read"),
                 );
-                return;
+                return Flow::Exit;
             }
-            if !inert(raw) {
-                self.command(raw, file, at, sh);
+            // A function definition: its body runs where the function is called.
+            if let Some((name, body, next)) = function(raws, i - 1) {
+                if flow::state(&frames) != Tri::No {
+                    sh.functions
+                        .insert(name, Rc::new((body, file.to_owned(), line)));
+                }
+                i = next;
+                continue;
             }
+            if case_pattern(&mut frames, raw) {
+                continue;
+            }
+            let words = self.keywords(&mut frames, raws, i, file, at, sh);
+            if let Some(words) = words.filter(|w| !w.is_empty()) {
+                let state = flow::state(&frames);
+                if state != Tri::No && !inert(words, sh) {
+                    let maybe = state == Tri::Maybe || raw.chained;
+                    match self.command(words, maybe, file, at, sh) {
+                        Flow::Next => {}
+                        end => return end,
+                    }
+                }
+            }
+            if raw.end == End::Arm {
+                if let Some(Frame::Case { now, patterns, .. }) = frames.last_mut() {
+                    *now = Tri::No;
+                    *patterns = Some(Vec::new());
+                }
+            }
+        }
+        Flow::Next
+    }
+
+    /// The compound-command keywords at the start of `raws[i - 1]`, applied to
+    /// `frames` (conditions evaluated); the words of the command that follows them,
+    /// `None` when the keyword takes them all (`if COND`, `case WORD in`).
+    fn keywords<'r>(
+        &mut self,
+        frames: &mut Vec<Frame>,
+        raws: &'r [Raw],
+        i: usize,
+        file: &str,
+        at: usize,
+        sh: &mut Shell,
+    ) -> Option<&'r [Word]> {
+        let mut words: &[Word] = &raws[i - 1].words;
+        while let Some(first) = words.first().and_then(literal) {
+            let outer = flow::state(frames);
+            match first.as_str() {
+                "then" | "do" | "!" => words = &words[1..],
+                "if" => {
+                    let c = self.condition(&words[1..], next_chained(raws, i), outer, file, at, sh);
+                    frames.push(Frame::If { now: c, taken: c });
+                    return None;
+                }
+                "elif" => {
+                    let parent = flow::state(&frames[..frames.len().saturating_sub(1)]);
+                    let c =
+                        self.condition(&words[1..], next_chained(raws, i), parent, file, at, sh);
+                    if let Some(Frame::If { now, taken }) = frames.last_mut() {
+                        *now = Tri::after(*taken, c);
+                        *taken = taken.or(*now);
+                    }
+                    return None;
+                }
+                "else" => {
+                    if let Some(Frame::If { now, taken }) = frames.last_mut() {
+                        *now = Tri::after(*taken, Tri::Yes);
+                        *taken = Tri::Yes;
+                    }
+                    words = &words[1..];
+                }
+                "fi" | "done" | "esac" | "}" => {
+                    frames.pop();
+                    words = &words[1..];
+                }
+                "{" => {
+                    frames.push(Frame::Group);
+                    words = &words[1..];
+                }
+                "while" | "until" => {
+                    let mut c =
+                        self.condition(&words[1..], next_chained(raws, i), outer, file, at, sh);
+                    if first == "until" {
+                        c = c.not();
+                    }
+                    let now = if c == Tri::No { Tri::No } else { Tri::Maybe };
+                    frames.push(Frame::Loop { now });
+                    return None;
+                }
+                "for" | "select" => {
+                    if outer != Tri::No {
+                        if let Some(n) = words.get(1).and_then(literal) {
+                            sh.vars.insert(n, ANY.to_string());
+                        }
+                    }
+                    let now = if outer == Tri::No {
+                        Tri::No
+                    } else {
+                        Tri::Maybe
+                    };
+                    frames.push(Frame::Loop { now });
+                    return None;
+                }
+                "case" => {
+                    let subject = if outer == Tri::No {
+                        None
+                    } else {
+                        words
+                            .get(1)
+                            .map(|w| self.expand(w, sh).join(" "))
+                            .filter(|s| !s.contains(ANY))
+                    };
+                    frames.push(Frame::Case {
+                        subject,
+                        now: Tri::No,
+                        taken: Tri::No,
+                        patterns: Some(Vec::new()),
+                    });
+                    return None;
+                }
+                _ => break,
+            }
+        }
+        Some(words)
+    }
+
+    /// The words of a word, expanded in `sh`.
+    fn expand(&self, w: &Word, sh: &Shell) -> Vec<String> {
+        shwords::expand(
+            w,
+            &ShellEnv {
+                sh,
+                nesting: std::cell::Cell::new(0),
+            },
+        )
+    }
+
+    /// Whether the condition of an `if` / `elif` / `while` holds: a `test` / `[ … ]`,
+    /// `true`, `false` with what is known; any other command is run (it may build) and
+    /// may or may not succeed. `chained`: `&&` / `||` follows, so the whole is not known.
+    fn condition(
+        &mut self,
+        words: &[Word],
+        chained: bool,
+        outer: Tri,
+        file: &str,
+        line: usize,
+        sh: &mut Shell,
+    ) -> Tri {
+        if outer == Tri::No {
+            return Tri::No;
+        }
+        let expanded: Vec<String> = words.iter().flat_map(|w| self.expand(w, sh)).collect();
+        let mut e: &[String] = &expanded;
+        let mut negate = false;
+        while e.first().is_some_and(|w| w == "!") {
+            negate = !negate;
+            e = &e[1..];
+        }
+        let c = match e {
+            [t, args @ .., end] if (t == "[" && end == "]") || (t == "[[" && end == "]]") => {
+                flow::test(args)
+            }
+            [t, args @ ..] if t == "test" => flow::test(args),
+            [t] if t == "true" || t == ":" => Tri::Yes,
+            [t] if t == "false" => Tri::No,
+            _ => {
+                if !inert(words, sh) && self.command(words, true, file, line, sh) == Flow::Exit {
+                    return Tri::Maybe;
+                }
+                Tri::Maybe
+            }
+        };
+        let c = if negate { c.not() } else { c };
+        if chained {
+            Tri::Maybe
+        } else {
+            c
         }
     }
 
@@ -332,52 +531,38 @@ impl<'f> Scripts<'f> {
         }
     }
 
-    fn command(&mut self, raw: &Raw, file: &str, line: usize, sh: &mut Shell) {
-        let words: Vec<String> = {
-            let env = ShellEnv {
-                sh,
-                nesting: std::cell::Cell::new(0),
-            };
-            raw.words
-                .iter()
-                .flat_map(|w| shwords::expand(w, &env))
-                .collect()
-        };
-        let mut w: &[String] = &words;
-        // Compound commands: the words around them.
-        while let Some(first) = w.first() {
-            match first.as_str() {
-                "if" | "while" | "until" => {
-                    sh.depth += 1;
-                    w = &w[1..];
-                }
-                "then" | "else" | "elif" | "do" | "!" | "{" | "}" => w = &w[1..],
-                "fi" | "done" | "esac" => {
-                    sh.depth = sh.depth.saturating_sub(1);
-                    w = &w[1..];
-                }
-                "for" | "select" => {
-                    sh.depth += 1;
-                    if let Some(n) = w.get(1) {
-                        sh.vars.insert(n.clone(), ANY.to_string());
-                    }
-                    return;
-                }
-                "case" => {
-                    sh.depth += 1;
-                    return;
-                }
-                _ => break,
-            }
-        }
-        let maybe = raw.chained || sh.depth > 0;
-        let (w, assigned) = strip_prefix(w);
+    fn command(
+        &mut self,
+        words: &[Word],
+        maybe: bool,
+        file: &str,
+        line: usize,
+        sh: &mut Shell,
+    ) -> Flow {
+        let words: Vec<String> = words.iter().flat_map(|w| self.expand(w, sh)).collect();
+        let (w, assigned) = strip_prefix(&words);
         let Some(first) = w.first() else {
             for (n, v) in assigned {
                 sh.assign(n, v, maybe);
             }
-            return;
+            return Flow::Next;
         };
+        if let Some(f) = sh.functions.get(first.as_str()).cloned() {
+            if sh.calls.contains(first) || sh.calls.len() >= MAX_DEPTH {
+                return Flow::Next;
+            }
+            let saved = sh.args.replace(w[1..].to_vec());
+            sh.calls.push(first.clone());
+            let (body, in_file, base) = &*f;
+            let end = self.run_commands(body, in_file, *base, sh);
+            sh.calls.pop();
+            sh.args = saved;
+            return if end == Flow::Exit && !maybe {
+                Flow::Exit
+            } else {
+                Flow::Next
+            };
+        }
         let rest = &w[1..];
         match first.as_str() {
             "export" | "readonly" | "local" | "declare" | "typeset" => {
@@ -427,10 +612,14 @@ impl<'f> Scripts<'f> {
                     a.drain(..n.min(a.len()));
                 }
             }
+            "exit" if !maybe => return Flow::Exit,
+            "return" if !maybe => return Flow::Return,
             "." | "source" => {
                 if let Some(path) = rest.first() {
                     let args = (rest.len() > 1).then(|| rest[1..].to_vec());
-                    self.script(path, args, true, file, line, sh);
+                    if self.script(path, args, true, file, line, sh) == Flow::Exit && !maybe {
+                        return Flow::Exit;
+                    }
                 }
             }
             "eval" => {
@@ -441,8 +630,8 @@ impl<'f> Scripts<'f> {
                         line,
                         format!("`eval {}`: what it runs is not known here", shown(&text)),
                     );
-                } else {
-                    self.run(&text, file, line, sh);
+                } else if !self.run(&text, file, line, sh) && !maybe {
+                    return Flow::Exit;
                 }
             }
             tool if SHELLS.contains(&tool.rsplit('/').next().unwrap_or(tool)) => {
@@ -468,7 +657,9 @@ impl<'f> Scripts<'f> {
                         line,
                     }),
                     None if program.starts_with('/') => {}
-                    None => self.script(program, Some(rest.to_vec()), false, file, line, sh),
+                    None => {
+                        self.script(program, Some(rest.to_vec()), false, file, line, sh);
+                    }
                 }
             }
             _ => {
@@ -482,6 +673,7 @@ impl<'f> Scripts<'f> {
                 }
             }
         }
+        Flow::Next
     }
 
     /// `sh [options] FILE ARGS` / `sh -c TEXT`.
@@ -594,7 +786,8 @@ impl<'f> Scripts<'f> {
         file: &str,
         line: usize,
         sh: &mut Shell,
-    ) {
+    ) -> Flow {
+        let mut end = Flow::Next;
         let paths = self.candidates(word, file, line, sh);
         if sourced && word.contains(ANY) && !paths.is_empty() {
             self.opaque(
@@ -606,7 +799,7 @@ impl<'f> Scripts<'f> {
                     paths.join(", ")
                 ),
             );
-            return;
+            return end;
         }
         for path in paths {
             if sh.stack.contains(&path) {
@@ -629,25 +822,26 @@ impl<'f> Scripts<'f> {
                 }
                 continue;
             }
-            let zero = word.to_owned();
             if sourced {
-                let saved = (sh.args.clone(), sh.zero.clone());
+                let saved = (sh.args.clone(), Rc::clone(&sh.locals));
                 if let Some(a) = &args {
                     sh.args = Some(a.clone());
                 }
-                if l.functions {
-                    sh.args = None;
-                }
+                sh.locals = Rc::clone(&l.assigned);
                 sh.stack.push(path.clone());
-                self.run_commands(&l.commands, &path, 1, sh);
+                if self.run_commands(&l.commands, &path, 1, sh) == Flow::Exit {
+                    end = Flow::Exit;
+                }
                 sh.stack.pop();
-                (sh.args, sh.zero) = saved;
+                (sh.args, sh.locals) = saved;
             } else {
-                let mut child = sh.child(zero, if l.functions { None } else { args.clone() });
+                let mut child = sh.child(word.to_owned(), args.clone());
+                child.locals = Rc::clone(&l.assigned);
                 child.stack.push(path.clone());
                 self.run_commands(&l.commands, &path, 1, &mut child);
             }
         }
+        end
     }
 
     /// A repository file, lexed (once); `None` when it is not in the tree (not this
@@ -669,14 +863,14 @@ impl<'f> Scripts<'f> {
                 });
                 let foreign =
                     foreign.or_else(|| text.contains('\0').then(|| "a binary".to_owned()));
-                let functions = function_re().is_match(&text);
+                let commands = if foreign.is_some() {
+                    Vec::new()
+                } else {
+                    shwords::lex(&text)
+                };
                 Some(Rc::new(Lexed {
-                    commands: if foreign.is_some() {
-                        Vec::new()
-                    } else {
-                        shwords::lex(&text)
-                    },
-                    functions,
+                    assigned: Rc::new(assigned(&commands)),
+                    commands,
                     builder: names_a_builder(&text),
                     foreign,
                 }))
@@ -696,10 +890,157 @@ impl<'f> Scripts<'f> {
     }
 }
 
+/// How reading commands ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    /// On to the next command.
+    Next,
+    /// `exit`: the shell ends.
+    Exit,
+    /// `return`: the function (or sourced script) ends.
+    Return,
+}
+
+/// A `case` pattern (`a|b)`) while an arm's patterns are read: matched against the
+/// word (`true`: the command was one).
+fn case_pattern(frames: &mut [Frame], raw: &Raw) -> bool {
+    if let Some(Frame::Case {
+        subject,
+        now,
+        taken,
+        patterns,
+    }) = frames.last_mut()
+    {
+        if let Some(pats) = patterns {
+            if matches!(raw.end, End::Pipe | End::Close) {
+                pats.extend(
+                    raw.words
+                        .iter()
+                        .map(|w| literal(w).unwrap_or_else(|| ANY.to_string())),
+                );
+                if raw.end == End::Close {
+                    let m = match subject {
+                        Some(sub) => pats
+                            .iter()
+                            .map(|p| flow::pattern(p, sub))
+                            .fold(Tri::No, Tri::or),
+                        None => Tri::Maybe,
+                    };
+                    *now = Tri::after(*taken, m);
+                    *taken = taken.or(*now);
+                    *patterns = None;
+                }
+                return true;
+            }
+            if raw.words.is_empty() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// A word's text when it is all literal.
+fn literal(w: &Word) -> Option<String> {
+    let mut t = String::new();
+    for p in &w.0 {
+        match p {
+            shwords::Piece::Lit(s, _) => t.push_str(s),
+            _ => return None,
+        }
+    }
+    Some(t)
+}
+
+/// Whether the command after `raws[i - 1]` belongs to the same `&&` / `||` list.
+fn next_chained(raws: &[Raw], i: usize) -> bool {
+    raws.get(i).is_some_and(|r| r.chained)
+}
+
+/// A function definition at `raws[i]` (`name() {` or `function name {`): its name, its
+/// body, and the index after it; `None` when it is none (or its body is not a `{ … }`).
+fn function(raws: &[Raw], i: usize) -> Option<(String, Vec<Raw>, usize)> {
+    let raw = &raws[i];
+    let words: Vec<String> = raw.words.iter().map(literal).collect::<Option<_>>()?;
+    let (name, brace_here) = match words.as_slice() {
+        [name] if raw.func => (name.clone(), false),
+        [f, name] if f == "function" => (name.clone(), false),
+        [f, name, b] if f == "function" && b == "{" => (name.clone(), true),
+        _ => return None,
+    };
+    let mut body = Vec::new();
+    let mut depth = 1usize;
+    let mut k = i + 1;
+    if !brace_here {
+        let first = raws.get(k)?;
+        if first.words.first().and_then(literal).as_deref() != Some("{") {
+            return None;
+        }
+        let mut rest = first.clone();
+        rest.words.remove(0);
+        if !rest.words.is_empty() {
+            body.push(rest);
+        }
+        k += 1;
+    }
+    while let Some(r) = raws.get(k) {
+        k += 1;
+        match r.words.first().and_then(literal).as_deref() {
+            Some("{") => depth += 1,
+            Some("}") => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some((name, body, k));
+                }
+            }
+            _ => {}
+        }
+        body.push(r.clone());
+    }
+    None
+}
+
+/// The variables a script assigns anywhere (`NAME=…`, `export NAME=…`, `read NAME`,
+/// `for NAME`).
+fn assigned(raws: &[Raw]) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for r in raws {
+        let words: Vec<Option<String>> = r.words.iter().map(literal).collect();
+        let mut k = 0;
+        while let Some(Some(w)) = words.get(k) {
+            match w.as_str() {
+                "then" | "do" | "else" | "!" | "{" => k += 1,
+                "export" | "local" | "readonly" | "declare" | "typeset" | "read" | "for" => {
+                    for a in words[k + 1..].iter().flatten() {
+                        if !a.starts_with('-') {
+                            out.insert(a.split('=').next().unwrap_or(a).to_owned());
+                        }
+                    }
+                    break;
+                }
+                a if is_assignment(a) => {
+                    out.insert(a.split('=').next().unwrap_or(a).to_owned());
+                    k += 1;
+                }
+                _ => break,
+            }
+        }
+        // `NAME="…$X…"`: the first word holds an expansion, but its name is literal.
+        if let Some(shwords::Piece::Lit(t, false)) = r.words.first().and_then(|w| w.0.first()) {
+            if let Some((n, _)) = t.split_once('=').filter(|_| is_assignment(t)) {
+                out.insert(n.to_owned());
+            }
+        }
+    }
+    out
+}
+
 /// Words that make a command worth expanding: builtins that change the shell's state,
 /// compound-command keywords, wrappers, shells, and builders.
 const STATEFUL: &[&str] = &[
     "export",
+    "exit",
+    "return",
     "readonly",
     "local",
     "declare",
@@ -747,8 +1088,8 @@ const STATEFUL: &[&str] = &[
 /// literal name that is none of the above (`echo`, `test`, `make`, …). Most lines of a
 /// large script (QEMU's `configure`, run by a hundred jobs) are such: they are not
 /// expanded at all.
-fn inert(raw: &Raw) -> bool {
-    for w in &raw.words {
+fn inert(words: &[Word], sh: &Shell) -> bool {
+    for w in words {
         let mut t = String::new();
         for p in &w.0 {
             match p {
@@ -764,20 +1105,13 @@ fn inert(raw: &Raw) -> bool {
         }
         let tool = t.rsplit('/').next().unwrap_or(&t);
         return !(t.contains(['/', '='])
+            || sh.functions.contains_key(&t)
             || STATEFUL.contains(&t.as_str())
             || SHELLS.contains(&tool)
             || INTERPRETERS.iter().any(|i| tool.starts_with(i))
             || t.contains("kaniko"));
     }
     true
-}
-
-fn function_re() -> &'static regex::Regex {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    RE.get_or_init(|| {
-        regex::Regex::new(r"(?m)^\s*(function\s+[A-Za-z_][\w-]*|[A-Za-z_][\w-]*\s*\(\s*\))")
-            .expect("a valid regex")
-    })
 }
 
 /// `DOCKER_BUILDKIT` for one command: its own assignment, else the shell's.
@@ -872,6 +1206,35 @@ mod tests {
                 Some(format!("{ANY}.docker")),
                 Some("e.docker".to_owned())
             ]
+        );
+    }
+
+    #[test]
+    fn control_flow_is_followed_where_values_are_known() {
+        let tree = [(
+            "ci/run.sh",
+            "#!/bin/sh\nMODE=plain\nbuild_it() {\n  docker build -f \"$1.df\" .\n}\nnever_called() {\n  docker build -f never.df .\n}\nwhile [ \"$#\" -ge 1 ]; do\n  case \"$1\" in\n    --docker|-d) MODE=docker ;;\n    --name)\n      shift\n      NAME=\"$1\"\n      ;;\n    *) echo other ;;\n  esac\n  shift\ndone\nif [ -z \"$SRC\" ]; then\n  SRC=\"$PWD\"\nfi\ncd \"$SRC\"\nif [ \"$MODE\" = docker ]; then\n  build_it docker\nelif [ \"$MODE\" = plain ]; then\n  build_it plain\nelse\n  docker build -f else.df .\nfi\nexit 0\ndocker build -f after-exit.df .\n",
+        )];
+        let (calls, unknown) = run(&tree, "./ci/run.sh --check\n", &[]);
+        let files: Vec<Option<String>> = calls.iter().map(|c| c.0.file.clone()).collect();
+        assert_eq!(files, vec![Some("plain.df".to_owned())], "{unknown:?}");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(
+            (calls[0].1.as_str(), calls[0].2),
+            ("ci/run.sh", 4),
+            "the line in the function"
+        );
+        // An argument not known here: every arm may run.
+        let (calls, _) = run(&tree, "./ci/run.sh \"$ARG\"\n", &[]);
+        let mut files: Vec<String> = calls.iter().filter_map(|c| c.0.file.clone()).collect();
+        files.sort();
+        assert_eq!(files, vec!["docker.df", "else.df", "plain.df"]);
+        // SRC from the job's variables wins over the script's default.
+        let (calls, unknown) = run(&tree, "./ci/run.sh\n", &[("SRC", "sub")]);
+        assert_eq!(
+            calls[0].0.file.as_deref(),
+            Some("sub/plain.df"),
+            "{unknown:?}"
         );
     }
 
