@@ -138,48 +138,75 @@ pub fn test(args: &[String]) -> Tri {
     }
 }
 
-/// Whether a `case` pattern (`*`, `?`, `[…]` globs, alternatives already split) matches a
-/// known word.
+/// Whether a `case` pattern (`*`, `?`, `[…]` globs; alternatives already split) matches
+/// a known word.
 pub fn pattern(pattern: &str, word: &str) -> Tri {
     if pattern.contains(ANY) {
         return Tri::Maybe;
     }
-    let mut re = String::from("^");
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => re.push_str(".*"),
-            '?' => re.push('.'),
-            '[' => {
-                re.push('[');
-                if matches!(chars.peek(), Some('!' | '^')) {
-                    chars.next();
-                    re.push('^');
-                }
-                for d in chars.by_ref() {
-                    if d == ']' {
-                        break;
-                    }
-                    if d == '\\' || d == '[' {
-                        re.push('\\');
-                    }
-                    re.push(d);
-                }
-                re.push(']');
-            }
-            '\\' => {
-                if let Some(d) = chars.next() {
-                    re.push_str(&regex::escape(&d.to_string()));
-                }
-            }
-            other => re.push_str(&regex::escape(&other.to_string())),
-        }
+    let p: Vec<char> = pattern.chars().collect();
+    let w: Vec<char> = word.chars().collect();
+    match glob(&p, &w) {
+        Some(true) => Tri::Yes,
+        Some(false) => Tri::No,
+        None => Tri::Maybe,
     }
-    re.push('$');
-    match regex::Regex::new(&re) {
-        Ok(re) if re.is_match(word) => Tri::Yes,
-        Ok(_) => Tri::No,
-        Err(_) => Tri::Maybe,
+}
+
+/// fnmatch without flags (`*` matches `/` too); `None` for a malformed class.
+fn glob(p: &[char], w: &[char]) -> Option<bool> {
+    let Some((&c, rest)) = p.split_first() else {
+        return Some(w.is_empty());
+    };
+    match c {
+        '*' => {
+            for k in 0..=w.len() {
+                if glob(rest, &w[k..])? {
+                    return Some(true);
+                }
+            }
+            Some(false)
+        }
+        '?' => match w.split_first() {
+            Some((_, wr)) => glob(rest, wr),
+            None => Some(false),
+        },
+        '[' => {
+            let (&x, wr) = match w.split_first() {
+                Some(v) => v,
+                None => return Some(false),
+            };
+            let end = rest.iter().skip(1).position(|&d| d == ']')? + 1;
+            let class = &rest[..end];
+            let (negate, class) = match class.split_first() {
+                Some(('!' | '^', tail)) => (true, tail),
+                _ => (false, class),
+            };
+            let mut hit = false;
+            let mut k = 0;
+            while k < class.len() {
+                if k + 2 < class.len() && class[k + 1] == '-' {
+                    hit |= class[k] <= x && x <= class[k + 2];
+                    k += 3;
+                } else {
+                    hit |= class[k] == x;
+                    k += 1;
+                }
+            }
+            if hit != negate {
+                glob(&rest[end + 1..], wr)
+            } else {
+                Some(false)
+            }
+        }
+        '\\' => match (rest.split_first(), w.split_first()) {
+            (Some((&e, pr)), Some((&x, wr))) if e == x => glob(pr, wr),
+            _ => Some(false),
+        },
+        _ => match w.split_first() {
+            Some((&x, wr)) if x == c => glob(rest, wr),
+            _ => Some(false),
+        },
     }
 }
 
@@ -205,5 +232,8 @@ mod tests {
         assert_eq!(pattern("--dock*", "--docker"), Tri::Yes);
         assert_eq!(pattern("*", "a/b"), Tri::Yes);
         assert_eq!(pattern("--srcdir", "--docker"), Tri::No);
+        assert_eq!(pattern("[a-c]x", "bx"), Tri::Yes);
+        assert_eq!(pattern("[!a-c]x", "bx"), Tri::No);
+        assert_eq!(pattern("*.do?ker", "a.docker"), Tri::Yes);
     }
 }

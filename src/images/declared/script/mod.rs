@@ -82,14 +82,22 @@ pub struct Shell {
     dirs: Vec<Option<String>>,
     /// Scripts being read (no script is read inside itself).
     stack: Vec<String>,
-    /// Functions defined: their bodies, the file they are in and its first line.
-    functions: HashMap<String, Rc<(Vec<Raw>, String, usize)>>,
+    /// Functions defined: where their bodies are.
+    functions: HashMap<String, Rc<Body>>,
     /// Functions being run.
     calls: Vec<String>,
     /// Variables the script being read assigns somewhere: before it does, they are
     /// unset (not taken from the CI settings, which are not in the tree).
     locals: Rc<HashSet<String>>,
+    /// The remembered script run this shell is part of: what it reads of its starting
+    /// state ([`Scripts::script`]).
+    recording: Option<Rc<std::cell::RefCell<Reads>>>,
+    /// Variables written during that run (what they hold is no starting state).
+    derived: HashSet<String>,
 }
+
+/// The variables a script run read of the state it started with (first value each).
+type Reads = HashMap<String, Option<String>>;
 
 impl Shell {
     /// A job's shell at the repository root, with its CI variables (all exported, as
@@ -107,6 +115,8 @@ impl Shell {
             functions: HashMap::new(),
             calls: Vec::new(),
             locals: Rc::default(),
+            recording: None,
+            derived: HashSet::new(),
         };
         for v in ROOT_VARS {
             sh.vars.insert((*v).to_owned(), ROOT.to_string());
@@ -124,9 +134,12 @@ impl Shell {
                 } else {
                     format!("{ROOT}/{c}")
                 };
-                self.vars.insert("PWD".into(), pwd);
+                self.set("PWD", pwd);
             }
             None => {
+                if self.recording.is_some() {
+                    self.derived.insert("PWD".into());
+                }
                 self.vars.remove("PWD");
             }
         }
@@ -151,16 +164,43 @@ impl Shell {
             functions: HashMap::new(),
             calls: Vec::new(),
             locals: Rc::default(),
+            recording: self.recording.clone(),
+            derived: self.derived.clone(),
         }
     }
 
+    /// Records that the run being remembered read `name` (unless it wrote it).
+    fn note_read(&self, name: &str, value: Option<&String>) {
+        if let Some(rec) = &self.recording {
+            if !self.derived.contains(name) {
+                rec.borrow_mut()
+                    .entry(name.to_owned())
+                    .or_insert_with(|| value.cloned());
+            }
+        }
+    }
+
+    /// Sets a variable (the one way they change).
+    fn set(&mut self, name: &str, value: String) {
+        if self.recording.is_some() {
+            self.derived.insert(name.to_owned());
+        }
+        self.vars.insert(name.to_owned(), value);
+    }
+
     fn assign(&mut self, name: &str, value: &str, maybe: bool) {
-        let value = if maybe && self.vars.get(name).map(String::as_str) != Some(value) {
-            ANY.to_string()
+        let value = if maybe {
+            let old = self.vars.get(name);
+            self.note_read(name, old);
+            if old.map(String::as_str) == Some(value) {
+                value.to_owned()
+            } else {
+                ANY.to_string()
+            }
         } else {
             value.to_owned()
         };
-        self.vars.insert(name.to_owned(), value);
+        self.set(name, value);
     }
 }
 
@@ -174,7 +214,9 @@ struct ShellEnv<'s> {
 
 impl Env for ShellEnv<'_> {
     fn unset(&self, name: &str) -> bool {
-        !self.sh.vars.contains_key(name) && self.sh.locals.contains(name)
+        let v = self.sh.vars.get(name);
+        self.sh.note_read(name, v);
+        v.is_none() && self.sh.locals.contains(name)
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -187,7 +229,11 @@ impl Env for ShellEnv<'_> {
                 let i: usize = n.parse().ok()?;
                 args.map(|a| a.get(i.wrapping_sub(1)).cloned().unwrap_or_default())
             }
-            n => self.sh.vars.get(n).cloned(),
+            n => {
+                let v = self.sh.vars.get(n);
+                self.sh.note_read(n, v);
+                v.cloned()
+            }
         }
     }
 
@@ -204,6 +250,17 @@ impl Env for ShellEnv<'_> {
 
 impl ShellEnv<'_> {
     fn directory_idiom(&self, text: &str) -> Option<String> {
+        const IDIOMS: &[&str] = &[
+            "pwd",
+            "dirname",
+            "basename",
+            "realpath",
+            "readlink",
+            "rev-parse",
+        ];
+        if !IDIOMS.iter().any(|i| text.contains(i)) {
+            return None;
+        }
         let cmds: Vec<Vec<String>> = shwords::lex(text)
             .iter()
             .map(|r| {
@@ -274,7 +331,7 @@ fn names_a_builder(text: &str) -> bool {
 
 /// A script file, lexed once per resolution.
 struct Lexed {
-    commands: Vec<Raw>,
+    commands: Rc<Vec<Raw>>,
     /// Its first line names an interpreter that is not a POSIX shell.
     foreign: Option<String>,
     /// Its text names a builder.
@@ -292,6 +349,29 @@ pub struct Scripts<'f> {
     pub found: Vec<Found>,
     /// What may build but is not known.
     pub unknown: Vec<Unknown>,
+    /// Script runs remembered: a script run with the same arguments, directory and
+    /// `$0` that reads the same values finds the same (QEMU's `configure` runs in every
+    /// way each of a hundred jobs may run).
+    runs: HashMap<RunKey, Vec<Rc<Run>>>,
+    /// Script lines lexed (every way a job runs reads the same lines).
+    texts: HashMap<String, Rc<Vec<Raw>>>,
+}
+
+/// A script run: path, arguments, directory, `$0`, scripts around it.
+type RunKey = (
+    String,
+    Option<Vec<String>>,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+);
+
+/// What one script run read of its starting state and what it found.
+#[derive(Debug)]
+struct Run {
+    reads: Vec<(String, Option<String>)>,
+    found: Vec<Found>,
+    unknown: Vec<Unknown>,
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ksh", "zsh", "ash", "mksh", "busybox"];
@@ -308,21 +388,37 @@ impl<'f> Scripts<'f> {
             commands: 0,
             found: Vec::new(),
             unknown: Vec::new(),
+            runs: HashMap::new(),
+            texts: HashMap::new(),
         }
     }
 
     /// Runs the shell text `text`, written in `file` from line `line` on (1-based);
     /// `false` when it surely ends the shell (`exit`).
     pub fn run(&mut self, text: &str, file: &str, line: usize, sh: &mut Shell) -> bool {
-        let raws = shwords::lex(text);
-        self.run_commands(&raws, file, line, sh) != Flow::Exit
+        let raws = match self.texts.get(text) {
+            Some(r) => Rc::clone(r),
+            None => {
+                let r = Rc::new(shwords::lex(text));
+                self.texts.insert(text.to_owned(), Rc::clone(&r));
+                r
+            }
+        };
+        self.run_commands(&raws, 0..raws.len(), file, line, sh) != Flow::Exit
     }
 
     /// Reads commands with their compound structure (see [`flow`]).
-    fn run_commands(&mut self, raws: &[Raw], file: &str, line: usize, sh: &mut Shell) -> Flow {
+    fn run_commands(
+        &mut self,
+        raws: &Rc<Vec<Raw>>,
+        range: std::ops::Range<usize>,
+        file: &str,
+        line: usize,
+        sh: &mut Shell,
+    ) -> Flow {
         let mut frames: Vec<Frame> = Vec::new();
-        let mut i = 0;
-        while i < raws.len() {
+        let mut i = range.start;
+        while i < range.end {
             let raw = &raws[i];
             i += 1;
             self.commands += 1;
@@ -338,8 +434,13 @@ impl<'f> Scripts<'f> {
             // A function definition: its body runs where the function is called.
             if let Some((name, body, next)) = function(raws, i - 1) {
                 if flow::state(&frames) != Tri::No {
-                    sh.functions
-                        .insert(name, Rc::new((body, file.to_owned(), line)));
+                    let body = Body {
+                        raws: Rc::clone(raws),
+                        range: body,
+                        file: file.to_owned(),
+                        line,
+                    };
+                    sh.functions.insert(name, Rc::new(body));
                 }
                 i = next;
                 continue;
@@ -381,9 +482,12 @@ impl<'f> Scripts<'f> {
         sh: &mut Shell,
     ) -> Option<&'r [Word]> {
         let mut words: &[Word] = &raws[i - 1].words;
-        while let Some(first) = words.first().and_then(literal) {
+        while let Some(first) = words.first().and_then(lit_str) {
+            if !KEYWORDS.contains(&first) {
+                break;
+            }
             let outer = flow::state(frames);
-            match first.as_str() {
+            match first {
                 "then" | "do" | "!" => words = &words[1..],
                 "if" => {
                     let c = self.condition(&words[1..], next_chained(raws, i), outer, file, at, sh);
@@ -428,7 +532,7 @@ impl<'f> Scripts<'f> {
                 "for" | "select" => {
                     if outer != Tri::No {
                         if let Some(n) = words.get(1).and_then(literal) {
-                            sh.vars.insert(n, ANY.to_string());
+                            sh.set(&n, ANY.to_string());
                         }
                     }
                     let now = if outer == Tri::No {
@@ -488,6 +592,14 @@ impl<'f> Scripts<'f> {
         if outer == Tri::No {
             return Tri::No;
         }
+        // Only a test is expanded here; any other command runs (and expands) as usual.
+        let testing = words.iter().find_map(|w| lit_str(w).filter(|t| *t != "!"));
+        if !matches!(testing, Some("[" | "[[" | "test" | "true" | "false" | ":")) {
+            if !inert(words, sh) {
+                self.command(words, true, file, line, sh);
+            }
+            return Tri::Maybe;
+        }
         let expanded: Vec<String> = words.iter().flat_map(|w| self.expand(w, sh)).collect();
         let mut e: &[String] = &expanded;
         let mut negate = false;
@@ -502,12 +614,7 @@ impl<'f> Scripts<'f> {
             [t, args @ ..] if t == "test" => flow::test(args),
             [t] if t == "true" || t == ":" => Tri::Yes,
             [t] if t == "false" => Tri::No,
-            _ => {
-                if !inert(words, sh) && self.command(words, true, file, line, sh) == Flow::Exit {
-                    return Tri::Maybe;
-                }
-                Tri::Maybe
-            }
+            _ => Tri::Maybe,
         };
         let c = if negate { c.not() } else { c };
         if chained {
@@ -553,8 +660,7 @@ impl<'f> Scripts<'f> {
             }
             let saved = sh.args.replace(w[1..].to_vec());
             sh.calls.push(first.clone());
-            let (body, in_file, base) = &*f;
-            let end = self.run_commands(body, in_file, *base, sh);
+            let end = self.run_commands(&f.raws, f.range.clone(), &f.file, f.line, sh);
             sh.calls.pop();
             sh.args = saved;
             return if end == Flow::Exit && !maybe {
@@ -585,7 +691,7 @@ impl<'f> Scripts<'f> {
             }
             "read" | "getopts" | "mapfile" | "readarray" => {
                 for n in rest.iter().filter(|a| !a.starts_with('-')) {
-                    sh.vars.insert(n.clone(), ANY.to_string());
+                    sh.set(n, ANY.to_string());
                 }
             }
             "cd" => {
@@ -829,7 +935,8 @@ impl<'f> Scripts<'f> {
                 }
                 sh.locals = Rc::clone(&l.assigned);
                 sh.stack.push(path.clone());
-                if self.run_commands(&l.commands, &path, 1, sh) == Flow::Exit {
+                let all = 0..l.commands.len();
+                if self.run_commands(&l.commands, all, &path, 1, sh) == Flow::Exit {
                     end = Flow::Exit;
                 }
                 sh.stack.pop();
@@ -838,10 +945,56 @@ impl<'f> Scripts<'f> {
                 let mut child = sh.child(word.to_owned(), args.clone());
                 child.locals = Rc::clone(&l.assigned);
                 child.stack.push(path.clone());
-                self.run_commands(&l.commands, &path, 1, &mut child);
+                self.child_run(&l, &path, child);
             }
         }
         end
+    }
+
+    /// Runs a script in a child shell, or finds what it finds in a remembered run that
+    /// read the same values.
+    fn child_run(&mut self, l: &Lexed, path: &str, mut child: Shell) {
+        let all = 0..l.commands.len();
+        if child.recording.is_some() {
+            self.run_commands(&l.commands, all, path, 1, &mut child);
+            return;
+        }
+        let key: RunKey = (
+            path.to_owned(),
+            child.args.clone(),
+            child.cwd.clone(),
+            child.zero.clone(),
+            child.stack.clone(),
+        );
+        let same = |r: &Run| r.reads.iter().all(|(n, v)| child.vars.get(n) == v.as_ref());
+        if let Some(hit) = self
+            .runs
+            .get(&key)
+            .and_then(|rs| rs.iter().find(|r| same(r)))
+            .cloned()
+        {
+            self.found.extend(hit.found.iter().cloned());
+            for u in &hit.unknown {
+                self.opaque(&u.file, u.line, u.why.clone());
+            }
+            return;
+        }
+        let rec = Rc::new(std::cell::RefCell::new(Reads::new()));
+        child.recording = Some(Rc::clone(&rec));
+        let (f0, u0) = (self.found.len(), self.unknown.len());
+        self.run_commands(&l.commands, all, path, 1, &mut child);
+        drop(child);
+        let reads = rec
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let run = Run {
+            reads,
+            found: self.found[f0..].to_vec(),
+            unknown: self.unknown[u0.min(self.unknown.len())..].to_vec(),
+        };
+        self.runs.entry(key).or_default().push(Rc::new(run));
     }
 
     /// A repository file, lexed (once); `None` when it is not in the tree (not this
@@ -870,7 +1023,7 @@ impl<'f> Scripts<'f> {
                 };
                 Some(Rc::new(Lexed {
                     assigned: Rc::new(assigned(&commands)),
-                    commands,
+                    commands: Rc::new(commands),
                     builder: names_a_builder(&text),
                     foreign,
                 }))
@@ -888,6 +1041,16 @@ impl<'f> Scripts<'f> {
         self.lexed.insert(path.to_owned(), lexed.clone());
         lexed
     }
+}
+
+/// A function's body: commands `range` of `raws`, read from `file` (its first line
+/// `line`).
+#[derive(Debug)]
+struct Body {
+    raws: Rc<Vec<Raw>>,
+    range: std::ops::Range<usize>,
+    file: String,
+    line: usize,
 }
 
 /// How reading commands ends.
@@ -940,6 +1103,20 @@ fn case_pattern(frames: &mut [Frame], raw: &Raw) -> bool {
     false
 }
 
+/// The words that open, continue or close a compound command.
+const KEYWORDS: &[&str] = &[
+    "then", "do", "!", "if", "elif", "else", "fi", "done", "esac", "}", "{", "while", "until",
+    "for", "select", "case",
+];
+
+/// A word's text when it is one literal piece (most words), without allocating.
+fn lit_str(w: &Word) -> Option<&str> {
+    match w.0.as_slice() {
+        [shwords::Piece::Lit(s, _)] => Some(s),
+        _ => None,
+    }
+}
+
 /// A word's text when it is all literal.
 fn literal(w: &Word) -> Option<String> {
     let mut t = String::new();
@@ -959,8 +1136,11 @@ fn next_chained(raws: &[Raw], i: usize) -> bool {
 
 /// A function definition at `raws[i]` (`name() {` or `function name {`): its name, its
 /// body, and the index after it; `None` when it is none (or its body is not a `{ … }`).
-fn function(raws: &[Raw], i: usize) -> Option<(String, Vec<Raw>, usize)> {
+fn function(raws: &[Raw], i: usize) -> Option<(String, std::ops::Range<usize>, usize)> {
     let raw = &raws[i];
+    if !raw.func && raw.words.first().and_then(lit_str) != Some("function") {
+        return None;
+    }
     let words: Vec<String> = raw.words.iter().map(literal).collect::<Option<_>>()?;
     let (name, brace_here) = match words.as_slice() {
         [name] if raw.func => (name.clone(), false),
@@ -968,34 +1148,28 @@ fn function(raws: &[Raw], i: usize) -> Option<(String, Vec<Raw>, usize)> {
         [f, name, b] if f == "function" && b == "{" => (name.clone(), true),
         _ => return None,
     };
-    let mut body = Vec::new();
-    let mut depth = 1usize;
-    let mut k = i + 1;
-    if !brace_here {
-        let first = raws.get(k)?;
-        if first.words.first().and_then(literal).as_deref() != Some("{") {
-            return None;
-        }
-        let mut rest = first.clone();
-        rest.words.remove(0);
-        if !rest.words.is_empty() {
-            body.push(rest);
-        }
-        k += 1;
+    // The body is the commands from its `{` (a group, when read) to the matching `}`.
+    let start = if brace_here { i } else { i + 1 };
+    if !brace_here && raws.get(start)?.words.first().and_then(lit_str) != Some("{") {
+        return None;
     }
-    while let Some(r) = raws.get(k) {
-        k += 1;
-        match r.words.first().and_then(literal).as_deref() {
+    let mut depth = 0usize;
+    for (k, r) in raws.iter().enumerate().skip(start) {
+        let first = if k == i {
+            Some("{")
+        } else {
+            r.words.first().and_then(lit_str)
+        };
+        match first {
             Some("{") => depth += 1,
             Some("}") => {
                 depth -= 1;
                 if depth == 0 {
-                    return Some((name, body, k));
+                    return Some((name, start..k, k + 1));
                 }
             }
             _ => {}
         }
-        body.push(r.clone());
     }
     None
 }
@@ -1090,26 +1264,17 @@ const STATEFUL: &[&str] = &[
 /// expanded at all.
 fn inert(words: &[Word], sh: &Shell) -> bool {
     for w in words {
-        let mut t = String::new();
-        for p in &w.0 {
-            match p {
-                shwords::Piece::Lit(s, _) => t.push_str(s),
-                _ => return false,
-            }
-        }
-        if matches!(
-            t.as_str(),
-            "then" | "else" | "elif" | "do" | "!" | "{" | "}"
-        ) {
+        let Some(t) = lit_str(w) else { return false };
+        if matches!(t, "then" | "else" | "elif" | "do" | "!" | "{" | "}") {
             continue;
         }
-        let tool = t.rsplit('/').next().unwrap_or(&t);
+        let tool = t.rsplit('/').next().unwrap_or(t);
         return !(t.contains(['/', '='])
-            || sh.functions.contains_key(&t)
-            || STATEFUL.contains(&t.as_str())
+            || STATEFUL.contains(&t)
             || SHELLS.contains(&tool)
             || INTERPRETERS.iter().any(|i| tool.starts_with(i))
-            || t.contains("kaniko"));
+            || t.contains("kaniko")
+            || (!sh.functions.is_empty() && sh.functions.contains_key(t)));
     }
     true
 }
