@@ -339,9 +339,7 @@ fn a_custom_ci_path_and_a_glob_include_are_read_and_remembered() {
 /// the job does not pass, and then runs `../configure` from a build directory.
 #[test]
 fn a_script_is_read_as_the_shell_runs_it() {
-    let job = format!(
-        "{CONTAINERS}\nscan:\n  script:\n    - scripts/scan/run-scan --check-only\n"
-    );
+    let job = format!("{CONTAINERS}\nscan:\n  script:\n    - scripts/scan/run-scan --check-only\n");
     let scan = "#!/bin/sh\nDOCKER=no\nbuild_image() {\n  docker build -f scripts/scan/scan.docker scripts/scan\n}\nwhile [ \"$#\" -ge 1 ]; do\n  case \"$1\" in\n    --docker) DOCKER=yes ;;\n    --srcdir) shift; SRCDIR=\"$1\" ;;\n    *) ;;\n  esac\n  shift\ndone\nif [ -z \"$SRCDIR\" ]; then\n  SRCDIR=\"$PWD\"\nfi\nif [ \"$DOCKER\" = yes ]; then\n  build_image\n  exit 0\nfi\ncd \"$SRCDIR\"\nmkdir -p +build && cd +build\n../configure --enable-all\n";
     let base = layout(&[
         Edit::File(".gitlab-ci.d/containers.yml", &job),

@@ -166,26 +166,9 @@ pub(super) fn declare(
     depth: usize,
     out: &mut Declared,
 ) {
-    // A workflow whose every rule is `when: never` creates no pipeline.
-    let workflow_rules = cfg
-        .get("workflow")
-        .and_then(|w| w.get("rules"))
-        .map(V::flat)
-        .unwrap_or_default();
-    if !workflow_rules.is_empty() && workflow_rules.iter().all(|r| never(r)) {
+    let Some(globals) = pipeline_ways(cfg) else {
         return;
-    }
-    let global = variables(cfg.get("variables"));
-    // Workflow rules may set pipeline variables: each is one more way the jobs run.
-    let mut globals = vec![global.clone()];
-    for r in workflow_rules.iter().filter(|r| !never(r)) {
-        let vars = variables(r.get("variables"));
-        if !vars.is_empty() {
-            let mut g = global.clone();
-            overlay(&mut g, &vars);
-            globals.push(g);
-        }
-    }
+    };
     let default = cfg.get("default").and_then(V::map);
     for (name, at, job) in &cfg.0 {
         let hidden = name.starts_with('.');
@@ -196,18 +179,7 @@ pub(super) fn declare(
         if job.get("when").and_then(V::str) == Some("never") {
             continue;
         }
-        let rules = job.get("rules").map(V::flat).unwrap_or_default();
-        let mut rule_vars: Vec<Vec<(String, Var)>> = Vec::new();
-        if rules.is_empty() {
-            rule_vars.push(Vec::new());
-        } else {
-            for r in rules.iter().filter(|r| !never(r)) {
-                let v = variables(r.get("variables"));
-                if !rule_vars.contains(&v) {
-                    rule_vars.push(v);
-                }
-            }
-        }
+        let rule_vars = rule_ways(job);
         if rule_vars.is_empty() {
             continue;
         }
@@ -242,6 +214,48 @@ pub(super) fn declare(
             }
         }
     }
+}
+
+/// The global variables of each way the pipeline may be created: `variables:`, and
+/// each workflow rule's `variables:` over them; `None` when every workflow rule is
+/// `when: never` (no pipeline).
+fn pipeline_ways(cfg: &Map) -> Option<Vec<Vec<(String, Var)>>> {
+    let rules = cfg
+        .get("workflow")
+        .and_then(|w| w.get("rules"))
+        .map(V::flat)
+        .unwrap_or_default();
+    if !rules.is_empty() && rules.iter().all(|r| never(r)) {
+        return None;
+    }
+    let global = variables(cfg.get("variables"));
+    let mut ways = vec![global.clone()];
+    for r in rules.iter().filter(|r| !never(r)) {
+        let vars = variables(r.get("variables"));
+        if !vars.is_empty() {
+            let mut g = global.clone();
+            overlay(&mut g, &vars);
+            ways.push(g);
+        }
+    }
+    Some(ways)
+}
+
+/// The variables each of a job's rules that may apply sets (one way without rules);
+/// empty when every rule is `when: never`.
+fn rule_ways(job: &Map) -> Vec<Vec<(String, Var)>> {
+    let rules = job.get("rules").map(V::flat).unwrap_or_default();
+    if rules.is_empty() {
+        return vec![Vec::new()];
+    }
+    let mut ways: Vec<Vec<(String, Var)>> = Vec::new();
+    for r in rules.iter().filter(|r| !never(r)) {
+        let v = variables(r.get("variables"));
+        if !ways.contains(&v) {
+            ways.push(v);
+        }
+    }
+    ways
 }
 
 fn never(rule: &V) -> bool {
