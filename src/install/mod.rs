@@ -163,8 +163,7 @@ impl Drop for DirLock {
 fn write_shim(hook: &Path, content: &str) -> Result<()> {
     let dir = hook.parent().unwrap_or_else(|| Path::new("."));
     let io = |e| Error::io(format!("cannot write {}", hook.display()), e);
-    let mut tmp =
-        crate::safe_fs::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
+    let mut tmp = crate::fsx::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
     tmp.write_all(content.as_bytes()).map_err(io)?;
     tmp.persist(hook).map_err(io)
 }
