@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::fixture::{dockguard_bin, hermetic, with_master, Run};
+use git2::Oid;
+
+use crate::ci::{gitlab_env, scenario, Scenario};
+use crate::fixture::{dockguard_bin, git, hermetic, with_master, Run, TestRepo};
 use crate::server::Setup;
 
 /// Generous: every run here takes well under a second; only a hang reaches it.
@@ -163,4 +166,179 @@ fn a_fifo_at_a_memo_path_never_hangs_the_pre_push_hook() {
         push.stderr
     );
     assert!(s.pushes().is_empty(), "nothing reached the server");
+}
+
+/// Peak resident set a run may reach (KiB); an unbounded read of `/dev/zero` reaches
+/// about half the address space before an allocation fails.
+const PEAK_KIB: i64 = 200 << 10;
+
+/// The secrets a GitLab job's environment holds.
+const JOB_TOKEN: &str = "glcbt-64_job-token-s3cr3t";
+const REGISTRY_PASSWORD: &str = "registry-passw0rd-s3cr3t";
+
+/// Commits a symbolic link `path -> target` (the `git` binary, as a user would).
+fn commit_link(dir: &Path, path: &str, target: &Path) {
+    let at = dir.join(path);
+    if let Some(parent) = at.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    let _ = std::fs::remove_file(&at);
+    std::os::unix::fs::symlink(target, &at).expect("symlink");
+    git(dir, &["add", "--", path]);
+    git(dir, &["commit", "-q", "-m", &format!("{path} as a link")]);
+}
+
+/// Pushes a commit to the upstream's `feature` that makes `.dockguard.toml` a link to
+/// `target`; returns the new tip.
+fn push_config_link(s: &Scenario, name: &str, target: &Path) -> Oid {
+    let work = s.repo.scratch(&format!("pusher-{name}"));
+    git(
+        s.repo.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "feature",
+            &s.url(),
+            work.to_str().expect("utf8"),
+        ],
+    );
+    commit_link(&work, ".dockguard.toml", target);
+    git(&work, &["push", "-q", "origin", "feature"]);
+    Oid::from_str(&git(&work, &["rev-parse", "HEAD"])).expect("oid")
+}
+
+/// A GitLab job's environment, with the job's secrets in it.
+fn job_env(tip: Oid) -> Vec<(String, String)> {
+    let mut env = gitlab_env(tip);
+    env.push(("CI_JOB_TOKEN".into(), JOB_TOKEN.into()));
+    env.push(("CI_REGISTRY_PASSWORD".into(), REGISTRY_PASSWORD.into()));
+    env
+}
+
+fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// A file outside every checkout, holding a secret-looking line.
+fn outside_secret(r: &TestRepo) -> (PathBuf, &'static str) {
+    const SECRET: &str = "AWS_SECRET_ACCESS_KEY=outside-the-checkout-s3cr3t";
+    let path = r.scratch("secret.env");
+    std::fs::write(&path, format!("{SECRET}\n")).expect("secret");
+    (path, SECRET)
+}
+
+fn assert_refused_link(run: &Run, secrets: &[&str]) {
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("dockguard: error: ")
+            && first.ends_with(".dockguard.toml is a symbolic link"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: dockguard reads .dockguard.toml only as a regular file"),
+        "{}",
+        run.stderr
+    );
+    for secret in secrets {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{secret} leaked:\n{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn ci_never_prints_what_a_committed_config_link_points_at() {
+    let s = scenario(3, true);
+    let (secret_file, secret) = outside_secret(&s.repo);
+    for (name, target) in [
+        ("environ", Path::new("/proc/self/environ")),
+        ("outside", secret_file.as_path()),
+    ] {
+        let tip = push_config_link(&s, name, target);
+        let dir = s.checkout(&format!("ci-{name}"), Some(1));
+        assert!(std::fs::symlink_metadata(dir.join(".dockguard.toml"))
+            .expect("checked out")
+            .file_type()
+            .is_symlink());
+        let env = job_env(tip);
+        let (run, _) = bounded_dockguard(&dir, &["ci", "--format", "json"], &pairs(&env));
+        assert_refused_link(&run, &[JOB_TOKEN, REGISTRY_PASSWORD, secret]);
+    }
+}
+
+#[test]
+fn check_never_reads_a_config_link_and_its_hint_works() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    let (secret_file, secret) = outside_secret(&r);
+    commit_link(r.path(), ".dockguard.toml", &secret_file);
+    let env = [("CI_JOB_TOKEN", JOB_TOKEN)];
+    let (run, _) = bounded_dockguard(r.path(), &["check"], &env);
+    assert_refused_link(&run, &[secret]);
+    // The hint's command, pasted, and the change committed: check answers again.
+    let hint = run
+        .stderr
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("hint: "))
+        .expect("hint");
+    let command = hint
+        .split("or delete it: ")
+        .nth(1)
+        .and_then(|rest| rest.split(" (and commit").next())
+        .expect("a command in the hint");
+    crate::server::sh(r.path(), command).ok();
+    git(r.path(), &["commit", "-q", "-a", "-m", "no link"]);
+    let (run, _) = bounded_dockguard(r.path(), &["check"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!r.path().join(".dockguard.toml").exists());
+    assert_eq!(
+        std::fs::read_to_string(&secret_file).expect("secret"),
+        format!("{secret}\n"),
+        "the link's target is untouched"
+    );
+}
+
+#[test]
+fn a_config_link_to_dev_zero_is_a_quick_clear_error() {
+    let s = scenario(3, true);
+    let tip = push_config_link(&s, "zero", Path::new("/dev/zero"));
+    let dir = s.checkout("ci-zero", Some(1));
+    let env = job_env(tip);
+    let (run, peak) = bounded_dockguard(&dir, &["ci", "--format", "json"], &pairs(&env));
+    assert_refused_link(&run, &[JOB_TOKEN]);
+    assert!(peak < PEAK_KIB, "read without bound: peak RSS {peak} KiB");
+
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    commit_link(r.path(), ".dockguard.toml", Path::new("/dev/zero"));
+    let (run, peak) = bounded_dockguard(r.path(), &["check"], &[]);
+    assert_refused_link(&run, &[]);
+    assert!(peak < PEAK_KIB, "read without bound: peak RSS {peak} KiB");
+}
+
+#[test]
+fn a_config_that_is_a_fifo_or_too_large_is_refused_without_waiting() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    r.commit("docker", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let config = r.path().join(".dockguard.toml");
+    mkfifo(&config);
+    let (run, _) = bounded_dockguard(r.path(), &["check"], &[]);
+    crate::fixture::assert_error(
+        &run,
+        ".dockguard.toml is a FIFO, not a regular file",
+        "replace it with a regular file holding the configuration",
+    );
+    std::fs::remove_file(&config).expect("rm");
+    std::fs::write(&config, format!("# {}\n", "x".repeat(1 << 20))).expect("big");
+    let (run, peak) = bounded_dockguard(r.path(), &["check"], &[]);
+    crate::fixture::assert_error(&run, "more than the 1048576 dockguard reads", "a few lines");
+    assert!(peak < PEAK_KIB, "peak RSS {peak} KiB");
 }
