@@ -68,8 +68,13 @@ fn classify(hook: &Path) -> Result<Existing> {
             hint: "move it away, then run dockguard install again".into(),
         });
     }
-    let bytes =
-        std::fs::read(hook).map_err(|e| Error::io(format!("cannot read {}", hook.display()), e))?;
+    // A hook in a committed `core.hooksPath` comes from whoever pushed: read at most a
+    // cap, never through a link (a larger file is not dockguard's shim).
+    let bytes = crate::fsx::read_regular(hook, crate::limits::MAX_HOOK_FILE_BYTES)
+        .map_err(|e| Error::io(format!("cannot read {}", hook.display()), e))?;
+    let Some(bytes) = bytes else {
+        return Ok(Existing::Foreign { symlink: false });
+    };
     let text = String::from_utf8_lossy(&bytes);
     if text.lines().any(|l| l.starts_with(MARKER)) {
         Ok(Existing::Ours(text.into_owned()))

@@ -28,6 +28,9 @@ use crate::server::Setup;
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// Address space for a run (KiB): unbounded reads fail instead of swapping the machine.
 const ADDRESS_SPACE_KIB: u64 = 2 << 20;
+/// Peak resident set a run may reach (KiB); an unbounded read of `/dev/zero` reaches
+/// about half the address space before an allocation fails.
+const PEAK_KIB: i64 = 200 << 10;
 
 /// Runs `program args` hermetically in `dir` under `ulimit -v`, in its own process group;
 /// after [`TIMEOUT`] the whole group is killed and the test fails ("hung"). Returns the
@@ -167,10 +170,6 @@ fn a_fifo_at_a_memo_path_never_hangs_the_pre_push_hook() {
     );
     assert!(s.pushes().is_empty(), "nothing reached the server");
 }
-
-/// Peak resident set a run may reach (KiB); an unbounded read of `/dev/zero` reaches
-/// about half the address space before an allocation fails.
-const PEAK_KIB: i64 = 200 << 10;
 
 /// The secrets a GitLab job's environment holds.
 const JOB_TOKEN: &str = "glcbt-64_job-token-s3cr3t";
@@ -341,4 +340,57 @@ fn a_config_that_is_a_fifo_or_too_large_is_refused_without_waiting() {
     let (run, peak) = bounded_dockguard(r.path(), &["check"], &[]);
     crate::fixture::assert_error(&run, "more than the 1048576 dockguard reads", "a few lines");
     assert!(peak < PEAK_KIB, "peak RSS {peak} KiB");
+}
+
+/// A repository whose work tree holds the hook manager file `path` as a link to `target`
+/// (committed, as a cloned branch would have it).
+fn with_manager_link(path: &str, target: &Path, extra: &[(&str, &str)]) -> TestRepo {
+    let (r, _) = with_master();
+    r.commit("manager", extra);
+    commit_link(r.path(), path, target);
+    r
+}
+
+#[test]
+fn hook_manager_files_are_not_read_through_links() {
+    // lefthook: `.lefthook.yml` makes it the manager; `lefthook.yml` is read for dockguard.
+    let r = with_manager_link(
+        "lefthook.yml",
+        Path::new("/dev/zero"),
+        &[(".lefthook.yml", "# hooks\n")],
+    );
+    for command in ["install", "status"] {
+        let (run, peak) = bounded_dockguard(r.path(), &[command], &[]);
+        assert_eq!(run.code, 0, "{command}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("lefthook"), "{command}: {}", run.stdout);
+        assert!(
+            peak < PEAK_KIB,
+            "{command} read lefthook.yml -> /dev/zero without bound: peak RSS {peak} KiB"
+        );
+    }
+
+    // A link out of the checkout to a file that runs dockguard is not "already wired".
+    let outside = r.scratch("outside-lefthook.yml");
+    std::fs::write(&outside, crate::lefthook::LEFTHOOK_YML).expect("outside");
+    let r = with_manager_link("lefthook.yml", &outside, &[(".lefthook.yml", "# hooks\n")]);
+    let (run, _) = bounded_dockguard(r.path(), &["install"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("managed by lefthook")
+            && !run.stdout.contains("already runs dockguard"),
+        "{}",
+        run.stdout
+    );
+
+    // husky: core.hooksPath (set by `husky`), and `.husky/pre-push` a link to /dev/zero.
+    let (r, _) = with_master();
+    commit_link(r.path(), ".husky/pre-push", Path::new("/dev/zero"));
+    git(r.path(), &["config", "core.hooksPath", ".husky/_"]);
+    let (run, peak) = bounded_dockguard(r.path(), &["install"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("husky"), "{}", run.stdout);
+    assert!(
+        peak < PEAK_KIB,
+        "read .husky/pre-push -> /dev/zero without bound: peak RSS {peak} KiB"
+    );
 }
