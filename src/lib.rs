@@ -26,6 +26,7 @@ pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod engine;
 pub(crate) mod error;
+pub(crate) mod fsx;
 pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
@@ -35,7 +36,6 @@ pub(crate) mod plan;
 pub(crate) mod push;
 
 pub(crate) mod render;
-pub(crate) mod safe_fs;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
 /// parsers of untrusted input, object access and merge-bases, and the names install

@@ -22,6 +22,7 @@ mod install;
 mod job_image;
 mod lefthook;
 mod lexer;
+mod links;
 mod memo;
 mod names;
 mod objects;
