@@ -46,3 +46,4 @@ mod tag;
 mod testservers;
 mod trees;
 mod trust;
+mod urls;
