@@ -156,8 +156,8 @@ fn on_origins_server(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) ->
         Ok(arg) => Some(arg),
         Err(why) => {
             log(&format!(
-                "dockguard: warning: ignoring the target project URL {} from the CI's environment: it is \
-                 not on the same server as origin: {} (pass --upstream-url to fetch from elsewhere)",
+                "dockguard: warning: ignoring the target project URL {} from the CI's environment: {} \
+                 (only a URL on origin's server is used; pass --upstream-url to fetch from elsewhere)",
                 one_line(&remote::redact_url(url)),
                 one_line(&why)
             ));

@@ -171,8 +171,10 @@ fn a_target_project_url_on_another_server_is_never_contacted() {
             r.stderr
         );
         assert!(
-            r.stderr.contains("ignoring the target project URL"),
-            "{attack}: {}",
+            r.stderr.contains("ignoring the target project URL")
+                && (r.stderr.contains("origin on https://127.0.0.1:443")
+                    || r.stderr.contains("it has a query or a fragment")),
+            "{attack}: says why: {}",
             r.stderr
         );
         assert_eq!(v["decision"], "rebuild", "{attack}: {}", r.stderr);
