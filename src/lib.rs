@@ -41,6 +41,7 @@ pub(crate) mod render;
 /// parsers of untrusted input, object access and merge-bases, and the names install
 /// writes. Not a stable API; everything else in the crate is private.
 pub mod parts {
+    pub use crate::ci::remote::{locate, same_server, Located, Server};
     pub use crate::config::keys::markdown_table as config_table;
     pub use crate::config::keys::Trust;
     pub use crate::config::{

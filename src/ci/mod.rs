@@ -11,6 +11,7 @@ pub mod emit;
 pub mod fetch;
 pub mod plan;
 pub mod provider;
+pub mod remote;
 pub mod upstream;
 pub mod verify;
 

@@ -47,3 +47,4 @@ mod tag;
 mod testservers;
 mod trees;
 mod trust;
+mod urls;
