@@ -484,7 +484,7 @@ impl Catalog {
         // The walk also collects declaration files (compose, bake, CI): memos made before
         // it did are not reused.
         let mut parts = self.matcher.fingerprint();
-        parts.push("declarations v1".into());
+        parts.push("declarations v2".into());
         let fingerprint = walkcache::fingerprint(&parts);
         let (loaded, ages) = walkcache::load(&file, &fingerprint);
         self.walks.borrow_mut().extend(loaded);

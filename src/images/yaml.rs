@@ -163,7 +163,7 @@ fn merge_keys(entries: Vec<(Y, Y)>) -> Vec<(Y, Y)> {
     let (merges, mut out): (Vec<_>, Vec<_>) = entries
         .into_iter()
         .partition(|(k, _)| k.str() == Some("<<"));
-    let mut add = |from: Y, out: &mut Vec<(Y, Y)>| {
+    let add = |from: Y, out: &mut Vec<(Y, Y)>| {
         if let Y::Map(m) = from {
             for (k, v) in m {
                 if !out.iter().any(|(o, _)| same_key(o, &k)) {

@@ -7,6 +7,7 @@ mod check;
 mod ci;
 mod cli;
 mod component;
+mod compose_oracle;
 mod contexts;
 mod declared;
 mod differential;

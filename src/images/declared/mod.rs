@@ -196,14 +196,8 @@ pub fn kind(path: &[u8]) -> Option<Kind> {
             return Some(Kind::GitHub);
         }
     }
-    let stem = file
-        .strip_suffix(".yml")
-        .or_else(|| file.strip_suffix(".yaml"));
-    if let Some(stem) = stem {
-        let base = stem.split('.').next().unwrap_or(stem);
-        if base == "compose" || base == "docker-compose" {
-            return Some(Kind::Compose);
-        }
+    if compose::is_compose_file(file) {
+        return Some(Kind::Compose);
     }
     match file {
         "docker-bake.hcl" | "docker-bake.override.hcl" => Some(Kind::BakeHcl),
@@ -331,6 +325,8 @@ mod tests {
             ("docker-compose.yml", Some(Kind::Compose)),
             ("svc/compose.yaml", Some(Kind::Compose)),
             ("docker-compose.override.yml", Some(Kind::Compose)),
+            ("deploy/web.compose.yaml", Some(Kind::Compose)),
+            ("docker-compose.prod.yml", Some(Kind::Compose)),
             ("docker-bake.hcl", Some(Kind::BakeHcl)),
             (".gitlab-ci.yml", Some(Kind::GitLab)),
             (".gitlab-ci.d/containers.yml", Some(Kind::GitLab)),
