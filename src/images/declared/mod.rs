@@ -15,7 +15,7 @@
 //! read is recorded in [`Declared::reads`] so that a memo of the result is reused only for
 //! a tree where every one of those files is the same.
 
-pub(crate) mod bake;
+mod bake;
 mod compose;
 mod github;
 mod gitlab;
@@ -219,8 +219,7 @@ pub fn resolve(path: &[u8], text: &str, files: &dyn Files) -> Declared {
         Kind::Compose => compose::resolve(&shown, &dir, text, files, &mut out),
         Kind::GitLab => gitlab::resolve(&shown, text, files, &mut out),
         Kind::GitHub => github::resolve(&shown, text, files, &mut out),
-        Kind::BakeHcl => bake::parse_hcl(text).map(|t| bake::declare(&shown, &dir, t, &mut out)),
-        Kind::BakeJson => bake::parse_json(text).map(|t| bake::declare(&shown, &dir, t, &mut out)),
+        Kind::BakeHcl | Kind::BakeJson => bake::resolve(&shown, &dir, text, files, &mut out),
     };
     if let Err(e) = result {
         out.warnings.push(format!(
