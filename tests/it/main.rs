@@ -37,6 +37,7 @@ mod realdocker;
 mod registry;
 mod release;
 mod requests;
+mod resolved;
 mod scenarios;
 mod schema;
 mod security;
