@@ -17,12 +17,14 @@
 //! environment may override defaults too, but a file that no CI step invokes is judged
 //! with them. A build whose context or dockerfile is not known is also [`Opaque`].
 
+mod eval;
 mod hcl;
 
 use std::collections::HashMap;
 
 use super::super::dockerfile::ANY;
 use super::{under, Builder, Declaration, Declared, Dockerfile, Files, Opaque, Origin, Target};
+use eval::{Resolved, Run};
 use hcl::{Body, V};
 
 /// Bake's default files, in the order it reads and merges them.
@@ -99,6 +101,74 @@ pub(super) struct Invocation {
     pub env: HashMap<String, String>,
     /// `--set` overrides.
     pub sets: Vec<String>,
+}
+
+/// `docker buildx bake` options that take a value.
+const VALUE_FLAGS: &[&str] = &[
+    "-f",
+    "--file",
+    "--set",
+    "--var",
+    "--builder",
+    "--progress",
+    "--metadata-file",
+    "--provenance",
+    "--sbom",
+    "--allow",
+    "--call",
+    "--list",
+];
+
+/// A `docker buildx bake` (or `docker bake`) command line run in `cwd`: its arguments
+/// after `bake` (`Err`: an option not known here, a remote definition).
+pub(super) fn command(args: &[String], cwd: &str) -> Result<Invocation, String> {
+    let mut run = Invocation {
+        cwd: cwd.to_owned(),
+        ..Invocation::default()
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if !a.starts_with('-') {
+            if remote(a) {
+                return Err(format!("it bakes a remote definition ({a})"));
+            }
+            run.targets.push(a.clone());
+            continue;
+        }
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (a.as_str(), None),
+        };
+        if !VALUE_FLAGS.contains(&flag) {
+            if flag.starts_with("--") || flag == "-" {
+                continue; // `--load`, `--push`, `--print`, `--no-cache`, `--pull`, …
+            }
+            return Err(format!("its bake option `{a}` is not known here"));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                args.get(i - 1).cloned().unwrap_or_default()
+            }
+        };
+        match flag {
+            "-f" | "--file" => match under(cwd, &value) {
+                Some(p) => run.names.push(p),
+                None => return Err(format!("it bakes {value}, outside the repository")),
+            },
+            "--set" => run.sets.push(value),
+            "--var" => {
+                if let Some((k, v)) = value.split_once('=') {
+                    run.env.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(run)
 }
 
 /// The builds of a bake run `run` from CI, which the step `by` makes.
@@ -234,247 +304,7 @@ impl Def {
     }
 }
 
-/// A value, evaluated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Val {
-    /// Text ([`ANY`] where unknown).
-    Str(String),
-    Null,
-    List(Vec<Val>),
-    Obj(Vec<(String, Val)>),
-    Unknown,
-}
-
-impl Val {
-    fn text(&self) -> Option<String> {
-        match self {
-            Val::Str(s) => Some(s.clone()),
-            Val::Unknown => Some(ANY.to_string()),
-            _ => None,
-        }
-    }
-}
-
-/// One resolved target.
-#[derive(Debug, Clone, Default)]
-struct Resolved {
-    file: String,
-    line: usize,
-    context: Option<String>,
-    dockerfile: Option<String>,
-    inline: Option<String>,
-    target: Option<String>,
-    args: Vec<(String, Option<String>)>,
-    contexts: Vec<(String, String)>,
-    matrix: bool,
-}
-
-struct Run<'a> {
-    def: &'a Def,
-    cwd: &'a str,
-    env: &'a HashMap<String, String>,
-    sets: &'a [String],
-    by: Option<&'a Origin>,
-}
-
 impl Run<'_> {
-    /// A variable's value (`None`: unknown).
-    fn var(&self, name: &str, depth: usize) -> Option<String> {
-        if let Some(v) = self.env.get(name) {
-            return Some(v.clone());
-        }
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        let from_block = self.def.vars.iter().rev().find(|(n, _)| n == name);
-        let v = match from_block {
-            Some((_, Some(default))) => default,
-            Some((_, None)) => return None,
-            None => &self.def.globals.iter().rev().find(|(n, _)| n == name)?.1,
-        };
-        match self.eval(v, depth + 1) {
-            Val::Str(s) if !s.contains(ANY) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// A string template: `${NAME}` the variable, `$${` a literal; anything else inside
-    /// `${…}` or a `%{…}` directive is unknown.
-    fn template(&self, s: &str, depth: usize) -> String {
-        let mut out = String::new();
-        let mut rest = s;
-        loop {
-            let next = [rest.find("${"), rest.find("%{")]
-                .into_iter()
-                .flatten()
-                .min();
-            let Some(i) = next else { break };
-            let escaped = i > 0 && rest.as_bytes()[i - 1] == rest.as_bytes()[i];
-            if escaped {
-                out.push_str(&rest[..i]);
-                out.push_str(&rest[i + 1..i + 3]);
-                rest = &rest[i + 3..];
-                continue;
-            }
-            out.push_str(&rest[..i]);
-            let directive = rest.as_bytes()[i] == b'%';
-            let after = &rest[i + 2..];
-            let end = after.find('}').unwrap_or(after.len());
-            let expr = after[..end]
-                .trim()
-                .trim_start_matches('~')
-                .trim_end_matches('~')
-                .trim();
-            let ident = !expr.is_empty()
-                && expr
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-            match (directive, ident) {
-                (false, true) => match self.var(expr, depth) {
-                    Some(v) => out.push_str(&v),
-                    None => out.push(ANY),
-                },
-                _ => out.push(ANY),
-            }
-            rest = after.get(end + 1..).unwrap_or_default();
-        }
-        out.push_str(rest);
-        out
-    }
-
-    fn eval(&self, v: &V, depth: usize) -> Val {
-        if depth > MAX_DEPTH {
-            return Val::Unknown;
-        }
-        match v {
-            V::Str(s) => Val::Str(self.template(s, depth)),
-            V::Lit(s) => Val::Str(s.clone()),
-            V::Null => Val::Null,
-            V::Ref(name) => self.var(name, depth + 1).map_or(Val::Unknown, Val::Str),
-            V::List(items) => Val::List(items.iter().map(|i| self.eval(i, depth + 1)).collect()),
-            V::Obj(items) => Val::Obj(
-                items
-                    .iter()
-                    .map(|(k, v)| (k.clone(), self.eval(v, depth + 1)))
-                    .collect(),
-            ),
-            V::Unknown => Val::Unknown,
-        }
-    }
-
-    fn names(&self, v: &V) -> Vec<String> {
-        match self.eval(v, 0) {
-            Val::List(items) => items.iter().filter_map(Val::text).collect(),
-            Val::Str(s) => vec![s],
-            _ => Vec::new(),
-        }
-    }
-
-    /// The targets `names` stand for (groups expanded); `default` with neither a group
-    /// nor a target of that name builds nothing.
-    fn expand(&self, names: &[String], depth: usize, into: &mut Vec<String>) {
-        for n in names {
-            if let Some((_, members)) = self.def.groups.iter().rev().find(|(g, _)| g == n) {
-                if depth < MAX_DEPTH {
-                    let members: Vec<String> = members.iter().flat_map(|m| self.names(m)).collect();
-                    self.expand(&members, depth + 1, into);
-                }
-            } else if (n != "default" || self.def.targets.iter().any(|t| t.name == "default"))
-                && !into.contains(n)
-            {
-                into.push(n.clone());
-            }
-        }
-    }
-
-    /// A target with what it inherits (`None`: no such target).
-    fn target(&self, name: &str, chain: &mut Vec<String>) -> Option<Resolved> {
-        let defs: Vec<&TargetDef> = self.def.targets.iter().filter(|t| t.name == name).collect();
-        let first = defs.first()?;
-        let mut r = Resolved {
-            file: first.file.clone(),
-            line: first.line,
-            ..Resolved::default()
-        };
-        let attrs: Vec<&(String, V)> = defs.iter().flat_map(|d| d.attrs.iter()).collect();
-        let inherits = attrs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "inherits")
-            .map(|(_, v)| self.names(v))
-            .unwrap_or_default();
-        if chain.len() < MAX_DEPTH && !chain.iter().any(|c| c == name) {
-            chain.push(name.to_owned());
-            for parent in inherits {
-                if let Some(p) = self.target(&parent, chain) {
-                    merge(&mut r, p);
-                }
-            }
-            chain.pop();
-        }
-        for (k, v) in attrs {
-            self.apply(&mut r, k, &self.eval(v, 0));
-        }
-        Some(r)
-    }
-
-    /// Sets one attribute of a target.
-    fn apply(&self, r: &mut Resolved, key: &str, v: &Val) {
-        let pairs = |v: &Val| -> Vec<(String, Option<String>)> {
-            match v {
-                Val::Obj(items) => items
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.text().filter(|t| !t.contains(ANY))))
-                    .collect(),
-                _ => Vec::new(),
-            }
-        };
-        match key {
-            "context" => r.context = v.text(),
-            "dockerfile" => r.dockerfile = v.text(),
-            "dockerfile-inline" => r.inline = v.text(),
-            "target" => r.target = v.text(),
-            "args" => merge_pairs(&mut r.args, pairs(v)),
-            "contexts" => {
-                let c: Vec<(String, String)> = match v {
-                    Val::Obj(items) => items
-                        .iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.text()?)))
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                merge_pairs(&mut r.contexts, c);
-            }
-            "matrix" => r.matrix = true,
-            _ => {}
-        }
-    }
-
-    /// `--set` overrides for `name`.
-    fn overrides(&self, name: &str, r: &mut Resolved) {
-        for s in self.sets {
-            let Some((key, value)) = s.split_once('=') else {
-                continue;
-            };
-            let key = key.trim_end_matches('+');
-            let mut parts = key.splitn(3, '.');
-            let (Some(pattern), Some(attr)) = (parts.next(), parts.next()) else {
-                continue;
-            };
-            if !glob_match(pattern, name) {
-                continue;
-            }
-            let value = Val::Str(value.to_owned());
-            match (attr, parts.next()) {
-                ("args" | "contexts", Some(k)) => {
-                    self.apply(r, attr, &Val::Obj(vec![(k.to_owned(), value)]))
-                }
-                (a, None) => self.apply(r, a, &value),
-                _ => {}
-            }
-        }
-    }
-
     /// The declarations of building `targets` (none: `default`).
     fn declare(&self, targets: &[String], out: &mut Declared) {
         let asked = if targets.is_empty() {
