@@ -184,3 +184,22 @@ fn unknown_expressions_are_opaque() {
         ]
     );
 }
+
+#[test]
+fn bake_and_compose_command_lines() {
+    let t = MapFiles::new(&[
+        (
+            ".github/workflows/ci.yml",
+            "on: push\njobs:\n  b:\n    env:\n      TAG: ci\n    steps:\n      - run: |\n          cd deploy\n          docker buildx bake -f docker-bake.hcl --set '*.args.X=1' --push app\n      - run: docker compose build\n      - run: docker compose -f other.yml build web\n      - run: docker buildx bake --weird x\n",
+        ),
+        (
+            "deploy/docker-bake.hcl",
+            "variable \"TAG\" {}\ntarget \"app\" {\n  context = \".\"\n  dockerfile = \"${TAG}.Dockerfile\"\n}\n",
+        ),
+    ]);
+    let d = t.resolve(".github/workflows/ci.yml");
+    assert_eq!(built(&d), [pair("deploy/ci.Dockerfile", "deploy")]);
+    assert_eq!(d.decls[0].args, vec![("X".into(), Some("1".into()))]);
+    let lines: Vec<usize> = d.opaque.iter().map(|o| o.origin.line).collect();
+    assert_eq!(lines, vec![11, 12], "{:?}", d.opaque);
+}
