@@ -74,7 +74,7 @@ impl Run<'_> {
 
     /// A string template: `${NAME}` the variable, `$${` a literal; anything else inside
     /// `${…}` or a `%{…}` directive is unknown.
-    fn template(&self, s: &str, depth: usize) -> String {
+    pub(super) fn template(&self, s: &str, depth: usize) -> String {
         let mut out = String::new();
         let mut rest = s;
         loop {
@@ -85,9 +85,10 @@ impl Run<'_> {
             let Some(i) = next else { break };
             let escaped = i > 0 && rest.as_bytes()[i - 1] == rest.as_bytes()[i];
             if escaped {
+                // `$${` and `%%{` are a literal `${` and `%{`.
                 out.push_str(&rest[..i]);
-                out.push_str(&rest[i + 1..i + 3]);
-                rest = &rest[i + 3..];
+                out.push('{');
+                rest = &rest[i + 2..];
                 continue;
             }
             out.push_str(&rest[..i]);

@@ -170,3 +170,25 @@ fn bad_files_are_errors_not_panics() {
     )]);
     assert_eq!(targets(&t.resolve("docker-bake.hcl")), ["target `a`"]);
 }
+
+/// Every prefix of the files above (cut anywhere) resolves without a panic.
+#[test]
+fn truncated_files_never_panic() {
+    let json =
+        r#"{"variable": {"D": {"default": "a$${x}"}}, "target": {"default": {"context": "${D}"}}}"#;
+    for (name, text) in [("docker-bake.hcl", HCL), ("docker-bake.json", json)] {
+        for cut in (0..=text.len()).filter(|c| text.is_char_boundary(*c)) {
+            let t = MapFiles::new(&[(name, &text[..cut])]);
+            let _ = t.resolve(name);
+        }
+    }
+    let run = Run {
+        def: &Def::default(),
+        cwd: "",
+        env: &HashMap::new(),
+        sets: &[],
+        by: None,
+    };
+    assert_eq!(run.template("a$${X}b%%{y}", 0), "a${X}b%{y}");
+    assert_eq!(run.template("x$${", 0), "x${");
+}

@@ -258,3 +258,22 @@ fn loops_and_remote_includes_are_opaque() {
     ]);
     assert_eq!(services(&t.resolve("compose.yaml")), ["service `a`"]);
 }
+
+/// Every prefix of a project's files (cut anywhere) resolves without a panic.
+#[test]
+fn truncated_files_never_panic() {
+    let compose = "x: &b\n  build:\n    context: ${A:-${B-x}}\n    dockerfile_inline: |\n      FROM a\nservices:\n  a:\n    <<: *b\n    extends: {file: o.yml, service: s}\n    profiles: [p]\n  b:\n    build:\n      args: [A=$$1, B]\n      additional_contexts: [x=service:a]\ninclude:\n  - path: [i.yml]\n";
+    let env = "A='q'\nexport B=\"x\\n${A}\"\nC=1 # c\n";
+    for cut in (0..=compose.len()).filter(|c| compose.is_char_boundary(*c)) {
+        let t = MapFiles::new(&[
+            ("compose.yaml", &compose[..cut]),
+            (".env", env),
+            ("o.yml", compose),
+        ]);
+        let _ = t.resolve("compose.yaml");
+    }
+    for cut in (0..=env.len()).filter(|c| env.is_char_boundary(*c)) {
+        let t = MapFiles::new(&[("compose.yaml", compose), (".env", &env[..cut])]);
+        let _ = t.resolve("compose.yaml");
+    }
+}

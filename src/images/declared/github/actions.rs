@@ -170,6 +170,8 @@ impl Walker<'_> {
         // Without `context`, the action builds the repository at the commit (its root);
         // `{{defaultContext}}:dir` is a directory of it.
         let context = match get("context") {
+            // A remote context (a git or HTTP URL): nothing of this repository is built.
+            Some(c) if c.contains("://") || c.starts_with("git@") => return,
             None => Some(String::new()),
             Some(c) => {
                 let c = c

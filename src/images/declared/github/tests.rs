@@ -203,3 +203,16 @@ fn bake_and_compose_command_lines() {
     let lines: Vec<usize> = d.opaque.iter().map(|o| o.origin.line).collect();
     assert_eq!(lines, vec![11, 12], "{:?}", d.opaque);
 }
+
+/// Every prefix of a workflow (cut anywhere) resolves without a panic.
+#[test]
+fn truncated_workflows_never_panic() {
+    let wf = "on: push\njobs:\n  b:\n    strategy:\n      matrix:\n        n: [a, b]\n        include: [{n: c, d: x}]\n    steps:\n      - uses: docker/build-push-action@v6\n        with:\n          context: ${{ format('{0}/x', matrix.n) || 'y' }}\n          build-args: |\n            A=${{ env.X }}\n      - uses: ./.github/actions/a\n      - run: cd ${{ matrix.d }} && docker buildx bake -f x.hcl t && docker build .\n  c:\n    uses: ./.github/workflows/ci.yml\n";
+    for cut in (0..=wf.len()).filter(|c| wf.is_char_boundary(*c)) {
+        let t = MapFiles::new(&[
+            (".github/workflows/ci.yml", &wf[..cut]),
+            ("x.hcl", "target \"t\" {}"),
+        ]);
+        let _ = t.resolve(".github/workflows/ci.yml");
+    }
+}
