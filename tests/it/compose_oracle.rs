@@ -264,6 +264,7 @@ fn compare(dir: &Path, case: &Case, config: &Yaml, got: &Declared) -> Vec<String
     };
     let services = config["services"].as_hash().expect("services");
     let mut want_built = Vec::new();
+    let mut outside = Vec::new();
     for (name, svc) in services {
         let name = name.as_str().expect("name");
         let build = &svc["build"];
@@ -280,7 +281,9 @@ fn compare(dir: &Path, case: &Case, config: &Yaml, got: &Declared) -> Vec<String
             if !opaque {
                 problems.push(format!("{name}: its dockerfile is outside, yet not opaque"));
             }
+            // Declared (with what is not known) or not: either way it is opaque.
             want_built.pop();
+            outside.push(name.to_owned());
             continue;
         };
         let Some(d) = got.decls.iter().find(|d| d.origin.what == what) else {
@@ -345,6 +348,7 @@ fn compare(dir: &Path, case: &Case, config: &Yaml, got: &Declared) -> Vec<String
                 .to_owned()
         })
         .collect();
+    got_built.retain(|n| !outside.contains(n));
     got_built.sort();
     want_built.sort();
     if got_built != want_built {
