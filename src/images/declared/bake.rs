@@ -53,7 +53,8 @@ fn read(files: &dyn Files, path: &str) -> Result<Option<String>, String> {
 }
 
 /// Resolves an entry bake file: what a plain `docker buildx bake` in its directory builds.
-/// The first of the directory's default files stands for all of them.
+/// The first of the directory's default files stands for all of them; a file of another
+/// name stands alone (`docker buildx bake -f FILE` run in its directory).
 pub(super) fn resolve(
     shown: &str,
     dir: &str,
@@ -62,7 +63,12 @@ pub(super) fn resolve(
     out: &mut Declared,
 ) -> Result<(), String> {
     let mut loaded = Vec::new();
-    for f in DEFAULT_FILES {
+    let name = shown.rsplit('/').next().unwrap_or(shown);
+    let alone = !DEFAULT_FILES.contains(&name);
+    if alone {
+        loaded.push((shown.to_owned(), text.to_owned()));
+    }
+    for f in DEFAULT_FILES.iter().filter(|_| !alone) {
         let path = join(dir, f);
         if path == shown {
             loaded.push((path, text.to_owned()));

@@ -107,6 +107,14 @@ fn override_files_json_and_invocations() {
     assert_eq!(api.target, Target::Named("prod".into()));
     assert_eq!(api.args[1], ("B".into(), Some("b".into())));
     assert!(t.resolve("docker-bake.override.hcl").decls.is_empty());
+    // A file of another name (a CI job's `-f`) stands alone.
+    let other = MapFiles::new(&[("ci/x.hcl", HCL)]);
+    let mut out = Declared::default();
+    resolve("ci/x.hcl", "ci", HCL, &other, &mut out).expect("resolves");
+    assert_eq!(
+        targets(&out),
+        ["target `api`", "target `tools`", "target `web`"]
+    );
     // A JSON file with a target named `default`.
     let j = MapFiles::new(&[("docker-bake.json", t.0["ci/bake.json"].as_str())]);
     let d = j.resolve("docker-bake.json");
