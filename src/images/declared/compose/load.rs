@@ -98,7 +98,7 @@ impl Project<'_> {
         }
         let mut own = Services::new();
         for (name, _) in raw.services() {
-            let s = self.extended(raw, name, env, &mut Vec::new(), depth)?;
+            let s = self.extended(raw, &services, name, env, &mut Vec::new(), depth)?;
             own.push((name.to_owned(), s));
         }
         // The including file's definitions win over the included ones.
@@ -216,16 +216,19 @@ impl Project<'_> {
     }
 
     /// A service of `raw` with its `extends:` chain applied.
+    /// `included`: the services its `include:` brought (which `extends` may name too).
     fn extended(
         &mut self,
         raw: &RawFile,
+        included: &Services,
         name: &str,
         env: &Env,
         chain: &mut Vec<(String, String)>,
         depth: usize,
     ) -> Result<Service, String> {
         let Some((_, y)) = raw.services().into_iter().find(|(n, _)| *n == name) else {
-            return Ok(Service::default());
+            let from_include = included.iter().find(|(n, _)| n == name);
+            return Ok(from_include.map(|(_, s)| s.clone()).unwrap_or_default());
         };
         let own = service(&raw.path, &raw.base, y);
         let Some(ext) = y.get("extends") else {
@@ -251,12 +254,14 @@ impl Project<'_> {
         }
         chain.push(key);
         let parent = match file {
-            None => self.extended(raw, &of, env, chain, depth)?,
+            None => self.extended(raw, included, &of, env, chain, depth)?,
             Some(f) => match locate(&raw.base, &f) {
                 Loc::Repo(path) if !path.contains(ANY) => {
                     let dir = String::from_utf8_lossy(parent(path.as_bytes())).into_owned();
                     match self.raw(&path, &dir, None, env) {
-                        Ok(other) => self.extended(&other, &of, env, chain, depth)?,
+                        Ok(other) => {
+                            self.extended(&other, &Services::new(), &of, env, chain, depth)?
+                        }
                         Err(e) => {
                             self.opaque(&raw.path, line, format!("service `{name}`"), e);
                             Service::default()

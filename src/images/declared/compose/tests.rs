@@ -193,6 +193,18 @@ fn include_inline_and_named_contexts() {
         Dockerfile::Inline("FROM alpine\nCOPY x /\n".into())
     );
     assert_eq!(inline.context.as_deref(), Some(""));
+    // `extends` may name a service an include brought.
+    let t2 = MapFiles::new(&[
+        (
+            "compose.yaml",
+            "include: [db/compose.yaml]\nservices:\n  db2:\n    extends: db\n    build:\n      target: x\n",
+        ),
+        ("db/compose.yaml", "services:\n  db:\n    build: ./img\n"),
+    ]);
+    let d2 = t2.resolve("compose.yaml");
+    let db2 = by_service(&d2, "db2");
+    assert_eq!(db2.context.as_deref(), Some("db/img"));
+    assert_eq!(db2.target, Target::Named("x".into()));
     // An included file is part of the project that includes it.
     assert!(t.resolve("tools/tools.yml").decls.is_empty());
 }
