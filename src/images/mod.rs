@@ -23,6 +23,7 @@ pub mod contexts;
 pub(crate) mod declared;
 pub mod dockerfile;
 pub mod graph;
+pub(crate) mod inline;
 pub mod lexer;
 pub(crate) mod links;
 pub(crate) mod parsedmemo;
@@ -341,6 +342,8 @@ pub struct Catalog {
     declared: RefCell<HashMap<PathAndBlob, Arc<declared::Declared>>>,
     /// The on-disk memo of parsed dockerfiles, once loaded.
     parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
+    /// Inline dockerfiles' texts, by the id they would have as blobs ([`inline`]).
+    inline: RefCell<HashMap<Oid, Arc<str>>>,
 }
 
 /// A file's path and blob id.
@@ -472,6 +475,7 @@ impl Catalog {
             listings: RefCell::default(),
             declared: RefCell::default(),
             parsed_memo: RefCell::default(),
+            inline: RefCell::default(),
         })
     }
 
@@ -484,7 +488,7 @@ impl Catalog {
         // The walk also collects declaration files (compose, bake, CI): memos made before
         // it did are not reused.
         let mut parts = self.matcher.fingerprint();
-        parts.push("declarations v1".into());
+        parts.push("declarations v2".into());
         let fingerprint = walkcache::fingerprint(&parts);
         let (loaded, ages) = walkcache::load(&file, &fingerprint);
         self.walks.borrow_mut().extend(loaded);
@@ -539,8 +543,20 @@ impl Catalog {
             .decls;
         let extra = self.declared_only(repo, tree, &dockerfiles, &decls)?;
         dockerfiles.extend(extra.iter());
+        let inline = self.inline_images(repo, tree, &decls)?;
+        let decls = inline.0;
+        dockerfiles.extend(inline.1.iter().map(|i| &i.entry));
         dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
         let mut set = self.build(repo, tree, &ignores, &dockerfiles, &decls)?;
+        for img in &mut set.images {
+            if let Some(i) = inline
+                .1
+                .iter()
+                .find(|i| i.entry.path == img.dockerfile.path)
+            {
+                img.dockerfile_chain.push(i.source.clone());
+            }
+        }
         set.warnings.extend(warnings.iter().cloned());
         set.declaration_warnings = warnings;
         let set = Arc::new(set);
@@ -686,6 +702,30 @@ impl Catalog {
         Ok(out)
     }
 
+    /// The declarations with inline dockerfiles bound to their synthetic paths, and those
+    /// dockerfiles (not excluded by `match.exclude`), their texts remembered to be parsed.
+    fn inline_images(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        decls: &[declared::Declaration],
+    ) -> Result<(Vec<declared::Declaration>, Vec<inline::Inline>)> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
+        let (decls, mut found) = inline::split(&view, decls)?;
+        found.retain(|i| {
+            !self.matcher.excludes(&i.entry.path) && !self.matcher.excludes(&i.source.path)
+        });
+        let mut texts = self.inline.borrow_mut();
+        for i in &found {
+            texts.insert(i.entry.oid, Arc::clone(&i.text));
+        }
+        Ok((decls, found))
+    }
+
     /// The on-disk memo of parses, loaded on first use.
     fn parsed_memo(&self, repo: &Repository) -> std::cell::RefMut<'_, parsedmemo::ParsedMemo> {
         std::cell::RefMut::map(self.parsed_memo.borrow_mut(), |memo| {
@@ -739,6 +779,9 @@ impl Catalog {
     /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}". A blob larger
     /// than `max` bytes is not read at all: its size is asked first.
     fn blob_text(&self, repo: &Repository, e: &Entry, what: &str, max: usize) -> Result<String> {
+        if let Some(text) = self.inline.borrow().get(&e.oid) {
+            return Ok(text.to_string());
+        }
         let over = |size: usize| Error::Limit {
             message: format!(
                 "{what}{} is {size} bytes, more than the {max} dockguard reads",

@@ -67,12 +67,12 @@ fn compose_build_context_is_used() {
 fn bake_targets_are_used() {
     declared_root_context(
         "docker-bake.hcl",
-        "variable \"DF\" { default = \"docker/Dockerfile\" }\ntarget \"app\" {\n  context = \".\"\n  dockerfile = \"${DF}\"\n}\n",
+        "variable \"DF\" { default = \"docker/Dockerfile\" }\ngroup \"default\" { targets = [\"app\"] }\ntarget \"app\" {\n  context = \".\"\n  dockerfile = \"${DF}\"\n}\n",
         "docker",
     );
     declared_root_context(
         "docker-bake.json",
-        r#"{"target": {"app": {"context": ".", "dockerfile": "docker/Dockerfile"}}}"#,
+        r#"{"group": {"default": {"targets": ["app"]}}, "target": {"app": {"context": ".", "dockerfile": "docker/Dockerfile"}}}"#,
         "docker",
     );
 }
