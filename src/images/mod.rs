@@ -18,6 +18,7 @@
 //! ever read (content tags use blob ids).
 
 pub(crate) mod buildcmd;
+pub(crate) mod builds;
 pub mod cmd;
 pub mod contexts;
 pub(crate) mod declared;
@@ -27,6 +28,7 @@ pub mod lexer;
 pub(crate) mod links;
 pub(crate) mod parsedmemo;
 pub mod patterns;
+pub(crate) mod reading;
 pub mod rules;
 pub mod shell;
 pub mod tag;
@@ -50,7 +52,7 @@ use crate::limits::{
     MAX_DOCKERFILE_BYTES, MAX_DOCKERIGNORE_BYTES, MAX_DOCKERIGNORE_PATTERNS, MAX_TREE_DEPTH,
 };
 
-use dockerfile::{Parsed, Via};
+use dockerfile::{ImageRef, Parsed, Source, Via};
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
 use walkcache::WalkCache;
@@ -90,22 +92,31 @@ pub struct Image {
     pub dockerfile: Entry,
     /// The build context, relative to the repository root (empty: the root).
     pub context: Vec<u8>,
-    /// The two places a `.dockerignore` for it may live, in order of precedence:
-    /// `<dockerfile>.dockerignore`, then `<context>/.dockerignore`.
-    pub ignore_paths: [Vec<u8>; 2],
-    /// The `.dockerignore` in force, if any.
+    /// Where an ignore file, had it appeared or changed, would change what its builds
+    /// leave out (`<dockerfile>.dockerignore`, `<context>/.dockerignore`, as its builders
+    /// read them: [`contexts::ignore_readings`]).
+    pub ignore_paths: Vec<Vec<u8>>,
+    /// The `.dockerignore` in force, if any (the first build's).
     pub dockerignore: Option<Entry>,
-    /// Its patterns.
-    pub ignore: Arc<Dockerignore>,
+    /// What each of its builders reads to leave paths out: a path is left out only when
+    /// every one leaves it out.
+    pub ignores: Vec<contexts::Ignore>,
     /// The parsed dockerfile.
     pub parsed: Arc<Parsed>,
+    /// The sources its builds read ([`builds`]: the stages their targets need, their
+    /// build arguments, their builders), and the `ONBUILD` sources of its parents.
+    pub sources: Arc<Vec<Source>>,
+    /// The images its builds use.
+    pub refs: Vec<ImageRef>,
+    /// The `ONBUILD` sources of the image its builds make, for images built on it.
+    pub onbuild: Vec<Source>,
     /// Extra input globs (from `[[images.rule]]`).
     pub extra_globs: Vec<String>,
     /// COPY/ADD source patterns, compiled into one regex on first use: most images of a
     /// large repository never see a changed path in their context, and compiling 100
     /// regexes per push was a third of the hook's time on a 50k-file repository.
     source_patterns: Arc<Vec<String>>,
-    sources: std::sync::OnceLock<patterns::Sources>,
+    compiled: std::sync::OnceLock<patterns::Sources>,
     extra: Option<Regex>,
     /// Images of this repository it is built on.
     pub parents: Vec<Parent>,
@@ -121,10 +132,6 @@ pub struct Image {
     /// When the dockerfile is a symlink: every link followed and the file(s) reached,
     /// which count as the dockerfile too ([`links::dockerfile_chain`]).
     pub dockerfile_chain: Vec<Entry>,
-    /// The context's own `.dockerignore` when `<dockerfile>.dockerignore` is in force
-    /// (the legacy builder reads only the former): a path is left out only when both
-    /// leave it out.
-    pub ignore_alt: Option<(Entry, Arc<Dockerignore>)>,
     /// Other contexts the image is judged against ([`contexts`]).
     pub alt: Vec<contexts::AltContext>,
     /// Symlinks followed on source paths (`link -> target`).
@@ -139,7 +146,7 @@ impl Image {
     /// Replaces the source patterns (with link targets added).
     pub(crate) fn set_patterns(&mut self, patterns: Vec<String>) {
         self.source_patterns = Arc::new(patterns);
-        self.sources = std::sync::OnceLock::new();
+        self.compiled = std::sync::OnceLock::new();
         self.prefixes = std::sync::OnceLock::new();
     }
 
@@ -151,27 +158,27 @@ impl Image {
         path.strip_prefix(&self.context[..])?.strip_prefix(b"/")
     }
 
-    fn sources(&self) -> &patterns::Sources {
-        self.sources
+    fn compiled(&self) -> &patterns::Sources {
+        self.compiled
             .get_or_init(|| patterns::compile_sources(&self.source_patterns))
+    }
+
+    /// Whether its builds read nothing from the context.
+    pub fn reads_nothing(&self) -> bool {
+        self.source_patterns.is_empty()
     }
 
     /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
     /// source names it or a directory above it, or the sources could not be compiled
     /// and the whole context counts; and `.dockerignore` keeps it).
     pub fn copies(&self, rel: &[u8]) -> bool {
-        let named = match self.sources() {
+        let named = match self.compiled() {
             patterns::Sources::Nothing => false,
             patterns::Sources::Patterns(re) => re.is_match(rel),
             patterns::Sources::WholeContext(_) => true,
         };
-        let ignored = || {
-            self.ignore.ignores(rel)
-                && self
-                    .ignore_alt
-                    .as_ref()
-                    .is_none_or(|(_, alt)| alt.ignores(rel))
-        };
+        let ignored =
+            || !self.ignores.is_empty() && self.ignores.iter().all(|i| i.rules.ignores(rel));
         if named && !ignored() {
             return true;
         }
@@ -184,7 +191,7 @@ impl Image {
 
     /// Why this image counts its whole context, when its sources could not be compiled.
     pub fn whole_context(&self) -> Option<&str> {
-        match self.sources() {
+        match self.compiled() {
             patterns::Sources::WholeContext(why) => Some(why),
             _ => None,
         }
@@ -201,9 +208,13 @@ impl Image {
             Some("dockerfile")
         } else if self.ignore_paths.iter().any(|p| p == path)
             || self
-                .alt
+                .ignores
                 .iter()
-                .any(|a| a.ignore_files.iter().any(|e| e.path == path))
+                .any(|i| i.chain.iter().any(|e| e.path == path))
+            || self.alt.iter().any(|a| {
+                a.ignore_files.iter().any(|e| e.path == path)
+                    || a.ignore_paths.iter().any(|p| p == path)
+            })
         {
             Some(".dockerignore")
         } else if self.in_context(path).is_some_and(|rel| self.copies(rel)) {
@@ -237,9 +248,15 @@ impl Image {
 impl Image {
     /// Same tree-dependent judging (links, second ignore file, other contexts).
     fn same_refinement(&self, other: &Image) -> bool {
+        let files = |i: &Image| -> Vec<(Option<Entry>, Vec<Entry>)> {
+            i.ignores
+                .iter()
+                .map(|r| (r.file.clone(), r.chain.clone()))
+                .collect()
+        };
         self.source_patterns == other.source_patterns
             && self.dockerfile_chain == other.dockerfile_chain
-            && self.ignore_alt.as_ref().map(|(e, _)| e) == other.ignore_alt.as_ref().map(|(e, _)| e)
+            && files(self) == files(other)
             && self.alt.len() == other.alt.len()
             && self.alt.iter().zip(&other.alt).all(|(a, b)| {
                 a.path == b.path && a.patterns == b.patterns && a.ignore_files == b.ignore_files
@@ -309,10 +326,9 @@ impl ImageSet {
 
 /// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
 type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
-/// Images before their parents are resolved, by what they are made of: dockerfile path
-/// and blob, the blob parsed (a symlinked dockerfile's target), name, context, and the
-/// `.dockerignore` in force.
-type ImageKey = (Vec<u8>, Oid, Option<Oid>, String, Vec<u8>, Option<Entry>);
+/// Images before their builds are read, by what they are made of: dockerfile path and
+/// blob, the blob parsed (a symlinked dockerfile's target), name and context.
+type ImageKey = (Vec<u8>, Oid, Option<Oid>, String, Vec<u8>);
 type ImageCache = HashMap<ImageKey, Image>;
 
 /// Image sets kept per catalog (see [`Catalog::image_set`]).
@@ -861,47 +877,27 @@ impl Catalog {
             }
             let mut naming = naming.clone();
             let applied = contexts::apply_declarations(&mut naming, &entry.path, decls);
-            let mut image = self.image(repo, ignores, entry, parse.as_ref(), &naming, name)?;
+            let mut image = self.image(repo, entry, parse.as_ref(), &naming, name)?;
             image.dockerfile_chain = chain;
             image.notes.extend(notes);
             image.declared = applied.origins.clone();
-            // Declared `--build-arg`s: the sources as those builds see them count too.
-            if let Some(p) = parse.as_ref().filter(|_| !applied.args.is_empty()) {
-                let text = self.blob_text(repo, p, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
-                let mut patterns: Vec<String> = image
-                    .parsed
-                    .sources
-                    .iter()
-                    .map(|s| s.pattern.clone())
-                    .collect();
-                for args in &applied.args {
-                    for s in dockerfile::parse_with_args(&text, args).sources {
-                        if !patterns.contains(&s.pattern) {
-                            patterns.push(s.pattern);
-                        }
-                    }
-                }
-                image.set_patterns(patterns);
-            }
-            contexts::refine(&view, &mut image, &applied.plan, ignores, &|e| {
-                Ok(Arc::new(self.parse_ignore(repo, e)?.0.clone()))
+            let builds = builds::read(&mut image, &applied.decls, &mut || {
+                parse
+                    .as_ref()
+                    .map(|p| self.blob_text(repo, p, "the dockerfile ", MAX_DOCKERFILE_BYTES))
+                    .transpose()
             })?;
-            images.push(image);
+            images.push((image, applied.plan, builds));
         }
-        images.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then(a.dockerfile.path.cmp(&b.dockerfile.path))
-        });
         let name_list: Vec<&str> = images
             .iter()
-            .map(|i| i.name.as_str())
+            .map(|(i, _, _)| i.name.as_str())
             .chain(clashes.keys().map(String::as_str))
             .collect();
         let parents = self.rules.parent_matcher(&name_list);
-        for image in &mut images {
-            let parsed = Arc::clone(&image.parsed);
-            for r in &parsed.refs {
+        for (image, _, _) in &mut images {
+            let refs = std::mem::take(&mut image.refs);
+            for r in &refs {
                 let parent = |name: String| Parent {
                     name,
                     reference: r.written.clone(),
@@ -922,10 +918,24 @@ impl Catalog {
                     ParentMatch::External => image.external.push(r.written.clone()),
                 }
             }
+            image.refs = refs;
             image
                 .parents
                 .dedup_by(|a, b| a.name == b.name && a.line == b.line);
         }
+        let (mut imgs, rest): (Vec<Image>, Vec<_>) =
+            images.into_iter().map(|(i, p, b)| (i, (p, b))).unzip();
+        builds::inherit_onbuild(&mut imgs);
+        let parse_ignore = |e: &Entry| self.parse_ignore(repo, e);
+        for (image, (plan, builds)) in imgs.iter_mut().zip(rest) {
+            contexts::refine(&view, image, &plan, builds, ignores, &parse_ignore)?;
+        }
+        let mut images = imgs;
+        images.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then(a.dockerfile.path.cmp(&b.dockerfile.path))
+        });
         set.images = images;
         Ok(set)
     }
@@ -933,28 +943,17 @@ impl Catalog {
     fn image(
         &self,
         repo: &Repository,
-        ignores: &HashMap<&[u8], &Entry>,
         entry: &Entry,
         parse: Option<&Entry>,
         naming: &rules::Naming,
         name: String,
     ) -> Result<Image> {
-        let mut own_ignore = entry.path.clone();
-        own_ignore.extend_from_slice(b".dockerignore");
-        let mut ctx_ignore = naming.context.clone();
-        if !ctx_ignore.is_empty() {
-            ctx_ignore.push(b'/');
-        }
-        ctx_ignore.extend_from_slice(b".dockerignore");
-        let ignore_paths = [own_ignore, ctx_ignore];
-        let in_force = ignore_paths.iter().find_map(|p| ignores.get(&p[..]));
         let key = (
             entry.path.clone(),
             entry.oid,
             parse.map(|p| p.oid),
             name.clone(),
             naming.context.clone(),
-            in_force.map(|e| (*e).clone()),
         );
         if let Some(img) = self.images.borrow().get(&key) {
             return Ok(img.clone());
@@ -963,20 +962,7 @@ impl Catalog {
             Some(p) => self.parse_dockerfile(repo, p)?,
             None => Arc::new(Parsed::default()),
         };
-        let mut warnings = parsed.warnings.clone();
-        let mut dockerignore = None;
-        let mut ignore = Arc::new(Dockerignore::default());
-        if let Some(e) = in_force {
-            let parsed = self.parse_ignore(repo, e)?;
-            for bad in &parsed.1 {
-                warnings.push(format!(
-                    "{}: pattern {bad} skipped",
-                    crate::git::display_path(&e.path)
-                ));
-            }
-            ignore = Arc::new(parsed.0.clone());
-            dockerignore = Some((*e).clone());
-        }
+        let warnings = parsed.warnings.clone();
         let source_patterns: Vec<String> =
             parsed.sources.iter().map(|s| s.pattern.clone()).collect();
         let extra = if naming.inputs.is_empty() {
@@ -1002,11 +988,14 @@ impl Catalog {
             name,
             dockerfile: entry.clone(),
             context: naming.context.clone(),
-            ignore_paths,
-            dockerignore,
-            ignore,
+            ignore_paths: Vec::new(),
+            dockerignore: None,
+            ignores: Vec::new(),
+            sources: Arc::new(parsed.sources.clone()),
+            refs: parsed.refs.clone(),
+            onbuild: Vec::new(),
             source_patterns: Arc::new(source_patterns),
-            sources: std::sync::OnceLock::new(),
+            compiled: std::sync::OnceLock::new(),
             extra_globs: naming.inputs.clone(),
             extra,
             parents: Vec::new(),
@@ -1016,7 +1005,6 @@ impl Catalog {
             parsed,
             notes: Vec::new(),
             dockerfile_chain: Vec::new(),
-            ignore_alt: None,
             alt: Vec::new(),
             followed: Vec::new(),
             declared: Vec::new(),

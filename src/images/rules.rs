@@ -432,6 +432,8 @@ context = "{dir}/.."
             expanded: Some(written.into()),
             via: super::super::dockerfile::Via::From,
             line: 1,
+            stage: 0,
+            readers: super::super::dockerfile::EVERY,
         }
     }
 

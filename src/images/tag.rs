@@ -184,8 +184,22 @@ pub fn canonical(
     for e in &image.dockerfile_chain {
         entry(&mut out, "dockerfile-link", e, &e.path);
     }
-    if let Some((e, _)) = &image.ignore_alt {
-        entry(&mut out, "dockerignore", e, &e.path);
+    // The other builders' ignore files (the legacy builder's `<context>/.dockerignore` when
+    // BuildKit reads `<dockerfile>.dockerignore`), and the links to them.
+    let mut seen: Vec<&Entry> = image.dockerignore.iter().collect();
+    for r in &image.ignores {
+        if let Some(e) = r.file.as_ref().filter(|e| !seen.contains(e)) {
+            entry(&mut out, "dockerignore", e, &e.path);
+            seen.push(e);
+        }
+    }
+    for r in &image.ignores {
+        for e in &r.chain {
+            if !seen.contains(&e) {
+                entry(&mut out, "dockerignore-link", e, &e.path);
+                seen.push(e);
+            }
+        }
     }
     for alt in &image.alt {
         let ctx = if alt.path.is_empty() {
@@ -236,7 +250,7 @@ fn entry(out: &mut Vec<u8>, kind: &str, e: &Entry, path: &[u8]) {
 /// The context files the image copies, sorted by path.
 pub fn inputs(repo: &Repository, tree: &Tree<'_>, image: &Image) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    if image.parsed.sources.is_empty() {
+    if image.reads_nothing() {
         return Ok(out);
     }
     let Some(ctx_tree) = subtree(repo, tree, &image.context)? else {

@@ -1,0 +1,347 @@
+//! What the builds of an image read: for each declaration that builds it, the stages its
+//! target needs, read with its build arguments and its builder's variable rules
+//! ([`super::dockerfile`]); the image's inputs are the union over those builds.
+//!
+//! An image no declaration describes is built by someone dockguard cannot see (a script,
+//! a developer, another CI): which `--target`, which `--build-arg`s and which builder are
+//! not known, so every stage counts, read every builder's way with any build argument.
+//! That never misses what such a build reads; declaring the build (a compose or bake
+//! file, a CI `docker build` line) makes it exact.
+//!
+//! `ONBUILD` instructions of a repository image run in the builds of the images built
+//! `FROM` it, with their context: [`inherit_onbuild`] adds them to the children's sources.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::error::Result;
+
+use super::contexts::{Builds, IgnoreReaders};
+use super::declared::{Builder, Declaration, Target};
+use super::dockerfile::{
+    parse_with_args, readers, ImageRef, Parsed, Readers, Semantics, Source, Stop, Via,
+};
+use super::Image;
+
+/// The variable rules a builder may follow.
+fn semantics(b: Builder) -> &'static [Semantics] {
+    match b {
+        // Which BuildKit is not known: the current frontend or Docker 20.10's.
+        Builder::BuildKit => &[Semantics::BuildKit, Semantics::BuildKitV08],
+        Builder::Legacy => &[Semantics::Legacy],
+        Builder::Buildah | Builder::Either => &Semantics::ALL,
+    }
+}
+
+/// What the reads found so far, each once.
+#[derive(Default)]
+struct Reads {
+    sources: Vec<Source>,
+    refs: Vec<ImageRef>,
+    onbuild: Vec<Source>,
+}
+
+impl Reads {
+    fn add(&mut self, p: &Parsed, stop: Stop<'_>, r: Readers) {
+        for s in p.sources_for(stop, r) {
+            if !self.sources.iter().any(|x| x.pattern == s.pattern) {
+                self.sources.push(s.clone());
+            }
+        }
+        for x in p.refs_for(stop, r) {
+            let same = |y: &ImageRef| {
+                y.written == x.written
+                    && y.expanded == x.expanded
+                    && y.via == x.via
+                    && y.line == x.line
+            };
+            if !self.refs.iter().any(same) {
+                self.refs.push(x.clone());
+            }
+        }
+        for s in p.onbuild_for(stop, r) {
+            if !self.onbuild.iter().any(|x| x.pattern == s.pattern) {
+                self.onbuild.push(s.clone());
+            }
+        }
+    }
+}
+
+/// Sets what `image` reads from the declarations `decls` that build it (none: a guessed
+/// build, see the module docs). `text` gives the dockerfile's text, for a build with its
+/// own `--build-arg`s (`None` when there is none to read).
+pub(crate) fn read(
+    image: &mut Image,
+    decls: &[Declaration],
+    text: &mut dyn FnMut() -> Result<Option<String>>,
+) -> Result<Builds> {
+    let parsed = Arc::clone(&image.parsed);
+    let mut out = Builds::default();
+    let mut reads = Reads::default();
+    if decls.is_empty() {
+        out.guessed = true;
+        out.readers = IgnoreReaders {
+            buildkit: true,
+            legacy: true,
+            buildah: false,
+        };
+        let r = readers(&Semantics::ALL, false);
+        reads.add(&parsed, Stop::Any, r);
+        let last: HashSet<&str> = parsed
+            .sources_for(Stop::Last, r)
+            .iter()
+            .map(|s| s.pattern.as_str())
+            .collect();
+        if let Some(s) = reads
+            .sources
+            .iter()
+            .find(|s| !last.contains(s.pattern.as_str()))
+        {
+            image.notes.push(format!(
+                "no build of it is declared, so every stage counts (a `docker build --target` may build any): `{}` (line {}) is read by a stage the last one does not need; declare the build (compose, bake, or a CI `docker build` line) to count only the stages it builds",
+                s.display(),
+                s.line
+            ));
+        }
+    }
+    for d in decls {
+        match d.builder {
+            Builder::BuildKit => out.readers.buildkit = true,
+            Builder::Legacy => out.readers.legacy = true,
+            Builder::Buildah => out.readers.buildah = true,
+            Builder::Either => {
+                out.readers.buildkit = true;
+                out.readers.legacy = true;
+            }
+        }
+        let r = readers(semantics(d.builder), true);
+        let stop = match &d.target {
+            Target::Last => Stop::Last,
+            Target::Named(n) => Stop::Named(n),
+            Target::Unknown => Stop::Any,
+        };
+        match &d.target {
+            Target::Named(n) if parsed.finals(stop).is_none() => image.notes.push(format!(
+                "{} builds the target `{n}`, which is no stage of the dockerfile: every stage counts",
+                d.origin
+            )),
+            Target::Unknown => image.notes.push(format!(
+                "{} builds a target that is not known here: every stage counts",
+                d.origin
+            )),
+            _ => {}
+        }
+        let with_args = if d.args.is_empty() {
+            None
+        } else {
+            text()?.map(|t| {
+                let args: HashMap<String, Option<String>> = d.args.iter().cloned().collect();
+                parse_with_args(&t, &args)
+            })
+        };
+        reads.add(with_args.as_ref().unwrap_or(&parsed), stop, r);
+    }
+    let patterns = reads.sources.iter().map(|s| s.pattern.clone()).collect();
+    image.sources = Arc::new(reads.sources);
+    image.refs = reads.refs;
+    image.onbuild = reads.onbuild;
+    image.set_patterns(patterns);
+    Ok(out)
+}
+
+/// Adds to each image the `ONBUILD` sources of the repository images it is built `FROM`
+/// (their builds run them in its context).
+pub(crate) fn inherit_onbuild(images: &mut [Image]) {
+    let by_name: HashMap<String, Vec<Source>> = images
+        .iter()
+        .filter(|i| !i.onbuild.is_empty())
+        .map(|i| (i.name.clone(), i.onbuild.clone()))
+        .collect();
+    if by_name.is_empty() {
+        return;
+    }
+    for img in images.iter_mut() {
+        let mut sources: Vec<Source> = img.sources.to_vec();
+        let before = sources.len();
+        for p in img.parents.iter().filter(|p| p.via == Via::From) {
+            let stage = img
+                .refs
+                .iter()
+                .find(|r| r.line == p.line && r.via == Via::From)
+                .map_or(0, |r| r.stage);
+            for s in by_name.get(&p.name).into_iter().flatten() {
+                if !sources.iter().any(|x| x.pattern == s.pattern) {
+                    sources.push(Source {
+                        pattern: s.pattern.clone(),
+                        line: p.line,
+                        stage,
+                        readers: s.readers,
+                    });
+                }
+            }
+        }
+        if sources.len() > before {
+            let patterns = sources.iter().map(|s| s.pattern.clone()).collect();
+            img.sources = Arc::new(sources);
+            img.set_patterns(patterns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::images::declared::{Dockerfile, Origin};
+    use crate::images::dockerfile::parse;
+    use crate::images::Entry;
+
+    fn image(text: &str) -> Image {
+        let parsed = Arc::new(parse(text));
+        Image {
+            name: "img".into(),
+            dockerfile: Entry {
+                path: b"Dockerfile".to_vec(),
+                oid: git2::Oid::ZERO_SHA1,
+                mode: 0o100644,
+            },
+            context: Vec::new(),
+            ignore_paths: Vec::new(),
+            dockerignore: None,
+            ignores: Vec::new(),
+            sources: Arc::new(parsed.sources.clone()),
+            refs: parsed.refs.clone(),
+            onbuild: Vec::new(),
+            parsed,
+            extra_globs: Vec::new(),
+            source_patterns: Arc::default(),
+            compiled: std::sync::OnceLock::new(),
+            extra: None,
+            parents: Vec::new(),
+            missing: Vec::new(),
+            external: Vec::new(),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+            dockerfile_chain: Vec::new(),
+            alt: Vec::new(),
+            followed: Vec::new(),
+            declared: Vec::new(),
+            prefixes: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn decl(target: Target, builder: Builder, args: &[(&str, Option<&str>)]) -> Declaration {
+        Declaration {
+            origin: Origin {
+                file: ".gitlab-ci.yml".into(),
+                line: 3,
+                what: "job `b`: docker build".into(),
+            },
+            dockerfile: Dockerfile::Path("Dockerfile".into()),
+            context: Some(String::new()),
+            target,
+            args: args
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+                .collect(),
+            named: Vec::new(),
+            builder,
+        }
+    }
+
+    /// What the builds `decls` of `text` read, and the image's notes.
+    fn reads(text: &str, decls: &[Declaration]) -> (Vec<String>, Builds, Vec<String>) {
+        let mut img = image(text);
+        let owned = text.to_owned();
+        let builds = read(&mut img, decls, &mut || Ok(Some(owned.clone()))).expect("reads");
+        let mut got: Vec<String> = img.sources.iter().map(|s| s.display()).collect();
+        got.sort();
+        (got, builds, img.notes)
+    }
+
+    const STAGES: &str = "FROM scratch AS test\nCOPY tests /t\nFROM scratch AS build\nARG V\nCOPY src-$V /s\nFROM scratch\nCOPY --from=build /s /s\nCOPY main /m\n";
+
+    #[test]
+    fn each_declared_build_reads_its_targets_stages() {
+        let last = decl(Target::Last, Builder::Either, &[]);
+        assert_eq!(
+            reads(STAGES, std::slice::from_ref(&last)).0,
+            vec!["main", "src-"]
+        );
+        let test = decl(Target::Named("test".into()), Builder::BuildKit, &[]);
+        assert_eq!(reads(STAGES, std::slice::from_ref(&test)).0, vec!["tests"]);
+        assert_eq!(
+            reads(STAGES, &[last, test]).0,
+            vec!["main", "src-", "tests"],
+            "two builds of one dockerfile: the union"
+        );
+        let with_v = decl(Target::Last, Builder::Legacy, &[("V", Some("1"))]);
+        let (got, builds, _) = reads(STAGES, &[with_v]);
+        assert_eq!(got, vec!["main", "src-1"]);
+        assert_eq!(
+            builds.readers,
+            IgnoreReaders {
+                buildkit: false,
+                legacy: true,
+                buildah: false
+            }
+        );
+        assert!(!builds.guessed);
+    }
+
+    #[test]
+    fn unknown_targets_and_guessed_builds_read_every_stage() {
+        let (got, _, notes) = reads(STAGES, &[decl(Target::Unknown, Builder::Either, &[])]);
+        assert_eq!(got, vec!["main", "src-", "tests"]);
+        assert!(
+            notes[0].contains("a target that is not known here"),
+            "{notes:?}"
+        );
+        let (got, _, notes) = reads(
+            STAGES,
+            &[decl(Target::Named("gone".into()), Builder::Either, &[])],
+        );
+        assert_eq!(got, vec!["main", "src-", "tests"]);
+        assert!(notes[0].contains("`gone`, which is no stage"), "{notes:?}");
+        let (got, builds, notes) = reads(STAGES, &[]);
+        assert_eq!(got, vec!["main", "src-*", "tests"]);
+        assert!(builds.guessed && builds.readers.buildkit && builds.readers.legacy);
+        assert!(notes[0].contains("no build of it is declared"), "{notes:?}");
+        let (_, _, notes) = reads("FROM scratch\nCOPY a /\n", &[]);
+        assert!(notes.is_empty(), "one stage: nothing to say");
+    }
+
+    #[test]
+    fn a_builder_reads_its_own_way() {
+        let text = "FROM scratch\nENV D=env\nARG D=arg\nCOPY $D /\n";
+        let one = |b| reads(text, &[decl(Target::Last, b, &[])]).0;
+        assert_eq!(one(Builder::BuildKit), vec!["arg"]);
+        assert_eq!(one(Builder::Legacy), vec!["env"]);
+        assert_eq!(one(Builder::Either), vec!["arg", "env"]);
+        assert_eq!(one(Builder::Buildah), vec!["arg", "env"]);
+    }
+
+    #[test]
+    fn children_read_their_parents_onbuild_sources() {
+        let mut base = image("FROM scratch\nONBUILD COPY trig /t\n");
+        read(&mut base, &[], &mut || Ok(None)).expect("reads");
+        assert_eq!(base.onbuild.len(), 1);
+        let mut child = image("FROM qemu/base\nCOPY own /o\n");
+        read(&mut child, &[], &mut || Ok(None)).expect("reads");
+        child.parents.push(crate::images::Parent {
+            name: "img".into(),
+            reference: "qemu/base".into(),
+            via: Via::From,
+            line: 1,
+        });
+        child.name = "child".into();
+        let mut images = vec![base, child];
+        inherit_onbuild(&mut images);
+        let got: Vec<(String, usize)> = images[1]
+            .sources
+            .iter()
+            .map(|s| (s.display(), s.line))
+            .collect();
+        assert_eq!(got, vec![("own".into(), 2), ("trig".into(), 1)]);
+        assert!(images[1].copies(b"trig"));
+    }
+}
