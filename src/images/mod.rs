@@ -17,6 +17,7 @@
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
 //! ever read (content tags use blob ids).
 
+pub(crate) mod attributes;
 pub(crate) mod buildcmd;
 pub(crate) mod builds;
 pub mod cmd;
@@ -805,6 +806,79 @@ impl Catalog {
         Ok(parsed)
     }
 
+    /// The changed `.gitattributes` files that change how checkout writes a file some
+    /// image reads, with those files (by the `.gitattributes` path); the others are no
+    /// longer counted. One whose effect cannot be told stays, belonging to every image.
+    fn checkouts(
+        &self,
+        repo: &Repository,
+        target: Oid,
+        changes: &mut TreeChanges,
+        claimed: &dyn Fn(&[u8]) -> Option<PathRole>,
+        images: &[&Image],
+    ) -> Result<graph::Checkouts> {
+        let mut out = graph::Checkouts::new();
+        let todo: Vec<usize> = (0..changes.matched.len())
+            .filter(|&i| {
+                let c = &changes.matched[i];
+                std::iter::once(&c.path)
+                    .chain(c.old_path.as_ref())
+                    .all(|p| attributes::is_attributes(p) && claimed(p).is_none())
+            })
+            .collect();
+        if todo.is_empty() {
+            return Ok(out);
+        }
+        let tip = repo
+            .find_tree(target)
+            .map_err(|e| Error::git("cannot read the target tree", e))?;
+        let mut dropped = Vec::new();
+        for i in todo {
+            let c = &changes.matched[i];
+            let text = |path: &[u8], oid: Oid| -> Result<Option<String>> {
+                if oid.is_zero() {
+                    return Ok(None);
+                }
+                let e = Entry {
+                    path: path.to_vec(),
+                    oid,
+                    mode: 0o100644,
+                };
+                self.blob_text(repo, &e, "", MAX_DOCKERIGNORE_BYTES)
+                    .map(Some)
+            };
+            let old_path = c.old_path.as_deref().unwrap_or(&c.path);
+            let (old, new) = (text(old_path, c.old_oid)?, text(&c.path, c.new_oid)?);
+            let files = attributes::changed_checkouts(
+                repo,
+                &tip,
+                attributes::Side {
+                    path: old_path,
+                    text: old.as_deref(),
+                },
+                attributes::Side {
+                    path: &c.path,
+                    text: new.as_deref(),
+                },
+            )?;
+            let Some(files) = files else { continue };
+            let read: Vec<Vec<u8>> = files
+                .into_iter()
+                .filter(|f| images.iter().any(|img| img.claim(f).is_some()))
+                .collect();
+            if read.is_empty() {
+                dropped.push(i);
+            } else {
+                out.insert(c.path.clone(), read);
+            }
+        }
+        for i in dropped.into_iter().rev() {
+            changes.matched.remove(i);
+            changes.other += 1;
+        }
+        Ok(out)
+    }
+
     fn build(
         &self,
         repo: &Repository,
@@ -1047,14 +1121,19 @@ pub fn judge_trees(
     let t = catalog.image_set(repo, target)?;
     let b = catalog.image_set(repo, base)?;
     let base_only = b.differing_from(&t);
-    let classify = |p: &[u8]| {
+    let claimed = |p: &[u8]| {
         matcher.classify(p).or_else(|| {
             (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
                 .then_some(PathRole::Input)
         })
     };
-    let changes = diff_trees_with(repo, objects, base, target, &classify)?;
-    let images = graph::affected(&t, Some(&b), &changes.matched)?;
+    // A changed `.gitattributes` is looked at after the diff (see `attributes`).
+    let classify =
+        |p: &[u8]| claimed(p).or_else(|| attributes::is_attributes(p).then_some(PathRole::Input));
+    let mut changes = diff_trees_with(repo, objects, base, target, &classify)?;
+    let images: Vec<&Image> = t.images.iter().chain(base_only.iter().copied()).collect();
+    let checkouts = catalog.checkouts(repo, target, &mut changes, &claimed, &images)?;
+    let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts)?;
     Ok(Judged {
         changes,
         images,

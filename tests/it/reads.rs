@@ -279,3 +279,76 @@ fn a_source_inside_a_submodule_counts_when_the_gitlink_moves() {
     let (r, _, _) = branch_pair(&base, &[Edit::Gitlink("roms/seabios", two)]);
     assert_eq!(check(&r, "feature")["rebuild"], false);
 }
+
+#[test]
+fn a_gitattributes_change_that_transforms_a_copied_file_is_a_change_of_it() {
+    let base = [
+        CI,
+        Edit::File(
+            "docker/Dockerfile",
+            "FROM debian:12\nCOPY scripts/*.sh /scripts/\n",
+        ),
+        Edit::File(".gitattributes", "*.sh text\n*.png binary\n"),
+        Edit::File("scripts/run.sh", "echo $Id$\n"),
+        Edit::File("art/logo.png", "png\n"),
+    ];
+    let change = |text: &str| {
+        let (r, _, _) = branch_pair(&base, &[Edit::File(".gitattributes", text)]);
+        let v = check(&r, "feature");
+        (r, v)
+    };
+    let (r, v) = change("*.sh text eol=crlf\n*.png binary\n");
+    assert_eq!(affected(&v), vec!["docker"], "{v:#}");
+    let reasons = v["targets"][0]["images"][0]["reasons"].to_string();
+    assert!(
+        reasons.contains("`.gitattributes` changed how checkout writes `scripts/run.sh`"),
+        "{reasons}"
+    );
+    assert_ne!(tag(&r, "docker", "master"), tag(&r, "docker", "feature"));
+    // Real git writes different bytes for the two commits.
+    let work = r.scratch("checkout");
+    crate::fixture::git(
+        r.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            work.to_str().expect("utf-8"),
+            "feature",
+        ],
+    );
+    let bytes = std::fs::read(work.join("scripts/run.sh")).expect("checked out");
+    assert_eq!(bytes, b"echo $Id$\r\n");
+    for (text, why) in [
+        ("*.sh text ident\n*.png binary\n", "ident"),
+        (
+            "*.sh text working-tree-encoding=UTF-16\n*.png binary\n",
+            "encoding",
+        ),
+        ("*.sh filter=lfs\n*.png binary\n", "a smudge filter"),
+    ] {
+        assert_eq!(affected(&change(text).1), vec!["docker"], "{why}");
+    }
+    for (text, why) in [
+        ("*.sh text\n*.png -text\n", "a file no image reads"),
+        (
+            "*.sh text diff=bash\n*.png binary\n",
+            "an attribute checkout ignores",
+        ),
+        (
+            "# the same rules\n*.sh text\n*.png binary\n",
+            "the same attributes",
+        ),
+    ] {
+        let (_, v) = change(text);
+        assert_eq!(v["rebuild"], false, "{why}: {v:#}");
+    }
+    // A new one in a directory it copies from (not copied itself), and elsewhere.
+    let (r, _, _) = branch_pair(
+        &base,
+        &[Edit::File("scripts/.gitattributes", "run.sh eol=crlf\n")],
+    );
+    assert_eq!(affected(&check(&r, "feature")), vec!["docker"]);
+    let (r, _, _) = branch_pair(&base, &[Edit::File("art/.gitattributes", "* eol=crlf\n")]);
+    assert_eq!(check(&r, "feature")["rebuild"], false);
+}
