@@ -42,7 +42,8 @@ pub(crate) fn read(
     let names: Vec<Option<String>> = lexed
         .instructions
         .iter()
-        .filter(|i| i.cmd == "from")
+        // The FROMs that make a stage (see `Reading::from`).
+        .filter(|i| i.cmd == "from" && !i.args.is_empty())
         .map(|i| match i.args.get(1..) {
             Some([as_kw, name]) if as_kw.eq_ignore_ascii_case("as") => {
                 Some(name.to_ascii_lowercase())

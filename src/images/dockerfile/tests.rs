@@ -311,3 +311,24 @@ fn clean_paths() {
     assert_eq!(clean("a/../.."), "");
     assert_eq!(clean("."), "");
 }
+
+#[test]
+fn odd_files_keep_stages_in_step() {
+    // A FROM without an image makes no stage: the names of the others stay theirs.
+    let p = parse("FROM\nFROM scratch AS b\nCOPY x /\nFROM b\nCOPY y /\n");
+    assert_eq!(p.stages.len(), 2);
+    assert_eq!(p.stages[0].name.as_deref(), Some("b"));
+    assert_eq!(p.stages[1].base, Base::Stage(0));
+    // Sources before any FROM belong to no stage a build makes (BuildKit rejects them).
+    let p = parse("COPY a /\n");
+    assert!(p.sources_for(Stop::Any, EVERY).is_empty());
+    for text in [
+        "",
+        "ONBUILD",
+        "ONBUILD COPY",
+        "FROM a\nONBUILD ONBUILD COPY x /\n",
+        "ARG\nFROM $\n",
+    ] {
+        let _ = parse(text);
+    }
+}
