@@ -141,12 +141,50 @@ pub(crate) fn read(
         };
         reads.add(with_args.as_ref().unwrap_or(&parsed), stop, r);
     }
+    let mut builds: Vec<Vec<String>> = decls
+        .iter()
+        .map(parameters)
+        .filter(|p| !p.is_empty())
+        .collect();
+    builds.sort();
+    builds.dedup();
+    image.builds = builds;
     let patterns = reads.sources.iter().map(|s| s.pattern.clone()).collect();
     image.sources = Arc::new(reads.sources);
     image.refs = reads.refs;
     image.onbuild = reads.onbuild;
     image.set_patterns(patterns);
     Ok(out)
+}
+
+/// What a declared build passes that a plain `docker build` of the last stage does not,
+/// and that its image's content depends on: `target=NAME`, `builder=…`, `arg NAME=VALUE`
+/// (values quoted; an unknown one is `?`), sorted. Empty for a plain build.
+pub(crate) fn parameters(d: &Declaration) -> Vec<String> {
+    let mut out = Vec::new();
+    match &d.target {
+        Target::Last => {}
+        Target::Named(n) => out.push(format!("target={n:?}")),
+        Target::Unknown => out.push("target=?".into()),
+    }
+    match d.builder {
+        Builder::Either => {}
+        Builder::BuildKit => out.push("builder=buildkit".into()),
+        Builder::Legacy => out.push("builder=legacy".into()),
+        Builder::Buildah => out.push("builder=buildah".into()),
+    }
+    // The last of one name wins, as on a command line.
+    let args: HashMap<&str, Option<&str>> = d
+        .args
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    out.extend(args.into_iter().map(|(k, v)| match v {
+        Some(v) => format!("arg {k:?}={v:?}"),
+        None => format!("arg {k:?}=?"),
+    }));
+    out.sort();
+    out
 }
 
 /// Adds to each image the `ONBUILD` sources of the repository images it is built `FROM`
@@ -211,6 +249,7 @@ mod tests {
             sources: Arc::new(parsed.sources.clone()),
             refs: parsed.refs.clone(),
             onbuild: Vec::new(),
+            builds: Vec::new(),
             parsed,
             extra_globs: Vec::new(),
             source_patterns: Arc::default(),
@@ -275,8 +314,14 @@ mod tests {
             "two builds of one dockerfile: the union"
         );
         let with_v = decl(Target::Last, Builder::Legacy, &[("V", Some("1"))]);
-        let (got, builds, _) = reads(STAGES, &[with_v]);
+        let (got, builds, _) = reads(STAGES, std::slice::from_ref(&with_v));
         assert_eq!(got, vec!["main", "src-1"]);
+        assert_eq!(
+            parameters(&with_v),
+            vec!["arg \"V\"=\"1\"", "builder=legacy"],
+            "what the content tag records"
+        );
+        assert!(parameters(&decl(Target::Last, Builder::Either, &[])).is_empty());
         assert_eq!(
             builds.readers,
             IgnoreReaders {

@@ -111,6 +111,9 @@ pub struct Image {
     pub refs: Vec<ImageRef>,
     /// The `ONBUILD` sources of the image its builds make, for images built on it.
     pub onbuild: Vec<Source>,
+    /// What its declared builds pass besides the context: the target, the builder, the
+    /// build arguments ([`builds::parameters`]), for builds that pass any.
+    pub builds: Vec<Vec<String>>,
     /// Extra input globs (from `[[images.rule]]`).
     pub extra_globs: Vec<String>,
     /// COPY/ADD source patterns, compiled into one regex on first use: most images of a
@@ -318,6 +321,7 @@ impl ImageSet {
                         && o.dockerignore == img.dockerignore
                         && o.context == img.context
                         && o.extra_globs == img.extra_globs
+                        && o.builds == img.builds
                         && o.same_refinement(img)
                 })
             })
@@ -1068,6 +1072,7 @@ impl Catalog {
             sources: Arc::new(parsed.sources.clone()),
             refs: parsed.refs.clone(),
             onbuild: Vec::new(),
+            builds: Vec::new(),
             source_patterns: Arc::new(source_patterns),
             compiled: std::sync::OnceLock::new(),
             extra_globs: naming.inputs.clone(),

@@ -25,8 +25,14 @@
 //! also-context NUL <path, "." for the root> NUL                (another context it is judged against)
 //! also-dockerignore NUL <path> NUL <mode> NUL <blob id> NUL    (that context's ignore files)
 //! also-input NUL <repository path> NUL <mode> NUL <blob id> NUL (what a build in that context reads)
+//! build NUL <parameter> NUL …                                  (a declared build's target, builder, args)
 //! checkout NUL <repository path> NUL <attributes> NUL          (an input checkout transforms, sorted by path)
 //! ```
+//!
+//! `build` is one declared build that passes more than a plain build of the last stage:
+//! `target="NAME"`, `builder=buildkit|legacy|buildah`, `arg "NAME"="VALUE"` (`=?` when
+//! the value is not known), sorted; builds sorted, each once. The content depends on
+//! them as much as on the files.
 //!
 //! `checkout` gives an input's `.gitattributes` attributes that can change what checkout
 //! writes (`text`, `eol`, `ident`, `filter`, `working-tree-encoding`, …: see
@@ -236,6 +242,11 @@ pub fn canonical(
             entry(&mut out, "also-input", &e, &e.path);
             read.push(e.path);
         }
+    }
+    // What its declared builds pass (a target, a builder, build arguments).
+    for b in &image.builds {
+        let fields: Vec<&[u8]> = b.iter().map(|f| f.as_bytes()).collect();
+        record(&mut out, "build", &fields);
     }
     // What checkout writes for them, where `.gitattributes` transforms it.
     read.sort();

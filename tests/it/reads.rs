@@ -352,3 +352,37 @@ fn a_gitattributes_change_that_transforms_a_copied_file_is_a_change_of_it() {
     let (r, _, _) = branch_pair(&base, &[Edit::File("art/.gitattributes", "* eol=crlf\n")]);
     assert_eq!(check(&r, "feature")["rebuild"], false);
 }
+
+#[test]
+fn the_content_tag_covers_what_a_declared_build_passes() {
+    let ci = |v: &str| {
+        format!("images:\n  script:\n    - docker build --build-arg V={v} -f docker/Dockerfile .\n")
+    };
+    let one = ci("1");
+    let two = ci("2");
+    let base = [
+        Edit::File(".gitlab-ci.yml", one.as_str()),
+        Edit::File(
+            "docker/Dockerfile",
+            "FROM debian:12\nARG V\nRUN echo $V > /v\n",
+        ),
+    ];
+    let (r, _, _) = branch_pair(&base, &[Edit::File(".gitlab-ci.yml", two.as_str())]);
+    assert_ne!(tag(&r, "docker", "master"), tag(&r, "docker", "feature"));
+    // A build that passes nothing keeps the tag it had.
+    let plain = [
+        Edit::File(
+            ".gitlab-ci.yml",
+            "images:\n  script:\n    - docker build -f docker/Dockerfile .\n",
+        ),
+        Edit::File("docker/Dockerfile", "FROM debian:12\n"),
+    ];
+    let (r, _, _) = branch_pair(&plain, &[Edit::File("README", "x\n")]);
+    let run = r.dockguard(&["tag", "--image", "docker", "feature"]);
+    let bytes = format!(
+        "dockguard content tag v1\ncontext\0.\0\ndockerfile\0docker/Dockerfile\0100644\0{}\0\n",
+        git2::Oid::hash_object(git2::ObjectType::Blob, b"FROM debian:12\n").expect("oid")
+    );
+    let want = git2::Oid::hash_object(git2::ObjectType::Blob, bytes.as_bytes()).expect("oid");
+    assert_eq!(run.stdout.trim(), format!("c1-{want}"));
+}
