@@ -2,9 +2,11 @@
 //! target needs, read with its build arguments and its builder's variable rules
 //! ([`super::dockerfile`]); the image's inputs are the union over those builds.
 //!
-//! An image no declaration describes is built by someone dockguard cannot see (a script,
-//! a developer, another CI): which `--target`, which `--build-arg`s and which builder are
-//! not known, so every stage counts, read every builder's way with any build argument.
+//! An image no declaration names (a declaration whose dockerfile has an unknown part, `-f
+//! $DOCKERFILE`, may be about another image) is built by someone dockguard cannot see (a
+//! script, a developer, another CI): which `--target`, which `--build-arg`s and which
+//! builder are not known, so every stage counts, read every builder's way with any build
+//! argument.
 //! That never misses what such a build reads; declaring the build (a compose or bake
 //! file, a CI `docker build` line) makes it exact.
 //!
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use crate::error::Result;
 
 use super::contexts::{Builds, IgnoreReaders};
-use super::declared::{Builder, Declaration, Target};
+use super::declared::{Builder, Declaration, Dockerfile, Target};
 use super::dockerfile::{
     parse_with_args, readers, ImageRef, Parsed, Readers, Semantics, Source, Stop, Via,
 };
@@ -78,7 +80,12 @@ pub(crate) fn read(
     let parsed = Arc::clone(&image.parsed);
     let mut out = Builds::default();
     let mut reads = Reads::default();
-    if decls.is_empty() {
+    // A declaration whose dockerfile has an unknown part (`-f $DOCKERFILE`) may not be
+    // this image's build: it adds what it reads, never replaces the guess.
+    let named = decls
+        .iter()
+        .any(|d| matches!(d.dockerfile, Dockerfile::Path(_)));
+    if !named {
         out.guessed = true;
         out.readers = IgnoreReaders {
             buildkit: true,
@@ -229,7 +236,7 @@ pub(crate) fn inherit_onbuild(images: &mut [Image]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::images::declared::{Dockerfile, Origin};
+    use crate::images::declared::Origin;
     use crate::images::dockerfile::parse;
     use crate::images::Entry;
 
@@ -353,6 +360,16 @@ mod tests {
         assert!(notes[0].contains("no build of it is declared"), "{notes:?}");
         let (_, _, notes) = reads("FROM scratch\nCOPY a /\n", &[]);
         assert!(notes.is_empty(), "one stage: nothing to say");
+        let mut maybe = decl(Target::Last, Builder::Either, &[]);
+        maybe.dockerfile =
+            Dockerfile::Pattern(format!("{}.docker", crate::images::dockerfile::ANY));
+        let (got, builds, _) = reads(STAGES, &[maybe]);
+        assert_eq!(
+            got,
+            vec!["main", "src-", "src-*", "tests"],
+            "may be another image's build"
+        );
+        assert!(builds.guessed);
     }
 
     #[test]
