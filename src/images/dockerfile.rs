@@ -338,9 +338,21 @@ pub fn parse(text: &str) -> Parsed {
     for s in Semantics::ALL {
         reading::read(&lexed, s, None, reader(s, false), &mut u);
     }
-    let none = HashMap::new();
-    for s in Semantics::ALL {
-        reading::read(&lexed, s, Some(&none), reader(s, true), &mut u);
+    // Known or unknown build arguments differ only for an `ARG` without a default (most
+    // files have none: their declared readings are the others, without reading again).
+    let open = lexed.instructions.iter().any(|i| {
+        i.cmd == "arg"
+            && i.args
+                .iter()
+                .any(|w| !w.contains('=') && !reading::PLATFORM_ARGS.contains(&w.as_str()))
+    });
+    if open {
+        let none = HashMap::new();
+        for s in Semantics::ALL {
+            reading::read(&lexed, s, Some(&none), reader(s, true), &mut u);
+        }
+    } else {
+        u.declared_as_guessed();
     }
     u.finish(&lexed.warnings)
 }
@@ -477,6 +489,18 @@ impl Union {
         let w = format!("line {line}: {message}");
         if self.warnings.insert(w.clone()) {
             self.p.warnings.push(w);
+        }
+    }
+
+    /// Gives every item the declared-arguments readings of the readings that found it.
+    fn declared_as_guessed(&mut self) {
+        let up = |r: &mut Readers| *r |= (*r & 0b111) << 3;
+        let p = &mut self.p;
+        p.sources.iter_mut().for_each(|s| up(&mut s.readers));
+        p.onbuild.iter_mut().for_each(|s| up(&mut s.readers));
+        p.refs.iter_mut().for_each(|r| up(&mut r.readers));
+        for st in &mut p.stages {
+            st.deps.iter_mut().for_each(|d| up(&mut d.readers));
         }
     }
 

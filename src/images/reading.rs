@@ -19,7 +19,7 @@ use super::lexer::{lex, Instruction, Lexed};
 use super::shell::{expand, Expanded, Var};
 
 /// Arguments BuildKit sets itself: usable without a value, never known here.
-const PLATFORM_ARGS: &[&str] = &[
+pub(crate) const PLATFORM_ARGS: &[&str] = &[
     "TARGETPLATFORM",
     "TARGETOS",
     "TARGETARCH",

@@ -332,3 +332,23 @@ fn odd_files_keep_stages_in_step() {
         let _ = parse(text);
     }
 }
+
+#[test]
+fn reading_again_with_declared_arguments_only_when_it_can_differ() {
+    // No ARG without a default: the declared readings are the guessed ones.
+    for text in [
+        "FROM scratch AS a\nARG D=x\nCOPY $D /\nFROM a\nCOPY --from=a /x /y\nONBUILD COPY o /\n",
+        "ARG TARGETARCH\nFROM img:$TARGETARCH\nCOPY bin/$TARGETARCH /\n",
+    ] {
+        let lexed = lex(text);
+        let mut u = Union::default();
+        for s in Semantics::ALL {
+            reading::read(&lexed, s, None, reader(s, false), &mut u);
+        }
+        let none = HashMap::new();
+        for s in Semantics::ALL {
+            reading::read(&lexed, s, Some(&none), reader(s, true), &mut u);
+        }
+        assert_eq!(parse(text), u.finish(&lexed.warnings), "{text:?}");
+    }
+}
