@@ -303,7 +303,9 @@ pub(crate) fn ignore_readings(
         if view.entry(&container)?.is_some() {
             want(None, &mut wanted);
         } else {
-            want(has(&own).then(|| own.clone()), &mut wanted);
+            // Read like either docker builder: which one it follows is not pinned here.
+            let first = if has(&own) { &own } else { &of_ctx };
+            want(has(first).then(|| first.clone()), &mut wanted);
             want(has(&of_ctx).then(|| of_ctx.clone()), &mut wanted);
         }
     }
@@ -634,4 +636,155 @@ fn descend(view: &TreeView<'_>, dir: Vec<u8>, comps: &[&str]) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ContentSettings;
+    use crate::engine::matcher::{MatchSpec, Matcher};
+    use crate::images::Catalog;
+
+    /// A tree of `files` (a `->` in a name makes a symlink to what follows).
+    fn tree(repo: &git2::Repository, files: &[(&str, &str)]) -> git2::Oid {
+        let empty = repo
+            .treebuilder(None)
+            .and_then(|t| t.write())
+            .expect("tree");
+        let base = repo.find_tree(empty).expect("tree");
+        let mut b = git2::build::TreeUpdateBuilder::new();
+        for (path, content) in files {
+            let (path, mode) = match path.split_once(" -> ") {
+                Some((p, _)) => (p, git2::FileMode::Link),
+                None => (*path, git2::FileMode::Blob),
+            };
+            b.upsert(path, repo.blob(content.as_bytes()).expect("blob"), mode);
+        }
+        b.create_updated(repo, &base).expect("tree")
+    }
+
+    /// What the builders `readers` leave out of context `docker` of the tree `files`.
+    fn left_out(files: &[(&str, &str)], readers: IgnoreReaders, path: &str) -> bool {
+        let dir = tempfile::tempdir().expect("tmp");
+        let repo = git2::Repository::init_bare(dir.path()).expect("repo");
+        let root = tree(&repo, files);
+        let catalog = Catalog::new(
+            &ContentSettings::default(),
+            Matcher::new(&MatchSpec::default(), "test").expect("matcher"),
+        )
+        .expect("catalog");
+        let view = TreeView {
+            catalog: &catalog,
+            repo: &repo,
+            root,
+        };
+        let entries: Vec<Entry> = files
+            .iter()
+            .filter(|(p, _)| {
+                p.split(" -> ")
+                    .next()
+                    .is_some_and(|p| p.ends_with(".dockerignore"))
+            })
+            .map(|(p, _)| {
+                let p = p.split(" -> ").next().unwrap_or(p);
+                let (mode, oid) = view.entry(p.as_bytes()).ok().flatten().expect("entry");
+                Entry {
+                    path: p.as_bytes().to_vec(),
+                    oid,
+                    mode: mode as i32,
+                }
+            })
+            .collect();
+        let ignores: HashMap<&[u8], &Entry> = entries.iter().map(|e| (&e.path[..], e)).collect();
+        let parse = |e: &Entry| -> Result<Arc<(Dockerignore, Vec<String>)>> {
+            let blob = repo.find_blob(e.oid).expect("blob");
+            Ok(Arc::new(Dockerignore::parse(&String::from_utf8_lossy(
+                blob.content(),
+            ))))
+        };
+        let r = ignore_readings(
+            &view,
+            b"docker/Dockerfile",
+            b"docker",
+            readers,
+            &ignores,
+            &parse,
+        )
+        .expect("readings");
+        !r.ignores.is_empty() && r.ignores.iter().all(|i| i.rules.ignores(path.as_bytes()))
+    }
+
+    const BK: IgnoreReaders = IgnoreReaders {
+        buildkit: true,
+        legacy: false,
+        buildah: false,
+    };
+    const LEGACY: IgnoreReaders = IgnoreReaders {
+        buildkit: false,
+        legacy: true,
+        buildah: false,
+    };
+    const EITHER: IgnoreReaders = IgnoreReaders {
+        buildkit: true,
+        legacy: true,
+        buildah: false,
+    };
+    const BUILDAH: IgnoreReaders = IgnoreReaders {
+        buildkit: false,
+        legacy: false,
+        buildah: true,
+    };
+
+    #[test]
+    fn each_builder_reads_its_own_ignore_file() {
+        let both = [
+            ("docker/Dockerfile.dockerignore", "own\n"),
+            ("docker/.dockerignore", "ctx\n"),
+        ];
+        assert!(
+            left_out(&both, BK, "own") && !left_out(&both, BK, "ctx"),
+            "BuildKit: only <dockerfile>.dockerignore"
+        );
+        assert!(left_out(&both, LEGACY, "ctx") && !left_out(&both, LEGACY, "own"));
+        assert!(!left_out(&both, EITHER, "own") && !left_out(&both, EITHER, "ctx"));
+        let own = [("docker/Dockerfile.dockerignore", "own\n")];
+        assert!(left_out(&own, BK, "own"));
+        assert!(
+            !left_out(&own, EITHER, "own"),
+            "the legacy builder reads none"
+        );
+        let ctx = [("docker/.dockerignore", "ctx\n")];
+        assert!(left_out(&ctx, BK, "ctx") && left_out(&ctx, EITHER, "ctx"));
+        assert!(left_out(&ctx, BUILDAH, "ctx"));
+        let container = [
+            ("docker/.dockerignore", "ctx\n"),
+            ("docker/.containerignore", "other\n"),
+        ];
+        assert!(
+            !left_out(&container, BUILDAH, "ctx"),
+            "buildah reads .containerignore"
+        );
+    }
+
+    #[test]
+    fn a_symlinked_ignore_file_is_read_through_its_link() {
+        let linked = [
+            (
+                "docker/.dockerignore -> ../common/ignore",
+                "../common/ignore",
+            ),
+            ("common/ignore", "secret\n"),
+        ];
+        assert!(left_out(&linked, EITHER, "secret"));
+        let nowhere = [("docker/.dockerignore -> gone", "gone")];
+        assert!(!left_out(&nowhere, EITHER, "gone"));
+        // The docker CLI follows it anywhere, BuildKit inside the file's directory: two
+        // different files, so nothing is taken as left out.
+        let split = [
+            ("docker/.dockerignore -> /x", "/x"),
+            ("x", "secret\n"),
+            ("docker/x", "secret\n"),
+        ];
+        assert!(!left_out(&split, EITHER, "secret"));
+    }
 }
