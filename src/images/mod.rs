@@ -2,9 +2,12 @@
 //! affects, and content tags.
 //!
 //! Split along concepts:
-//! - [`lexer`], [`shell`], [`dockerfile`]: Dockerfile syntax, variable expansion, meaning;
+//! - [`lexer`], [`shell`], [`dockerfile`] (each builder's reading: `reading`): Dockerfile
+//!   syntax, variable expansion, meaning, the stage graph;
 //! - [`patterns`]: COPY source wildcards and `.dockerignore`;
 //! - [`rules`]: image names, contexts, extra inputs, `images.parent` templates;
+//! - `builds`: what each declared build of an image reads (target, args, builder);
+//! - `attributes`: checkout transforms (`.gitattributes`);
 //! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
 //! - [`graph`]: build order, cycles, the affected set;
 //! - [`tag`]: content-addressed tags;
@@ -15,7 +18,8 @@
 //! tree are identical. Otherwise both trees are walked for dockerfiles, but subtrees are
 //! remembered by (path, tree id), so the second tree only costs its changed subtrees;
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
-//! ever read (content tags use blob ids).
+//! ever read (content tags use blob ids), but a `.gitattributes` the branch changed (and,
+//! for content tags, those on an input's path).
 
 pub(crate) mod attributes;
 pub(crate) mod buildcmd;
