@@ -20,9 +20,7 @@ use crate::error::Result;
 
 use super::contexts::{Builds, IgnoreReaders};
 use super::declared::{Builder, Declaration, Dockerfile, Target};
-use super::dockerfile::{
-    parse_with_args, readers, ImageRef, Parsed, Readers, Semantics, Source, Stop, Via,
-};
+use super::dockerfile::{readers, ImageRef, Parsed, Readers, Semantics, Source, Stop, Via};
 use super::Image;
 
 /// The variable rules a builder may follow.
@@ -69,13 +67,18 @@ impl Reads {
     }
 }
 
+/// Parses the image's dockerfile as built with these `--build-arg`s (`None` when there is
+/// no dockerfile to read).
+pub(crate) type WithArgs<'a> =
+    dyn FnMut(&[(String, Option<String>)]) -> Result<Option<Arc<Parsed>>> + 'a;
+
 /// Sets what `image` reads from the declarations `decls` that build it (none: a guessed
-/// build, see the module docs). `text` gives the dockerfile's text, for a build with its
-/// own `--build-arg`s (`None` when there is none to read).
+/// build, see the module docs). `with_args` parses it for a build that passes a
+/// `--build-arg` for one of its `ARG`s.
 pub(crate) fn read(
     image: &mut Image,
     decls: &[Declaration],
-    text: &mut dyn FnMut() -> Result<Option<String>>,
+    with_args: &mut WithArgs<'_>,
 ) -> Result<Builds> {
     let parsed = Arc::clone(&image.parsed);
     let mut out = Builds::default();
@@ -138,15 +141,14 @@ pub(crate) fn read(
             )),
             _ => {}
         }
-        let with_args = if d.args.is_empty() {
-            None
-        } else {
-            text()?.map(|t| {
-                let args: HashMap<String, Option<String>> = d.args.iter().cloned().collect();
-                parse_with_args(&t, &args)
-            })
-        };
-        reads.add(with_args.as_ref().unwrap_or(&parsed), stop, r);
+        // A `--build-arg` for no ARG of the file changes nothing it reads
+        // (`BUILDKIT_INLINE_CACHE=1`): the readings with none passed are the same.
+        let matters = d
+            .args
+            .iter()
+            .any(|(k, _)| parsed.args.binary_search(k).is_ok());
+        let own = if matters { with_args(&d.args)? } else { None };
+        reads.add(own.as_deref().unwrap_or(&parsed), stop, r);
     }
     let mut builds: Vec<Vec<String>> = decls
         .iter()
@@ -298,7 +300,13 @@ mod tests {
     fn reads(text: &str, decls: &[Declaration]) -> (Vec<String>, Builds, Vec<String>) {
         let mut img = image(text);
         let owned = text.to_owned();
-        let builds = read(&mut img, decls, &mut || Ok(Some(owned.clone()))).expect("reads");
+        let builds = read(&mut img, decls, &mut |args| {
+            let args: HashMap<String, Option<String>> = args.iter().cloned().collect();
+            Ok(Some(Arc::new(crate::images::dockerfile::parse_with_args(
+                &owned, &args,
+            ))))
+        })
+        .expect("reads");
         let mut got: Vec<String> = img.sources.iter().map(|s| s.display()).collect();
         got.sort();
         (got, builds, img.notes)
@@ -329,6 +337,21 @@ mod tests {
             "what the content tag records"
         );
         assert!(parameters(&decl(Target::Last, Builder::Either, &[])).is_empty());
+        // An argument for no ARG of the file is not parsed for (QEMU's
+        // BUILDKIT_INLINE_CACHE=1): what the build reads is the same.
+        let cache = decl(
+            Target::Last,
+            Builder::Either,
+            &[("BUILDKIT_INLINE_CACHE", Some("1"))],
+        );
+        let mut img = image(STAGES);
+        read(&mut img, &[cache], &mut |_| {
+            panic!("no ARG of that name: nothing to parse")
+        })
+        .expect("reads");
+        let mut got: Vec<String> = img.sources.iter().map(|s| s.display()).collect();
+        got.sort();
+        assert_eq!(got, vec!["main", "src-"]);
         assert_eq!(
             builds.readers,
             IgnoreReaders {
@@ -385,10 +408,10 @@ mod tests {
     #[test]
     fn children_read_their_parents_onbuild_sources() {
         let mut base = image("FROM scratch\nONBUILD COPY trig /t\n");
-        read(&mut base, &[], &mut || Ok(None)).expect("reads");
+        read(&mut base, &[], &mut |_| Ok(None)).expect("reads");
         assert_eq!(base.onbuild.len(), 1);
         let mut child = image("FROM qemu/base\nCOPY own /o\n");
-        read(&mut child, &[], &mut || Ok(None)).expect("reads");
+        read(&mut child, &[], &mut |_| Ok(None)).expect("reads");
         child.parents.push(crate::images::Parent {
             name: "img".into(),
             reference: "qemu/base".into(),

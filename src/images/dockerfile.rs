@@ -35,7 +35,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::lexer::lex;
+use super::lexer::{lex, Lexed};
 use super::reading;
 
 /// Marks "any text" in a [`Source`] pattern (git paths never contain NUL).
@@ -252,6 +252,9 @@ pub struct Parsed {
     pub inline: usize,
     /// Problems, `line N: …`.
     pub warnings: Vec<String>,
+    /// The names of every `ARG` it declares, sorted: a `--build-arg` of another name
+    /// changes nothing it reads.
+    pub args: Vec<String>,
 }
 
 impl Parsed {
@@ -354,7 +357,7 @@ pub fn parse(text: &str) -> Parsed {
     } else {
         u.declared_as_guessed();
     }
-    u.finish(&lexed.warnings)
+    u.finish(&lexed)
 }
 
 /// Parses a Dockerfile's text as built with these `--build-arg`s (`None`: a value not
@@ -366,7 +369,7 @@ pub fn parse_with_args(text: &str, build_args: &HashMap<String, Option<String>>)
     for s in Semantics::ALL {
         reading::read(&lexed, s, Some(build_args), reader(s, true), &mut u);
     }
-    u.finish(&lexed.warnings)
+    u.finish(&lexed)
 }
 
 /// The readings of one file, merged: every item once, with the readings that found it.
@@ -504,13 +507,24 @@ impl Union {
         }
     }
 
-    fn finish(mut self, lexer: &[(usize, String)]) -> Parsed {
-        let mut warnings: Vec<String> = lexer
+    fn finish(mut self, lexed: &Lexed) -> Parsed {
+        let mut warnings: Vec<String> = lexed
+            .warnings
             .iter()
             .map(|(line, w)| format!("line {line}: {w}"))
             .collect();
         warnings.append(&mut self.p.warnings);
         self.p.warnings = warnings;
+        let mut args: Vec<String> = lexed
+            .instructions
+            .iter()
+            .filter(|i| i.cmd == "arg")
+            .flat_map(|i| &i.args)
+            .map(|w| w.split_once('=').map_or(w.as_str(), |(n, _)| n).to_owned())
+            .collect();
+        args.sort();
+        args.dedup();
+        self.p.args = args;
         self.p
     }
 }

@@ -366,7 +366,12 @@ pub struct Catalog {
     declared: RefCell<HashMap<PathAndBlob, Arc<declared::Declared>>>,
     /// The on-disk memo of parsed dockerfiles, once loaded.
     parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
+    /// Dockerfiles parsed with a build's `--build-arg`s, by blob id and arguments.
+    with_args: RefCell<HashMap<WithArgsKey, Arc<Parsed>>>,
 }
+
+/// A dockerfile blob and the build arguments it was parsed with.
+type WithArgsKey = (Oid, Vec<(String, Option<String>)>);
 
 /// A file's path and blob id.
 type PathAndBlob = (Vec<u8>, Oid);
@@ -497,6 +502,7 @@ impl Catalog {
             listings: RefCell::default(),
             declared: RefCell::default(),
             parsed_memo: RefCell::default(),
+            with_args: RefCell::default(),
         })
     }
 
@@ -743,6 +749,30 @@ impl Catalog {
         Ok(d)
     }
 
+    /// The dockerfile `e` as built with `args`, parsed once per run for the same blob and
+    /// arguments (the merge-base's and the tip's builds are mostly the same).
+    fn parse_with_args(
+        &self,
+        repo: &Repository,
+        e: &Entry,
+        args: &[(String, Option<String>)],
+    ) -> Result<Arc<Parsed>> {
+        let key = (e.oid, args.to_vec());
+        if let Some(p) = self.with_args.borrow().get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
+        let map: HashMap<String, Option<String>> = args.iter().cloned().collect();
+        let parsed = Arc::new(dockerfile::parse_with_args(&text, &map));
+        let mut cache = self.with_args.borrow_mut();
+        // Keys come from the judged trees: bounded.
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&parsed));
+        Ok(parsed)
+    }
+
     fn parse_dockerfile(&self, repo: &Repository, e: &Entry) -> Result<Arc<Parsed>> {
         if let Some(p) = self.parsed.borrow().get(&e.oid) {
             return Ok(Arc::clone(p));
@@ -963,10 +993,10 @@ impl Catalog {
             image.dockerfile_chain = chain;
             image.notes.extend(notes);
             image.declared = applied.origins.clone();
-            let builds = builds::read(&mut image, &applied.decls, &mut || {
+            let builds = builds::read(&mut image, &applied.decls, &mut |args| {
                 parse
                     .as_ref()
-                    .map(|p| self.blob_text(repo, p, "the dockerfile ", MAX_DOCKERFILE_BYTES))
+                    .map(|p| self.parse_with_args(repo, p, args))
                     .transpose()
             })?;
             images.push((image, applied.plan, builds));

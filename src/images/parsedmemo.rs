@@ -268,6 +268,10 @@ pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
     for w in &p.warnings {
         put_str(out, w);
     }
+    put_len(out, p.args.len());
+    for a in &p.args {
+        put_str(out, a);
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -383,6 +387,9 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
     p.inline = r.len()?;
     for _ in 0..r.count()? {
         p.warnings.push(r.string()?);
+    }
+    for _ in 0..r.count()? {
+        p.args.push(r.string()?);
     }
     r.0.is_empty().then_some(p)
 }

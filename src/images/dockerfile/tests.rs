@@ -52,6 +52,7 @@ fn stages_args_and_from() {
         "declared builds that do not pass TAG"
     );
     assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert_eq!(p.args, vec!["BASE", "TAG"]);
 }
 
 #[test]
@@ -349,6 +350,6 @@ fn reading_again_with_declared_arguments_only_when_it_can_differ() {
         for s in Semantics::ALL {
             reading::read(&lexed, s, Some(&none), reader(s, true), &mut u);
         }
-        assert_eq!(parse(text), u.finish(&lexed.warnings), "{text:?}");
+        assert_eq!(parse(text), u.finish(&lexed), "{text:?}");
     }
 }
