@@ -47,7 +47,9 @@ pub mod parts {
     pub use crate::config::{
         ContentSettings, EnvSettings, FileLayer, Layers, Policy, RunSettings, KEYS,
     };
-    pub use crate::engine::matcher::{glob_to_regex, Matcher, DEFAULT_DOCKERFILES};
+    pub use crate::engine::matcher::{
+        glob_to_regex, Matcher, DEFAULT_DOCKERFILES, NOT_DOCKERFILES,
+    };
     pub use crate::git::{history::History, objects::Objects};
     pub use crate::hook::stdin::parse_pre_push;
     pub use crate::images::declared::{

@@ -33,6 +33,7 @@ mod plan_hostile;
 mod precommit;
 mod props;
 mod push;
+mod reads;
 mod realdocker;
 mod registry;
 mod release;
