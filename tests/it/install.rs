@@ -333,7 +333,7 @@ fn install_sh_installs_the_binary_and_the_hook() {
     let path = format!(
         "{}:{}",
         fake.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     let (code, out) = run_script(&path);
     assert_eq!(code, 0, "{out}");
@@ -366,7 +366,7 @@ fn install_sh_installs_the_binary_and_the_hook() {
     let no_cargo = r.scratch("nocargo");
     std::fs::create_dir_all(&no_cargo).expect("mkdir");
     for tool in ["git", "dirname"] {
-        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        let found = std::env::split_paths(crate::fixture::test_path())
             .map(|d| d.join(tool))
             .find(|p| p.is_file())
             .expect("tool on PATH");
