@@ -540,3 +540,89 @@ fn a_lone_install_sh_without_a_release_says_to_give_one() {
     assert!(out.contains("no dockguard sources beside"), "{out}");
     assert!(out.contains("--from URL|FILE"), "{out}");
 }
+
+/// The ```sh blocks of README's section `heading` (up to the next `## `).
+fn readme_blocks(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let start = readme
+        .find(&format!("\n## {heading}\n"))
+        .unwrap_or_else(|| panic!("README has ## {heading}"));
+    let section = &readme[start + heading.len() + 5..];
+    let section = &section[..section.find("\n## ").unwrap_or(section.len())];
+    section
+        .split("```sh\n")
+        .skip(1)
+        .map(|b| b[..b.find("```").expect("closed block")].to_owned())
+        .collect()
+}
+
+/// Runs a README block as a user would, in `home` (where `your-project` is), with the
+/// release URLs served from `file://` the release `scripts/release.sh` built, the clone
+/// being this checkout, and the install root on PATH (as `~/.cargo/bin` is).
+fn run_readme_block(block: &str, home: &Path, root: &Path, extra_path: &[&Path]) -> (bool, String) {
+    let release = format!("https://github.com/YOUR-ORG/dockguard/releases/download/v{VERSION}/");
+    assert!(
+        !block.contains("releases/download/") || block.contains(&release),
+        "README's release URLs name v{VERSION}:\n{block}"
+    );
+    let script = block
+        .replace(&release, &format!("file://{}/", built_release().display()))
+        .replace("path/to/dockguard", env!("CARGO_MANIFEST_DIR"));
+    let bindir = root.join("bin");
+    let mut dirs = vec![bindir.as_path()];
+    dirs.extend_from_slice(extra_path);
+    let out = hermetic(&mut Command::new("sh"))
+        .current_dir(home)
+        .env("PATH", path_with_str(&dirs))
+        .env("DOCKGUARD_INSTALL_ROOT", root)
+        .args(["-e", "-x", "-c", &script])
+        .output()
+        .expect("sh");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+#[ignore = "needs a static build"]
+fn the_readme_install_and_quick_start_commands_run_as_shown() {
+    let install = readme_blocks("Install");
+    let quick = readme_blocks("Quick start");
+    assert_eq!(
+        (install.len(), quick.len()),
+        (2, 1),
+        "{install:?} {quick:?}"
+    );
+    for (i, block) in [&install[0], &install[1], &quick[0]]
+        .into_iter()
+        .enumerate()
+    {
+        // Each in a fresh home with the user's project in it (with an upstream master).
+        let (r, _) = with_master();
+        let home = r.path().parent().expect("temp dir").to_path_buf();
+        std::os::unix::fs::symlink(r.path(), home.join("your-project")).expect("your-project");
+        let root = r.scratch("root");
+        let fake = r.scratch("fakebin");
+        stand_in_cargo(&fake, &r.scratch("cargo-args"));
+        let (ok, out) = run_readme_block(block, &home, &root, &[&fake]);
+        assert!(ok, "README block {i}:\n{block}\n{out}");
+        assert!(root.join("bin/dockguard").is_file(), "{block}\n{out}");
+        assert!(
+            hook_of(&r).is_file(),
+            "the hook went into your-project:\n{out}"
+        );
+        if block.contains("--from") {
+            assert_eq!(
+                hex_of(&root.join("bin/dockguard")),
+                hex_of(&built_release().join("dockguard")),
+                "the release's binary"
+            );
+            assert!(!out.contains("building"), "{out}");
+            assert!(!home.join("your-project/install.sh").exists(), "cleaned up");
+        } else {
+            assert!(out.contains("building dockguard from source"), "{out}");
+        }
+    }
+}

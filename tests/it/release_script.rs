@@ -507,7 +507,7 @@ fn cargo_binstall_finds_the_archive_and_the_binary_in_it() {
     let prefix = format!("{repo}/releases/download/v{VERSION}/");
     let urls: Vec<&str> = readme
         .split(|c: char| c.is_whitespace() || c == '`' || c == ')' || c == '(')
-        .filter(|w| w.contains("/releases/download/"))
+        .filter(|w| w.starts_with("https://") && w.contains("/releases/download/"))
         .collect();
     assert!(!urls.is_empty(), "README shows the release download");
     for u in urls {
