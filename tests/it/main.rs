@@ -37,6 +37,7 @@ mod push;
 mod realdocker;
 mod registry;
 mod release;
+mod release_gitlab;
 mod release_script;
 mod requests;
 mod resolved;

@@ -6,8 +6,9 @@
 //!
 //! Not run here: cargo-binstall itself (1.26 needs rustc 1.96; 1.24 with its lock file
 //! needs a vergen for 1.96 too, and a fresh build is several hundred crates with aws-lc:
-//! too heavy for every test run on 2 cores), and the workflows on a hosted runner (none
-//! here: their structure is checked, and the GitLab job is resolved by gitlab-ci-local).
+//! too heavy for every test run on 2 cores), and the GitHub workflow on a hosted runner
+//! (none here: its structure is checked; the GitLab job runs under gitlab-ci-local in
+//! release_gitlab.rs).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
