@@ -83,7 +83,7 @@ impl Runner<'_> {
             "{}:{}:{}",
             self.lab.bin.display(),
             self.lab.bin_dg.display(),
-            std::env::var("PATH").unwrap_or_default()
+            crate::fixture::test_path().to_string_lossy()
         );
         let mut cmd = Command::new("bash");
         hermetic(&mut cmd)
@@ -301,7 +301,7 @@ fn a_build_in_the_tool_cache_never_runs_unchecked() {
     let path = format!(
         "{}:{}",
         lab.bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     let (ok, log, outs) = r.step(
         "dockguard.sh",

@@ -341,7 +341,7 @@ impl Lab {
         if opts.dockguard_on_path != Some(false) {
             path.push_str(&format!("{}:", self.bin_dg.display()));
         }
-        path.push_str(&std::env::var("PATH").unwrap_or_default());
+        path.push_str(&crate::fixture::test_path().to_string_lossy());
         let mut cmd = Command::new(tool);
         hermetic(&mut cmd)
             .current_dir(checkout)
