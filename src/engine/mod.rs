@@ -29,7 +29,10 @@
 //!   `a_memo_that_is_a_link_to_dev_zero_…`);
 //! - config or matcher errors, unreadable tip commit -> error, never a default verdict;
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
-//!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
+//!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`);
+//!   `match.exclude` is the user's explicit choice, for images too (control
+//!   `exclude_wins_over_every_image_that_copies_a_path`), and a branch's own exclude is
+//!   judged by the merge-base's rules as well.
 //!
 //! Widenings (issue 16): each makes more paths count, never fewer; the union of several
 //! complete comparisons ([`union`]) can only add.

@@ -133,6 +133,8 @@ pub struct Image {
     pub declared: Vec<String>,
     /// Proper prefixes of what the sources match (gitlinks, links), compiled on use.
     prefixes: std::sync::OnceLock<Option<Regex>>,
+    /// `match.exclude`: what it matches is nothing to this image ([`Image::claim`]).
+    exclude: Option<Regex>,
 }
 
 impl Image {
@@ -195,9 +197,14 @@ impl Image {
         self.extra.as_ref().is_some_and(|re| re.is_match(path))
     }
 
-    /// What `path` is to this image, if anything.
+    /// What `path` is to this image, if anything; never anything when `match.exclude`
+    /// excludes it ("exclude always wins", whatever a COPY names).
     pub fn claim(&self, path: &[u8]) -> Option<&'static str> {
-        if path == self.dockerfile.path || self.dockerfile_chain.iter().any(|e| e.path == path) {
+        if self.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
+            None
+        } else if path == self.dockerfile.path
+            || self.dockerfile_chain.iter().any(|e| e.path == path)
+        {
             Some("dockerfile")
         } else if self.ignore_paths.iter().any(|p| p == path)
             || self
@@ -1021,6 +1028,7 @@ impl Catalog {
             followed: Vec::new(),
             declared: Vec::new(),
             prefixes: std::sync::OnceLock::new(),
+            exclude: self.matcher.exclude_regex().cloned(),
         };
         self.images.borrow_mut().insert(key, image.clone());
         Ok(image)
@@ -1044,7 +1052,8 @@ pub struct Judged {
 ///
 /// A path counts when `matcher` classifies it or when an image of either tree is built
 /// from it (role `input`); the merge-base's images count so that a deleted source, or a
-/// dockerfile that used to copy a path, is not missed.
+/// dockerfile that used to copy a path, is not missed. `match.exclude` wins over both:
+/// an excluded path is never an image's input ([`Image::claim`]).
 pub fn judge_trees(
     repo: &Repository,
     objects: &mut Objects<'_>,

@@ -8,6 +8,7 @@ mod ci;
 mod cli;
 mod component;
 mod contexts;
+mod control;
 mod declared;
 mod differential;
 mod faults;
