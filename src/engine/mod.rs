@@ -149,7 +149,7 @@ pub struct JudgeOptions {
 /// name the commits that made them later, only if a message needs them.
 #[derive(Debug, Clone)]
 pub struct Unattributed {
-    base: Oid,
+    bases: Vec<Oid>,
     changes: Vec<crate::engine::changes::Change>,
     max: usize,
 }
@@ -252,7 +252,7 @@ impl<'c> Engine<'c> {
             self.repo,
             &mut self.objects,
             &self.history,
-            pending.base,
+            &pending.bases,
             v.tip,
             &pending.changes[..n],
             pending.max,
@@ -343,7 +343,7 @@ impl<'c> Engine<'c> {
                     base_tree,
                     commit.tree_id(),
                 ) {
-                    Ok(j) => judged.push(j),
+                    Ok(j) => judged.push((b, j)),
                     // Only an object that cannot be read leaves the answer open ("rebuild,
                     // base unknown"); a config mistake or a cycle of images is an error.
                     Err(e) if e.leaves_the_answer_open() => return Ok((undecided(e, b), None)),
@@ -351,10 +351,16 @@ impl<'c> Engine<'c> {
                 }
             }
         }
-        let judged = union::merge(judged);
+        let union::Union { judged, found_by } = union::merge(judged);
         let diff = judged.changes;
-        let mut v =
-            TargetVerdict::from_diff(label, target.oid, base, &diff.matched, diff.other, None);
+        let mut v = TargetVerdict::from_diff(
+            label,
+            target.oid,
+            &bases,
+            &diff.matched,
+            &found_by,
+            diff.other,
+        );
         v.images = judged.images;
         v.warnings = judged.warnings;
         if bases.len() > 1 {
@@ -365,7 +371,6 @@ impl<'c> Engine<'c> {
                 list.join(", ")
             ));
         }
-        v.merge_bases = bases;
         if let Some(c) = config_change {
             v.reasons.push(format!(
                 "the branch changes {} ({}): judged by the merge-base's rules and the tip's, either counts",
@@ -382,7 +387,7 @@ impl<'c> Engine<'c> {
             ));
         }
         let pending = Unattributed {
-            base,
+            bases,
             max: rules.content.max_commits,
             changes: diff.matched,
         };

@@ -1,5 +1,8 @@
 //! The Verdict: pure data that every front door renders the same way.
 //!
+//! Besides the answer it carries why: the reasons, and which merge-base found each
+//! change.
+//!
 //! Fail-safe rule: `rebuild` is false only when the merge-base is known and the complete
 //! tree diff from it found nothing the matcher counts. Every other outcome (no merge-base,
 //! shallow history, missing objects) is `rebuild: true` with the reason.
@@ -65,6 +68,10 @@ pub struct ChangedPath {
     /// With `--commits`: the commits in the range that touched it, newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commits: Option<Vec<String>>,
+    /// With several merge-bases: those whose comparison found it (the others have it as
+    /// the tip does).
+    #[serde(serialize_with = "ser_oids", skip_serializing_if = "Vec::is_empty")]
+    pub merge_bases: Vec<Oid>,
 }
 
 impl ChangedPath {
@@ -78,6 +85,7 @@ impl ChangedPath {
             kind: c.kind,
             role: c.role,
             commits: None,
+            merge_bases: Vec::new(),
         }
     }
 }
@@ -150,49 +158,38 @@ impl TargetVerdict {
         }
     }
 
-    /// A verdict from a complete diff against a known merge-base.
+    /// A verdict from complete diffs against the known merge-base(s) `bases` (git's
+    /// choice first); `found_by` says, per change, which of them found it (the others
+    /// have it as the tip does): with several, the reasons and each change name them.
     pub fn from_diff(
         label: String,
         tip: Oid,
-        base: Oid,
+        bases: &[Oid],
         changes: &[Change],
+        found_by: &[Vec<Oid>],
         other: usize,
-        attribution: Option<Attribution>,
     ) -> Self {
-        let paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
-        let dockerfiles = changes
-            .iter()
-            .filter(|c| c.role == PathRole::Dockerfile)
-            .count();
-        let inputs = changes.len() - dockerfiles;
-        let short = short(&base);
+        let base = bases.first().copied().unwrap_or(Oid::ZERO_SHA1);
+        let of = |i: usize| found_by.get(i).cloned().unwrap_or_else(|| bases.to_vec());
+        let mut paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
+        if bases.len() > 1 {
+            for (i, p) in paths.iter_mut().enumerate() {
+                p.merge_bases = of(i);
+            }
+        }
         let reasons = if changes.is_empty() {
             vec![format!(
-                "nothing images are built from differs from the merge-base {short}"
+                "nothing images are built from differs from the merge-base {}",
+                short(&base)
             )]
         } else {
-            let mut r = Vec::new();
-            if dockerfiles > 0 {
-                r.push(format!(
-                    "{dockerfiles} dockerfile{} differ{} from the merge-base {short}",
-                    plural(dockerfiles),
-                    if dockerfiles == 1 { "s" } else { "" }
-                ));
-            }
-            if inputs > 0 {
-                r.push(format!(
-                    "{inputs} image input{} differ{} from the merge-base {short}",
-                    plural(inputs),
-                    if inputs == 1 { "s" } else { "" }
-                ));
-            }
-            r
+            differ_reasons(changes, of, bases)
         };
-        let mut v = TargetVerdict {
+        TargetVerdict {
             label,
             tip,
             merge_base: Some(base),
-            merge_bases: vec![base],
+            merge_bases: bases.to_vec(),
             config_change: None,
             warnings: Vec::new(),
             base_unknown: None,
@@ -203,11 +200,7 @@ impl TargetVerdict {
             commits_truncated: false,
             reasons,
             images: Vec::new(),
-        };
-        if let Some(a) = attribution {
-            v.attach(a);
         }
-        v
     }
 
     /// Adds which commits touched the changed paths (its `paths` index `changes`).
@@ -252,6 +245,51 @@ impl Report {
             targets,
         }
     }
+}
+
+/// "N dockerfiles differ from the merge-base X", per role and per set of merge-bases that
+/// found the changes (`of(i)` for change `i`); `bases` are all of them.
+fn differ_reasons(
+    changes: &[Change],
+    of: impl Fn(usize) -> Vec<Oid>,
+    bases: &[Oid],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (role, word) in [
+        (PathRole::Dockerfile, "dockerfile"),
+        (PathRole::Input, "image input"),
+    ] {
+        // Groups in the order first seen: the base sets, each with its count.
+        let mut groups: Vec<(Vec<Oid>, usize)> = Vec::new();
+        for (i, _) in changes.iter().enumerate().filter(|(_, c)| c.role == role) {
+            let found = of(i);
+            match groups.iter_mut().find(|(b, _)| *b == found) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((found, 1)),
+            }
+        }
+        for (found, n) in groups {
+            let names: Vec<String> = found.iter().map(short).collect();
+            let others: Vec<String> = bases
+                .iter()
+                .filter(|b| !found.contains(b))
+                .map(short)
+                .collect();
+            let not = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (not from {})", others.join(", "))
+            };
+            out.push(format!(
+                "{n} {word}{} differ{} from the merge-base{} {}{not}",
+                plural(n),
+                if n == 1 { "s" } else { "" },
+                plural(names.len()),
+                names.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 fn plural(n: usize) -> &'static str {

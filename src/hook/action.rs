@@ -98,6 +98,9 @@ pub(super) fn describe(
                     &oid[..10.min(oid.len())]
                 );
             }
+            for line in crate::render::human::why_lines(v, c) {
+                let _ = writeln!(msg, "        {line}");
+            }
         }
         if v.changes.len() > MAX_PATHS_SHOWN {
             let _ = writeln!(

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use console::Style;
 
 use crate::engine::changes::ChangeKind;
-use crate::engine::verdict::{Report, TargetVerdict};
+use crate::engine::verdict::{ChangedPath, Report, TargetVerdict};
 use crate::git::short;
 use crate::render::escape::{shell_word, text};
 
@@ -157,6 +157,9 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }
         }
+        for line in why_lines(t, c) {
+            let _ = writeln!(out, "      {}", st.dim.apply_to(line));
+        }
     }
     if !t.images.is_empty() {
         let _ = writeln!(
@@ -196,6 +199,21 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             ))
         );
     }
+}
+
+/// Why a changed path counts, one line each: which merge-bases found it (when the target
+/// has several and not all did).
+pub(crate) fn why_lines(t: &TargetVerdict, c: &ChangedPath) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.merge_bases.is_empty() && c.merge_bases.len() < t.merge_bases.len() {
+        let found: Vec<String> = c.merge_bases.iter().map(short).collect();
+        out.push(format!(
+            "differs from the merge-base{} {} only",
+            if found.len() == 1 { "" } else { "s" },
+            found.join(", ")
+        ));
+    }
+    out
 }
 
 /// The JSON report (schema in README.md, `version` field first).

@@ -1,11 +1,11 @@
 //! The user stays in control, and is told why: `match.exclude` wins for image inputs and
-//! for images.
+//! for images; with several merge-bases, messages name the one that differs.
 
 use serde_json::Value;
 
 use crate::contexts::{affected, branch_pair, check};
 use crate::fixture::TestRepo;
-use crate::trees::Edit;
+use crate::trees::{commit_edits, Edit};
 
 /// QEMU's shape: a dockerfile that copies the whole checkout (`ADD . /`, line 3), built
 /// by CI from the repository root, and C code.
@@ -103,4 +103,67 @@ fn an_excluded_dockerfile_is_no_image_found_or_declared() {
         )],
     );
     assert_eq!(check(&r, "feature")["rebuild"], false);
+}
+
+/// R; B1 (touches notes) then A1 (bumps the dockerfile, newer); master merges A1+B1,
+/// feature merges B1+A1: git picks A1, whose dockerfile the tip has; B1's differs.
+#[test]
+fn with_several_merge_bases_messages_name_the_one_that_differs() {
+    let r = TestRepo::new();
+    let t0 = 1_700_000_000;
+    let root = commit_edits(
+        &r,
+        None,
+        &[],
+        None,
+        &[
+            Edit::File("docker/Dockerfile", "FROM debian:12\n"),
+            Edit::File("notes", "0\n"),
+        ],
+        t0,
+    );
+    let b1 = commit_edits(
+        &r,
+        None,
+        &[root],
+        Some(root),
+        &[Edit::File("notes", "b\n")],
+        t0 + 100,
+    );
+    let a1 = commit_edits(
+        &r,
+        None,
+        &[root],
+        Some(root),
+        &[Edit::File("docker/Dockerfile", "FROM debian:13\n")],
+        t0 + 200,
+    );
+    let merged = [
+        Edit::File("docker/Dockerfile", "FROM debian:13\n"),
+        Edit::File("notes", "b\n"),
+    ];
+    let m1 = commit_edits(&r, None, &[a1, b1], Some(root), &merged, t0 + 300);
+    let m2 = commit_edits(&r, None, &[b1, a1], Some(root), &merged, t0 + 400);
+    r.remote_ref("origin", "master", m1);
+    r.branch("feature", m2);
+    let short = |o: git2::Oid| o.to_string()[..10].to_owned();
+
+    let v = check(&r, "feature");
+    crate::schema::assert_valid(&crate::schema::validator(), &v);
+    let t = &v["targets"][0];
+    assert_eq!(t["merge_base"], a1.to_string(), "git's choice: {t:#}");
+    let reasons = t["reasons"].to_string();
+    let want = format!(
+        "1 dockerfile differs from the merge-base {} (not from {})",
+        short(b1),
+        short(a1)
+    );
+    assert!(reasons.contains(&want), "{want}\n{t:#}");
+    assert_eq!(
+        t["changes"][0]["merge_bases"],
+        serde_json::json!([b1.to_string()])
+    );
+    let human = r.dockguard(&["check", "feature"]);
+    let want = format!("differs from the merge-base {} only", short(b1));
+    assert!(human.stdout.contains(&want), "{want}\n{}", human.stdout);
 }
