@@ -90,6 +90,7 @@
 
 pub mod attribution;
 pub mod changes;
+mod explain;
 pub mod matcher;
 pub mod targets;
 pub mod union;
@@ -143,15 +144,26 @@ impl Rules {
 pub struct JudgeOptions {
     /// Attribute changed paths to commits.
     pub commits: bool,
+    /// Say, per changed path, which images read it and how, and what would silence it
+    /// ([`Engine::explain`]).
+    pub explain: bool,
 }
 
 /// A verdict's changes as the engine found them, kept so that [`Engine::attribute`] can
-/// name the commits that made them later, only if a message needs them.
+/// name the commits that made them, and [`Engine::explain`] why they count, later: only
+/// if a message needs them.
 #[derive(Debug, Clone)]
 pub struct Unattributed {
     bases: Vec<Oid>,
     changes: Vec<crate::engine::changes::Change>,
     max: usize,
+    /// Per change, the merge-bases whose comparison found it.
+    found_by: Vec<Vec<Oid>>,
+    /// The tip's tree and rules.
+    tip_tree: Oid,
+    rules: Rc<Rules>,
+    /// Each comparison made: the merge-base, its tree, the rules.
+    comparisons: Vec<(Oid, Oid, Rc<Rules>)>,
 }
 
 /// One run's state: the upstream, and rules cached per config blob.
@@ -233,8 +245,13 @@ impl<'c> Engine<'c> {
     /// the union of those comparisons ([`union`]).
     pub fn judge(&mut self, target: &Target, opts: JudgeOptions) -> Result<TargetVerdict> {
         let (mut v, pending) = self.judge_unattributed(target)?;
-        if let (true, Some(p)) = (opts.commits, pending) {
-            self.attribute(&mut v, &p, usize::MAX)?;
+        if let Some(p) = pending {
+            if opts.commits {
+                self.attribute(&mut v, &p, usize::MAX)?;
+            }
+            if opts.explain {
+                self.explain(&mut v, &p, usize::MAX)?;
+            }
         }
         Ok(v)
     }
@@ -310,6 +327,7 @@ impl<'c> Engine<'c> {
             v
         };
         let mut judged = Vec::new();
+        let mut comparisons = Vec::new();
         let mut config_change = None;
         let mut notes = Vec::new();
         for &b in &bases {
@@ -343,7 +361,10 @@ impl<'c> Engine<'c> {
                     base_tree,
                     commit.tree_id(),
                 ) {
-                    Ok(j) => judged.push((b, j)),
+                    Ok(j) => {
+                        judged.push((b, j));
+                        comparisons.push((b, base_tree, Rc::clone(&set)));
+                    }
                     // Only an object that cannot be read leaves the answer open ("rebuild,
                     // base unknown"); a config mistake or a cycle of images is an error.
                     Err(e) if e.leaves_the_answer_open() => return Ok((undecided(e, b), None)),
@@ -390,6 +411,10 @@ impl<'c> Engine<'c> {
             bases,
             max: rules.content.max_commits,
             changes: diff.matched,
+            found_by,
+            tip_tree: commit.tree_id(),
+            rules: Rc::clone(&rules),
+            comparisons,
         };
         Ok((v, Some(pending)))
     }

@@ -1,7 +1,8 @@
 //! The Verdict: pure data that every front door renders the same way.
 //!
-//! Besides the answer it carries why: the reasons, and which merge-base found each
-//! change.
+//! Besides the answer it carries why: the reasons, which merge-base found each change,
+//! and, where a message shows them ([`crate::engine::Engine::explain`]), the images that
+//! read each path and the line that would stop counting it.
 //!
 //! Fail-safe rule: `rebuild` is false only when the merge-base is known and the complete
 //! tree diff from it found nothing the matcher counts. Every other outcome (no merge-base,
@@ -72,6 +73,20 @@ pub struct ChangedPath {
     /// the tip does).
     #[serde(serialize_with = "ser_oids", skip_serializing_if = "Vec::is_empty")]
     pub merge_bases: Vec<Oid>,
+    /// Why it counts: each image that reads it, how, and from which context (only where
+    /// a message shows it: `check`, the hook's block message).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_by: Vec<Reader>,
+    /// How many more readers there are than `read_by` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub read_by_more: usize,
+    /// The configuration that would stop counting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silence: Option<Silence>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ChangedPath {
@@ -86,8 +101,93 @@ impl ChangedPath {
             role: c.role,
             commits: None,
             merge_bases: Vec::new(),
+            read_by: Vec::new(),
+            read_by_more: 0,
+            silence: None,
         }
     }
+}
+
+/// How an image reads a changed path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// It is the image's dockerfile (or a link or file on the dockerfile's symlink chain).
+    Dockerfile,
+    /// It is an ignore file a build of the image reads.
+    Dockerignore,
+    /// A COPY/ADD/`RUN --mount` source names it (`line`).
+    Source,
+    /// The image's sources cannot be compiled, so its whole context counts.
+    WholeContext,
+    /// A symlink or submodule stands where a source's path leads (`line`: that source).
+    Link,
+    /// An `[[images.rule]]` `inputs` glob, or a named build context, covers it.
+    RuleInput,
+    /// No image reads it: a `match.inputs` pattern counts it, for every image.
+    MatchInput,
+}
+
+/// Where an image's build context comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextFrom {
+    /// A compose, bake or CI declaration (`origin`: its `file:line: what`).
+    Declared,
+    /// An `[[images.rule]]` `context` (`origin`: the file).
+    Rule,
+    /// Nothing says: the dockerfile's directory is assumed.
+    Guessed,
+    /// A source matches nothing in the assumed context, so this one is judged too
+    /// (`origin` says which source).
+    Widened,
+}
+
+/// One image that reads a changed path, and why (see [`ChangedPath::read_by`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reader {
+    /// The image; absent for [`Reads::MatchInput`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Its dockerfile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// How it reads the path.
+    pub reads: Reads,
+    /// The dockerfile line that reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// That line's text (its first physical line, shortened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+    /// The build context it is read from (`.` for the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Where that context comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_from: Option<ContextFrom>,
+    /// The declaration (`file:line: what`), rule file or widening behind the context, or
+    /// the patterns' origin for [`Reads::MatchInput`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The `.dockerignore` in force that does not leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_by: Option<String>,
+}
+
+/// A configuration line that would stop counting a path: `line` goes into `file` (under
+/// `[table]` when given), replacing the key if the file sets it already (the line holds
+/// its values too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silence {
+    /// The file (`.dockguard.toml`), on the upstream branch: a branch is judged by the
+    /// merge-base's rules too, so its own edit cannot silence its own change.
+    pub file: String,
+    /// The table the line goes under, when the file has one for it (`match`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The TOML line.
+    pub line: String,
 }
 
 /// The judgement of one target.

@@ -8,6 +8,8 @@
 //! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
 //! - [`graph`]: build order, cycles, the affected set;
 //! - [`tag`]: content-addressed tags;
+//! - [`why`]: why an image reads a path (the line, the context and its origin), for
+//!   messages;
 //! - [`cmd`]: the `dockguard images` and `dockguard tag` front doors (their renderers
 //!   are in [`crate::render::images`]).
 //!
@@ -32,6 +34,7 @@ pub mod shell;
 pub mod tag;
 pub(crate) mod view;
 pub mod walkcache;
+pub(crate) mod why;
 pub(crate) mod yaml;
 
 use std::cell::RefCell;

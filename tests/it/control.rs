@@ -1,10 +1,14 @@
 //! The user stays in control, and is told why: `match.exclude` wins for image inputs and
-//! for images; with several merge-bases, messages name the one that differs.
+//! for images; `check` and the hook's block message say, per counted path, which image
+//! reads it, the dockerfile line, where the context came from, and the one line that
+//! would stop counting it (pasted here, it does); with several merge-bases they name
+//! the one that differs.
 
 use serde_json::Value;
 
 use crate::contexts::{affected, branch_pair, check};
-use crate::fixture::TestRepo;
+use crate::fixture::{dockguard, git, TestRepo};
+use crate::server::{push, Server};
 use crate::trees::{commit_edits, Edit};
 
 /// QEMU's shape: a dockerfile that copies the whole checkout (`ADD . /`, line 3), built
@@ -103,6 +107,200 @@ fn an_excluded_dockerfile_is_no_image_found_or_declared() {
         )],
     );
     assert_eq!(check(&r, "feature")["rebuild"], false);
+}
+
+/// The one reader of `hw/core/cpu-common.c` in the QEMU-like layout.
+fn assert_bootstrap_reads_it(change: &Value) {
+    let r = &change["read_by"][0];
+    assert_eq!(r["image"], "debian-bootstrap", "{change:#}");
+    assert_eq!(
+        r["dockerfile"],
+        "tests/docker/dockerfiles/debian-bootstrap.docker"
+    );
+    assert_eq!(r["reads"], "source");
+    assert_eq!(r["line"], 3);
+    assert_eq!(r["instruction"], "ADD . /");
+    assert_eq!(r["context"], ".");
+    assert_eq!(r["context_from"], "declared");
+    let origin = r["origin"].as_str().expect("origin");
+    assert!(
+        origin.starts_with(".gitlab-ci.yml:3: job `bootstrap`"),
+        "{origin}"
+    );
+    assert_eq!(change["read_by"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn check_says_which_image_reads_a_path_from_which_line_and_context() {
+    let (r, _, _) = branch_pair(&qemu_like(""), C_CHANGE);
+    let v = check(&r, "feature");
+    crate::schema::assert_valid(&crate::schema::validator(), &v);
+    let change = &v["targets"][0]["changes"][0];
+    assert_bootstrap_reads_it(change);
+    assert_eq!(
+        change["silence"],
+        serde_json::json!({ "file": ".dockguard.toml", "line": "match.exclude = [\"hw/core/cpu-common.c\"]" })
+    );
+    let human = r.dockguard(&["check", "feature"]);
+    for needle in [
+        "read by image `debian-bootstrap`: tests/docker/dockerfiles/debian-bootstrap.docker line 3: `ADD . /`, context `.` (declared by .gitlab-ci.yml:3: job `bootstrap`",
+        "to stop counting it, in the upstream branch's .dockguard.toml: match.exclude = [\"hw/core/cpu-common.c\"]",
+    ] {
+        assert!(human.stdout.contains(needle), "{needle}\n{}", human.stdout);
+    }
+}
+
+#[test]
+fn guessed_widened_and_ignore_file_contexts_are_named() {
+    let base = [
+        // Guessed: the dockerfile's directory, which has what it copies.
+        Edit::File("app/Dockerfile", "FROM debian:12\nCOPY . /app\n"),
+        Edit::File("app/main.c", "1\n"),
+        Edit::File("app/.dockerignore", "*.md\n"),
+        // Widened: `src/main.c` is not in `docker/`, so the root is judged too.
+        Edit::File("docker/Dockerfile", "FROM debian:12\nCOPY src/main.c /\n"),
+        Edit::File("src/main.c", "1\n"),
+    ];
+    let (r, _, _) = branch_pair(
+        &base,
+        &[
+            Edit::File("app/main.c", "2\n"),
+            Edit::File("src/main.c", "2\n"),
+            Edit::File("app/.dockerignore", "*.txt\n"),
+        ],
+    );
+    let v = check(&r, "feature");
+    crate::schema::assert_valid(&crate::schema::validator(), &v);
+    let by_path = |p: &str| -> Value {
+        v["targets"][0]["changes"]
+            .as_array()
+            .expect("changes")
+            .iter()
+            .find(|c| c["path"] == p)
+            .unwrap_or_else(|| panic!("{p} in {v:#}"))["read_by"][0]
+            .clone()
+    };
+    let app = by_path("app/main.c");
+    assert_eq!(
+        (
+            &app["image"],
+            &app["line"],
+            &app["context"],
+            &app["context_from"]
+        ),
+        (&"app".into(), &2.into(), &"app".into(), &"guessed".into()),
+        "{app:#}"
+    );
+    assert_eq!(app["kept_by"], "app/.dockerignore");
+    let src = by_path("src/main.c");
+    assert_eq!(src["image"], "docker");
+    assert_eq!(src["context"], ".");
+    assert_eq!(src["context_from"], "widened");
+    assert!(
+        src["origin"]
+            .as_str()
+            .is_some_and(|o| o.contains("`src/main.c` matches nothing in the context")),
+        "{src:#}"
+    );
+    let ignore = by_path("app/.dockerignore");
+    assert_eq!(ignore["reads"], "dockerignore");
+    // A path only `match.inputs` counts belongs to no image: it says so.
+    let (r, _, _) = branch_pair(
+        &[
+            Edit::File("docker/Dockerfile", "FROM debian:12\n"),
+            Edit::File(".dockguard.toml", "match.inputs = [\"scripts/**\"]\n"),
+        ],
+        &[Edit::File("scripts/setup.sh", "x\n")],
+    );
+    let v = check(&r, "feature");
+    let reader = &v["targets"][0]["changes"][0]["read_by"][0];
+    assert_eq!(reader["reads"], "match_input", "{v:#}");
+    assert!(reader.get("image").is_none());
+}
+
+/// A clone whose `origin` is a recording server, `upstream/master` at the base, the hook
+/// installed; `feature` checked out with `change` committed.
+fn pushed_clone(base: &[Edit<'_>], change: &[Edit<'_>]) -> (TestRepo, Server) {
+    let r = TestRepo::new();
+    let b = commit_edits(
+        &r,
+        Some("refs/heads/master"),
+        &[],
+        None,
+        base,
+        1_700_000_000,
+    );
+    r.checkout("master");
+    let server = Server::new(&r, "server");
+    r.git(&["remote", "add", "origin", server.url()]);
+    push(r.path(), &["-q", "origin", "master"]).ok();
+    r.remote_ref("upstream", "master", b);
+    let run = dockguard(r.path(), &["install"], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    commit_edits(
+        &r,
+        Some("refs/heads/feature"),
+        &[b],
+        Some(b),
+        change,
+        1_700_000_100,
+    );
+    r.checkout("feature");
+    (r, server)
+}
+
+/// The silencing line of the hook's block message, pasted under `[match]` of upstream's
+/// `.dockguard.toml`, lets the same change through; the branch's own edit does not.
+#[test]
+fn the_block_message_names_the_reader_and_its_silencing_line_works_when_pasted() {
+    let config =
+        "# the project's settings\n[match]\nexclude = [\"docs/**\"]\n\n[images]\nparent = []\n";
+    let (r, server) = pushed_clone(&qemu_like(config), C_CHANGE);
+    let blocked = push(r.path(), &["origin", "feature"]).failed();
+    let err = &blocked.stderr;
+    for needle in [
+        "modified hw/core/cpu-common.c (image input)",
+        "read by image `debian-bootstrap`: tests/docker/dockerfiles/debian-bootstrap.docker line 3: `ADD . /`, context `.` (declared by .gitlab-ci.yml:3: job `bootstrap`",
+        "to stop counting it, under [match] in the upstream branch's .dockguard.toml: exclude = [\"docs/**\", \"hw/core/cpu-common.c\"]",
+    ] {
+        assert!(err.contains(needle), "{needle}\n{err}");
+    }
+    assert_eq!(server.pushes().len(), 1, "only master reached the server");
+    let line = err
+        .lines()
+        .find_map(|l| l.split_once("upstream branch's .dockguard.toml: "))
+        .map(|(_, line)| line.to_owned())
+        .expect("a silencing line");
+    let pasted = config.replace("exclude = [\"docs/**\"]", &line);
+
+    // On the branch itself it cannot silence its own change: the merge-base's rules
+    // judge it too.
+    r.commit("silence it here", &[(".dockguard.toml", &pasted)]);
+    let v = check(&r, "feature");
+    assert_eq!(v["rebuild"], true, "{v:#}");
+    assert!(paths(&v).contains(&"hw/core/cpu-common.c".to_owned()));
+
+    // Upstream takes the line; the same change on a branch from there goes through.
+    git(r.path(), &["checkout", "-q", "master"]);
+    r.commit(
+        "dockguard: hw is not in any image",
+        &[(".dockguard.toml", &pasted)],
+    );
+    let master = r.head();
+    // (Upstream's own push is not this hook's to judge.)
+    push(r.path(), &["-q", "--no-verify", "origin", "master"]).ok();
+    r.remote_ref("upstream", "master", master);
+    r.switch_new("feature2", master);
+    r.commit(
+        "edit cpu-common",
+        &[("hw/core/cpu-common.c", "int cpu = 1;\n")],
+    );
+    let done = push(r.path(), &["origin", "feature2"]).ok();
+    assert!(
+        done.stderr.contains("no image rebuild needed"),
+        "{}",
+        done.stderr
+    );
 }
 
 /// R; B1 (touches notes) then A1 (bumps the dockerfile, newer); master merges A1+B1,
