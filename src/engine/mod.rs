@@ -5,7 +5,8 @@
 //! # Fail-safe audit: every way to conclude "no rebuild"
 //!
 //! Engine (`judge`): a verdict has `rebuild: false` only through
-//! [`TargetVerdict::from_diff`] with an empty change list, and `judge` calls it only after
+//! [`TargetVerdict::from_diff`] with an empty change list and no image whose declared
+//! builds changed ([`TargetVerdict::builds_changed`]), and `judge` calls it only after
 //! `merge_base` returned [`MergeBase::Found`] and `diff_trees` completed without error over
 //! both whole trees (identical subtree ids are skipped: same id, same content). Everything
 //! else is `rebuild: true` naming the reason, or an error (exit 2):
@@ -32,7 +33,10 @@
 //!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`);
 //!   `match.exclude` is the user's explicit choice, for images too (control
 //!   `exclude_wins_over_every_image_that_copies_a_path`), and a branch's own exclude is
-//!   judged by the merge-base's rules as well.
+//!   judged by the merge-base's rules as well;
+//! - a build declaration that changes (a `--build-arg`, a context) is a rebuild of what it
+//!   builds (control `a_changed_build_declaration_is_a_rebuild`); a declaration file that
+//!   cannot be read declares nothing, which differs from a base that declared a build.
 //!
 //! Widenings (issue 16): each makes more paths count, never fewer; the union of several
 //! complete comparisons ([`union`]) can only add.
@@ -384,6 +388,7 @@ impl<'c> Engine<'c> {
         );
         v.images = judged.images;
         v.warnings = judged.warnings;
+        v.builds_changed(judged.builds);
         if bases.len() > 1 {
             let list: Vec<String> = bases.iter().map(short).collect();
             v.reasons.push(format!(

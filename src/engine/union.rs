@@ -41,6 +41,9 @@ pub fn merge(all: Vec<(Oid, Judged)>) -> Union {
         .iter()
         .map(|c| (c.path.clone(), vec![first]))
         .collect();
+    for b in &mut out.builds {
+        b.merge_base = Some(first);
+    }
     // The largest total of changed paths any comparison saw: "other" is what the union
     // does not count of it.
     let mut total = out.changes.matched.len() + out.changes.other;
@@ -54,6 +57,12 @@ pub fn merge(all: Vec<(Oid, Judged)>) -> Union {
         }
         merge_changes(&mut out.changes, j.changes.matched);
         merge_images(&mut out.images, j.images);
+        for mut b in j.builds {
+            if !out.builds.iter().any(|x| x.image == b.image) {
+                b.merge_base = Some(base);
+                out.builds.push(b);
+            }
+        }
         for w in j.warnings {
             if !out.warnings.contains(&w) {
                 out.warnings.push(w);
@@ -144,6 +153,7 @@ mod tests {
                     reasons: vec![(*why).into()],
                 })
                 .collect(),
+            builds: Vec::new(),
             warnings: Vec::new(),
         }
     }

@@ -232,6 +232,11 @@ pub struct TargetVerdict {
     /// The images affected, in build order (parents first).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<crate::images::AffectedImage>,
+    /// Images whose declared builds (a CI job's `--build-arg`, `--target`, context, a
+    /// compose service's `args`) differ from the merge-base's: what CI builds changed,
+    /// whatever files did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_changes: Vec<crate::images::graph::BuildChange>,
 }
 
 impl TargetVerdict {
@@ -255,6 +260,7 @@ impl TargetVerdict {
             commits_truncated: false,
             rebuild: true,
             images: Vec::new(),
+            build_changes: Vec::new(),
         }
     }
 
@@ -300,7 +306,33 @@ impl TargetVerdict {
             commits_truncated: false,
             reasons,
             images: Vec::new(),
+            build_changes: Vec::new(),
         }
+    }
+
+    /// Makes the verdict say that images' declared builds differ from the merge-base's.
+    pub fn builds_changed(&mut self, builds: Vec<crate::images::graph::BuildChange>) {
+        if builds.is_empty() {
+            return;
+        }
+        let first = &builds[0];
+        let more = match builds.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        self.reasons
+            .retain(|r| !r.starts_with("nothing images are built from"));
+        self.reasons.push(format!(
+            "the declared build of image `{}` differs from the merge-base{}: {}{more}",
+            first.image,
+            first
+                .merge_base
+                .map(|b| format!(" {}", short(&b)))
+                .unwrap_or_default(),
+            first.origin
+        ));
+        self.rebuild = true;
+        self.build_changes = builds;
     }
 
     /// Adds which commits touched the changed paths (its `paths` index `changes`).

@@ -105,6 +105,15 @@ pub(super) fn describe(
                 let _ = writeln!(msg, "        {line}");
             }
         }
+        for b in &v.build_changes {
+            let _ = writeln!(
+                msg,
+                "      {:<9}image `{}`: {}",
+                "build",
+                crate::render::outputs::one_line(&b.image),
+                crate::render::outputs::one_line(&b.reason())
+            );
+        }
         if v.changes.len() > MAX_PATHS_SHOWN {
             let _ = writeln!(
                 msg,

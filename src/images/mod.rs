@@ -1046,6 +1046,8 @@ pub struct Judged {
     pub changes: TreeChanges,
     /// Affected images of the target tree, in build order.
     pub images: Vec<AffectedImage>,
+    /// Images of the target tree whose declared builds differ from the base tree's.
+    pub builds: Vec<graph::BuildChange>,
     /// What limits the judgement (an assumed context, fetched sources, build-arg
     /// overrides), naming the image and the line.
     pub warnings: Vec<String>,
@@ -1056,7 +1058,8 @@ pub struct Judged {
 /// A path counts when `matcher` classifies it or when an image of either tree is built
 /// from it (role `input`); the merge-base's images count so that a deleted source, or a
 /// dockerfile that used to copy a path, is not missed. `match.exclude` wins over both:
-/// an excluded path is never an image's input ([`Image::claim`]).
+/// an excluded path is never an image's input ([`Image::claim`]). An image is affected
+/// too when the builds declared for it differ ([`graph::build_changes`]).
 pub fn judge_trees(
     repo: &Repository,
     objects: &mut Objects<'_>,
@@ -1078,10 +1081,17 @@ pub fn judge_trees(
         })
     };
     let changes = diff_trees_with(repo, objects, base, target, &classify)?;
-    let images = graph::affected(&t, Some(&b), &changes.matched)?;
+    let builds = graph::build_changes(
+        &t,
+        &b,
+        &catalog.tree_declarations(repo, target)?,
+        &catalog.tree_declarations(repo, base)?,
+    );
+    let images = graph::affected(&t, Some(&b), &changes.matched, &builds)?;
     Ok(Judged {
         changes,
         images,
+        builds,
         warnings: t.notes(),
     })
 }

@@ -163,6 +163,15 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             let _ = writeln!(out, "      {}", st.dim.apply_to(line));
         }
     }
+    for b in &t.build_changes {
+        let _ = writeln!(
+            out,
+            "    {:<9}image `{}`: {}",
+            "build",
+            crate::render::outputs::one_line(&b.image),
+            crate::render::outputs::one_line(&b.reason())
+        );
+    }
     if !t.images.is_empty() {
         let _ = writeln!(
             out,

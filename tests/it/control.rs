@@ -2,7 +2,7 @@
 //! for images; `check` and the hook's block message say, per counted path, which image
 //! reads it, the dockerfile line, where the context came from, and the one line that
 //! would stop counting it (pasted here, it does); with several merge-bases they name
-//! the one that differs.
+//! the one that differs; a changed build declaration is a rebuild.
 
 use serde_json::Value;
 
@@ -364,4 +364,89 @@ fn with_several_merge_bases_messages_name_the_one_that_differs() {
     let human = r.dockguard(&["check", "feature"]);
     let want = format!("differs from the merge-base {} only", short(b1));
     assert!(human.stdout.contains(&want), "{want}\n{}", human.stdout);
+}
+
+fn build_change(base_decl: &str, tip_decl: &str, path: &str) -> Value {
+    let base = [
+        Edit::File("docker/Dockerfile", "FROM debian:12\nARG V\nRUN echo $V\n"),
+        Edit::File(path, base_decl),
+    ];
+    let (r, _, _) = branch_pair(&base, &[Edit::File(path, tip_decl)]);
+    let v = check(&r, "feature");
+    crate::schema::assert_valid(&crate::schema::validator(), &v);
+    v
+}
+
+#[test]
+fn a_changed_build_declaration_is_a_rebuild() {
+    let job = |arg: &str| {
+        format!("build:\n  script:\n    - docker build --build-arg V={arg} -f docker/Dockerfile docker\n")
+    };
+    // The build arg of the CI job changes: no file the image reads does.
+    let v = build_change(&job("1"), &job("2"), ".gitlab-ci.yml");
+    assert_eq!(v["rebuild"], true, "{v:#}");
+    assert!(paths(&v).is_empty(), "no input path changed: {v:#}");
+    let b = &v["targets"][0]["build_changes"][0];
+    assert_eq!(b["image"], "docker");
+    assert!(
+        b["origin"]
+            .as_str()
+            .is_some_and(|o| o.starts_with(".gitlab-ci.yml:3: job `build`")),
+        "{b:#}"
+    );
+    assert_eq!(affected(&v), vec!["docker"]);
+    let why = v["targets"][0]["images"][0]["reasons"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        why.starts_with("its build changed: .gitlab-ci.yml:3"),
+        "{why}"
+    );
+    assert!(
+        v["targets"][0]["reasons"]
+            .to_string()
+            .contains("the declared build of image `docker` differs from the merge-base"),
+        "{v:#}"
+    );
+
+    // A compose service's args.
+    let svc =
+        |extra: &str| format!("services:\n  web:\n    build:\n      context: docker\n{extra}");
+    for (before, after) in [
+        (
+            "      args:\n        V: \"1\"\n",
+            "      args:\n        V: \"2\"\n",
+        ),
+        ("", "      args:\n        - V=1\n"),
+    ] {
+        let v = build_change(&svc(before), &svc(after), "docker-compose.yml");
+        assert_eq!(v["rebuild"], true, "{after}: {v:#}");
+        assert_eq!(v["targets"][0]["build_changes"][0]["image"], "docker");
+    }
+    let v = build_change(
+        &job("1"),
+        "build:\n  script:\n    - docker build --build-arg V=1 -f docker/Dockerfile .\n",
+        ".gitlab-ci.yml",
+    );
+    assert_eq!(v["rebuild"], true, "a new context: {v:#}");
+
+    // The same build written elsewhere in the file (another line, another job name) is
+    // the same build: no rebuild.
+    let v = build_change(
+        &job("1"),
+        &format!(
+            "# moved\nother:\n  script:\n    - echo hi\n{}",
+            job("1").replace("build:", "renamed:")
+        ),
+        ".gitlab-ci.yml",
+    );
+    assert_eq!(v["rebuild"], false, "{v:#}");
+    // A build removed: what CI builds changed too.
+    let v = build_change(
+        &job("1"),
+        "test:\n  script:\n    - make check\n",
+        ".gitlab-ci.yml",
+    );
+    assert_eq!(v["rebuild"], true, "{v:#}");
+    assert_eq!(v["targets"][0]["build_changes"][0]["removed"], true);
 }
