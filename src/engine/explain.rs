@@ -75,6 +75,7 @@ impl Engine<'_> {
             ));
         }
         let silencer = Silencer::new(self);
+        let mut texts = crate::images::why::Texts::new();
         for i in 0..n {
             let c = &pending.changes[i];
             let found = pending.found_by.get(i).map(Vec::as_slice).unwrap_or(&[]);
@@ -88,7 +89,7 @@ impl Engine<'_> {
                 let base = base_only.into_iter().map(|img| (img, &side.base_decls));
                 for (img, decls) in tip.chain(base) {
                     for path in std::iter::once(&c.path).chain(c.old_path.as_ref()) {
-                        for r in rules.images.readers(repo, img, path, decls) {
+                        for r in rules.images.readers(repo, img, path, decls, &mut texts) {
                             if !readers.contains(&r) {
                                 readers.push(r);
                             }

@@ -22,6 +22,9 @@ use super::{Catalog, Entry, Image};
 /// How long a quoted dockerfile line may be before it is cut.
 const MAX_INSTRUCTION: usize = 80;
 
+/// Dockerfile texts read to quote their lines, by blob id (`None`: unreadable).
+pub(crate) type Texts = std::collections::HashMap<Oid, Option<String>>;
+
 impl Catalog {
     /// The builds a tree's compose, bake and CI files declare: what [`Catalog::image_set`]
     /// applied to the tree's images (from the same caches).
@@ -45,13 +48,15 @@ impl Catalog {
     }
 
     /// How `img` reads `path` (`decls`: the declarations of the image's tree), one
-    /// [`Reader`] per way: nothing when [`Image::claim`] says it does not.
+    /// [`Reader`] per way: nothing when [`Image::claim`] says it does not. `texts` keeps
+    /// the dockerfiles read to quote a line, by blob id, across calls.
     pub(crate) fn readers(
         &self,
         repo: &Repository,
         img: &Image,
         path: &[u8],
         decls: &[Declaration],
+        texts: &mut Texts,
     ) -> Vec<Reader> {
         let Some(what) = img.claim(path) else {
             return Vec::new();
@@ -93,7 +98,6 @@ impl Catalog {
             _ => {}
         }
         let mut out = Vec::new();
-        let mut text = None;
         if let Some(rel) = img.in_context(path).filter(|rel| img.copies(rel)) {
             let (context, from, origin) = self.primary_context(img, decls);
             let (reads, line) = match img.whole_context() {
@@ -103,7 +107,7 @@ impl Catalog {
             out.push(Reader {
                 reads,
                 line,
-                instruction: line.and_then(|l| self.instruction(repo, img, &mut text, l)),
+                instruction: line.and_then(|l| self.instruction(repo, img, texts, l)),
                 context: Some(context),
                 context_from: Some(from),
                 origin,
@@ -124,7 +128,7 @@ impl Catalog {
             out.push(Reader {
                 reads,
                 line,
-                instruction: line.and_then(|l| self.instruction(repo, img, &mut text, l)),
+                instruction: line.and_then(|l| self.instruction(repo, img, texts, l)),
                 context: Some(context),
                 context_from: Some(from),
                 origin,
@@ -180,24 +184,23 @@ impl Catalog {
         }
     }
 
-    /// The first physical line of the dockerfile's line `line`, shortened (`text`: the
-    /// dockerfile, read once per image).
+    /// The first physical line of the dockerfile's line `line`, shortened.
     fn instruction(
         &self,
         repo: &Repository,
         img: &Image,
-        text: &mut Option<Option<String>>,
+        texts: &mut Texts,
         line: usize,
     ) -> Option<String> {
-        let text = text.get_or_insert_with(|| {
-            // A symlinked dockerfile is read through its chain: the first file on it.
-            let file = if img.dockerfile.mode == 0o120000 {
-                img.dockerfile_chain.iter().find(|e| e.mode != 0o120000)?
-            } else {
-                &img.dockerfile
-            };
-            self.blob_text(repo, file, "", MAX_DOCKERFILE_BYTES).ok()
-        });
+        // A symlinked dockerfile is read through its chain: the first file on it.
+        let file = if img.dockerfile.mode == 0o120000 {
+            img.dockerfile_chain.iter().find(|e| e.mode != 0o120000)?
+        } else {
+            &img.dockerfile
+        };
+        let text = texts
+            .entry(file.oid)
+            .or_insert_with(|| self.blob_text(repo, file, "", MAX_DOCKERFILE_BYTES).ok());
         let l = text.as_deref()?.lines().nth(line.checked_sub(1)?)?.trim();
         Some(match l.char_indices().nth(MAX_INSTRUCTION) {
             Some((cut, _)) => format!("{}…", &l[..cut]),

@@ -374,6 +374,16 @@ fn build_change(base_decl: &str, tip_decl: &str, path: &str) -> Value {
     let (r, _, _) = branch_pair(&base, &[Edit::File(path, tip_decl)]);
     let v = check(&r, "feature");
     crate::schema::assert_valid(&crate::schema::validator(), &v);
+    if v["rebuild"] == true {
+        let human = r.dockguard(&["check", "feature"]);
+        assert!(
+            human
+                .stdout
+                .contains("build    image `docker`: its build changed: "),
+            "{}",
+            human.stdout
+        );
+    }
     v
 }
 
