@@ -4,8 +4,9 @@
 //! and, where a message shows them ([`crate::engine::Engine::explain`]), the images that
 //! read each path and the line that would stop counting it.
 //!
-//! Fail-safe rule: `rebuild` is false only when the merge-base is known and the complete
-//! tree diff from it found nothing the matcher counts. Every other outcome (no merge-base,
+//! Fail-safe rule: `rebuild` is false only when the merge-base is known, the complete
+//! tree diff from it found nothing the matcher counts, and no image's declared builds
+//! changed. Every other outcome (no merge-base,
 //! shallow history, missing objects) is `rebuild: true` with the reason.
 
 use git2::Oid;
@@ -120,7 +121,8 @@ pub enum Reads {
     Source,
     /// The image's sources cannot be compiled, so its whole context counts.
     WholeContext,
-    /// A symlink or submodule stands where a source's path leads (`line`: that source).
+    /// A symlink or submodule stands where a source's path leads (or a link's target
+    /// is what a source reads).
     Link,
     /// An `[[images.rule]]` `inputs` glob, or a named build context, covers it.
     RuleInput,
@@ -181,12 +183,13 @@ pub struct Reader {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Silence {
     /// The file (`.dockguard.toml`), on the upstream branch: a branch is judged by the
-    /// merge-base's rules too, so its own edit cannot silence its own change.
+    /// merge-base's rules too, so its own edit cannot silence its own change. `git
+    /// config` when git config sets `match.exclude` (it overrides the file).
     pub file: String,
     /// The table the line goes under, when the file has one for it (`match`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
-    /// The TOML line.
+    /// The TOML line (for `git config`: the command).
     pub line: String,
 }
 

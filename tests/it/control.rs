@@ -460,3 +460,21 @@ fn a_changed_build_declaration_is_a_rebuild() {
     assert_eq!(v["rebuild"], true, "{v:#}");
     assert_eq!(v["targets"][0]["build_changes"][0]["removed"], true);
 }
+
+/// When git config sets `match.exclude` (overriding the file), the line is a `git config`
+/// command, and run as printed it silences the path.
+#[test]
+fn with_git_config_excludes_the_silencing_line_is_a_git_config_command() {
+    let (r, _, _) = branch_pair(&qemu_like(""), C_CHANGE);
+    r.git(&["config", "dockguard.match.exclude", "docs/**"]);
+    let v = check(&r, "feature");
+    let s = &v["targets"][0]["changes"][0]["silence"];
+    assert_eq!(s["file"], "git config", "{v:#}");
+    let line = s["line"].as_str().expect("line");
+    assert_eq!(
+        line,
+        "git config --add dockguard.match.exclude hw/core/cpu-common.c"
+    );
+    crate::server::sh(r.path(), line).ok();
+    assert_eq!(check(&r, "feature")["rebuild"], false);
+}
