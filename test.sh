@@ -86,6 +86,10 @@ chmod +x "$tools/bin/dockerfile-oracle"
 # (the templates' pinned binary download, tests/it/gitlab.rs, github_action.rs).
 apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
 
+# docker-compose (Debian's v1, 1.29): the oracle for compose resolution
+# (tests/it/compose_oracle.rs runs `docker-compose config`, which needs no daemon).
+apt_install docker-compose
+
 # The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
 # its own target dir (target/static), so it never invalidates the normal build.
 scripts/build-static.sh --profile dev >/dev/null

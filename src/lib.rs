@@ -47,9 +47,15 @@ pub mod parts {
     pub use crate::config::{
         ContentSettings, EnvSettings, FileLayer, Layers, Policy, RunSettings, KEYS,
     };
-    pub use crate::engine::matcher::{glob_to_regex, Matcher, DEFAULT_DOCKERFILES};
+    pub use crate::engine::matcher::{
+        glob_to_regex, Matcher, DEFAULT_DOCKERFILES, NOT_DOCKERFILES,
+    };
     pub use crate::git::{history::History, objects::Objects};
     pub use crate::hook::stdin::parse_pre_push;
+    pub use crate::images::declared::{
+        resolve as resolve_declarations, Declaration, Declared, Dockerfile as DeclaredDockerfile,
+        Files as DeclarationFiles, Target as DeclaredTarget,
+    };
     pub use crate::images::dockerfile::{parse as parse_dockerfile, ANY};
     pub use crate::images::lexer::lex;
     pub use crate::images::patterns::sources_union;

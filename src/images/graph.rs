@@ -5,7 +5,8 @@
 //! trees count: the merge-base's images are checked too, so a deleted parent, or a file
 //! that a dockerfile used to copy, still affects what is built on it. A changed path that
 //! counts (a `match.*` input) but belongs to no image affects every image: there is no
-//! telling which image it goes into.
+//! telling which image it goes into. A changed `.gitattributes` affects the images that
+//! read a file whose checkout it changes.
 //!
 //! An image is affected too when its declared builds differ ([`build_changes`]): a CI
 //! job's `--build-arg`, `--target` or context, a compose service's `args`, changes what
@@ -254,13 +255,18 @@ fn cycle_error(set: &ImageSet, cycle: &[usize], line: Option<usize>) -> Error {
     }
 }
 
+/// Changed `.gitattributes` files (by path) and the files read by some image whose
+/// checkout they change ([`super::attributes`]).
+pub type Checkouts = HashMap<Vec<u8>, Vec<Vec<u8>>>;
+
 /// The affected images of `target`, in build order, given the changes from the
-/// merge-base (`base`, the merge-base's images, when known) and the images whose
-/// declared builds changed.
+/// merge-base (`base`, the merge-base's images, when known), the checkouts they change,
+/// and the images whose declared builds changed.
 pub fn affected(
     target: &ImageSet,
     base: Option<&ImageSet>,
     changes: &[Change],
+    checkouts: &Checkouts,
     builds: &[BuildChange],
 ) -> Result<Vec<AffectedImage>> {
     let order = build_order(target)?;
@@ -273,6 +279,23 @@ pub fn affected(
     for img in target.images.iter().chain(base_only) {
         for (ci, c) in changes.iter().enumerate() {
             let paths = std::iter::once(&c.path).chain(c.old_path.as_ref());
+            if let Some(files) = checkouts.get(&c.path) {
+                let mine: Vec<&Vec<u8>> = files.iter().filter(|f| img.claim(f).is_some()).collect();
+                if let Some(first) = mine.first() {
+                    claimed[ci] = true;
+                    let more = match mine.len() {
+                        1 => String::new(),
+                        n => format!(" and {} more", n - 1),
+                    };
+                    let r = format!(
+                        "`{}` changed how checkout writes `{}`{more}, which it reads",
+                        display_path(&c.path),
+                        display_path(first)
+                    );
+                    reasons.entry(img.name.clone()).or_default().push(r);
+                }
+                continue;
+            }
             for path in paths {
                 if let Some(what) = img.claim(path) {
                     claimed[ci] = true;

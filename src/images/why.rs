@@ -76,13 +76,19 @@ impl Catalog {
             "dockerfile" => return vec![base],
             ".dockerignore" => {
                 let primary = img.ignore_paths.iter().any(|p| p == path)
-                    || img.ignore_alt.as_ref().is_some_and(|(e, _)| e.path == path);
+                    || img
+                        .ignores
+                        .iter()
+                        .any(|i| i.chain.iter().any(|e| e.path == path));
                 let (context, from, origin) = if primary {
                     self.primary_context(img, decls)
                 } else {
                     img.alt
                         .iter()
-                        .find(|a| a.ignore_files.iter().any(|e| e.path == path))
+                        .find(|a| {
+                            a.ignore_files.iter().any(|e| e.path == path)
+                                || a.ignore_paths.iter().any(|p| p == path)
+                        })
                         .map_or((img.context_display(), ContextFrom::Guessed, None), |a| {
                             alt_context(img, a, decls)
                         })
@@ -234,10 +240,10 @@ fn alt_context(
     }
 }
 
-/// Which source of the dockerfile names the context-relative `rel`: its line, or a link
+/// Which source its builds read names the context-relative `rel`: its line, or a link
 /// (a symlink or submodule where a source leads) when none names it itself.
 fn source_line(img: &Image, rel: &[u8]) -> (Reads, Option<usize>) {
-    for s in &img.parsed.sources {
+    for s in img.sources.iter() {
         let re = compiled(format!("^(?:{})$", source_regex(&s.pattern)));
         if re.is_some_and(|re| re.is_match(rel)) {
             return (Reads::Source, Some(s.line));

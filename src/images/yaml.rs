@@ -4,7 +4,8 @@
 //! [`MAX_BYTES`], and aliases are expanded only while the document stays under
 //! [`MAX_NODES`] nodes (a "billion laughs" file is a parse error, not a hang). Tags
 //! (GitLab's `!reference`) are kept as plain values. Every scalar is a string, with the
-//! line it starts on.
+//! line it starts on. Merge keys (`<<: *anchor`, `<<: [*a, *b]`) are applied as YAML 1.1
+//! defines them, as compose and GitLab do.
 
 use std::collections::HashMap;
 
@@ -135,9 +136,13 @@ impl MarkedEventReceiver for Loader {
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 if let Some((y, anchor)) = self.stack.pop() {
-                    if matches!(y, Y::Map(_)) {
-                        self.keys.pop();
-                    }
+                    let y = match y {
+                        Y::Map(m) => {
+                            self.keys.pop();
+                            Y::Map(merge_keys(m))
+                        }
+                        other => other,
+                    };
                     self.push_value(y, anchor);
                 }
             }
@@ -146,6 +151,41 @@ impl MarkedEventReceiver for Loader {
         if self.nodes > MAX_NODES {
             self.overflow = true;
         }
+    }
+}
+
+/// A mapping with its merge keys applied: the entries of `<<: *a` (or of each of
+/// `<<: [*a, *b]`, the earlier winning) that the mapping does not set itself.
+fn merge_keys(entries: Vec<(Y, Y)>) -> Vec<(Y, Y)> {
+    if !entries.iter().any(|(k, _)| k.str() == Some("<<")) {
+        return entries;
+    }
+    let (merges, mut out): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|(k, _)| k.str() == Some("<<"));
+    let add = |from: Y, out: &mut Vec<(Y, Y)>| {
+        if let Y::Map(m) = from {
+            for (k, v) in m {
+                if !out.iter().any(|(o, _)| same_key(o, &k)) {
+                    out.push((k, v));
+                }
+            }
+        }
+    };
+    for (_, v) in merges {
+        match v {
+            Y::Seq(items) => items.into_iter().for_each(|i| add(i, &mut out)),
+            other => add(other, &mut out),
+        }
+    }
+    out
+}
+
+/// Keys compare by text (a scalar's line is not part of it).
+fn same_key(a: &Y, b: &Y) -> bool {
+    match (a.str(), b.str()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
     }
 }
 
@@ -175,6 +215,27 @@ mod tests {
         assert_eq!(d.get("b"), d.get("a"));
         assert_eq!(d.get("c").and_then(|c| c.get("d")).map(Y::line), Some(4));
         assert!(load("a: [").is_err());
+    }
+
+    #[test]
+    fn merge_keys_are_applied() {
+        let docs = load(
+            "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: *a\n  x: 0\nd:\n  <<: [*b, *a]\n",
+        )
+        .expect("yaml");
+        let d = &docs[0];
+        let c = d.get("c").expect("c");
+        assert_eq!(c.get("x").and_then(Y::str), Some("0"), "explicit keys win");
+        assert_eq!(c.get("y").and_then(Y::str), Some("1"));
+        assert_eq!(c.get("<<"), None);
+        let m = d.get("d").expect("d");
+        assert_eq!(
+            m.get("y").and_then(Y::str),
+            Some("2"),
+            "the earlier map wins"
+        );
+        assert_eq!(m.get("x").and_then(Y::str), Some("1"));
+        assert_eq!(m.get("z").and_then(Y::str), Some("2"));
     }
 
     #[test]
