@@ -13,7 +13,9 @@
 //! - a trailing `/` means everything below that directory.
 //!
 //! There is no `!` negation: exclusions are a separate `exclude` list, which always wins.
-//! (Order-dependent negation is what users of other tools trip over.)
+//! (Order-dependent negation is what users of other tools trip over.) It wins for images
+//! too: an excluded dockerfile is no image, and an excluded path is no image's input,
+//! whatever image copies it (the images carry [`Matcher::exclude_regex`]).
 
 use regex::bytes::Regex;
 
@@ -157,6 +159,12 @@ impl Matcher {
     /// Whether `match.exclude` keeps `path` out, whatever else matches.
     pub fn excludes(&self, path: &[u8]) -> bool {
         self.exclude.as_ref().is_some_and(|re| re.is_match(path))
+    }
+
+    /// The compiled `match.exclude` globs, for images: a path they exclude is never an
+    /// image input, whatever image copies it ([`crate::images::Image::claim`]).
+    pub(crate) fn exclude_regex(&self) -> Option<&Regex> {
+        self.exclude.as_ref()
     }
 
     /// Identifies the patterns (for memos made under them).

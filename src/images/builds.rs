@@ -274,6 +274,7 @@ mod tests {
             followed: Vec::new(),
             declared: Vec::new(),
             prefixes: std::sync::OnceLock::new(),
+            exclude: None,
         }
     }
 

@@ -11,6 +11,8 @@
 //! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
 //! - [`graph`]: build order, cycles, the affected set;
 //! - [`tag`]: content-addressed tags;
+//! - [`why`]: why an image reads a path (the line, the context and its origin), for
+//!   messages;
 //! - [`cmd`]: the `dockguard images` and `dockguard tag` front doors (their renderers
 //!   are in [`crate::render::images`]).
 //!
@@ -40,6 +42,7 @@ pub mod shell;
 pub mod tag;
 pub(crate) mod view;
 pub mod walkcache;
+pub(crate) mod why;
 pub(crate) mod yaml;
 
 use std::cell::RefCell;
@@ -149,6 +152,8 @@ pub struct Image {
     pub declared: Vec<String>,
     /// Proper prefixes of what the sources match (gitlinks, links), compiled on use.
     prefixes: std::sync::OnceLock<Option<Regex>>,
+    /// `match.exclude`: what it matches is nothing to this image ([`Image::claim`]).
+    exclude: Option<Regex>,
 }
 
 impl Image {
@@ -211,9 +216,14 @@ impl Image {
         self.extra.as_ref().is_some_and(|re| re.is_match(path))
     }
 
-    /// What `path` is to this image, if anything.
+    /// What `path` is to this image, if anything; never anything when `match.exclude`
+    /// excludes it ("exclude always wins", whatever a COPY names).
     pub fn claim(&self, path: &[u8]) -> Option<&'static str> {
-        if path == self.dockerfile.path || self.dockerfile_chain.iter().any(|e| e.path == path) {
+        if self.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
+            None
+        } else if path == self.dockerfile.path
+            || self.dockerfile_chain.iter().any(|e| e.path == path)
+        {
             Some("dockerfile")
         } else if self.ignore_paths.iter().any(|p| p == path)
             || self
@@ -1165,6 +1175,7 @@ impl Catalog {
             followed: Vec::new(),
             declared: Vec::new(),
             prefixes: std::sync::OnceLock::new(),
+            exclude: self.matcher.exclude_regex().cloned(),
         };
         self.images.borrow_mut().insert(key, image.clone());
         Ok(image)
@@ -1179,6 +1190,8 @@ pub struct Judged {
     pub changes: TreeChanges,
     /// Affected images of the target tree, in build order.
     pub images: Vec<AffectedImage>,
+    /// Images of the target tree whose declared builds differ from the base tree's.
+    pub builds: Vec<graph::BuildChange>,
     /// What limits the judgement (an assumed context, fetched sources, build-arg
     /// overrides), naming the image and the line.
     pub warnings: Vec<String>,
@@ -1188,7 +1201,9 @@ pub struct Judged {
 ///
 /// A path counts when `matcher` classifies it or when an image of either tree is built
 /// from it (role `input`); the merge-base's images count so that a deleted source, or a
-/// dockerfile that used to copy a path, is not missed.
+/// dockerfile that used to copy a path, is not missed. `match.exclude` wins over both:
+/// an excluded path is never an image's input ([`Image::claim`]). An image is affected
+/// too when the builds declared for it differ ([`graph::build_changes`]).
 pub fn judge_trees(
     repo: &Repository,
     objects: &mut Objects<'_>,
@@ -1215,10 +1230,17 @@ pub fn judge_trees(
     let mut changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images: Vec<&Image> = t.images.iter().chain(base_only.iter().copied()).collect();
     let checkouts = catalog.checkouts(repo, target, &mut changes, &claimed, &images)?;
-    let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts)?;
+    let builds = graph::build_changes(
+        &t,
+        &b,
+        &catalog.tree_declarations(repo, target)?,
+        &catalog.tree_declarations(repo, base)?,
+    );
+    let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts, &builds)?;
     Ok(Judged {
         changes,
         images,
+        builds,
         warnings: t.notes(),
     })
 }

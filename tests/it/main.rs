@@ -9,6 +9,7 @@ mod cli;
 mod component;
 mod compose_oracle;
 mod contexts;
+mod control;
 mod declared;
 mod differential;
 mod faults;
