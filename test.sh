@@ -85,6 +85,13 @@ chmod +x "$tools/bin/dockerfile-oracle"
 # Basic auth), openssl (test certificates, the test token server's signatures) and curl
 # (the templates' pinned binary download, tests/it/gitlab.rs, github_action.rs).
 apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
+# binutils: readelf, with which scripts/build-static.sh and release.sh refuse a binary that
+# is not static (tests/it/release_script.rs).
+apt_install binutils
+
+# docker-compose (Debian's v1, 1.29): the oracle for compose resolution
+# (tests/it/compose_oracle.rs runs `docker-compose config`, which needs no daemon).
+apt_install docker-compose
 
 # The static binary (tests/it/static_binary.rs, job_image.rs): the quick dev profile, in
 # its own target dir (target/static), so it never invalidates the normal build.

@@ -26,6 +26,7 @@ pub fn run(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) 
         &targets,
         JudgeOptions {
             commits: args.commits,
+            explain: true,
         },
     )?;
     let text = match args.format {

@@ -26,6 +26,7 @@ pub(crate) mod config;
 pub(crate) mod context;
 pub(crate) mod engine;
 pub(crate) mod error;
+pub(crate) mod fsx;
 pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
@@ -35,20 +36,26 @@ pub(crate) mod plan;
 pub(crate) mod push;
 
 pub(crate) mod render;
-pub(crate) mod safe_fs;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
 /// parsers of untrusted input, object access and merge-bases, and the names install
 /// writes. Not a stable API; everything else in the crate is private.
 pub mod parts {
+    pub use crate::ci::remote::{locate, same_server, Located, Server};
     pub use crate::config::keys::markdown_table as config_table;
     pub use crate::config::keys::Trust;
     pub use crate::config::{
         ContentSettings, EnvSettings, FileLayer, Layers, Policy, RunSettings, KEYS,
     };
-    pub use crate::engine::matcher::{glob_to_regex, Matcher, DEFAULT_DOCKERFILES};
+    pub use crate::engine::matcher::{
+        glob_to_regex, Matcher, DEFAULT_DOCKERFILES, NOT_DOCKERFILES,
+    };
     pub use crate::git::{history::History, objects::Objects};
     pub use crate::hook::stdin::parse_pre_push;
+    pub use crate::images::declared::{
+        resolve as resolve_declarations, Declaration, Declared, Dockerfile as DeclaredDockerfile,
+        Files as DeclarationFiles, Target as DeclaredTarget,
+    };
     pub use crate::images::dockerfile::{parse as parse_dockerfile, ANY};
     pub use crate::images::lexer::lex;
     pub use crate::images::patterns::sources_union;

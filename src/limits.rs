@@ -35,6 +35,15 @@ pub const MAX_TREE_DEPTH: usize = 1024;
 /// text (the widest reading).
 pub const MAX_EXPANSION_DEPTH: usize = 32;
 
+/// Largest `.dockguard.toml` read (bytes), from a commit or the work tree; a larger one
+/// is a configuration error (real ones are a few hundred bytes).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Largest hook file or hook manager configuration (`.pre-commit-config.yaml`,
+/// `lefthook.yml`, `.husky/pre-push`) read to recognise who owns the hook and whether it
+/// runs dockguard; a larger one is not recognised (dockguard's own shim is ~3 KB).
+pub const MAX_HOOK_FILE_BYTES: u64 = 1 << 20;
+
 /// Largest walk memo (`.git/dockguard/dockerfiles-v4`) read; a larger one is ignored.
 pub const MAX_MEMO_BYTES: u64 = 64 << 20;
 

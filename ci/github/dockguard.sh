@@ -13,30 +13,36 @@ cache="${RUNNER_TOOL_CACHE:-${HOME:-/tmp}/.cache}/dockguard"
 sha=${DOCKGUARD_BINARY_SHA256:-}
 [[ $sha =~ ^[0-9a-f]{64}$ ]] || sha=""
 sha_ok() { printf '%s  %s\n' "$sha" "$1" | sha256sum -c - >/dev/null 2>&1; }
+# dockguard runs from a directory this step made: the tool cache outlives the run on a
+# self-hosted runner, where any job's steps can write it, so nothing from there runs
+# unless it is the pinned file.
+bin=$(mktemp -d)
+mkdir "$bin/bin"
 if command -v dockguard >/dev/null 2>&1; then
     echo "dockguard: using $(command -v dockguard)"
 elif [ -n "${DOCKGUARD_BINARY_URL:-}" ]; then
-    # A download runs only if it is the pinned file (the cached copy too).
     [ -n "$sha" ] || fail "binary-url needs binary-sha256 (the 64 hex digits of the release's dockguard.sha256): a download is never run unchecked"
-    mkdir -p "$cache/bin"
-    if [ -f "$cache/bin/dockguard" ] && sha_ok "$cache/bin/dockguard"; then
-        echo "dockguard: using the cached download"
+    if [ -f "$cache/bin/dockguard" ] && cp "$cache/bin/dockguard" "$bin/bin/dockguard" && sha_ok "$bin/bin/dockguard"; then
+        echo "dockguard: using the cached download (its sha256 matches)"
     else
-        curl -fsSL --retry 3 -o "$cache/bin/dockguard.download" "$DOCKGUARD_BINARY_URL"
-        sha_ok "$cache/bin/dockguard.download" || fail "the file from binary-url does not match binary-sha256: not run"
-        mv "$cache/bin/dockguard.download" "$cache/bin/dockguard"
-        chmod +x "$cache/bin/dockguard"
+        curl -fsSL --retry 3 -o "$bin/bin/dockguard" "$DOCKGUARD_BINARY_URL"
+        sha_ok "$bin/bin/dockguard" || fail "the file from binary-url does not match binary-sha256: not run"
+        mkdir -p "$cache/bin"
+        cp "$bin/bin/dockguard" "$cache/bin/dockguard.download.$$"
+        mv -f "$cache/bin/dockguard.download.$$" "$cache/bin/dockguard"
     fi
-elif [ -x "$cache/bin/dockguard" ] && [ -n "${DOCKGUARD_GIT_URL:-}" ]; then
-    echo "dockguard: using the cached build in $cache"
+    chmod +x "$bin/bin/dockguard"
 elif [ -n "${DOCKGUARD_GIT_URL:-}" ]; then
+    # Built by this step, every time: no checksum pins a build, so no cached binary can
+    # stand in for it. cargo runs outside the workspace, where a rust-toolchain.toml or
+    # .cargo/config.toml of the checkout cannot choose what it runs.
     tag=()
     if [ -n "${DOCKGUARD_GIT_TAG:-}" ]; then tag=(--tag "$DOCKGUARD_GIT_TAG"); fi
-    cargo install --locked --root "$cache" --git "$DOCKGUARD_GIT_URL" "${tag[@]}" dockguard
+    (cd "$bin" && cargo install --locked --root "$bin" --git "$DOCKGUARD_GIT_URL" "${tag[@]}" dockguard)
 else
     fail "no binary: give the action binary-url + binary-sha256 or git-url, or put dockguard on PATH"
 fi
-PATH="$PATH:$cache/bin"
+PATH="$bin/bin:$PATH"
 
 case "${DOCKGUARD_ACTION_MODE:-global}" in
 global) args=(ci --provider github) ;;

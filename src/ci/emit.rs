@@ -80,7 +80,7 @@ pub fn github_files(
             })
             .collect();
         let lists = vec![("changed".to_owned(), changed_paths(ci))];
-        let text = outputs::github_output(&scalars, &lists, &outputs::random_token());
+        let text = outputs::github_output(&scalars, &lists, &crate::fsx::random_token());
         outputs::append(Path::new(path), &text)?;
     }
     if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {

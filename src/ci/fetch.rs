@@ -32,6 +32,8 @@ use git2::{Oid, Repository};
 use crate::error::{Error, Result, Said};
 use crate::git::repo::{merge_base, MergeBase, NoBase};
 
+use super::remote::{redact_url, validate_remote};
+
 /// Where private refs live.
 pub const PRIVATE_PREFIX: &str = "refs/dockguard/ci/";
 /// Leftover private refs older than this (seconds) belong to killed runs.
@@ -66,56 +68,6 @@ impl Source {
     }
 }
 
-/// URL schemes dockguard fetches from (`file` for tests and local mirrors). Anything
-/// else, notably git's `<transport>::<address>` helpers (`ext::sh -c …` runs a command),
-/// is refused.
-pub const ALLOWED_SCHEMES: &[&str] = &["https", "ssh", "git", "file"];
-
-/// Checks a place to fetch from before git sees it: a URL with an allowed scheme
-/// ([`ALLOWED_SCHEMES`]), an scp-like `[user@]host:path`, a local path or a remote name.
-/// Refused: anything starting with `-` (git would read it as an option), control
-/// characters, other schemes, `<transport>::<address>`.
-pub fn validate_remote(arg: &str) -> Result<()> {
-    let shown = crate::render::escape::text(&redact_url(arg)).into_owned();
-    let refuse = |why: String| {
-        Error::Ci {
-        context: format!("refusing to fetch from `{shown}`: {why}"),
-        source: None,
-        hint: format!(
-            "set ci.upstream_url (or --upstream-url) to an {} URL, an scp-like user@host:path, a local path or a remote name",
-            ALLOWED_SCHEMES.join(", ")
-        ),
-    }
-    };
-    if arg.trim().is_empty() {
-        return Err(refuse("it is empty".into()));
-    }
-    if arg.starts_with('-') {
-        return Err(refuse(
-            "it starts with `-`, so git would read it as an option".into(),
-        ));
-    }
-    if arg.chars().any(char::is_control) {
-        return Err(refuse("it contains control characters".into()));
-    }
-    let before_slash = &arg[..arg.find('/').unwrap_or(arg.len())];
-    if let Some((scheme, _)) = arg.split_once("://").filter(|(s, _)| !s.contains('/')) {
-        let scheme = scheme.to_ascii_lowercase();
-        if !ALLOWED_SCHEMES.contains(&scheme.as_str()) {
-            return Err(refuse(format!("the scheme `{scheme}` is not allowed")));
-        }
-        return Ok(());
-    }
-    if before_slash.contains("::") {
-        return Err(refuse(
-            "git's `<transport>::<address>` syntax runs a remote helper".into(),
-        ));
-    }
-    // Everything else is scp-like (`host:path`, a colon before any slash), a local path
-    // or a remote name: git reads none of them as an option or a helper.
-    Ok(())
-}
-
 /// Checks what is fetched (`refs/heads/<branch>`, or a commit id) before git sees it.
 pub fn validate_src(src: &str) -> Result<()> {
     let is_oid = src.len() == 40 && src.bytes().all(|b| b.is_ascii_hexdigit());
@@ -130,17 +82,6 @@ pub fn validate_src(src: &str) -> Result<()> {
         source: None,
         hint: "set ci.upstream_branch (or --upstream-branch) to a branch name, e.g. master".into(),
     })
-}
-
-/// A URL with any `user:password@` removed.
-pub fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        if let Some((_, host)) = authority.rsplit_once('@') {
-            return format!("{scheme}://***@{host}{path}");
-        }
-    }
-    url.to_owned()
 }
 
 /// `git ls-remote [--symref] SOURCE REF`'s output, if the remote answers (and the source
@@ -589,20 +530,6 @@ fn fetch_error(plan: &Plan, shown: &str, source: &Source, stderr: &str, locked: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_lose_their_credentials() {
-        assert_eq!(
-            redact_url("https://gitlab-ci-token:s3cret@gitlab.example/a/b.git"),
-            "https://***@gitlab.example/a/b.git"
-        );
-        assert_eq!(
-            redact_url("https://gitlab.example/a/b@c.git"),
-            "https://gitlab.example/a/b@c.git"
-        );
-        assert_eq!(redact_url("file:///tmp/x.git"), "file:///tmp/x.git");
-        assert_eq!(redact_url("git@host:a/b.git"), "git@host:a/b.git");
-    }
 
     #[test]
     fn private_refs_are_unique_per_job_and_valid() {

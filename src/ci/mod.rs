@@ -11,6 +11,7 @@ pub mod emit;
 pub mod fetch;
 pub mod plan;
 pub mod provider;
+pub mod remote;
 pub mod upstream;
 pub mod verify;
 
@@ -187,7 +188,10 @@ pub(crate) fn judge(
     for w in &job.warnings {
         eprintln!("dockguard: {w}");
     }
-    let opts = JudgeOptions { commits };
+    let opts = JudgeOptions {
+        commits,
+        ..JudgeOptions::default()
+    };
     let (report, fetch) = if args.no_fetch {
         let report = ctx
             .engine(repo)?

@@ -416,7 +416,7 @@ fn write_files(args: &PlanArgs, env: &Env, report: &PlanReport, prov: Provider) 
     let github = prov == Provider::Github || args.pipeline.provider == ProviderArg::Github;
     if github {
         if let Some(path) = env.get("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let text = render_plan::github_output(report, &outputs::random_token());
+            let text = render_plan::github_output(report, &crate::fsx::random_token());
             outputs::append(Path::new(path), &text)?;
         }
         if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {

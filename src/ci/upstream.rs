@@ -4,7 +4,8 @@
 //! `git push -o ci.variable=…` can override the CI's own), so what it says is checked
 //! against what the servers and the repository say wherever it decides the comparison:
 //! - a fetch URL from the environment (a fork MR's target project) is used only when it is
-//!   on the same host as the clone's `origin`; configured URLs come from flags or git config;
+//!   on the same server as the clone's `origin` (scheme, host and port, parsed: see
+//!   [`remote`]); configured URLs come from flags or git config;
 //! - the default branch is the upstream server's `HEAD`; `CI_DEFAULT_BRANCH` / the event's
 //!   default branch only when the server does not say;
 //! - "this pipeline runs on the upstream branch itself" (compare with the previous tip) is
@@ -14,6 +15,7 @@ use git2::{Oid, Repository};
 
 use super::fetch::{self, Source};
 use super::provider::{CiContext, PipelineKind};
+use super::remote;
 use crate::config::CiSettings;
 use crate::error::{Error, Result};
 use crate::git::repo::remote_exists;
@@ -42,15 +44,15 @@ pub fn upstream_plan(
     let env_url = ctx
         .target_project_url
         .as_deref()
-        .filter(|u| same_host_as_origin(repo, u, log));
-    let source = match (&configured_url, env_url) {
+        .and_then(|u| on_origins_server(repo, u, log));
+    let source = match (&configured_url, &env_url) {
         (Some(u), _) if remote_exists(repo, u) => Source::remote(u),
         (Some(u), _) => {
-            fetch::validate_remote(u)?;
+            remote::validate_remote(u)?;
             Source::url(u)
         }
         (None, Some(u)) => {
-            fetch::validate_remote(u)?;
+            remote::validate_remote(u)?;
             Source::url(u)
         }
         (None, None) if remote_exists(repo, "upstream") => Source::remote("upstream"),
@@ -137,36 +139,31 @@ fn branch(
     }
 }
 
-/// The host part of a URL (`scheme://[user@]host[:port]/…` or scp-like `user@host:path`).
-fn host(url: &str) -> Option<String> {
-    let rest = match url.split_once("://") {
-        Some((_, rest)) => rest.split('/').next()?,
-        None => url.split_once(':')?.0,
-    };
-    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let host = host.split(':').next()?;
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
-}
-
 /// A URL taken from the CI's environment may only point at the server the clone came
-/// from: a pipeline variable must not make the job fetch from anywhere else.
-fn same_host_as_origin(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) -> bool {
+/// from: a pipeline variable must not make the job fetch from anywhere else. Returns what
+/// git is given for it ([`remote::same_server`]: scheme, host and port compared after
+/// parsing; the URL rebuilt from what was compared).
+fn on_origins_server(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) -> Option<String> {
     let origin = repo
         .find_remote("origin")
         .ok()
         .and_then(|r| r.url().ok().map(str::to_owned));
-    let same = match (origin.as_deref().and_then(host), host(url)) {
-        (Some(a), Some(b)) => a == b,
-        _ => false,
+    let checked = match origin.as_deref() {
+        Some(o) => remote::same_server(o, url),
+        None => Err("the clone has no origin to compare with".to_owned()),
     };
-    if !same {
-        log(&format!(
-            "dockguard: warning: ignoring the target project URL {} from the CI's environment: it is \
-             not on the same server as origin (pass --upstream-url to fetch from elsewhere)",
-            one_line(&fetch::redact_url(url))
-        ));
+    match checked {
+        Ok(arg) => Some(arg),
+        Err(why) => {
+            log(&format!(
+                "dockguard: warning: ignoring the target project URL {} from the CI's environment: {} \
+                 (only a URL on origin's server is used; pass --upstream-url to fetch from elsewhere)",
+                one_line(&remote::redact_url(url)),
+                one_line(&why)
+            ));
+            None
+        }
     }
-    same
 }
 
 /// Is the pipeline really on the upstream branch? The branch name and the previous tip
@@ -216,29 +213,4 @@ pub fn previous_tip(
         return None;
     }
     Some(previous)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_of_urls() {
-        assert_eq!(
-            host("https://gitlab-ci-token:xyz@gitlab.com/a/b.git").as_deref(),
-            Some("gitlab.com")
-        );
-        assert_eq!(
-            host("ssh://git@Example.org:2222/a/b").as_deref(),
-            Some("example.org")
-        );
-        assert_eq!(
-            host("git@github.com:a/b.git").as_deref(),
-            Some("github.com")
-        );
-        assert_eq!(host("/srv/repo.git"), None);
-        assert!(fetch::validate_remote("--upload-pack=touch PWNED").is_err());
-        assert!(fetch::validate_remote("https://x/y\n").is_err());
-        assert!(fetch::validate_remote("https://x/y").is_ok());
-    }
 }

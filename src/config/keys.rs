@@ -148,7 +148,7 @@ pub const KEYS: &[Key; COUNT] = &[
         kind: Kind::Bool,
         default: "true",
         trust: Trust::Repository,
-        doc: "count the built-in dockerfile names (Dockerfile, dockerfile, Dockerfile.*, *.Dockerfile, *.dockerfile, Containerfile, Containerfile.*, *.Containerfile, *.containerfile, *.docker)",
+        doc: "count the built-in dockerfile names (Dockerfile, dockerfile, DockerFile, Dockerfile.*, Dockerfile-*, Dockerfile_*, dockerfile.*, *.Dockerfile, *.dockerfile, Containerfile, Containerfile.*, *.Containerfile, *.containerfile, *.docker; not *.md and other documentation)",
     },
     Key {
         id: Name::MatchDockerfiles,

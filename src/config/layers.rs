@@ -7,6 +7,10 @@
 //!
 //! The source rules of [`Trust`] are enforced here, at the boundary: a repository file
 //! that sets a machine key is an error naming the file, the key and where it may be set.
+//! So is where the file is read from: a commit's blob, or the work tree's file only when it
+//! is a regular file directly in the checkout ([`crate::fsx::read_below`]), both at most
+//! [`MAX_CONFIG_BYTES`]; a link (`-> /proc/self/environ`) is never followed, so an error
+//! can quote the checkout's own file but nothing outside it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -16,6 +20,8 @@ use super::keys::{
     env_name, git_name, key, where_to_set, Field, Key, Kind, Name, Trust, COUNT, KEYS,
 };
 use crate::error::{Error, Result};
+use crate::fsx::{self, Found, Why};
+use crate::limits::MAX_CONFIG_BYTES;
 
 /// The configuration file's name, at the repository root.
 pub const FILE_NAME: &str = ".dockguard.toml";
@@ -139,7 +145,9 @@ impl FileLayer {
         Ok(FileLayer(layer))
     }
 
-    /// Reads the file from a commit's tree, or `None` when the tree has none.
+    /// Reads the file from a commit's tree, or `None` when the tree has none. It must be
+    /// a file (not a link, a directory or a submodule) of at most [`MAX_CONFIG_BYTES`],
+    /// whose size is asked before it is read.
     pub fn from_tree(
         repo: &git2::Repository,
         tree: &git2::Tree<'_>,
@@ -149,25 +157,83 @@ impl FileLayer {
             return Ok(None);
         };
         let origin = format!("{describe}:{FILE_NAME}");
+        // By type bits: very old trees hold regular files as 100664.
+        let why = match entry.filemode() & 0o170000 {
+            0o100000 => None,
+            0o120000 => Some(Why::Link),
+            0o040000 => Some(Why::NotRegular("a directory")),
+            0o160000 => Some(Why::NotRegular("a submodule")),
+            _ => Some(Why::NotRegular("an unknown kind of entry")),
+        };
+        if let Some(why) = why {
+            return Err(not_a_config(&origin, why, None));
+        }
+        let size = repo
+            .odb()
+            .and_then(|odb| odb.read_header(entry.id()))
+            .map_err(|e| Error::git(format!("cannot read {origin}"), e))?
+            .0 as u64;
+        if size > MAX_CONFIG_BYTES {
+            let why = Why::TooLarge {
+                size,
+                max: MAX_CONFIG_BYTES,
+            };
+            return Err(not_a_config(&origin, why, None));
+        }
         let blob = repo
             .find_blob(entry.id())
             .map_err(|e| Error::git(format!("cannot read {origin}"), e))?;
-        let text = std::str::from_utf8(blob.content()).map_err(|_| Error::Config {
-            origin: origin.clone(),
-            message: "is not UTF-8 text".into(),
-        })?;
-        Self::parse(text, &origin).map(Some)
+        Self::parse(utf8(blob.content(), &origin)?, &origin).map(Some)
     }
 
-    /// Reads the work tree's file, or `None` when there is none.
+    /// Reads the work tree's file, or `None` when there is none. Only a regular file of
+    /// at most [`MAX_CONFIG_BYTES`] directly in the work tree is read: a committed link
+    /// (to `/proc/self/environ`, `/dev/zero`, any file of the machine) or a FIFO is an
+    /// error and is never opened, so no message can quote what it points at.
     pub fn from_workdir(workdir: &Path) -> Result<Option<Self>> {
         let path = workdir.join(FILE_NAME);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&text, &path.display().to_string()).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("cannot read {}", path.display()), e)),
+        let origin = path.display().to_string();
+        match fsx::read_below(workdir, Path::new(FILE_NAME), MAX_CONFIG_BYTES) {
+            Ok(Found::Bytes(bytes)) => Self::parse(utf8(&bytes, &origin)?, &origin).map(Some),
+            Ok(Found::Missing) => Ok(None),
+            Ok(Found::Refused(r)) => Err(not_a_config(&origin, r.why, Some(&path))),
+            Err(e) => Err(Error::io(format!("cannot read {origin}"), e)),
         }
     }
+}
+
+fn utf8<'b>(bytes: &'b [u8], origin: &str) -> Result<&'b str> {
+    std::str::from_utf8(bytes).map_err(|_| Error::Config {
+        origin: origin.to_owned(),
+        message: "is not UTF-8 text".into(),
+    })
+}
+
+/// The error for a `.dockguard.toml` that is not a regular file of a sensible size, read
+/// from a tree or (`path`) the work tree.
+fn not_a_config(origin: &str, why: Why, path: Option<&Path>) -> Error {
+    let message = format!("{origin} {why}");
+    let only = format!(
+        "dockguard reads {FILE_NAME} only as a regular file, never through a link (a link \
+         could point at any file outside the checkout)"
+    );
+    let hint = match (why, path) {
+        (Why::TooLarge { .. }, _) => format!(
+            "a configuration is a few lines (see the configuration reference in README.md); \
+             dockguard reads at most {} KiB of {FILE_NAME}",
+            MAX_CONFIG_BYTES / 1024
+        ),
+        // `rm` removes anything from a work tree but a directory.
+        (Why::NotRegular("a directory"), _) | (_, None) => format!(
+            "{only}: commit the configuration itself as {FILE_NAME}, or remove it from the branch"
+        ),
+        (_, Some(p)) => format!(
+            "{only}: replace it with a regular file holding the configuration, or delete it: \
+             rm {} (and commit that, if the branch holds it)",
+            crate::render::escape::shell_word(&p.display().to_string())
+        ),
+    };
+    Error::Hinted { message, hint }
 }
 
 fn flatten(table: &toml::Table, prefix: &str, origin: &str, layer: &mut Layer) -> Result<()> {
@@ -823,5 +889,49 @@ mod tests {
             "{:?}",
             o.warnings
         );
+    }
+
+    #[test]
+    fn a_trees_config_must_be_a_small_regular_file() {
+        let dir = std::env::temp_dir().join(format!("dg-layers-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let repo = git2::Repository::init_bare(&dir).expect("init");
+        let tree_with = |mode: i32, content: &[u8]| {
+            let mut b = repo.treebuilder(None).expect("builder");
+            let id = if mode == 0o040000 {
+                repo.treebuilder(None)
+                    .expect("builder")
+                    .write()
+                    .expect("tree")
+            } else {
+                repo.blob(content).expect("blob")
+            };
+            b.insert(FILE_NAME, id, mode).expect("insert");
+            repo.find_tree(b.write().expect("tree")).expect("tree")
+        };
+        let read = |mode, content: &[u8]| {
+            FileLayer::from_tree(&repo, &tree_with(mode, content), "HEAD").map(|f| f.is_some())
+        };
+        assert!(read(0o100644, b"verbosity = \"quiet\"\n").expect("regular"));
+        assert!(read(0o100755, b"").expect("executable is still a file"));
+        // A link's blob is its target's path: never parsed as the configuration.
+        let e = read(0o120000, b"/proc/self/environ").expect_err("a link");
+        assert_eq!(e.to_string(), "HEAD:.dockguard.toml is a symbolic link");
+        assert!(e
+            .hint()
+            .is_some_and(|h| h.contains("commit the configuration itself")));
+        let e = read(0o040000, b"").expect_err("a directory");
+        assert_eq!(
+            e.to_string(),
+            "HEAD:.dockguard.toml is a directory, not a regular file"
+        );
+        let big = vec![b'#'; usize::try_from(MAX_CONFIG_BYTES).expect("size") + 1];
+        let e = read(0o100644, &big).expect_err("too large");
+        assert!(
+            e.to_string()
+                .contains("more than the 1048576 dockguard reads"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -4,7 +4,8 @@
 //! A commit touches a path when the path's entry (id and mode) differs from every
 //! parent's: git log's default history simplification, so a merge that took one side
 //! unchanged did not touch it. Both sides of a rename are looked up. At most `max` commits
-//! are examined, and the result says when the walk stopped early.
+//! are examined, and the result says when the walk stopped early. The range is the tip's
+//! commits that no merge-base has: with several (criss-cross merges), none of them.
 //!
 //! Cost: on a branch of thousands of commits this runs on the hook's path, so each
 //! comparison descends the two trees in lockstep from the root and stops at the first
@@ -182,12 +183,13 @@ fn octal(text: &[u8]) -> Option<u32> {
     })
 }
 
-/// Attributes `changes` to the commits of `base..target` that touched them.
+/// Attributes `changes` to the commits of `target` that no merge-base in `bases` has
+/// (`base..target` for one) that touched them.
 pub fn attribute(
     repo: &Repository,
     objects: &mut Objects<'_>,
     history: &History<'_>,
-    base: Oid,
+    bases: &[Oid],
     target: Oid,
     changes: &[Change],
     max: usize,
@@ -206,14 +208,20 @@ pub fn attribute(
     };
     // A branch without merges is a chain: walked by first parents, from the commit-graph
     // when it has them, instead of libgit2 parsing every commit of the range.
-    let range: Box<dyn Iterator<Item = Result<Oid>>> = match trees.linear_range(base, target, max) {
+    let chain = match bases {
+        [base] => trees.linear_range(*base, target, max),
+        _ => None,
+    };
+    let range: Box<dyn Iterator<Item = Result<Oid>>> = match chain {
         Some(chain) => Box::new(chain.into_iter().map(Ok)),
         None => {
             let mut walk = repo.revwalk().map_err(walk_err)?;
             walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)
                 .map_err(walk_err)?;
             walk.push(target).map_err(walk_err)?;
-            walk.hide(base).map_err(walk_err)?;
+            for base in bases {
+                walk.hide(*base).map_err(walk_err)?;
+            }
             Box::new(walk.map(move |r| r.map_err(walk_err)))
         }
     };

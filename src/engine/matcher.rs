@@ -13,7 +13,9 @@
 //! - a trailing `/` means everything below that directory.
 //!
 //! There is no `!` negation: exclusions are a separate `exclude` list, which always wins.
-//! (Order-dependent negation is what users of other tools trip over.)
+//! (Order-dependent negation is what users of other tools trip over.) It wins for images
+//! too: an excluded dockerfile is no image, and an excluded path is no image's input,
+//! whatever image copies it (the images carry [`Matcher::exclude_regex`]).
 
 use regex::bytes::Regex;
 
@@ -21,11 +23,17 @@ use crate::error::{Error, Result};
 
 /// The file names that are dockerfiles unless the configuration turns the defaults off.
 /// As the tools define them: the docker CLI's `Dockerfile` and its lowercase fallback
-/// `dockerfile`, Podman/Buildah's `Containerfile`, and the `<name>.` forms.
+/// `dockerfile`, Podman/Buildah's `Containerfile`, and the `<name>.` forms; and the
+/// spellings projects use (`DockerFile`, `Dockerfile-dev`, `Dockerfile_prod`,
+/// `dockerfile.dev`). README's list is checked against this one.
 pub const DEFAULT_DOCKERFILES: &[&str] = &[
     "Dockerfile",
     "dockerfile",
+    "DockerFile",
     "Dockerfile.*",
+    "Dockerfile-*",
+    "Dockerfile_*",
+    "dockerfile.*",
     "*.Dockerfile",
     "*.dockerfile",
     "Containerfile",
@@ -33,6 +41,27 @@ pub const DEFAULT_DOCKERFILES: &[&str] = &[
     "*.Containerfile",
     "*.containerfile",
     "*.docker",
+];
+
+/// What the default names also match but no builder reads as a dockerfile: documentation
+/// and pictures (`docs/Dockerfile.md`), and ignore files (`Dockerfile.dockerignore`).
+/// A file a declaration builds is a dockerfile whatever its name.
+pub const NOT_DOCKERFILES: &[&str] = &[
+    "*.md",
+    "*.markdown",
+    "*.mdx",
+    "*.rst",
+    "*.adoc",
+    "*.asciidoc",
+    "*.html",
+    "*.htm",
+    "*.pdf",
+    "*.png",
+    "*.svg",
+    "*.jpg",
+    "*.jpeg",
+    "*.gif",
+    "*.dockerignore",
 ];
 
 /// What a matched path is to an image.
@@ -66,6 +95,8 @@ pub struct MatchSpec {
 #[derive(Debug, Clone)]
 pub struct Matcher {
     dockerfile: Option<Regex>,
+    /// [`DEFAULT_DOCKERFILES`] (when on), and what of it is not a dockerfile.
+    defaults: Option<(Regex, Regex)>,
     input: Option<Regex>,
     exclude: Option<Regex>,
 }
@@ -74,9 +105,13 @@ impl Matcher {
     /// Compiles the patterns; `origin` names where they came from for error messages.
     pub fn new(spec: &MatchSpec, origin: &str) -> Result<Self> {
         let mut dockerfile = Vec::new();
-        if spec.defaults {
-            dockerfile.extend(DEFAULT_DOCKERFILES.iter().map(|g| glob_to_regex(g)));
-        }
+        let globs =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|g| glob_to_regex(g)).collect() };
+        let defaults = if spec.defaults {
+            union(&globs(DEFAULT_DOCKERFILES)).zip(union(&globs(NOT_DOCKERFILES)))
+        } else {
+            None
+        };
         for g in &spec.dockerfiles {
             dockerfile.push(checked_glob(g, origin, "match.dockerfiles")?);
         }
@@ -96,6 +131,7 @@ impl Matcher {
         }
         Ok(Matcher {
             dockerfile: union(&dockerfile),
+            defaults,
             input: union(&input),
             exclude: union(&exclude),
         })
@@ -106,7 +142,12 @@ impl Matcher {
         if self.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
             return None;
         }
-        if self.dockerfile.as_ref().is_some_and(|re| re.is_match(path)) {
+        let default = || {
+            self.defaults
+                .as_ref()
+                .is_some_and(|(yes, no)| yes.is_match(path) && !no.is_match(path))
+        };
+        if self.dockerfile.as_ref().is_some_and(|re| re.is_match(path)) || default() {
             Some(PathRole::Dockerfile)
         } else if self.input.as_ref().is_some_and(|re| re.is_match(path)) {
             Some(PathRole::Input)
@@ -120,20 +161,33 @@ impl Matcher {
         self.exclude.as_ref().is_some_and(|re| re.is_match(path))
     }
 
+    /// The compiled `match.exclude` globs, for images: a path they exclude is never an
+    /// image input, whatever image copies it ([`crate::images::Image::claim`]).
+    pub(crate) fn exclude_regex(&self) -> Option<&Regex> {
+        self.exclude.as_ref()
+    }
+
     /// Identifies the patterns (for memos made under them).
     pub fn fingerprint(&self) -> Vec<String> {
-        [&self.dockerfile, &self.input, &self.exclude]
-            .iter()
-            .map(|r| {
-                r.as_ref()
-                    .map_or_else(String::new, |r| r.as_str().to_owned())
-            })
-            .collect()
+        let (yes, no) = self
+            .defaults
+            .as_ref()
+            .map_or((None, None), |(y, n)| (Some(y), Some(n)));
+        [
+            self.dockerfile.as_ref(),
+            yes,
+            no,
+            self.input.as_ref(),
+            self.exclude.as_ref(),
+        ]
+        .iter()
+        .map(|r| r.map_or_else(String::new, |r| r.as_str().to_owned()))
+        .collect()
     }
 
     /// True when no path can ever match (everything turned off).
     pub fn is_empty(&self) -> bool {
-        self.dockerfile.is_none() && self.input.is_none()
+        self.dockerfile.is_none() && self.defaults.is_none() && self.input.is_none()
     }
 }
 
@@ -345,6 +399,12 @@ mod tests {
             "dockerfile",
             "x/web.Containerfile",
             "x/api.containerfile",
+            // What projects write.
+            "DockerFile",
+            "Dockerfile-dev",
+            "Dockerfile_prod",
+            "dockerfile.dev",
+            "Dockerfile.txt",
         ] {
             assert_eq!(d.classify(p.as_bytes()), Some(PathRole::Dockerfile), "{p}");
         }
@@ -355,6 +415,10 @@ mod tests {
             "x.docker.sh",
             "docs/docker.md",
             "DockerfileX",
+            "docs/Dockerfile.md",
+            "Dockerfile.rst",
+            "img/Dockerfile-layers.png",
+            "docker/Dockerfile.dockerignore",
         ] {
             assert_eq!(d.classify(p.as_bytes()), None, "{p}");
         }

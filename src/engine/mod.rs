@@ -5,7 +5,8 @@
 //! # Fail-safe audit: every way to conclude "no rebuild"
 //!
 //! Engine (`judge`): a verdict has `rebuild: false` only through
-//! [`TargetVerdict::from_diff`] with an empty change list, and `judge` calls it only after
+//! [`TargetVerdict::from_diff`] with an empty change list and no image whose declared
+//! builds changed ([`TargetVerdict::builds_changed`]), and `judge` calls it only after
 //! `merge_base` returned [`MergeBase::Found`] and `diff_trees` completed without error over
 //! both whole trees (identical subtree ids are skipped: same id, same content). Everything
 //! else is `rebuild: true` naming the reason, or an error (exit 2):
@@ -29,7 +30,13 @@
 //!   `a_memo_that_is_a_link_to_dev_zero_…`);
 //! - config or matcher errors, unreadable tip commit -> error, never a default verdict;
 //! - paths the matcher does not classify are "other changes" by definition; the glob form
-//!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`).
+//!   is checked against an independent oracle (props `glob_and_its_regex_form_agree`);
+//!   `match.exclude` is the user's explicit choice, for images too (control
+//!   `exclude_wins_over_every_image_that_copies_a_path`), and a branch's own exclude is
+//!   judged by the merge-base's rules as well;
+//! - a build declaration that changes (a `--build-arg`, a context) is a rebuild of what it
+//!   builds (control `a_changed_build_declaration_is_a_rebuild`); a declaration file that
+//!   cannot be read declares nothing, which differs from a base that declared a build.
 //!
 //! Widenings (issue 16): each makes more paths count, never fewer; the union of several
 //! complete comparisons ([`union`]) can only add.
@@ -87,6 +94,7 @@
 
 pub mod attribution;
 pub mod changes;
+mod explain;
 pub mod matcher;
 pub mod targets;
 pub mod union;
@@ -140,15 +148,26 @@ impl Rules {
 pub struct JudgeOptions {
     /// Attribute changed paths to commits.
     pub commits: bool,
+    /// Say, per changed path, which images read it and how, and what would silence it
+    /// ([`Engine::explain`]).
+    pub explain: bool,
 }
 
 /// A verdict's changes as the engine found them, kept so that [`Engine::attribute`] can
-/// name the commits that made them later, only if a message needs them.
+/// name the commits that made them, and [`Engine::explain`] why they count, later: only
+/// if a message needs them.
 #[derive(Debug, Clone)]
 pub struct Unattributed {
-    base: Oid,
+    bases: Vec<Oid>,
     changes: Vec<crate::engine::changes::Change>,
     max: usize,
+    /// Per change, the merge-bases whose comparison found it.
+    found_by: Vec<Vec<Oid>>,
+    /// The tip's tree and rules.
+    tip_tree: Oid,
+    rules: Rc<Rules>,
+    /// Each comparison made: the merge-base, its tree, the rules.
+    comparisons: Vec<(Oid, Oid, Rc<Rules>)>,
 }
 
 /// One run's state: the upstream, and rules cached per config blob.
@@ -230,8 +249,13 @@ impl<'c> Engine<'c> {
     /// the union of those comparisons ([`union`]).
     pub fn judge(&mut self, target: &Target, opts: JudgeOptions) -> Result<TargetVerdict> {
         let (mut v, pending) = self.judge_unattributed(target)?;
-        if let (true, Some(p)) = (opts.commits, pending) {
-            self.attribute(&mut v, &p, usize::MAX)?;
+        if let Some(p) = pending {
+            if opts.commits {
+                self.attribute(&mut v, &p, usize::MAX)?;
+            }
+            if opts.explain {
+                self.explain(&mut v, &p, usize::MAX)?;
+            }
         }
         Ok(v)
     }
@@ -249,7 +273,7 @@ impl<'c> Engine<'c> {
             self.repo,
             &mut self.objects,
             &self.history,
-            pending.base,
+            &pending.bases,
             v.tip,
             &pending.changes[..n],
             pending.max,
@@ -307,6 +331,7 @@ impl<'c> Engine<'c> {
             v
         };
         let mut judged = Vec::new();
+        let mut comparisons = Vec::new();
         let mut config_change = None;
         let mut notes = Vec::new();
         for &b in &bases {
@@ -340,7 +365,10 @@ impl<'c> Engine<'c> {
                     base_tree,
                     commit.tree_id(),
                 ) {
-                    Ok(j) => judged.push(j),
+                    Ok(j) => {
+                        judged.push((b, j));
+                        comparisons.push((b, base_tree, Rc::clone(&set)));
+                    }
                     // Only an object that cannot be read leaves the answer open ("rebuild,
                     // base unknown"); a config mistake or a cycle of images is an error.
                     Err(e) if e.leaves_the_answer_open() => return Ok((undecided(e, b), None)),
@@ -348,12 +376,19 @@ impl<'c> Engine<'c> {
                 }
             }
         }
-        let judged = union::merge(judged);
+        let union::Union { judged, found_by } = union::merge(judged);
         let diff = judged.changes;
-        let mut v =
-            TargetVerdict::from_diff(label, target.oid, base, &diff.matched, diff.other, None);
+        let mut v = TargetVerdict::from_diff(
+            label,
+            target.oid,
+            &bases,
+            &diff.matched,
+            &found_by,
+            diff.other,
+        );
         v.images = judged.images;
         v.warnings = judged.warnings;
+        v.builds_changed(judged.builds);
         if bases.len() > 1 {
             let list: Vec<String> = bases.iter().map(short).collect();
             v.reasons.push(format!(
@@ -362,7 +397,6 @@ impl<'c> Engine<'c> {
                 list.join(", ")
             ));
         }
-        v.merge_bases = bases;
         if let Some(c) = config_change {
             v.reasons.push(format!(
                 "the branch changes {} ({}): judged by the merge-base's rules and the tip's, either counts",
@@ -379,9 +413,13 @@ impl<'c> Engine<'c> {
             ));
         }
         let pending = Unattributed {
-            base,
+            bases,
             max: rules.content.max_commits,
             changes: diff.matched,
+            found_by,
+            tip_tree: commit.tree_id(),
+            rules: Rc::clone(&rules),
+            comparisons,
         };
         Ok((v, Some(pending)))
     }

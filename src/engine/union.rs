@@ -8,26 +8,61 @@
 //! an image is affected when any comparison affects it. A union can only add to what one
 //! comparison says, never take away.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+use git2::Oid;
 
 use crate::engine::changes::{Change, TreeChanges};
 use crate::engine::matcher::PathRole;
 use crate::images::graph::MAX_REASONS;
 use crate::images::{AffectedImage, Judged};
 
-/// The union of several complete comparisons of the same tip.
-pub fn merge(all: Vec<Judged>) -> Judged {
+/// The union, and which merge-base's comparison found what.
+#[derive(Debug, Default)]
+pub struct Union {
+    /// What any comparison found.
+    pub judged: Judged,
+    /// Per change of `judged` (same order): the merge-bases whose comparison found it.
+    pub found_by: Vec<Vec<Oid>>,
+}
+
+/// The union of several complete comparisons of the same tip, each with the merge-base
+/// it compared with.
+pub fn merge(all: Vec<(Oid, Judged)>) -> Union {
     let mut it = all.into_iter();
-    let Some(mut out) = it.next() else {
-        return Judged::default();
+    let Some((first, mut out)) = it.next() else {
+        return Union::default();
     };
+    // Path -> the merge-bases whose comparison found it (a map: a branch may change
+    // thousands of paths).
+    let mut found: HashMap<Vec<u8>, Vec<Oid>> = out
+        .changes
+        .matched
+        .iter()
+        .map(|c| (c.path.clone(), vec![first]))
+        .collect();
+    for b in &mut out.builds {
+        b.merge_base = Some(first);
+    }
     // The largest total of changed paths any comparison saw: "other" is what the union
     // does not count of it.
     let mut total = out.changes.matched.len() + out.changes.other;
-    for j in it {
+    for (base, j) in it {
         total = total.max(j.changes.matched.len() + j.changes.other);
+        for c in &j.changes.matched {
+            let bases = found.entry(c.path.clone()).or_default();
+            if !bases.contains(&base) {
+                bases.push(base);
+            }
+        }
         merge_changes(&mut out.changes, j.changes.matched);
         merge_images(&mut out.images, j.images);
+        for mut b in j.builds {
+            if !out.builds.iter().any(|x| x.image == b.image) {
+                b.merge_base = Some(base);
+                out.builds.push(b);
+            }
+        }
         for w in j.warnings {
             if !out.warnings.contains(&w) {
                 out.warnings.push(w);
@@ -35,7 +70,16 @@ pub fn merge(all: Vec<Judged>) -> Judged {
         }
     }
     out.changes.other = total.saturating_sub(out.changes.matched.len());
-    out
+    let found_by = out
+        .changes
+        .matched
+        .iter()
+        .map(|c| found.remove(&c.path).unwrap_or_default())
+        .collect();
+    Union {
+        judged: out,
+        found_by,
+    }
 }
 
 fn merge_changes(into: &mut TreeChanges, more: Vec<Change>) {
@@ -83,7 +127,6 @@ fn merge_images(into: &mut Vec<AffectedImage>, more: Vec<AffectedImage>) {
 mod tests {
     use super::*;
     use crate::engine::changes::ChangeKind;
-    use git2::Oid;
 
     fn change(path: &str, role: PathRole) -> Change {
         Change {
@@ -110,6 +153,7 @@ mod tests {
                     reasons: vec![(*why).into()],
                 })
                 .collect(),
+            builds: Vec::new(),
             warnings: Vec::new(),
         }
     }
@@ -122,13 +166,23 @@ mod tests {
             2,
             &[("a", "dockerfile"), ("b", "input b/y")],
         );
-        let m = merge(vec![a, b]);
+        let (one, two) = (
+            Oid::from_bytes(&[1; 20]).expect("oid"),
+            Oid::from_bytes(&[2; 20]).expect("oid"),
+        );
+        let u = merge(vec![(one, a), (two, b)]);
+        assert_eq!(
+            u.found_by,
+            vec![vec![one, two], vec![two]],
+            "who found what"
+        );
+        let m = u.judged;
         let paths: Vec<&[u8]> = m.changes.matched.iter().map(|c| &c.path[..]).collect();
         assert_eq!(paths, vec![&b"a/x"[..], b"b/y"]);
         assert_eq!(m.changes.matched[0].role, PathRole::Dockerfile);
         assert_eq!(m.changes.other, 2, "4 changed paths, 2 counted");
         assert_eq!(m.images.len(), 2);
         assert_eq!(m.images[0].reasons, vec!["input a/x", "dockerfile"]);
-        assert!(merge(Vec::new()).changes.matched.is_empty());
+        assert!(merge(Vec::new()).judged.changes.matched.is_empty());
     }
 }

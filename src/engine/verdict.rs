@@ -1,7 +1,12 @@
 //! The Verdict: pure data that every front door renders the same way.
 //!
-//! Fail-safe rule: `rebuild` is false only when the merge-base is known and the complete
-//! tree diff from it found nothing the matcher counts. Every other outcome (no merge-base,
+//! Besides the answer it carries why: the reasons, which merge-base found each change,
+//! and, where a message shows them ([`crate::engine::Engine::explain`]), the images that
+//! read each path and the line that would stop counting it.
+//!
+//! Fail-safe rule: `rebuild` is false only when the merge-base is known, the complete
+//! tree diff from it found nothing the matcher counts, and no image's declared builds
+//! changed. Every other outcome (no merge-base,
 //! shallow history, missing objects) is `rebuild: true` with the reason.
 
 use git2::Oid;
@@ -65,6 +70,24 @@ pub struct ChangedPath {
     /// With `--commits`: the commits in the range that touched it, newest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub commits: Option<Vec<String>>,
+    /// With several merge-bases: those whose comparison found it (the others have it as
+    /// the tip does).
+    #[serde(serialize_with = "ser_oids", skip_serializing_if = "Vec::is_empty")]
+    pub merge_bases: Vec<Oid>,
+    /// Why it counts: each image that reads it, how, and from which context (only where
+    /// a message shows it: `check`, the hook's block message).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_by: Vec<Reader>,
+    /// How many more readers there are than `read_by` lists.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub read_by_more: usize,
+    /// The configuration that would stop counting it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silence: Option<Silence>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ChangedPath {
@@ -78,8 +101,96 @@ impl ChangedPath {
             kind: c.kind,
             role: c.role,
             commits: None,
+            merge_bases: Vec::new(),
+            read_by: Vec::new(),
+            read_by_more: 0,
+            silence: None,
         }
     }
+}
+
+/// How an image reads a changed path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    /// It is the image's dockerfile (or a link or file on the dockerfile's symlink chain).
+    Dockerfile,
+    /// It is an ignore file a build of the image reads.
+    Dockerignore,
+    /// A COPY/ADD/`RUN --mount` source names it (`line`).
+    Source,
+    /// The image's sources cannot be compiled, so its whole context counts.
+    WholeContext,
+    /// A symlink or submodule stands where a source's path leads (or a link's target
+    /// is what a source reads).
+    Link,
+    /// An `[[images.rule]]` `inputs` glob, or a named build context, covers it.
+    RuleInput,
+    /// No image reads it: a `match.inputs` pattern counts it, for every image.
+    MatchInput,
+}
+
+/// Where an image's build context comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextFrom {
+    /// A compose, bake or CI declaration (`origin`: its `file:line: what`).
+    Declared,
+    /// An `[[images.rule]]` `context` (`origin`: the file).
+    Rule,
+    /// Nothing says: the dockerfile's directory is assumed.
+    Guessed,
+    /// A source matches nothing in the assumed context, so this one is judged too
+    /// (`origin` says which source).
+    Widened,
+}
+
+/// One image that reads a changed path, and why (see [`ChangedPath::read_by`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reader {
+    /// The image; absent for [`Reads::MatchInput`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Its dockerfile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
+    /// How it reads the path.
+    pub reads: Reads,
+    /// The dockerfile line that reads it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// That line's text (its first physical line, shortened).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<String>,
+    /// The build context it is read from (`.` for the root).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    /// Where that context comes from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context_from: Option<ContextFrom>,
+    /// The declaration (`file:line: what`), rule file or widening behind the context, or
+    /// the patterns' origin for [`Reads::MatchInput`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// The `.dockerignore` in force that does not leave it out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept_by: Option<String>,
+}
+
+/// A configuration line that would stop counting a path: `line` goes into `file` (under
+/// `[table]` when given), replacing the key if the file sets it already (the line holds
+/// its values too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silence {
+    /// The file (`.dockguard.toml`), on the upstream branch: a branch is judged by the
+    /// merge-base's rules too, so its own edit cannot silence its own change. `git
+    /// config` when git config sets `match.exclude` (it overrides the file).
+    pub file: String,
+    /// The table the line goes under, when the file has one for it (`match`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The TOML line (for `git config`: the command).
+    pub line: String,
 }
 
 /// The judgement of one target.
@@ -124,6 +235,11 @@ pub struct TargetVerdict {
     /// The images affected, in build order (parents first).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<crate::images::AffectedImage>,
+    /// Images whose declared builds (a CI job's `--build-arg`, `--target`, context, a
+    /// compose service's `args`) differ from the merge-base's: what CI builds changed,
+    /// whatever files did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub build_changes: Vec<crate::images::graph::BuildChange>,
 }
 
 impl TargetVerdict {
@@ -147,52 +263,42 @@ impl TargetVerdict {
             commits_truncated: false,
             rebuild: true,
             images: Vec::new(),
+            build_changes: Vec::new(),
         }
     }
 
-    /// A verdict from a complete diff against a known merge-base.
+    /// A verdict from complete diffs against the known merge-base(s) `bases` (git's
+    /// choice first); `found_by` says, per change, which of them found it (the others
+    /// have it as the tip does): with several, the reasons and each change name them.
     pub fn from_diff(
         label: String,
         tip: Oid,
-        base: Oid,
+        bases: &[Oid],
         changes: &[Change],
+        found_by: &[Vec<Oid>],
         other: usize,
-        attribution: Option<Attribution>,
     ) -> Self {
-        let paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
-        let dockerfiles = changes
-            .iter()
-            .filter(|c| c.role == PathRole::Dockerfile)
-            .count();
-        let inputs = changes.len() - dockerfiles;
-        let short = short(&base);
+        let base = bases.first().copied().unwrap_or(Oid::ZERO_SHA1);
+        let of = |i: usize| found_by.get(i).cloned().unwrap_or_else(|| bases.to_vec());
+        let mut paths: Vec<ChangedPath> = changes.iter().map(ChangedPath::new).collect();
+        if bases.len() > 1 {
+            for (i, p) in paths.iter_mut().enumerate() {
+                p.merge_bases = of(i);
+            }
+        }
         let reasons = if changes.is_empty() {
             vec![format!(
-                "nothing images are built from differs from the merge-base {short}"
+                "nothing images are built from differs from the merge-base {}",
+                short(&base)
             )]
         } else {
-            let mut r = Vec::new();
-            if dockerfiles > 0 {
-                r.push(format!(
-                    "{dockerfiles} dockerfile{} differ{} from the merge-base {short}",
-                    plural(dockerfiles),
-                    if dockerfiles == 1 { "s" } else { "" }
-                ));
-            }
-            if inputs > 0 {
-                r.push(format!(
-                    "{inputs} image input{} differ{} from the merge-base {short}",
-                    plural(inputs),
-                    if inputs == 1 { "s" } else { "" }
-                ));
-            }
-            r
+            differ_reasons(changes, of, bases)
         };
-        let mut v = TargetVerdict {
+        TargetVerdict {
             label,
             tip,
             merge_base: Some(base),
-            merge_bases: vec![base],
+            merge_bases: bases.to_vec(),
             config_change: None,
             warnings: Vec::new(),
             base_unknown: None,
@@ -203,11 +309,33 @@ impl TargetVerdict {
             commits_truncated: false,
             reasons,
             images: Vec::new(),
-        };
-        if let Some(a) = attribution {
-            v.attach(a);
+            build_changes: Vec::new(),
         }
-        v
+    }
+
+    /// Makes the verdict say that images' declared builds differ from the merge-base's.
+    pub fn builds_changed(&mut self, builds: Vec<crate::images::graph::BuildChange>) {
+        if builds.is_empty() {
+            return;
+        }
+        let first = &builds[0];
+        let more = match builds.len() {
+            1 => String::new(),
+            n => format!(" (and {} more)", n - 1),
+        };
+        self.reasons
+            .retain(|r| !r.starts_with("nothing images are built from"));
+        self.reasons.push(format!(
+            "the declared build of image `{}` differs from the merge-base{}: {}{more}",
+            first.image,
+            first
+                .merge_base
+                .map(|b| format!(" {}", short(&b)))
+                .unwrap_or_default(),
+            first.origin
+        ));
+        self.rebuild = true;
+        self.build_changes = builds;
     }
 
     /// Adds which commits touched the changed paths (its `paths` index `changes`).
@@ -252,6 +380,51 @@ impl Report {
             targets,
         }
     }
+}
+
+/// "N dockerfiles differ from the merge-base X", per role and per set of merge-bases that
+/// found the changes (`of(i)` for change `i`); `bases` are all of them.
+fn differ_reasons(
+    changes: &[Change],
+    of: impl Fn(usize) -> Vec<Oid>,
+    bases: &[Oid],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (role, word) in [
+        (PathRole::Dockerfile, "dockerfile"),
+        (PathRole::Input, "image input"),
+    ] {
+        // Groups in the order first seen: the base sets, each with its count.
+        let mut groups: Vec<(Vec<Oid>, usize)> = Vec::new();
+        for (i, _) in changes.iter().enumerate().filter(|(_, c)| c.role == role) {
+            let found = of(i);
+            match groups.iter_mut().find(|(b, _)| *b == found) {
+                Some((_, n)) => *n += 1,
+                None => groups.push((found, 1)),
+            }
+        }
+        for (found, n) in groups {
+            let names: Vec<String> = found.iter().map(short).collect();
+            let others: Vec<String> = bases
+                .iter()
+                .filter(|b| !found.contains(b))
+                .map(short)
+                .collect();
+            let not = if others.is_empty() {
+                String::new()
+            } else {
+                format!(" (not from {})", others.join(", "))
+            };
+            out.push(format!(
+                "{n} {word}{} differ{} from the merge-base{} {}{not}",
+                plural(n),
+                if n == 1 { "s" } else { "" },
+                plural(names.len()),
+                names.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 fn plural(n: usize) -> &'static str {

@@ -28,11 +28,13 @@ use crate::Env;
 
 /// At most this many refs are described in detail in messages (all are judged).
 const MAX_REFS_SHOWN: usize = 10;
-/// At most this many paths per ref, and commits per path, are listed.
+/// At most this many paths per ref, commits per path, and images per path are listed.
 const MAX_PATHS_SHOWN: usize = 10;
 const MAX_COMMITS_SHOWN: usize = 5;
+const MAX_READERS_SHOWN: usize = 3;
 
-/// Attributes the changes [`describe`] will show (the first refs and paths) to commits.
+/// Attributes the changes [`describe`] will show (the first refs and paths) to commits,
+/// and says why each counts ([`crate::engine::Engine::explain`]).
 pub(super) fn attribute_shown(
     engine: &mut crate::engine::Engine<'_>,
     rebuild: &[(&PushUpdate, usize)],
@@ -43,6 +45,7 @@ pub(super) fn attribute_shown(
         if let (Some(v), Some(p)) = (verdicts.get_mut(*i), pending.get_mut(*i)) {
             if let Some(p) = p.take() {
                 engine.attribute(v, &p, MAX_PATHS_SHOWN)?;
+                engine.explain(v, &p, MAX_PATHS_SHOWN)?;
             }
         }
     }
@@ -98,6 +101,18 @@ pub(super) fn describe(
                     &oid[..10.min(oid.len())]
                 );
             }
+            for line in crate::render::human::why_lines(v, c, MAX_READERS_SHOWN) {
+                let _ = writeln!(msg, "        {line}");
+            }
+        }
+        for b in &v.build_changes {
+            let _ = writeln!(
+                msg,
+                "      {:<9}image `{}`: {}",
+                "build",
+                crate::render::outputs::one_line(&b.image),
+                crate::render::outputs::one_line(&b.reason())
+            );
         }
         if v.changes.len() > MAX_PATHS_SHOWN {
             let _ = writeln!(

@@ -180,7 +180,7 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
                 .dockerignore
                 .as_ref()
                 .map(|e| crate::git::display_path(&e.path)),
-            sources: img.parsed.sources.iter().map(|s| s.display()).collect(),
+            sources: img.sources.iter().map(|s| s.display()).collect(),
             extra_inputs: img.extra_globs.clone(),
             also_contexts: img
                 .alt

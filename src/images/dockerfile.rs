@@ -1,33 +1,110 @@
-//! What a Dockerfile is built from: its stages, the context paths it copies, and the
-//! images it uses. Syntax comes from [`super::lexer`]; this module gives it meaning.
+//! What a Dockerfile is built from: its stage graph, the context paths each stage copies,
+//! and the images it uses. Syntax comes from [`super::lexer`]; one reading of the file
+//! under one builder's rules is [`super::reading`]; this module holds the result and
+//! answers "what does a build of target T read".
+//!
+//! The builders do not read a Dockerfile the same way, so a file is read several times
+//! and the results are kept together, each item marked with the [`Readers`] that produce
+//! it: the three builders' variable rules ([`Semantics`]), each with the build arguments
+//! unknown (a build nobody declares: any `--build-arg` may be passed) or known (the
+//! build's declaration says which it passes; an `ARG` without a default that it does not
+//! pass is empty).
 //!
 //! - `FROM [--platform=…] IMAGE [AS NAME]`: IMAGE is expanded with the `ARG`s declared
-//!   before the first `FROM` (their defaults; platform arguments are unknown). A FROM of
-//!   an earlier stage (by name, case-insensitive) is a stage, `scratch` is nothing, and
-//!   anything else is an image reference.
-//! - `COPY`/`ADD` sources (shell or JSON form) are expanded with the stage's `ARG`s and
-//!   `ENV`s (a variable the stage does not define may come from the base image, so it is
-//!   "any text"). Sources are context paths with Go `filepath.Match` wildcards,
-//!   resolved against the context root (`/x` and `x` are the same; `..` cannot leave the
-//!   context), and a source names the path and everything below it. Not context paths:
-//!   heredoc sources (`<<EOF`, inline content), `--from=STAGE|IMAGE` (a dependency),
-//!   and `ADD` of a URL or git remote.
+//!   before the first `FROM`. A FROM of an earlier stage (by name, case-insensitive, or
+//!   number) is a stage, `scratch` is nothing, anything else is an image reference.
+//! - `COPY`/`ADD` sources (shell or JSON form) are expanded with the stage's variables (a
+//!   variable the stage does not define may come from the base image, so it is "any
+//!   text", unless the stage is built on `scratch`). Sources are context paths with Go
+//!   `filepath.Match` wildcards, resolved against the context root (`/x` and `x` are the
+//!   same; `..` cannot leave the context), and a source names the path and everything
+//!   below it. Not context paths: heredoc sources (`<<EOF`, inline content),
+//!   `--from=STAGE|IMAGE` (a dependency), and `ADD` of a URL or git remote.
 //! - `RUN --mount=type=bind[,source=…]` reads the context (default: all of it) unless it
 //!   has `from=…`, which, like `type=cache,from=…`, is a dependency.
-//! - Not followed: `ONBUILD` triggers (they run in child builds), `--build-arg` overrides
-//!   of `ARG` defaults (defaults are assumed), `COPY --exclude` (ignored, so more paths
-//!   count, never fewer).
+//! - `ONBUILD COPY/ADD/RUN --mount`: recorded with the stage ([`Parsed::onbuild`]); they
+//!   run in the builds of images built `FROM` it, with the child's context (and, for
+//!   BuildKit as in Docker 20.10 and the legacy builder, in stages of the same file built
+//!   `FROM` it).
+//! - A build of target T ([`Stop`]) builds T and, transitively, the stages T is built
+//!   `FROM`, copies `--from` or mounts `from=` ([`Parsed::needed`]): only their sources
+//!   and images count. (The legacy builder also runs the other stages before T, but they
+//!   cannot change T's content.)
+//! - Not followed: `COPY --exclude` (ignored, so more paths count, never fewer), `ONBUILD
+//!   COPY --from`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use super::lexer::{lex, Instruction};
-use super::shell::{expand, Expanded, Var};
+use super::lexer::{lex, Lexed};
+use super::reading;
 
 /// Marks "any text" in a [`Source`] pattern (git paths never contain NUL).
 pub const ANY: char = '\0';
 
+/// How a builder expands variables, where builders differ (each checked in its source:
+/// moby/buildkit `frontend/dockerfile/dockerfile2llb/convert.go`, at its current version
+/// and at the v0.8 that Docker 20.10 vendors; moby/moby 20.10 `builder/dockerfile`):
+///
+/// | | BuildKit | BuildKit v0.8 | legacy builder |
+/// |---|---|---|---|
+/// | `ENV A=1 B=$A` | B sees A from before the instruction | same | same |
+/// | `ARG A=1 B=$A` in a stage | B sees A=1 | B sees A from before | from before |
+/// | `ARG A=1 B=$A` before the first FROM | B sees A=1 | B sees A=1 | from before |
+/// | `ENV X` and `ARG X` in one stage | the later instruction wins | same | ENV wins |
+/// | a stage's ARGs in a stage built FROM it | inherited | inherited | not |
+/// | ONBUILD of a stage, in a stage built FROM it | not run | run | run |
+///
+/// Buildah and a `docker build` whose builder is not known are read all three ways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Semantics {
+    /// BuildKit's Dockerfile frontend as it is now.
+    BuildKit,
+    /// The frontend built into Docker 20.10's BuildKit (v0.8).
+    BuildKitV08,
+    /// The legacy builder (`DOCKER_BUILDKIT=0`).
+    Legacy,
+}
+
+impl Semantics {
+    /// Every builder, in bit order.
+    pub const ALL: [Semantics; 3] = [
+        Semantics::BuildKit,
+        Semantics::BuildKitV08,
+        Semantics::Legacy,
+    ];
+
+    fn index(self) -> u8 {
+        match self {
+            Semantics::BuildKit => 0,
+            Semantics::BuildKitV08 => 1,
+            Semantics::Legacy => 2,
+        }
+    }
+}
+
+/// A set of readings: bit `i` is [`Semantics::ALL`]`[i]` with the build arguments
+/// unknown, bit `3 + i` the same with the build's declared arguments.
+pub type Readers = u8;
+
+/// Every reading.
+#[cfg(test)]
+pub const EVERY: Readers = 0b11_1111;
+
+/// The readings of builds by these builders, with the build arguments declared or not.
+pub fn readers(builders: &[Semantics], declared: bool) -> Readers {
+    let shift = if declared { 3 } else { 0 };
+    builders
+        .iter()
+        .fold(0, |acc, s| acc | (1 << (s.index() + shift)))
+}
+
+/// The reading of one semantics, arguments known or not.
+pub(crate) fn reader(semantics: Semantics, declared: bool) -> Readers {
+    readers(&[semantics], declared)
+}
+
 /// How an image reference is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Via {
     /// `FROM image`.
@@ -60,6 +137,10 @@ pub struct ImageRef {
     pub via: Via,
     /// Line of the instruction.
     pub line: usize,
+    /// The stage that uses it.
+    pub stage: usize,
+    /// The readings that find it.
+    pub readers: Readers,
 }
 
 /// What a stage starts from.
@@ -73,15 +154,27 @@ pub enum Base {
     Image(usize),
 }
 
+/// Another stage a stage needs (its base, a `COPY --from`, a `RUN --mount from=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dep {
+    /// The stage needed.
+    pub stage: usize,
+    /// The readings in which it is needed.
+    pub readers: Readers,
+}
+
 /// One `FROM` and what follows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stage {
     /// `AS name`, lowercased.
     pub name: Option<String>,
-    /// What it starts from.
+    /// What it starts from (as the first reading resolves it; [`Stage::deps`] has every
+    /// reading's).
     pub base: Base,
     /// Line of the `FROM`.
     pub line: usize,
+    /// The stages it needs.
+    pub deps: Vec<Dep>,
 }
 
 /// A context path the image is built from.
@@ -92,6 +185,10 @@ pub struct Source {
     pub pattern: String,
     /// Line of the instruction.
     pub line: usize,
+    /// The stage that reads it.
+    pub stage: usize,
+    /// The readings that find it.
+    pub readers: Readers,
 }
 
 impl Source {
@@ -103,15 +200,45 @@ impl Source {
             self.pattern.replace(ANY, "*")
         }
     }
+
+    /// Whether the pattern has Go wildcards (`*`, `?`, `[`): such a source may match
+    /// nothing, and then reads nothing (BuildKit allows an empty wildcard match).
+    pub fn is_wildcard(&self) -> bool {
+        let mut escaped = false;
+        for c in self.pattern.chars() {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if matches!(c, '*' | '?' | '[') {
+                return true;
+            }
+        }
+        false
+    }
 }
 
-/// The meaning of a Dockerfile.
+/// Which stage a build stops at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop<'a> {
+    /// The last stage (no `--target`).
+    Last,
+    /// `--target NAME` (lowercase).
+    Named(&'a str),
+    /// Not known: any stage may be the one built.
+    Any,
+}
+
+/// The meaning of a Dockerfile, every reading of it together.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
     /// Stages in order.
     pub stages: Vec<Stage>,
     /// Context paths read by COPY/ADD/RUN --mount, in order.
     pub sources: Vec<Source>,
+    /// Context paths read by `ONBUILD` instructions, with the stage that declares them:
+    /// they are read by the builds of what is built `FROM` that stage.
+    pub onbuild: Vec<Source>,
     /// Images used (FROM, COPY --from, RUN --mount from), in order.
     pub refs: Vec<ImageRef>,
     /// `ADD` of URLs and git remotes.
@@ -125,370 +252,285 @@ pub struct Parsed {
     pub inline: usize,
     /// Problems, `line N: …`.
     pub warnings: Vec<String>,
+    /// The names of every `ARG` it declares, sorted: a `--build-arg` of another name
+    /// changes nothing it reads.
+    pub args: Vec<String>,
 }
 
-/// Parses a Dockerfile's text.
-pub fn parse(text: &str) -> Parsed {
-    parse_with_args(text, &HashMap::new())
-}
-
-/// Parses a Dockerfile's text as built with `--build-arg`s (`None`: a value not known
-/// here): they replace the defaults of the `ARG`s they name.
-pub fn parse_with_args(text: &str, build_args: &HashMap<String, Option<String>>) -> Parsed {
-    let lexed = lex(text);
-    let mut p = Parser {
-        escape: lexed.escape,
-        out: Parsed::default(),
-        global: HashMap::new(),
-        scopes: Vec::new(),
-        build_args,
-    };
-    for (line, w) in &lexed.warnings {
-        p.warn(*line, w.clone());
-    }
-    for ins in &lexed.instructions {
-        p.instruction(ins);
-    }
-    p.out
-}
-
-/// Variables of one stage: `ENV`s (inherited by `FROM stage`) and `ARG`s (not).
-#[derive(Debug, Clone, Default)]
-struct Scope {
-    env: HashMap<String, Option<String>>,
-    args: HashMap<String, Option<String>>,
-}
-
-struct Parser<'a> {
-    escape: char,
-    out: Parsed,
-    /// `ARG`s before the first `FROM`: `None` means declared without a default.
-    global: HashMap<String, Option<String>>,
-    scopes: Vec<Scope>,
-    /// `--build-arg` values declared for this build.
-    build_args: &'a HashMap<String, Option<String>>,
-}
-
-/// Arguments BuildKit sets itself; usable in FROM without a declaration.
-const PLATFORM_ARGS: &[&str] = &[
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
-
-fn var_of(v: Option<&Option<String>>) -> Option<Var> {
-    v.map(|v| match v {
-        Some(s) => Var::Value(s.clone()),
-        None => Var::Unknown,
-    })
-}
-
-impl Parser<'_> {
-    fn warn(&mut self, line: usize, message: String) {
-        self.out.warnings.push(format!("line {line}: {message}"));
-    }
-
-    fn global_lookup(&self) -> impl Fn(&str) -> Var + '_ {
-        |name: &str| {
-            var_of(self.global.get(name)).unwrap_or(if PLATFORM_ARGS.contains(&name) {
-                Var::Unknown
-            } else {
-                Var::Unset
-            })
+impl Parsed {
+    /// The stages a build stopping at `stop` ends with (what the built image is): the last
+    /// stage, the named one, or every stage when the stop is not known (or names no stage:
+    /// `None` then, so that callers can say so).
+    pub fn finals(&self, stop: Stop<'_>) -> Option<Vec<usize>> {
+        let n = self.stages.len();
+        match stop {
+            Stop::Last => Some(n.checked_sub(1).into_iter().collect()),
+            Stop::Any => Some((0..n).collect()),
+            Stop::Named(name) => self
+                .stages
+                .iter()
+                .position(|s| s.name.as_deref() == Some(name))
+                .map(|i| vec![i]),
         }
     }
 
-    fn expand_in_stage(&self, word: &str) -> Expanded {
-        let scope = self.scopes.last();
-        let lookup = |name: &str| {
-            scope
-                .and_then(|s| var_of(s.env.get(name)).or_else(|| var_of(s.args.get(name))))
-                // Not declared in the stage: the base image may define it.
-                .unwrap_or(Var::Unknown)
-        };
-        expand(word, self.escape, &lookup)
-    }
-
-    fn instruction(&mut self, ins: &Instruction) {
-        match ins.cmd.as_str() {
-            "from" => self.from(ins),
-            "arg" => self.arg(ins),
-            "env" => self.env(ins),
-            "copy" | "add" => self.copy(ins),
-            "run" => self.run(ins),
-            "onbuild" => {
-                let inner = ins.args.first().map(String::as_str).unwrap_or_default();
-                let word = inner.split_whitespace().next().unwrap_or_default();
-                if matches!(word.to_ascii_lowercase().as_str(), "copy" | "add") {
-                    self.warn(
-                        ins.start_line,
-                        "ONBUILD COPY/ADD runs in the builds of child images; dockguard does not follow it".into(),
-                    );
+    /// For each stage, the readings (among `readers`) in which a build stopping at `stop`
+    /// builds it: the final stage(s) and everything they need, transitively. A named stop
+    /// that is no stage counts every stage.
+    pub fn needed(&self, stop: Stop<'_>, readers: Readers) -> Vec<Readers> {
+        let finals = self
+            .finals(stop)
+            .unwrap_or_else(|| (0..self.stages.len()).collect());
+        let mut out = vec![0; self.stages.len()];
+        for bit in (0..8).map(|b| 1u8 << b).filter(|b| readers & b != 0) {
+            let mut stack = finals.clone();
+            while let Some(s) = stack.pop() {
+                let Some(slot) = out.get_mut(s) else { continue };
+                if *slot & bit != 0 {
+                    continue;
                 }
-            }
-            _ => {}
-        }
-    }
-
-    fn from(&mut self, ins: &Instruction) {
-        let line = ins.start_line;
-        let Some(written) = ins.args.first() else {
-            self.warn(line, "FROM without an image".into());
-            return;
-        };
-        let name = match ins.args.get(1..) {
-            Some([as_kw, name]) if as_kw.eq_ignore_ascii_case("as") => {
-                Some(name.to_ascii_lowercase())
-            }
-            Some([]) | None => None,
-            Some(_) => {
-                self.warn(line, "FROM takes `IMAGE [AS NAME]`".into());
-                None
-            }
-        };
-        for name in var_names(written) {
-            if self.global.contains_key(&name) {
-                self.out.arg_uses.push((line, name, "FROM"));
-            }
-        }
-        let expanded = expand(written, self.escape, &self.global_lookup()).known();
-        let lower = expanded.as_deref().unwrap_or(written).to_ascii_lowercase();
-        let base = if let Some(i) = self.stage_index(&lower) {
-            Base::Stage(i)
-        } else if lower == "scratch" {
-            Base::Scratch
-        } else {
-            if expanded.is_none() {
-                self.warn(
-                    line,
-                    format!("FROM {written}: a variable in it has no default here, so it cannot be resolved"),
+                *slot |= bit;
+                stack.extend(
+                    self.stages[s]
+                        .deps
+                        .iter()
+                        .filter(|d| d.readers & bit != 0)
+                        .map(|d| d.stage),
                 );
             }
-            self.out.refs.push(ImageRef {
-                written: written.clone(),
-                expanded,
-                via: Via::From,
-                line,
-            });
-            Base::Image(self.out.refs.len() - 1)
-        };
-        let scope = match base {
-            Base::Stage(i) => Scope {
-                env: self
-                    .scopes
-                    .get(i)
-                    .map(|s| s.env.clone())
-                    .unwrap_or_default(),
-                args: HashMap::new(),
-            },
-            _ => Scope::default(),
-        };
-        self.scopes.push(scope);
-        self.out.stages.push(Stage { name, base, line });
+        }
+        out
     }
 
-    /// An earlier stage named `name` (lowercase) or numbered so.
-    fn stage_index(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self
-            .out
-            .stages
+    /// The sources a build stopping at `stop`, read as `readers`, reads.
+    pub fn sources_for(&self, stop: Stop<'_>, readers: Readers) -> Vec<&Source> {
+        let needed = self.needed(stop, readers);
+        self.sources
             .iter()
-            .position(|s| s.name.as_deref() == Some(name))
-        {
-            return Some(i);
-        }
-        name.parse::<usize>()
-            .ok()
-            .filter(|i| *i < self.out.stages.len())
+            .filter(|s| needed.get(s.stage).is_some_and(|n| n & s.readers != 0))
+            .collect()
     }
 
-    fn arg(&mut self, ins: &Instruction) {
-        for word in &ins.args {
-            let (name, default) = match word.split_once('=') {
-                Some((n, v)) => (n.to_owned(), Some(v)),
-                None => (word.clone(), None),
-            };
-            let overridden = self.build_args.get(&name).cloned();
-            if self.scopes.is_empty() {
-                let value = match overridden {
-                    Some(v) => v,
-                    None => {
-                        default.and_then(|v| expand(v, self.escape, &self.global_lookup()).known())
-                    }
-                };
-                self.global.insert(name, value);
-            } else {
-                let value = match (overridden, default) {
-                    (Some(v), _) => v,
-                    (None, Some(v)) => self.expand_in_stage(v).known(),
-                    // `ARG NAME` in a stage takes the global default, if any.
-                    (None, None) => self.global.get(&name).cloned().flatten(),
-                };
-                if let Some(s) = self.scopes.last_mut() {
-                    s.args.insert(name, value);
-                }
-            }
-        }
+    /// The images a build stopping at `stop`, read as `readers`, uses.
+    pub fn refs_for(&self, stop: Stop<'_>, readers: Readers) -> Vec<&ImageRef> {
+        let needed = self.needed(stop, readers);
+        self.refs
+            .iter()
+            .filter(|r| needed.get(r.stage).is_some_and(|n| n & r.readers != 0))
+            .collect()
     }
 
-    fn env(&mut self, ins: &Instruction) {
-        let pairs: Vec<(String, String)> = match ins.args.first() {
-            Some(first) if !first.contains('=') => {
-                let rest = ins.args[1..].join(" ");
-                vec![(first.clone(), rest)]
-            }
-            _ => ins
-                .args
+    /// The `ONBUILD` sources of the image a build stopping at `stop` makes (its final
+    /// stage's), which the builds of its children read.
+    pub fn onbuild_for(&self, stop: Stop<'_>, readers: Readers) -> Vec<&Source> {
+        let finals = self
+            .finals(stop)
+            .unwrap_or_else(|| (0..self.stages.len()).collect());
+        self.onbuild
+            .iter()
+            .filter(|s| finals.contains(&s.stage) && s.readers & readers != 0)
+            .collect()
+    }
+}
+
+/// Parses a Dockerfile's text, every reading: each builder, with the build arguments
+/// unknown and with none passed.
+pub fn parse(text: &str) -> Parsed {
+    let lexed = lex(text);
+    let mut u = Union::default();
+    for s in Semantics::ALL {
+        reading::read(&lexed, s, None, reader(s, false), &mut u);
+    }
+    // Known or unknown build arguments differ only for an `ARG` without a default (most
+    // files have none: their declared readings are the others, without reading again).
+    let open = lexed.instructions.iter().any(|i| {
+        i.cmd == "arg"
+            && i.args
                 .iter()
-                .filter_map(|w| w.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-        };
-        for (k, v) in pairs {
-            let value = self.expand_in_stage(&v).known();
-            if let Some(s) = self.scopes.last_mut() {
-                s.env.insert(k, value);
-            }
+                .any(|w| !w.contains('=') && !reading::PLATFORM_ARGS.contains(&w.as_str()))
+    });
+    if open {
+        let none = HashMap::new();
+        for s in Semantics::ALL {
+            reading::read(&lexed, s, Some(&none), reader(s, true), &mut u);
         }
+    } else {
+        u.declared_as_guessed();
     }
+    u.finish(&lexed)
+}
 
-    fn copy(&mut self, ins: &Instruction) {
-        let line = ins.start_line;
-        let is_add = ins.cmd == "add";
-        let from = flag(&ins.flags, "from");
-        if ins.args.len() < 2 {
-            self.warn(
+/// Parses a Dockerfile's text as built with these `--build-arg`s (`None`: a value not
+/// known here): they replace the defaults of the `ARG`s they name, and an `ARG` without a
+/// default that they do not name is empty. Only the declared-arguments readings.
+pub fn parse_with_args(text: &str, build_args: &HashMap<String, Option<String>>) -> Parsed {
+    let lexed = lex(text);
+    let mut u = Union::default();
+    for s in Semantics::ALL {
+        reading::read(&lexed, s, Some(build_args), reader(s, true), &mut u);
+    }
+    u.finish(&lexed)
+}
+
+/// The readings of one file, merged: every item once, with the readings that found it.
+#[derive(Debug, Default)]
+pub(crate) struct Union {
+    p: Parsed,
+    sources: HashMap<(usize, usize, String), usize>,
+    onbuild: HashMap<(usize, usize, String), usize>,
+    refs: HashMap<(usize, usize, String, Option<String>, Via), usize>,
+    remote: HashSet<(usize, String)>,
+    uses: HashSet<(usize, String, &'static str)>,
+    warnings: HashSet<String>,
+    /// Whether a reading has run (only the first counts heredocs and sets stage bases).
+    pub(crate) later: bool,
+}
+
+impl Union {
+    /// Stage `i` (as the first reading defines it).
+    pub(crate) fn stage(&mut self, i: usize, name: Option<String>, base: Base, line: usize) {
+        if self.p.stages.len() == i {
+            self.p.stages.push(Stage {
+                name,
+                base,
                 line,
-                format!(
-                    "{} needs a source and a destination",
-                    ins.cmd.to_uppercase()
-                ),
-            );
-            return;
-        }
-        if let Some(from) = from {
-            self.dependency(&from, Via::CopyFrom, line);
-            return;
-        }
-        let sources = &ins.args[..ins.args.len() - 1];
-        // `COPY --parents`: sources are include patterns where `**` spans directories.
-        let parents = ins
-            .flags
-            .iter()
-            .any(|f| f == "--parents" || f == "--parents=true");
-        for src in sources {
-            if is_heredoc_source(src, ins) {
-                self.out.inline += 1;
-                continue;
-            }
-            self.note_arg_uses(src, line, if is_add { "ADD" } else { "COPY" });
-            let expanded = self.expand_in_stage(src);
-            let mut text = expanded.with_any(&ANY.to_string());
-            if is_add && is_remote(&text) {
-                self.out.remote.push(text.replace(ANY, "*"));
-                self.out.remote_lines.push(line);
-                continue;
-            }
-            if parents {
-                text = double_star_any(&text);
-            }
-            self.source(&text, line);
+                deps: Vec::new(),
+            });
         }
     }
 
-    /// Records the stage `ARG`s a source's text uses.
-    fn note_arg_uses(&mut self, word: &str, line: usize, what: &'static str) {
-        for name in var_names(word) {
-            let is_arg = self
-                .scopes
-                .last()
-                .is_some_and(|s| s.args.contains_key(&name) && !s.env.contains_key(&name));
-            if is_arg {
-                self.out.arg_uses.push((line, name, what));
-            }
+    /// Stage `stage` needs stage `on` in reading `r`.
+    pub(crate) fn dep(&mut self, stage: usize, on: usize, r: Readers) {
+        let Some(s) = self.p.stages.get_mut(stage) else {
+            return;
+        };
+        match s.deps.iter_mut().find(|d| d.stage == on) {
+            Some(d) => d.readers |= r,
+            None => s.deps.push(Dep {
+                stage: on,
+                readers: r,
+            }),
         }
     }
 
-    fn source(&mut self, text: &str, line: usize) {
-        let text = if self.escape == '`' {
-            // Windows Dockerfiles: backslashes are path separators.
-            text.replace('\\', "/")
+    /// A source of `stage` (or, with `onbuild`, of the builds `FROM` it).
+    pub(crate) fn source(
+        &mut self,
+        onbuild: bool,
+        stage: usize,
+        pattern: String,
+        line: usize,
+        r: Readers,
+    ) {
+        let (map, list) = if onbuild {
+            (&mut self.onbuild, &mut self.p.onbuild)
         } else {
-            text.to_owned()
+            (&mut self.sources, &mut self.p.sources)
         };
-        self.out.sources.push(Source {
-            pattern: clean(&text),
-            line,
-        });
+        let key = (stage, line, pattern);
+        match map.get(&key) {
+            Some(&i) => list[i].readers |= r,
+            None => {
+                list.push(Source {
+                    pattern: key.2.clone(),
+                    line,
+                    stage,
+                    readers: r,
+                });
+                map.insert(key, list.len() - 1);
+            }
+        }
     }
 
-    fn dependency(&mut self, value: &str, via: Via, line: usize) {
-        let expanded = self.expand_in_stage(value).known();
-        let lower = expanded.as_deref().unwrap_or(value).to_ascii_lowercase();
-        if self.stage_index(&lower).is_some() {
-            return;
+    /// An image reference; returns its index.
+    pub(crate) fn image(&mut self, r: ImageRef) -> usize {
+        let key = (
+            r.stage,
+            r.line,
+            r.written.clone(),
+            r.expanded.clone(),
+            r.via,
+        );
+        match self.refs.get(&key) {
+            Some(&i) => {
+                self.p.refs[i].readers |= r.readers;
+                i
+            }
+            None => {
+                self.p.refs.push(r);
+                let i = self.p.refs.len() - 1;
+                self.refs.insert(key, i);
+                i
+            }
         }
-        if expanded.is_none() {
-            self.warn(
-                line,
-                format!(
-                    "{} {value}: a variable in it cannot be resolved here",
-                    via.word()
-                ),
-            );
-        }
-        self.out.refs.push(ImageRef {
-            written: value.to_owned(),
-            expanded,
-            via,
-            line,
-        });
     }
 
-    fn run(&mut self, ins: &Instruction) {
-        for f in &ins.flags {
-            let Some(spec) = f.strip_prefix("--mount=") else {
-                continue;
-            };
-            let mut kind = "bind".to_owned();
-            let mut from = None;
-            let mut source = String::new();
-            let mut source_raw = None;
-            for part in spec.split(',') {
-                let (k, raw) = part.split_once('=').unwrap_or((part, ""));
-                let v = || self.expand_in_stage(raw).with_any(&ANY.to_string());
-                match k.trim().to_ascii_lowercase().as_str() {
-                    "type" => kind = v().to_ascii_lowercase(),
-                    // Expanded (and checked against stage names) by `dependency`.
-                    "from" => from = Some(raw.to_owned()),
-                    "source" | "src" => {
-                        source_raw = Some(raw.to_owned());
-                        source = v();
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(raw) = source_raw.filter(|_| kind == "bind" && from.is_none()) {
-                self.note_arg_uses(&raw, ins.start_line, "RUN --mount");
-            }
-            match (kind.as_str(), from) {
-                ("bind" | "cache", Some(from)) if !from.is_empty() => {
-                    self.dependency(&from, Via::MountFrom, ins.start_line);
-                }
-                ("bind", _) => self.source(&source, ins.start_line),
-                _ => {}
-            }
+    /// An `ADD` of a URL.
+    pub(crate) fn remote(&mut self, line: usize, url: String) {
+        if self.remote.insert((line, url.clone())) {
+            self.p.remote.push(url);
+            self.p.remote_lines.push(line);
         }
+    }
+
+    /// A heredoc source (counted by the first reading only).
+    pub(crate) fn inline(&mut self) {
+        if !self.later {
+            self.p.inline += 1;
+        }
+    }
+
+    /// An `ARG` deciding a source or a `FROM`.
+    pub(crate) fn arg_use(&mut self, line: usize, name: String, what: &'static str) {
+        if self.uses.insert((line, name.clone(), what)) {
+            self.p.arg_uses.push((line, name, what));
+        }
+    }
+
+    /// A problem with the file.
+    pub(crate) fn warn(&mut self, line: usize, message: String) {
+        let w = format!("line {line}: {message}");
+        if self.warnings.insert(w.clone()) {
+            self.p.warnings.push(w);
+        }
+    }
+
+    /// Gives every item the declared-arguments readings of the readings that found it.
+    fn declared_as_guessed(&mut self) {
+        let up = |r: &mut Readers| *r |= (*r & 0b111) << 3;
+        let p = &mut self.p;
+        p.sources.iter_mut().for_each(|s| up(&mut s.readers));
+        p.onbuild.iter_mut().for_each(|s| up(&mut s.readers));
+        p.refs.iter_mut().for_each(|r| up(&mut r.readers));
+        for st in &mut p.stages {
+            st.deps.iter_mut().for_each(|d| up(&mut d.readers));
+        }
+    }
+
+    fn finish(mut self, lexed: &Lexed) -> Parsed {
+        let mut warnings: Vec<String> = lexed
+            .warnings
+            .iter()
+            .map(|(line, w)| format!("line {line}: {w}"))
+            .collect();
+        warnings.append(&mut self.p.warnings);
+        self.p.warnings = warnings;
+        let mut args: Vec<String> = lexed
+            .instructions
+            .iter()
+            .filter(|i| i.cmd == "arg")
+            .flat_map(|i| &i.args)
+            .map(|w| w.split_once('=').map_or(w.as_str(), |(n, _)| n).to_owned())
+            .collect();
+        args.sort();
+        args.dedup();
+        self.p.args = args;
+        self.p
     }
 }
 
 /// The value of `--name=value` (the last one wins, as in BuildKit).
-fn flag(flags: &[String], name: &str) -> Option<String> {
+pub(crate) fn flag(flags: &[String], name: &str) -> Option<String> {
     flags
         .iter()
         .rev()
@@ -496,25 +538,16 @@ fn flag(flags: &[String], name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// `<<EOF` / `2<<EOF` on a line that opened heredocs: inline content.
-fn is_heredoc_source(src: &str, ins: &Instruction) -> bool {
-    !ins.json
-        && !ins.heredocs.is_empty()
-        && src
-            .trim_start_matches(|c: char| c.is_ascii_digit())
-            .starts_with("<<")
-}
-
 /// `**` in a `COPY --parents` pattern: any number of directories (as [`ANY`], with the
 /// slashes around it, so that zero directories match too; wider than `**`, never narrower).
-fn double_star_any(text: &str) -> String {
+pub(crate) fn double_star_any(text: &str) -> String {
     let mut out = text.replace("/**/", &format!("/{ANY}"));
     out = out.replace("**/", &ANY.to_string());
     out.replace("**", &ANY.to_string())
 }
 
 /// The variable names a word refers to (`$NAME`, `${NAME…}`).
-fn var_names(word: &str) -> Vec<String> {
+pub(crate) fn var_names(word: &str) -> Vec<String> {
     let mut out = Vec::new();
     let b = word.as_bytes();
     let mut i = 0;
@@ -543,7 +576,7 @@ fn var_names(word: &str) -> Vec<String> {
 /// A URL or git remote, which `ADD` fetches instead of reading the context
 /// (BuildKit's `dfgitutil.ParseGitRef` / `isHTTPSource`: a `scheme://` URL, or an
 /// scp-style `user@host:path`).
-fn is_remote(src: &str) -> bool {
+pub(crate) fn is_remote(src: &str) -> bool {
     if let Some((user, rest)) = src.split_once('@') {
         let scp = !user.is_empty()
             && user
@@ -588,89 +621,4 @@ pub fn clean(path: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sources(p: &Parsed) -> Vec<String> {
-        p.sources.iter().map(Source::display).collect()
-    }
-
-    #[test]
-    fn stages_args_and_from() {
-        let p = parse(
-            "ARG BASE=qemu/debian10\nARG TAG\nFROM ${BASE}:latest AS build\nFROM build\nFROM --platform=$BUILDPLATFORM scratch AS x\nFROM other:$TAG\nFROM BUILD AS again\n",
-        );
-        assert_eq!(p.stages.len(), 5);
-        assert_eq!(p.stages[0].name.as_deref(), Some("build"));
-        assert_eq!(p.stages[1].base, Base::Stage(0));
-        assert_eq!(p.stages[2].base, Base::Scratch);
-        assert_eq!(
-            p.stages[4].base,
-            Base::Stage(0),
-            "stage names are case-insensitive"
-        );
-        assert_eq!(p.refs[0].expanded.as_deref(), Some("qemu/debian10:latest"));
-        assert_eq!(p.refs[1].written, "other:$TAG");
-        assert_eq!(p.refs[1].expanded, None);
-        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-    }
-
-    #[test]
-    fn copy_sources_and_dependencies() {
-        let p = parse(
-            "FROM a AS b\nARG D=dir\nENV F=file\nCOPY --chown=1:1 --link ./x/../y /$D/*.sh [a-c]?.txt /dst/\nCOPY [\"json src\", \"${F}\", \"/d\"]\nCOPY --from=b /a /b\nCOPY --from=0 /a /b\nCOPY --from=qemu/helper:1 /a /b\nADD https://example.com/x.tgz git@github.com:a/b.git local.tgz /\nCOPY <<EOF <<-two /d/\nx\nEOF\ny\ntwo\nCOPY $HOME/x ../../../etc /d\n",
-        );
-        assert_eq!(
-            sources(&p),
-            vec![
-                "y",
-                "dir/*.sh",
-                "[a-c]?.txt",
-                "json src",
-                "file",
-                "local.tgz",
-                "*/x",
-                "etc"
-            ]
-        );
-        assert_eq!(p.inline, 2);
-        assert_eq!(p.remote.len(), 2);
-        let refs: Vec<_> = p.refs.iter().map(|r| (r.written.as_str(), r.via)).collect();
-        assert_eq!(
-            refs,
-            vec![("a", Via::From), ("qemu/helper:1", Via::CopyFrom)]
-        );
-    }
-
-    #[test]
-    fn run_mounts_and_heredoc_bodies() {
-        let p = parse(
-            "FROM a\nRUN --mount=type=bind,source=req.txt,target=/r pip install\nRUN --mount=target=/src make\nRUN --mount=type=cache,target=/c --mount=type=bind,from=tools,source=/x,target=/y true\nRUN <<EOF\nCOPY not/a/source /x\nEOF\n",
-        );
-        assert_eq!(sources(&p), vec!["req.txt", "."]);
-        assert_eq!(p.refs.len(), 2);
-        assert_eq!(p.refs[1].via, Via::MountFrom);
-        let p = parse("FROM a\nARG T=qemu/tools\nRUN --mount=type=bind,from=$T,target=/t x\n");
-        assert_eq!(p.refs[1].written, "$T");
-        assert_eq!(p.refs[1].expanded.as_deref(), Some("qemu/tools"));
-        assert!(p.sources.is_empty());
-    }
-
-    #[test]
-    fn stage_env_inheritance_and_windows_escape() {
-        let p = parse("FROM a AS one\nENV D=src\nFROM one\nCOPY $D/x /\n");
-        assert_eq!(sources(&p), vec!["src/x"]);
-        let p = parse("FROM a AS one\nARG D=src\nFROM one\nCOPY $D/x /\n");
-        assert_eq!(sources(&p), vec!["*/x"], "ARGs do not cross stages");
-        let p = parse("# escape=`\nFROM mcr.microsoft.com/windows\nCOPY .\\app\\bin C:\\app\n");
-        assert_eq!(sources(&p), vec!["app/bin"]);
-    }
-
-    #[test]
-    fn clean_paths() {
-        assert_eq!(clean("/a//b/./c/"), "a/b/c");
-        assert_eq!(clean("../../x"), "x");
-        assert_eq!(clean("a/../.."), "");
-        assert_eq!(clean("."), "");
-    }
-}
+mod tests;

@@ -5,7 +5,12 @@
 //! trees count: the merge-base's images are checked too, so a deleted parent, or a file
 //! that a dockerfile used to copy, still affects what is built on it. A changed path that
 //! counts (a `match.*` input) but belongs to no image affects every image: there is no
-//! telling which image it goes into.
+//! telling which image it goes into. A changed `.gitattributes` affects the images that
+//! read a file whose checkout it changes.
+//!
+//! An image is affected too when its declared builds differ ([`build_changes`]): a CI
+//! job's `--build-arg`, `--target` or context, a compose service's `args`, changes what
+//! CI builds although no file the image reads changed.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -15,6 +20,7 @@ use crate::engine::changes::{Change, ChangeKind};
 use crate::error::{Error, Result};
 use crate::git::display_path;
 
+use super::declared::Declaration;
 use super::{Image, ImageSet};
 
 /// An affected image in a verdict.
@@ -30,6 +36,110 @@ pub struct AffectedImage {
 
 /// How many reasons an affected image lists before "and N more".
 pub const MAX_REASONS: usize = 8;
+
+/// An image of the tip whose declared builds differ from the merge-base's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildChange {
+    /// The image.
+    pub image: String,
+    /// Its dockerfile.
+    pub dockerfile: String,
+    /// The build that differs (`file:line: what`): the tip's, or, when the tip no longer
+    /// declares it, the merge-base's (`removed`).
+    pub origin: String,
+    /// `origin` is the merge-base's: the tip builds it that way no more.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
+    /// The merge-base compared with (set by the engine).
+    #[serde(
+        serialize_with = "ser_opt_oid",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub merge_base: Option<git2::Oid>,
+}
+
+fn ser_opt_oid<S: serde::Serializer>(
+    oid: &Option<git2::Oid>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match oid {
+        Some(o) => s.collect_str(o),
+        None => s.serialize_none(),
+    }
+}
+
+impl BuildChange {
+    /// The reason it gives its image.
+    pub fn reason(&self) -> String {
+        if self.removed {
+            format!("its build changed: {} builds it no more", self.origin)
+        } else {
+            format!("its build changed: {}", self.origin)
+        }
+    }
+}
+
+/// What a declaration builds, apart from where it is written: its context, target, build
+/// arguments (the last of a name wins, as on a command line), named contexts and builder.
+fn build_key(d: &Declaration) -> String {
+    let mut args: BTreeMap<&str, Option<&str>> = BTreeMap::new();
+    for (k, v) in &d.args {
+        args.insert(k, v.as_deref());
+    }
+    let mut named: Vec<&(String, String)> = d.named.iter().collect();
+    named.sort();
+    format!("{:?}", (&d.context, &d.target, args, named, d.builder))
+}
+
+/// The images of `target` whose declared builds differ from those of the same dockerfile
+/// in `base`: a build added, removed or changed in what it passes. The line a
+/// declaration is written on does not count, only what it builds. An image's builds are the declarations the catalog applied
+/// to it (its `declared` builds), so no dockerfile pattern is matched again here.
+pub fn build_changes(target: &ImageSet, base: &ImageSet) -> Vec<BuildChange> {
+    let builds = |img: Option<&Image>| {
+        let mut v: Vec<(String, String)> = img
+            .iter()
+            .flat_map(|i| &i.declared)
+            .map(|d| (build_key(d), d.origin.to_string()))
+            .collect();
+        v.sort();
+        v
+    };
+    let keys =
+        |v: &[(String, String)]| -> BTreeSet<String> { v.iter().map(|(k, _)| k.clone()).collect() };
+    let mut out = Vec::new();
+    for img in &target.images {
+        let before_img = base
+            .images
+            .iter()
+            .find(|b| b.dockerfile.path == img.dockerfile.path);
+        if img.declared.is_empty() && before_img.is_none_or(|b| b.declared.is_empty()) {
+            continue;
+        }
+        let now = builds(Some(img));
+        let before = builds(before_img);
+        let (now_keys, before_keys) = (keys(&now), keys(&before));
+        if now_keys == before_keys {
+            continue;
+        }
+        let added = now.iter().find(|(k, _)| !before_keys.contains(k));
+        let (origin, removed) = match added {
+            Some((_, o)) => (o.clone(), false),
+            None => match before.iter().find(|(k, _)| !now_keys.contains(k)) {
+                Some((_, o)) => (o.clone(), true),
+                None => continue,
+            },
+        };
+        out.push(BuildChange {
+            image: img.name.clone(),
+            dockerfile: img.dockerfile_display(),
+            origin,
+            removed,
+            merge_base: None,
+        });
+    }
+    out
+}
 
 /// The images in build order (parents first, ties by name), or the error naming a cycle.
 pub fn build_order(set: &ImageSet) -> Result<Vec<&Image>> {
@@ -134,20 +244,47 @@ fn cycle_error(set: &ImageSet, cycle: &[usize], line: Option<usize>) -> Error {
     }
 }
 
+/// Changed `.gitattributes` files (by path) and the files read by some image whose
+/// checkout they change ([`super::attributes`]).
+pub type Checkouts = HashMap<Vec<u8>, Vec<Vec<u8>>>;
+
 /// The affected images of `target`, in build order, given the changes from the
-/// merge-base (`base`, the merge-base's images, when known).
+/// merge-base (`base`, the merge-base's images, when known), the checkouts they change,
+/// and the images whose declared builds changed.
 pub fn affected(
     target: &ImageSet,
     base: Option<&ImageSet>,
     changes: &[Change],
+    checkouts: &Checkouts,
+    builds: &[BuildChange],
 ) -> Result<Vec<AffectedImage>> {
     let order = build_order(target)?;
     let mut reasons: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for b in builds {
+        reasons.entry(b.image.clone()).or_default().push(b.reason());
+    }
     let mut claimed = vec![false; changes.len()];
     let base_only = base.map(|b| b.differing_from(target)).unwrap_or_default();
     for img in target.images.iter().chain(base_only) {
         for (ci, c) in changes.iter().enumerate() {
             let paths = std::iter::once(&c.path).chain(c.old_path.as_ref());
+            if let Some(files) = checkouts.get(&c.path) {
+                let mine: Vec<&Vec<u8>> = files.iter().filter(|f| img.claim(f).is_some()).collect();
+                if let Some(first) = mine.first() {
+                    claimed[ci] = true;
+                    let more = match mine.len() {
+                        1 => String::new(),
+                        n => format!(" and {} more", n - 1),
+                    };
+                    let r = format!(
+                        "`{}` changed how checkout writes `{}`{more}, which it reads",
+                        display_path(&c.path),
+                        display_path(first)
+                    );
+                    reasons.entry(img.name.clone()).or_default().push(r);
+                }
+                continue;
+            }
             for path in paths {
                 if let Some(what) = img.claim(path) {
                     claimed[ci] = true;

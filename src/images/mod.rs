@@ -2,12 +2,17 @@
 //! affects, and content tags.
 //!
 //! Split along concepts:
-//! - [`lexer`], [`shell`], [`dockerfile`]: Dockerfile syntax, variable expansion, meaning;
+//! - [`lexer`], [`shell`], [`dockerfile`] (each builder's reading: `reading`): Dockerfile
+//!   syntax, variable expansion, meaning, the stage graph;
 //! - [`patterns`]: COPY source wildcards and `.dockerignore`;
 //! - [`rules`]: image names, contexts, extra inputs, `images.parent` templates;
+//! - `builds`: what each declared build of an image reads (target, args, builder);
+//! - `attributes`: checkout transforms (`.gitattributes`);
 //! - this module: finding the images of a tree ([`Catalog`], [`ImageSet`]);
 //! - [`graph`]: build order, cycles, the affected set;
 //! - [`tag`]: content-addressed tags;
+//! - [`why`]: why an image reads a path (the line, the context and its origin), for
+//!   messages;
 //! - [`cmd`]: the `dockguard images` and `dockguard tag` front doors (their renderers
 //!   are in [`crate::render::images`]).
 //!
@@ -15,25 +20,31 @@
 //! tree are identical. Otherwise both trees are walked for dockerfiles, but subtrees are
 //! remembered by (path, tree id), so the second tree only costs its changed subtrees;
 //! dockerfile and `.dockerignore` blobs are parsed once per blob id; no other blob is
-//! ever read (content tags use blob ids).
+//! ever read (content tags use blob ids), but a `.gitattributes` the branch changed (and,
+//! for content tags, those on an input's path).
 
+pub(crate) mod attributes;
 pub(crate) mod buildcmd;
+pub(crate) mod builds;
 pub mod cmd;
 pub mod contexts;
 pub(crate) mod declared;
 mod declaring;
 pub mod dockerfile;
 pub mod graph;
+pub(crate) mod inline;
 pub mod lexer;
 pub(crate) mod links;
 pub(crate) mod parsedmemo;
 pub mod patterns;
+pub(crate) mod reading;
 pub mod rules;
 pub mod shell;
 pub(crate) mod shwords;
 pub mod tag;
 pub(crate) mod view;
 pub mod walkcache;
+pub(crate) mod why;
 pub(crate) mod yaml;
 
 use std::cell::RefCell;
@@ -52,7 +63,7 @@ use crate::limits::{
     MAX_DOCKERFILE_BYTES, MAX_DOCKERIGNORE_BYTES, MAX_DOCKERIGNORE_PATTERNS, MAX_TREE_DEPTH,
 };
 
-use dockerfile::{Parsed, Via};
+use dockerfile::{ImageRef, Parsed, Source, Via};
 use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
 use walkcache::WalkCache;
@@ -93,22 +104,34 @@ pub struct Image {
     pub dockerfile: Entry,
     /// The build context, relative to the repository root (empty: the root).
     pub context: Vec<u8>,
-    /// The two places a `.dockerignore` for it may live, in order of precedence:
-    /// `<dockerfile>.dockerignore`, then `<context>/.dockerignore`.
-    pub ignore_paths: [Vec<u8>; 2],
-    /// The `.dockerignore` in force, if any.
+    /// Where an ignore file, had it appeared or changed, would change what its builds
+    /// leave out (`<dockerfile>.dockerignore`, `<context>/.dockerignore`, as its builders
+    /// read them: [`contexts::ignore_readings`]).
+    pub ignore_paths: Vec<Vec<u8>>,
+    /// The `.dockerignore` in force, if any (the first build's).
     pub dockerignore: Option<Entry>,
-    /// Its patterns.
-    pub ignore: Arc<Dockerignore>,
+    /// What each of its builders reads to leave paths out: a path is left out only when
+    /// every one leaves it out.
+    pub ignores: Vec<contexts::Ignore>,
     /// The parsed dockerfile.
     pub parsed: Arc<Parsed>,
+    /// The sources its builds read ([`builds`]: the stages their targets need, their
+    /// build arguments, their builders), and the `ONBUILD` sources of its parents.
+    pub sources: Arc<Vec<Source>>,
+    /// The images its builds use.
+    pub refs: Vec<ImageRef>,
+    /// The `ONBUILD` sources of the image its builds make, for images built on it.
+    pub onbuild: Vec<Source>,
+    /// What its declared builds pass besides the context: the target, the builder, the
+    /// build arguments ([`builds::parameters`]), for builds that pass any.
+    pub builds: Vec<Vec<String>>,
     /// Extra input globs (from `[[images.rule]]`).
     pub extra_globs: Vec<String>,
     /// COPY/ADD source patterns, compiled into one regex on first use: most images of a
     /// large repository never see a changed path in their context, and compiling 100
     /// regexes per push was a third of the hook's time on a 50k-file repository.
     source_patterns: Arc<Vec<String>>,
-    sources: std::sync::OnceLock<patterns::Sources>,
+    compiled: std::sync::OnceLock<patterns::Sources>,
     extra: Option<Regex>,
     /// Images of this repository it is built on.
     pub parents: Vec<Parent>,
@@ -124,10 +147,6 @@ pub struct Image {
     /// When the dockerfile is a symlink: every link followed and the file(s) reached,
     /// which count as the dockerfile too ([`links::dockerfile_chain`]).
     pub dockerfile_chain: Vec<Entry>,
-    /// The context's own `.dockerignore` when `<dockerfile>.dockerignore` is in force
-    /// (the legacy builder reads only the former): a path is left out only when both
-    /// leave it out.
-    pub ignore_alt: Option<(Entry, Arc<Dockerignore>)>,
     /// Other contexts the image is judged against ([`contexts`]).
     pub alt: Vec<contexts::AltContext>,
     /// Symlinks followed on source paths (`link -> target`).
@@ -138,13 +157,15 @@ pub struct Image {
     pub counted: Counted,
     /// Proper prefixes of what the sources match (gitlinks, links), compiled on use.
     prefixes: std::sync::OnceLock<Option<Regex>>,
+    /// `match.exclude`: what it matches is nothing to this image ([`Image::claim`]).
+    exclude: Option<Regex>,
 }
 
 impl Image {
     /// Replaces the source patterns (with link targets added).
     pub(crate) fn set_patterns(&mut self, patterns: Vec<String>) {
         self.source_patterns = Arc::new(patterns);
-        self.sources = std::sync::OnceLock::new();
+        self.compiled = std::sync::OnceLock::new();
         self.prefixes = std::sync::OnceLock::new();
     }
 
@@ -156,27 +177,27 @@ impl Image {
         path.strip_prefix(&self.context[..])?.strip_prefix(b"/")
     }
 
-    fn sources(&self) -> &patterns::Sources {
-        self.sources
+    fn compiled(&self) -> &patterns::Sources {
+        self.compiled
             .get_or_init(|| patterns::compile_sources(&self.source_patterns))
+    }
+
+    /// Whether its builds read nothing from the context.
+    pub fn reads_nothing(&self) -> bool {
+        self.source_patterns.is_empty()
     }
 
     /// Whether a context-relative path is copied into the image (a COPY/ADD/mount
     /// source names it or a directory above it, or the sources could not be compiled
     /// and the whole context counts; and `.dockerignore` keeps it).
     pub fn copies(&self, rel: &[u8]) -> bool {
-        let named = match self.sources() {
+        let named = match self.compiled() {
             patterns::Sources::Nothing => false,
             patterns::Sources::Patterns(re) => re.is_match(rel),
             patterns::Sources::WholeContext(_) => true,
         };
-        let ignored = || {
-            self.ignore.ignores(rel)
-                && self
-                    .ignore_alt
-                    .as_ref()
-                    .is_none_or(|(_, alt)| alt.ignores(rel))
-        };
+        let ignored =
+            || !self.ignores.is_empty() && self.ignores.iter().all(|i| i.rules.ignores(rel));
         if named && !ignored() {
             return true;
         }
@@ -189,7 +210,7 @@ impl Image {
 
     /// Why this image counts its whole context, when its sources could not be compiled.
     pub fn whole_context(&self) -> Option<&str> {
-        match self.sources() {
+        match self.compiled() {
             patterns::Sources::WholeContext(why) => Some(why),
             _ => None,
         }
@@ -200,15 +221,24 @@ impl Image {
         self.extra.as_ref().is_some_and(|re| re.is_match(path))
     }
 
-    /// What `path` is to this image, if anything.
+    /// What `path` is to this image, if anything; never anything when `match.exclude`
+    /// excludes it ("exclude always wins", whatever a COPY names).
     pub fn claim(&self, path: &[u8]) -> Option<&'static str> {
-        if path == self.dockerfile.path || self.dockerfile_chain.iter().any(|e| e.path == path) {
+        if self.exclude.as_ref().is_some_and(|re| re.is_match(path)) {
+            None
+        } else if path == self.dockerfile.path
+            || self.dockerfile_chain.iter().any(|e| e.path == path)
+        {
             Some("dockerfile")
         } else if self.ignore_paths.iter().any(|p| p == path)
             || self
-                .alt
+                .ignores
                 .iter()
-                .any(|a| a.ignore_files.iter().any(|e| e.path == path))
+                .any(|i| i.chain.iter().any(|e| e.path == path))
+            || self.alt.iter().any(|a| {
+                a.ignore_files.iter().any(|e| e.path == path)
+                    || a.ignore_paths.iter().any(|p| p == path)
+            })
         {
             Some(".dockerignore")
         } else if self.in_context(path).is_some_and(|rel| self.copies(rel)) {
@@ -242,9 +272,15 @@ impl Image {
 impl Image {
     /// Same tree-dependent judging (links, second ignore file, other contexts).
     fn same_refinement(&self, other: &Image) -> bool {
+        let files = |i: &Image| -> Vec<(Option<Entry>, Vec<Entry>)> {
+            i.ignores
+                .iter()
+                .map(|r| (r.file.clone(), r.chain.clone()))
+                .collect()
+        };
         self.source_patterns == other.source_patterns
             && self.dockerfile_chain == other.dockerfile_chain
-            && self.ignore_alt.as_ref().map(|(e, _)| e) == other.ignore_alt.as_ref().map(|(e, _)| e)
+            && files(self) == files(other)
             && self.alt.len() == other.alt.len()
             && self.alt.iter().zip(&other.alt).all(|(a, b)| {
                 a.path == b.path && a.patterns == b.patterns && a.ignore_files == b.ignore_files
@@ -327,6 +363,7 @@ impl ImageSet {
                         && o.dockerignore == img.dockerignore
                         && o.context == img.context
                         && o.extra_globs == img.extra_globs
+                        && o.builds == img.builds
                         && o.same_refinement(img)
                 })
             })
@@ -336,10 +373,9 @@ impl ImageSet {
 
 /// Parsed `.dockerignore` files (and their skipped patterns), by blob id.
 type IgnoreCache = HashMap<Oid, Arc<(Dockerignore, Vec<String>)>>;
-/// Images before their parents are resolved, by what they are made of: dockerfile path
-/// and blob, the blob parsed (a symlinked dockerfile's target), name, context, and the
-/// `.dockerignore` in force.
-type ImageKey = (Vec<u8>, Oid, Option<Oid>, String, Vec<u8>, Option<Entry>);
+/// Images before their builds are read, by what they are made of: dockerfile path and
+/// blob, the blob parsed (a symlinked dockerfile's target), name and context.
+type ImageKey = (Vec<u8>, Oid, Option<Oid>, String, Vec<u8>);
 type ImageCache = HashMap<ImageKey, Image>;
 
 /// Image sets kept per catalog (see [`Catalog::image_set`]).
@@ -372,7 +408,14 @@ pub struct Catalog {
     gitlab_ci: String,
     /// `images.undeclared`.
     undeclared: crate::config::Undeclared,
+    /// Inline dockerfiles' texts, by the id they would have as blobs ([`inline`]).
+    inline: RefCell<HashMap<Oid, Arc<str>>>,
+    /// Dockerfiles parsed with a build's `--build-arg`s, by blob id and arguments.
+    with_args: RefCell<HashMap<WithArgsKey, Arc<Parsed>>>,
 }
+
+/// A dockerfile blob and the build arguments it was parsed with.
+type WithArgsKey = (Oid, Vec<(String, Option<String>)>);
 
 /// A file's path and blob id.
 type PathAndBlob = (Vec<u8>, Oid);
@@ -423,6 +466,8 @@ impl Catalog {
             parsed_memo: RefCell::default(),
             gitlab_ci: settings.gitlab_ci.clone(),
             undeclared: settings.undeclared,
+            inline: RefCell::default(),
+            with_args: RefCell::default(),
         })
     }
 
@@ -488,12 +533,15 @@ impl Catalog {
         let d = self.declarations(repo, tree, &decl_files, &mut warnings)?;
         let extra = self.declared_only(repo, tree, &dockerfiles, &d.decls)?;
         dockerfiles.extend(extra.iter());
+        let inline = self.inline_images(repo, tree, &d.decls)?;
+        let decls = inline.0;
+        dockerfiles.extend(inline.1.iter().map(|i| &i.entry));
         dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
         let exact = self.exact(&d);
         let mut not_built = Vec::new();
         let mut counted: HashMap<Vec<u8>, Counted> = HashMap::new();
         if exact {
-            let why = self.counted(repo, tree, &dockerfiles, &d.decls)?;
+            let why = self.counted(repo, tree, &dockerfiles, &decls)?;
             let mut kept = Vec::new();
             for (e, w) in dockerfiles.into_iter().zip(why) {
                 match w {
@@ -506,7 +554,7 @@ impl Catalog {
             }
             dockerfiles = kept;
         }
-        let mut set = self.build(repo, tree, &ignores, &dockerfiles, &d.decls)?;
+        let mut set = self.build(repo, tree, &ignores, &dockerfiles, &decls)?;
         for img in &mut set.images {
             img.counted = match counted.get(&img.dockerfile.path) {
                 Some(c) => *c,
@@ -514,6 +562,13 @@ impl Catalog {
                 None if self.rules.name(&img.dockerfile.path).rule.is_some() => Counted::Rule,
                 None => Counted::Undeclared,
             };
+            if let Some(i) = inline
+                .1
+                .iter()
+                .find(|i| i.entry.path == img.dockerfile.path)
+            {
+                img.dockerfile_chain.push(i.source.clone());
+            }
         }
         set.warnings.extend(warnings.iter().cloned());
         set.declaration_warnings = warnings;
@@ -590,11 +645,59 @@ impl Catalog {
         self.matcher.classify(path) == Some(PathRole::Dockerfile)
     }
 
+    /// The declarations with inline dockerfiles bound to their synthetic paths, and those
+    /// dockerfiles (not excluded by `match.exclude`), their texts remembered to be parsed.
+    fn inline_images(
+        &self,
+        repo: &Repository,
+        tree: Oid,
+        decls: &[declared::Declaration],
+    ) -> Result<(Vec<declared::Declaration>, Vec<inline::Inline>)> {
+        let view = view::TreeView {
+            catalog: self,
+            repo,
+            root: tree,
+        };
+        let (decls, mut found) = inline::split(&view, decls)?;
+        found.retain(|i| {
+            !self.matcher.excludes(&i.entry.path) && !self.matcher.excludes(&i.source.path)
+        });
+        let mut texts = self.inline.borrow_mut();
+        for i in &found {
+            texts.insert(i.entry.oid, Arc::clone(&i.text));
+        }
+        Ok((decls, found))
+    }
+
     /// The on-disk memo of parses, loaded on first use.
     fn parsed_memo(&self, repo: &Repository) -> std::cell::RefMut<'_, parsedmemo::ParsedMemo> {
         std::cell::RefMut::map(self.parsed_memo.borrow_mut(), |memo| {
             memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()))
         })
+    }
+
+    /// The dockerfile `e` as built with `args`, parsed once per run for the same blob and
+    /// arguments (the merge-base's and the tip's builds are mostly the same).
+    fn parse_with_args(
+        &self,
+        repo: &Repository,
+        e: &Entry,
+        args: &[(String, Option<String>)],
+    ) -> Result<Arc<Parsed>> {
+        let key = (e.oid, args.to_vec());
+        if let Some(p) = self.with_args.borrow().get(&key) {
+            return Ok(Arc::clone(p));
+        }
+        let text = self.blob_text(repo, e, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
+        let map: HashMap<String, Option<String>> = args.iter().cloned().collect();
+        let parsed = Arc::new(dockerfile::parse_with_args(&text, &map));
+        let mut cache = self.with_args.borrow_mut();
+        // Keys come from the judged trees: bounded.
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&parsed));
+        Ok(parsed)
     }
 
     fn parse_dockerfile(&self, repo: &Repository, e: &Entry) -> Result<Arc<Parsed>> {
@@ -618,6 +721,9 @@ impl Catalog {
     /// A file's text (lossily UTF-8); errors say "cannot read {what}{path}". A blob larger
     /// than `max` bytes is not read at all: its size is asked first.
     fn blob_text(&self, repo: &Repository, e: &Entry, what: &str, max: usize) -> Result<String> {
+        if let Some(text) = self.inline.borrow().get(&e.oid) {
+            return Ok(text.to_string());
+        }
         let over = |size: usize| Error::Limit {
             message: format!(
                 "{what}{} is {size} bytes, more than the {max} dockguard reads",
@@ -666,6 +772,79 @@ impl Catalog {
         let parsed = Arc::new(Dockerignore::parse(&text));
         self.ignores.borrow_mut().insert(e.oid, Arc::clone(&parsed));
         Ok(parsed)
+    }
+
+    /// The changed `.gitattributes` files that change how checkout writes a file some
+    /// image reads, with those files (by the `.gitattributes` path); the others are no
+    /// longer counted. One whose effect cannot be told stays, belonging to every image.
+    fn checkouts(
+        &self,
+        repo: &Repository,
+        target: Oid,
+        changes: &mut TreeChanges,
+        claimed: &dyn Fn(&[u8]) -> Option<PathRole>,
+        images: &[&Image],
+    ) -> Result<graph::Checkouts> {
+        let mut out = graph::Checkouts::new();
+        let todo: Vec<usize> = (0..changes.matched.len())
+            .filter(|&i| {
+                let c = &changes.matched[i];
+                std::iter::once(&c.path)
+                    .chain(c.old_path.as_ref())
+                    .all(|p| attributes::is_attributes(p) && claimed(p).is_none())
+            })
+            .collect();
+        if todo.is_empty() {
+            return Ok(out);
+        }
+        let tip = repo
+            .find_tree(target)
+            .map_err(|e| Error::git("cannot read the target tree", e))?;
+        let mut dropped = Vec::new();
+        for i in todo {
+            let c = &changes.matched[i];
+            let text = |path: &[u8], oid: Oid| -> Result<Option<String>> {
+                if oid.is_zero() {
+                    return Ok(None);
+                }
+                let e = Entry {
+                    path: path.to_vec(),
+                    oid,
+                    mode: 0o100644,
+                };
+                self.blob_text(repo, &e, "", MAX_DOCKERIGNORE_BYTES)
+                    .map(Some)
+            };
+            let old_path = c.old_path.as_deref().unwrap_or(&c.path);
+            let (old, new) = (text(old_path, c.old_oid)?, text(&c.path, c.new_oid)?);
+            let files = attributes::changed_checkouts(
+                repo,
+                &tip,
+                attributes::Side {
+                    path: old_path,
+                    text: old.as_deref(),
+                },
+                attributes::Side {
+                    path: &c.path,
+                    text: new.as_deref(),
+                },
+            )?;
+            let Some(files) = files else { continue };
+            let read: Vec<Vec<u8>> = files
+                .into_iter()
+                .filter(|f| images.iter().any(|img| img.claim(f).is_some()))
+                .collect();
+            if read.is_empty() {
+                dropped.push(i);
+            } else {
+                out.insert(c.path.clone(), read);
+            }
+        }
+        for i in dropped.into_iter().rev() {
+            changes.matched.remove(i);
+            changes.other += 1;
+        }
+        Ok(out)
     }
 
     fn build(
@@ -740,47 +919,27 @@ impl Catalog {
             }
             let mut naming = naming.clone();
             let applied = contexts::apply_declarations(&mut naming, &entry.path, decls);
-            let mut image = self.image(repo, ignores, entry, parse.as_ref(), &naming, name)?;
+            let mut image = self.image(repo, entry, parse.as_ref(), &naming, name)?;
             image.dockerfile_chain = chain;
             image.notes.extend(notes);
-            image.declared = applied.origins.clone();
-            // Declared `--build-arg`s: the sources as those builds see them count too.
-            if let Some(p) = parse.as_ref().filter(|_| !applied.args.is_empty()) {
-                let text = self.blob_text(repo, p, "the dockerfile ", MAX_DOCKERFILE_BYTES)?;
-                let mut patterns: Vec<String> = image
-                    .parsed
-                    .sources
-                    .iter()
-                    .map(|s| s.pattern.clone())
-                    .collect();
-                for args in &applied.args {
-                    for s in dockerfile::parse_with_args(&text, args).sources {
-                        if !patterns.contains(&s.pattern) {
-                            patterns.push(s.pattern);
-                        }
-                    }
-                }
-                image.set_patterns(patterns);
-            }
-            contexts::refine(&view, &mut image, &applied.plan, ignores, &|e| {
-                Ok(Arc::new(self.parse_ignore(repo, e)?.0.clone()))
+            image.declared = applied.decls.clone();
+            let builds = builds::read(&mut image, &applied.decls, &mut |args| {
+                parse
+                    .as_ref()
+                    .map(|p| self.parse_with_args(repo, p, args))
+                    .transpose()
             })?;
-            images.push(image);
+            images.push((image, applied.plan, builds));
         }
-        images.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then(a.dockerfile.path.cmp(&b.dockerfile.path))
-        });
         let name_list: Vec<&str> = images
             .iter()
-            .map(|i| i.name.as_str())
+            .map(|(i, _, _)| i.name.as_str())
             .chain(clashes.keys().map(String::as_str))
             .collect();
         let parents = self.rules.parent_matcher(&name_list);
-        for image in &mut images {
-            let parsed = Arc::clone(&image.parsed);
-            for r in &parsed.refs {
+        for (image, _, _) in &mut images {
+            let refs = std::mem::take(&mut image.refs);
+            for r in &refs {
                 let parent = |name: String| Parent {
                     name,
                     reference: r.written.clone(),
@@ -801,10 +960,24 @@ impl Catalog {
                     ParentMatch::External => image.external.push(r.written.clone()),
                 }
             }
+            image.refs = refs;
             image
                 .parents
                 .dedup_by(|a, b| a.name == b.name && a.line == b.line);
         }
+        let (mut imgs, rest): (Vec<Image>, Vec<_>) =
+            images.into_iter().map(|(i, p, b)| (i, (p, b))).unzip();
+        builds::inherit_onbuild(&mut imgs);
+        let parse_ignore = |e: &Entry| self.parse_ignore(repo, e);
+        for (image, (plan, builds)) in imgs.iter_mut().zip(rest) {
+            contexts::refine(&view, image, &plan, builds, ignores, &parse_ignore)?;
+        }
+        let mut images = imgs;
+        images.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then(a.dockerfile.path.cmp(&b.dockerfile.path))
+        });
         set.images = images;
         Ok(set)
     }
@@ -812,28 +985,17 @@ impl Catalog {
     fn image(
         &self,
         repo: &Repository,
-        ignores: &HashMap<&[u8], &Entry>,
         entry: &Entry,
         parse: Option<&Entry>,
         naming: &rules::Naming,
         name: String,
     ) -> Result<Image> {
-        let mut own_ignore = entry.path.clone();
-        own_ignore.extend_from_slice(b".dockerignore");
-        let mut ctx_ignore = naming.context.clone();
-        if !ctx_ignore.is_empty() {
-            ctx_ignore.push(b'/');
-        }
-        ctx_ignore.extend_from_slice(b".dockerignore");
-        let ignore_paths = [own_ignore, ctx_ignore];
-        let in_force = ignore_paths.iter().find_map(|p| ignores.get(&p[..]));
         let key = (
             entry.path.clone(),
             entry.oid,
             parse.map(|p| p.oid),
             name.clone(),
             naming.context.clone(),
-            in_force.map(|e| (*e).clone()),
         );
         if let Some(img) = self.images.borrow().get(&key) {
             return Ok(img.clone());
@@ -842,20 +1004,7 @@ impl Catalog {
             Some(p) => self.parse_dockerfile(repo, p)?,
             None => Arc::new(Parsed::default()),
         };
-        let mut warnings = parsed.warnings.clone();
-        let mut dockerignore = None;
-        let mut ignore = Arc::new(Dockerignore::default());
-        if let Some(e) = in_force {
-            let parsed = self.parse_ignore(repo, e)?;
-            for bad in &parsed.1 {
-                warnings.push(format!(
-                    "{}: pattern {bad} skipped",
-                    crate::git::display_path(&e.path)
-                ));
-            }
-            ignore = Arc::new(parsed.0.clone());
-            dockerignore = Some((*e).clone());
-        }
+        let warnings = parsed.warnings.clone();
         let source_patterns: Vec<String> =
             parsed.sources.iter().map(|s| s.pattern.clone()).collect();
         let extra = if naming.inputs.is_empty() {
@@ -881,11 +1030,15 @@ impl Catalog {
             name,
             dockerfile: entry.clone(),
             context: naming.context.clone(),
-            ignore_paths,
-            dockerignore,
-            ignore,
+            ignore_paths: Vec::new(),
+            dockerignore: None,
+            ignores: Vec::new(),
+            sources: Arc::new(parsed.sources.clone()),
+            refs: parsed.refs.clone(),
+            onbuild: Vec::new(),
+            builds: Vec::new(),
             source_patterns: Arc::new(source_patterns),
-            sources: std::sync::OnceLock::new(),
+            compiled: std::sync::OnceLock::new(),
             extra_globs: naming.inputs.clone(),
             extra,
             parents: Vec::new(),
@@ -895,12 +1048,12 @@ impl Catalog {
             parsed,
             notes: Vec::new(),
             dockerfile_chain: Vec::new(),
-            ignore_alt: None,
             alt: Vec::new(),
             followed: Vec::new(),
             declared: Vec::new(),
             counted: Counted::default(),
             prefixes: std::sync::OnceLock::new(),
+            exclude: self.matcher.exclude_regex().cloned(),
         };
         self.images.borrow_mut().insert(key, image.clone());
         Ok(image)
@@ -915,6 +1068,8 @@ pub struct Judged {
     pub changes: TreeChanges,
     /// Affected images of the target tree, in build order.
     pub images: Vec<AffectedImage>,
+    /// Images of the target tree whose declared builds differ from the base tree's.
+    pub builds: Vec<graph::BuildChange>,
     /// What limits the judgement (an assumed context, fetched sources, build-arg
     /// overrides), naming the image and the line.
     pub warnings: Vec<String>,
@@ -924,7 +1079,9 @@ pub struct Judged {
 ///
 /// A path counts when `matcher` classifies it or when an image of either tree is built
 /// from it (role `input`); the merge-base's images count so that a deleted source, or a
-/// dockerfile that used to copy a path, is not missed.
+/// dockerfile that used to copy a path, is not missed. `match.exclude` wins over both:
+/// an excluded path is never an image's input ([`Image::claim`]). An image is affected
+/// too when the builds declared for it differ ([`graph::build_changes`]).
 pub fn judge_trees(
     repo: &Repository,
     objects: &mut Objects<'_>,
@@ -939,67 +1096,28 @@ pub fn judge_trees(
     let t = catalog.image_set(repo, target)?;
     let b = catalog.image_set(repo, base)?;
     let base_only = b.differing_from(&t);
-    // Images the tip's CI builds and the merge-base's did not (its dockerfile was there,
-    // not built): what changed in the declaration files makes them images.
-    let newly: Vec<&Image> = t
-        .images
-        .iter()
-        .filter(|i| b.not_built.iter().any(|e| e.path == i.dockerfile.path))
-        .collect();
-    let declaration_file =
-        |p: &[u8]| !newly.is_empty() && t.declaration_files.iter().any(|f| f.as_bytes() == p);
-    let classify = |p: &[u8]| {
+    let claimed = |p: &[u8]| {
         let role = matcher.classify(p).filter(|r| {
             // In exact mode a dockerfile nothing builds is no image's.
             *r != PathRole::Dockerfile || t.counts_dockerfile(p) || b.counts_dockerfile(p)
         });
         role.or_else(|| {
-            (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()) || declaration_file(p))
+            (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
                 .then_some(PathRole::Input)
         })
     };
-    let changes = diff_trees_with(repo, objects, base, target, &classify)?;
-    // Declaration-file changes belong to the images they newly build, not to every image.
-    let mut of_images: Vec<crate::engine::changes::Change> = changes.matched.clone();
-    of_images.retain(|c| {
-        !declaration_file(&c.path)
-            || t.claims(&c.path)
-            || base_only.iter().any(|i| i.claim(&c.path).is_some())
-    });
-    let mut images = graph::affected(&t, Some(&b), &of_images)?;
-    let changed: Vec<String> = changes
-        .matched
-        .iter()
-        .filter(|c| declaration_file(&c.path))
-        .map(|c| crate::git::display_path(&c.path))
-        .collect();
-    if !changed.is_empty() {
-        for img in &newly {
-            if images.iter().any(|a| a.name == img.name) {
-                continue;
-            }
-            let by = img
-                .declared
-                .first()
-                .map_or_else(String::new, |d| format!(" ({})", d.origin));
-            images.push(AffectedImage {
-                name: img.name.clone(),
-                dockerfile: img.dockerfile_display(),
-                reasons: vec![format!(
-                    "not built at the merge-base; CI builds it now{by} ({} changed)",
-                    changed.join(", ")
-                )],
-            });
-        }
-        let order: Vec<String> = graph::build_order(&t)?
-            .iter()
-            .map(|i| i.name.clone())
-            .collect();
-        images.sort_by_key(|a| order.iter().position(|n| *n == a.name));
-    }
+    // A changed `.gitattributes` is looked at after the diff (see `attributes`).
+    let classify =
+        |p: &[u8]| claimed(p).or_else(|| attributes::is_attributes(p).then_some(PathRole::Input));
+    let mut changes = diff_trees_with(repo, objects, base, target, &classify)?;
+    let images: Vec<&Image> = t.images.iter().chain(base_only.iter().copied()).collect();
+    let checkouts = catalog.checkouts(repo, target, &mut changes, &claimed, &images)?;
+    let builds = graph::build_changes(&t, &b);
+    let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts, &builds)?;
     Ok(Judged {
         changes,
         images,
+        builds,
         warnings: t.notes(),
     })
 }

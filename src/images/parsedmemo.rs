@@ -26,9 +26,9 @@ use std::path::{Path, PathBuf};
 use git2::Oid;
 
 use super::declared::{Builder, Declaration, Declared, Dockerfile, Opaque, Origin, Target};
-use super::dockerfile::{Base, ImageRef, Parsed, Source, Stage, Via};
+use super::dockerfile::{Base, Dep, ImageRef, Parsed, Source, Stage, Via};
 
-const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v3 ";
+const MAGIC: &[u8] = b"dockguard-dockerfiles-parsed v4 ";
 /// The instructions [`Parsed::arg_uses`] can name (see `dockerfile::Parser`).
 const ARG_USE_WHAT: &[&str] = &["FROM", "COPY", "ADD", "RUN --mount"];
 /// The parser's version: the build's source hash (see `build.rs`).
@@ -208,7 +208,7 @@ fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
 }
 
 /// Every field of a [`Parsed`], in order; integers little-endian u32, strings
-/// length-prefixed, options and enums a tag byte.
+/// length-prefixed, options and enums a tag byte, reader sets a byte.
 pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
     put_len(out, p.stages.len());
     for s in &p.stages {
@@ -221,11 +221,20 @@ pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
         out.push(tag);
         put_len(out, n);
         put_len(out, s.line);
+        put_len(out, s.deps.len());
+        for d in &s.deps {
+            put_len(out, d.stage);
+            out.push(d.readers);
+        }
     }
-    put_len(out, p.sources.len());
-    for s in &p.sources {
-        put_str(out, &s.pattern);
-        put_len(out, s.line);
+    for list in [&p.sources, &p.onbuild] {
+        put_len(out, list.len());
+        for s in list {
+            put_str(out, &s.pattern);
+            put_len(out, s.line);
+            put_len(out, s.stage);
+            out.push(s.readers);
+        }
     }
     put_len(out, p.refs.len());
     for r in &p.refs {
@@ -237,6 +246,8 @@ pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
             Via::MountFrom => 2,
         });
         put_len(out, r.line);
+        put_len(out, r.stage);
+        out.push(r.readers);
     }
     put_len(out, p.remote.len());
     for r in &p.remote {
@@ -256,6 +267,10 @@ pub fn encode(p: &Parsed, out: &mut Vec<u8>) {
     put_len(out, p.warnings.len());
     for w in &p.warnings {
         put_str(out, w);
+    }
+    put_len(out, p.args.len());
+    for a in &p.args {
+        put_str(out, a);
     }
 }
 
@@ -307,17 +322,35 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
             (2, n) => Base::Image(n),
             _ => return None,
         };
+        let line = r.len()?;
+        let mut deps = Vec::new();
+        for _ in 0..r.count()? {
+            deps.push(Dep {
+                stage: r.len()?,
+                readers: r.byte()?,
+            });
+        }
         p.stages.push(Stage {
             name,
             base,
-            line: r.len()?,
+            line,
+            deps,
         });
     }
-    for _ in 0..r.count()? {
-        p.sources.push(Source {
-            pattern: r.string()?,
-            line: r.len()?,
-        });
+    for onbuild in [false, true] {
+        for _ in 0..r.count()? {
+            let s = Source {
+                pattern: r.string()?,
+                line: r.len()?,
+                stage: r.len()?,
+                readers: r.byte()?,
+            };
+            if onbuild {
+                p.onbuild.push(s);
+            } else {
+                p.sources.push(s);
+            }
+        }
     }
     for _ in 0..r.count()? {
         let written = r.string()?;
@@ -333,6 +366,8 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
             expanded,
             via,
             line: r.len()?,
+            stage: r.len()?,
+            readers: r.byte()?,
         });
     }
     for _ in 0..r.count()? {
@@ -352,6 +387,9 @@ pub fn decode(bytes: &[u8]) -> Option<Parsed> {
     p.inline = r.len()?;
     for _ in 0..r.count()? {
         p.warnings.push(r.string()?);
+    }
+    for _ in 0..r.count()? {
+        p.args.push(r.string()?);
     }
     r.0.is_empty().then_some(p)
 }
@@ -513,6 +551,7 @@ mod tests {
         "# escape=`\nARG BASE=alpine\nFROM ${BASE} AS build\nCOPY --from=other /a /b\nCOPY src/ *.c /dst/\nADD https://example.com/x /x\nRUN --mount=type=bind,source=ctx,target=/c make\nFROM build\nCOPY <<EOF /f\nhi\nEOF\n",
         "FROM scratch\nFROM $UNKNOWN\nCOPY $X /y\nRUN <<A cat\nx\n",
         "FROM a\nCOPY [\"x y\", \"z\"]\nONBUILD COPY . /\nFROM --platform=$BUILDPLATFORM b:1@sha256:00 AS c\n",
+        "ARG A=1 B=$A\nFROM scratch AS t\nENV D=e\nARG D=a\nCOPY $D /\nONBUILD COPY o/$D /\nFROM t\nCOPY --from=later /x /y\nFROM scratch AS later\nARG V\nCOPY v-$V /\n",
     ];
 
     #[test]

@@ -36,6 +36,15 @@ fn translate(pattern: &str, double_star: bool, out: &mut String) {
     while i < chars.len() {
         let c = chars[i];
         match c {
+            // Unknown text may be empty too: `$X/y` is `y` then, `x/$Y` is `x`.
+            ANY if chars.get(i + 1) == Some(&'/') => {
+                out.push_str("(?:.*/)?");
+                i += 1;
+            }
+            ANY if i + 1 == chars.len() && out.ends_with('/') => {
+                out.pop();
+                out.push_str("(?:/.*)?");
+            }
             ANY => out.push_str(".*"),
             '*' if double_star && chars.get(i + 1) == Some(&'*') => {
                 i += 1;
@@ -317,6 +326,9 @@ mod tests {
             src("x\0/y", "x/deep/dir/y"),
             "unknown text may span directories"
         );
+        assert!(src("\0/y", "y") && src("\0/y", "a/b/y") && !src("\0/y", "ay"));
+        assert!(src("x/\0", "x") && src("x/\0", "x/a/b") && !src("x/\0", "xa"));
+        assert!(src("x/\0/y", "x/y") && src("x\0/y", "x/y") && src("x\0/y", "xa/y"));
         assert!(src("[", "["), "an unclosed class is literal");
         assert!(src("é*", "éa") && src("[é]", "é"));
         assert!(src("*", "\u{1}\n/x"));

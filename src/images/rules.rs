@@ -3,9 +3,10 @@
 //! image of the repository (`images.parent` templates).
 //!
 //! Built-in names, for paths no rule matches:
-//! - `…/<dir>/Dockerfile`, `…/<dir>/dockerfile`, `…/<dir>/Containerfile` → `<dir>`; at
-//!   the root → `root`;
-//! - `Dockerfile.<name>`, `Containerfile.<name>` → `<name>`;
+//! - `…/<dir>/Dockerfile`, `…/<dir>/dockerfile`, `…/<dir>/DockerFile`,
+//!   `…/<dir>/Containerfile` → `<dir>`; at the root → `root`;
+//! - `Dockerfile.<name>`, `Dockerfile-<name>`, `Dockerfile_<name>`, `dockerfile.<name>`,
+//!   `Containerfile.<name>` → `<name>`;
 //! - `<name>.Dockerfile`, `<name>.dockerfile`, `<name>.Containerfile`,
 //!   `<name>.containerfile`, `<name>.docker` → `<name>`;
 //! - any other file name → the name without its last extension.
@@ -200,13 +201,22 @@ fn dir_bytes(path: &[u8]) -> &[u8] {
 }
 
 fn default_name(dir: &str, file: &str) -> String {
-    if file == "Dockerfile" || file == "dockerfile" || file == "Containerfile" {
+    if matches!(
+        file,
+        "Dockerfile" | "dockerfile" | "DockerFile" | "Containerfile"
+    ) {
         return match dir.rsplit('/').next() {
             Some(d) if !d.is_empty() => d.to_owned(),
             _ => "root".to_owned(),
         };
     }
-    for prefix in ["Dockerfile.", "Containerfile."] {
+    for prefix in [
+        "Dockerfile.",
+        "Dockerfile-",
+        "Dockerfile_",
+        "dockerfile.",
+        "Containerfile.",
+    ] {
         if let Some(rest) = file.strip_prefix(prefix) {
             if !rest.is_empty() {
                 return rest.to_owned();
@@ -355,6 +365,10 @@ mod tests {
             ("docker/Dockerfile.alpine", "alpine", "docker"),
             ("x/app.dockerfile", "app", "x"),
             ("x/Containerfile.fedora", "fedora", "x"),
+            ("web/DockerFile", "web", "web"),
+            ("x/Dockerfile-dev", "dev", "x"),
+            ("x/Dockerfile_prod", "prod", "x"),
+            ("x/dockerfile.test", "test", "x"),
             ("images/base.txt", "base", "images"),
             ("images/noext", "noext", "images"),
         ] {
@@ -432,6 +446,8 @@ context = "{dir}/.."
             expanded: Some(written.into()),
             via: super::super::dockerfile::Via::From,
             line: 1,
+            stage: 0,
+            readers: super::super::dockerfile::EVERY,
         }
     }
 

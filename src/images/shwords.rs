@@ -464,8 +464,8 @@ fn split_into(v: &str, fields: &mut Vec<String>, cur: &mut String, real: &mut bo
 }
 
 /// Splits a script into simple commands (each a list of unquoted words), expanding
-/// variables with `vars`; unknown expansions become [`ANY`].
-#[cfg(test)]
+/// variables with `vars`; unknown expansions become [`ANY`] (no control flow followed:
+/// for GitHub `run:` steps' compose and bake lines).
 pub fn commands(script: &str, vars: &HashMap<String, String>) -> Vec<Vec<String>> {
     lex(script)
         .iter()

@@ -20,16 +20,31 @@
 //!
 //! ```text
 //! dockerfile-link NUL <path> NUL <mode> NUL <blob id> NUL      (a symlinked dockerfile: each link and file)
-//! dockerignore NUL <path> NUL <mode> NUL <blob id> NUL         (the context's, when <dockerfile>.dockerignore is in force too)
+//! dockerignore NUL <path> NUL <mode> NUL <blob id> NUL         (another builder's, see below)
+//! dockerignore-link NUL <path> NUL <mode> NUL <blob id> NUL    (a symlinked ignore file: each link and file)
 //! also-context NUL <path, "." for the root> NUL                (another context it is judged against)
 //! also-dockerignore NUL <path> NUL <mode> NUL <blob id> NUL    (that context's ignore files)
 //! also-input NUL <repository path> NUL <mode> NUL <blob id> NUL (what a build in that context reads)
+//! build NUL <parameter> NUL …                                  (a declared build's target, builder, args)
+//! checkout NUL <repository path> NUL <attributes> NUL          (an input checkout transforms, sorted by path)
 //! ```
 //!
-//! `input` lists every file of the context that a COPY/ADD/`RUN --mount` source names
-//! and `.dockerignore` keeps (submodules by commit id, symlinks by target blob);
+//! `build` is one declared build that passes more than a plain build of the last stage:
+//! `target="NAME"`, `builder=buildkit|legacy|buildah`, `arg "NAME"="VALUE"` (`=?` when
+//! the value is not known), sorted; builds sorted, each once. The content depends on
+//! them as much as on the files.
+//!
+//! `checkout` gives an input's `.gitattributes` attributes that can change what checkout
+//! writes (`text`, `eol`, `ident`, `filter`, `working-tree-encoding`, …: see
+//! [`super::attributes`]), as `attr`, `-attr` or `attr=value` words, sorted and joined by
+//! spaces. The second `dockerignore` is another builder's (the legacy builder reads
+//! `<context>/.dockerignore` where BuildKit reads `<dockerfile>.dockerignore`).
+//!
+//! `input` lists every file of the context that a COPY/ADD/`RUN --mount` source of a
+//! stage its builds need names (or an `ONBUILD` of its parent) and `.dockerignore` keeps
+//! (submodules by commit id, symlinks by target blob);
 //! `extra` every file matching the image's `[[images.rule]]` `inputs`. Blob ids come
-//! from the trees: no file is read. Outside images (`FROM debian:12`) count only as the
+//! from the trees: no file is read but `.gitattributes`. Outside images (`FROM debian:12`) count only as the
 //! text of the dockerfile: pin them by digest if their updates must change the tag.
 
 use std::collections::{BTreeMap, HashSet};
@@ -174,18 +189,34 @@ pub fn canonical(
     if let Some(e) = &image.dockerignore {
         entry(&mut out, "dockerignore", e, &e.path);
     }
-    for e in inputs(repo, tree, image)? {
+    let inputs = inputs(repo, tree, image)?;
+    for e in &inputs {
         let rel = image.in_context(&e.path).unwrap_or(&e.path).to_vec();
-        entry(&mut out, "input", &e, &rel);
+        entry(&mut out, "input", e, &rel);
     }
+    let mut read: Vec<Vec<u8>> = inputs.into_iter().map(|e| e.path).collect();
     for e in extras(repo, tree, image)? {
         entry(&mut out, "extra", &e, &e.path);
     }
     for e in &image.dockerfile_chain {
         entry(&mut out, "dockerfile-link", e, &e.path);
     }
-    if let Some((e, _)) = &image.ignore_alt {
-        entry(&mut out, "dockerignore", e, &e.path);
+    // The other builders' ignore files (the legacy builder's `<context>/.dockerignore` when
+    // BuildKit reads `<dockerfile>.dockerignore`), and the links to them.
+    let mut seen: Vec<&Entry> = image.dockerignore.iter().collect();
+    for r in &image.ignores {
+        if let Some(e) = r.file.as_ref().filter(|e| !seen.contains(e)) {
+            entry(&mut out, "dockerignore", e, &e.path);
+            seen.push(e);
+        }
+    }
+    for r in &image.ignores {
+        for e in &r.chain {
+            if !seen.contains(&e) {
+                entry(&mut out, "dockerignore-link", e, &e.path);
+                seen.push(e);
+            }
+        }
     }
     for alt in &image.alt {
         let ctx = if alt.path.is_empty() {
@@ -209,6 +240,22 @@ pub fn canonical(
         found.sort_by(|a, b| a.path.cmp(&b.path));
         for e in found {
             entry(&mut out, "also-input", &e, &e.path);
+            read.push(e.path);
+        }
+    }
+    // What its declared builds pass (a target, a builder, build arguments).
+    for b in &image.builds {
+        let fields: Vec<&[u8]> = b.iter().map(|f| f.as_bytes()).collect();
+        record(&mut out, "build", &fields);
+    }
+    // What checkout writes for them, where `.gitattributes` transforms it.
+    read.sort();
+    read.dedup();
+    let mut checkout = super::attributes::Checkout::new(repo, tree);
+    for path in read {
+        let attrs = checkout.of(&path);
+        if !attrs.is_empty() {
+            record(&mut out, "checkout", &[&path, attrs.as_bytes()]);
         }
     }
     for (name, tag) in parent_tags {
@@ -236,7 +283,7 @@ fn entry(out: &mut Vec<u8>, kind: &str, e: &Entry, path: &[u8]) {
 /// The context files the image copies, sorted by path.
 pub fn inputs(repo: &Repository, tree: &Tree<'_>, image: &Image) -> Result<Vec<Entry>> {
     let mut out = Vec::new();
-    if image.parsed.sources.is_empty() {
+    if image.reads_nothing() {
         return Ok(out);
     }
     let Some(ctx_tree) = subtree(repo, tree, &image.context)? else {

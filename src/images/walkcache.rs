@@ -11,7 +11,8 @@
 //! The file lives in the common git dir (`dockguard/dockerfiles-v4`), is written atomically
 //! (a new file with a random name, created exclusively without following links, renamed
 //! over it) and is only ever an optimisation, never trusted: it is read only when it is a
-//! regular file (opened with `O_NOFOLLOW`, so a link to `/dev/zero` is not read), at most
+//! regular file ([`crate::fsx::read_regular`]: opened with `O_NOFOLLOW | O_NONBLOCK`, so a
+//! link to `/dev/zero` is not read and a FIFO is not waited on), at most
 //! [`MAX_MEMO_BYTES`], and its checksum (of everything before it, see [`checksum`])
 //! matches; every entry must lie below its subtree. A missing, unreadable, oversized,
 //! foreign-version, truncated, emptied or otherwise altered file is ignored and rebuilt
@@ -80,7 +81,7 @@ pub type Ages = HashMap<(Vec<u8>, Oid), u32, Fnv>;
 
 /// Loads the memo made under the same patterns (`fingerprint`); empty on any problem.
 pub fn load(file: &Path, fingerprint: &str) -> (WalkCache, Ages) {
-    let Ok(Some(bytes)) = crate::safe_fs::read_regular(file, MAX_MEMO_BYTES) else {
+    let Ok(Some(bytes)) = crate::fsx::read_regular(file, MAX_MEMO_BYTES) else {
         return Default::default();
     };
     parse(&bytes, fingerprint).unwrap_or_default()
@@ -102,10 +103,10 @@ fn checksum(content: &[u8]) -> [u8; SUM_LEN] {
 }
 
 /// Reads a memo file of `.git/dockguard/` the way every memo is read: a regular file (no
-/// link followed), at most [`MAX_MEMO_BYTES`], whose trailing checksum matches. Returns
+/// link followed, a FIFO not waited on), at most [`MAX_MEMO_BYTES`], whose trailing checksum matches. Returns
 /// the content before the checksum; `None` for anything else (then the memo is unused).
 pub(crate) fn read_sealed(file: &Path) -> Option<Vec<u8>> {
-    let mut bytes = crate::safe_fs::read_regular(file, MAX_MEMO_BYTES).ok()??;
+    let mut bytes = crate::fsx::read_regular(file, MAX_MEMO_BYTES).ok()??;
     let at = bytes.len().checked_sub(SUM_LEN)?;
     if checksum(&bytes[..at])[..] != bytes[at..] {
         return None;
@@ -137,7 +138,7 @@ pub(crate) fn write_sealed(file: &Path, mut content: Vec<u8>) -> bool {
     }
     // A random name, created exclusively without following links: a link planted at a
     // guessable name (`.dockerfiles.<pid>.tmp`) used to be written through.
-    crate::safe_fs::TempFile::new(dir, ".dockerfiles.", 0o644)
+    crate::fsx::TempFile::new(dir, ".dockerfiles.", 0o644)
         .and_then(|mut tmp| {
             tmp.write_all(&content)?;
             tmp.persist(file)

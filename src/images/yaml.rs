@@ -274,6 +274,27 @@ mod tests {
     }
 
     #[test]
+    fn merge_keys_are_applied() {
+        let docs = load(
+            "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: *a\n  x: 0\nd:\n  <<: [*b, *a]\n",
+        )
+        .expect("yaml");
+        let d = &docs[0];
+        let c = d.get("c").expect("c");
+        assert_eq!(c.get("x").and_then(Y::str), Some("0"), "explicit keys win");
+        assert_eq!(c.get("y").and_then(Y::str), Some("1"));
+        assert_eq!(c.get("<<"), None);
+        let m = d.get("d").expect("d");
+        assert_eq!(
+            m.get("y").and_then(Y::str),
+            Some("2"),
+            "the earlier map wins"
+        );
+        assert_eq!(m.get("x").and_then(Y::str), Some("1"));
+        assert_eq!(m.get("z").and_then(Y::str), Some("2"));
+    }
+
+    #[test]
     fn alias_bombs_are_refused() {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {

@@ -68,8 +68,13 @@ fn classify(hook: &Path) -> Result<Existing> {
             hint: "move it away, then run dockguard install again".into(),
         });
     }
-    let bytes =
-        std::fs::read(hook).map_err(|e| Error::io(format!("cannot read {}", hook.display()), e))?;
+    // A hook in a committed `core.hooksPath` comes from whoever pushed: read at most a
+    // cap, never through a link (a larger file is not dockguard's shim).
+    let bytes = crate::fsx::read_regular(hook, crate::limits::MAX_HOOK_FILE_BYTES)
+        .map_err(|e| Error::io(format!("cannot read {}", hook.display()), e))?;
+    let Some(bytes) = bytes else {
+        return Ok(Existing::Foreign { symlink: false });
+    };
     let text = String::from_utf8_lossy(&bytes);
     if text.lines().any(|l| l.starts_with(MARKER)) {
         Ok(Existing::Ours(text.into_owned()))
@@ -163,8 +168,7 @@ impl Drop for DirLock {
 fn write_shim(hook: &Path, content: &str) -> Result<()> {
     let dir = hook.parent().unwrap_or_else(|| Path::new("."));
     let io = |e| Error::io(format!("cannot write {}", hook.display()), e);
-    let mut tmp =
-        crate::safe_fs::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
+    let mut tmp = crate::fsx::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
     tmp.write_all(content.as_bytes()).map_err(io)?;
     tmp.persist(hook).map_err(io)
 }

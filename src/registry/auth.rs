@@ -1,11 +1,14 @@
-//! Registry authentication: the `WWW-Authenticate` challenge a registry answers `401`
-//! with, and the Bearer token flow (docker's "token authentication specification": a GET
+//! Registry authentication: the `WWW-Authenticate` challenges a registry answers `401`
+//! with (every header, every challenge of each list; Bearer preferred over Basic), and the
+//! Bearer token flow (docker's "token authentication specification": a GET
 //! to the challenge's realm with `service` and `scope`s, Basic credentials when there are
 //! any, answered with a JSON `token` / `access_token`).
 //!
-//! A registry's answer is hostile input, and the realm is where credentials go: it must
-//! be an `https://` URL (plain `http://` only when the registry itself is plain HTTP, as
-//! local test registries are), and a token answer is read up to a size limit.
+//! A registry's answer is hostile input, and the realm is where credentials go: it is
+//! parsed as a URL and must be `https://` (plain `http://` only when the registry itself
+//! is plain HTTP, as local test registries are), without user name, password or fragment;
+//! it may be on another host (docker allows that, and Docker Hub and GitLab need it). A
+//! token answer is read up to a size limit.
 
 use std::time::{Duration, Instant};
 
@@ -34,86 +37,48 @@ pub enum Challenge {
     Other(String),
 }
 
-/// Parses a `WWW-Authenticate` value (the first challenge in it).
-pub fn parse_challenge(text: &str) -> Challenge {
-    let text = text.trim();
-    let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
-    let params = parse_params(rest);
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
-    if scheme.eq_ignore_ascii_case("basic") {
-        Challenge::Basic
-    } else if scheme.eq_ignore_ascii_case("bearer") {
-        match get("realm") {
-            Some(realm) => Challenge::Bearer {
-                realm,
-                service: get("service"),
-            },
-            None => Challenge::Other("Bearer without a realm".into()),
-        }
-    } else {
-        Challenge::Other(super::truncate(
-            &crate::render::outputs::one_line(scheme),
-            40,
-        ))
-    }
-}
-
-/// `k=v, k="quoted \" value"` pairs.
-fn parse_params(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
-            chars.next();
-        }
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' || c == ',' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        if key.is_empty() {
-            break;
-        }
-        let mut value = String::new();
-        if chars.peek() == Some(&'=') {
-            chars.next();
-            if chars.peek() == Some(&'"') {
-                chars.next();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                value.push(n);
-                            }
+/// The challenge dockguard answers among every challenge of a 401's `WWW-Authenticate`
+/// headers (`values`: each header may hold a list, RFC 9110 section 11.6.1): the first
+/// Bearer with a realm, else Basic, as docker prefers them; other schemes are skipped. A
+/// header is read up to its first syntax error (the challenges before it still count).
+pub fn pick_challenge<'a>(values: impl IntoIterator<Item = &'a str>) -> Challenge {
+    let mut basic = false;
+    let mut other: Option<String> = None;
+    for value in values {
+        for parsed in http_auth::parser::ChallengeParser::new(value).take(32) {
+            let Ok(c) = parsed else { break };
+            let get = |k: &str| {
+                c.params
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.to_unescaped())
+            };
+            if c.scheme.eq_ignore_ascii_case("bearer") {
+                match get("realm") {
+                    Some(realm) => {
+                        return Challenge::Bearer {
+                            realm,
+                            service: get("service"),
                         }
-                        '"' => break,
-                        _ => value.push(c),
+                    }
+                    None => {
+                        other.get_or_insert_with(|| "Bearer without a realm".into());
                     }
                 }
+            } else if c.scheme.eq_ignore_ascii_case("basic") {
+                basic = true;
             } else {
-                while let Some(&c) = chars.peek() {
-                    if c == ',' {
-                        break;
-                    }
-                    value.push(c);
-                    chars.next();
-                }
+                other.get_or_insert_with(|| {
+                    super::truncate(&crate::render::outputs::one_line(c.scheme), 40)
+                });
             }
         }
-        out.push((key.trim().to_owned(), value.trim().to_owned()));
-        if out.len() > 32 {
-            break;
-        }
     }
-    out
+    if basic {
+        Challenge::Basic
+    } else {
+        Challenge::Other(other.unwrap_or_else(|| "no challenge dockguard can read".into()))
+    }
 }
 
 /// A Bearer token and the scopes it was asked for.
@@ -168,29 +133,15 @@ pub(crate) fn fetch_token(
     let Challenge::Bearer { realm, service } = ch else {
         return Err(Failure("internal: not a token challenge".into()));
     };
-    let realm_ok = realm.starts_with("https://")
-        || (realm.starts_with("http://") && registry.scheme == Scheme::Http);
-    if !realm_ok || realm.contains(|c: char| c.is_control() || c == ' ') || realm.contains('#') {
-        return Err(Failure(format!(
-            "the registry's token realm `{}` is not an https:// URL: refusing to send credentials there",
-            super::truncate(&crate::render::outputs::one_line(realm), 200)
-        )));
-    }
-    let mut url = realm.clone();
-    let mut sep = if url.contains('?') { '&' } else { '?' };
-    let mut param = |k: &str, v: &str| {
-        url.push(sep);
-        url.push_str(k);
-        url.push('=');
-        url.push_str(&percent(v));
-        sep = '&';
+    let url = token_url(registry, realm, service.as_deref(), scopes)?;
+    let token_registry = Registry {
+        host: registry.host.clone(),
+        scheme: if url.starts_with("https://") {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        },
     };
-    if let Some(s) = service {
-        param("service", s);
-    }
-    for (path, actions) in scopes {
-        param("scope", &format!("repository:{path}:{actions}"));
-    }
     let req = Req {
         method: http::Method::GET,
         url,
@@ -200,14 +151,6 @@ pub(crate) fn fetch_token(
         redirects: false,
     };
     let auth = cred.map(Credential::basic_header);
-    let token_registry = Registry {
-        host: registry.host.clone(),
-        scheme: if realm.starts_with("https://") {
-            Scheme::Https
-        } else {
-            Scheme::Http
-        },
-    };
     let (resp, _) = client
         .send_raw(&token_registry, req, auth, false)
         .map_err(|f| Failure(format!("the token server failed: {f}")))?;
@@ -242,60 +185,181 @@ pub(crate) fn fetch_token(
     })
 }
 
-/// Percent-encodes a query value (everything but unreserved characters).
-fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
+/// The token request's URL: the realm, parsed, with `service` and a `scope` per
+/// repository added to its query (form-encoded, as docker's Go client encodes them).
+/// The realm is where the credentials go: it must be an `https://` URL (plain `http://`
+/// only for a plain-HTTP registry) with no user name, password or fragment. It may be on
+/// another host than the registry (Docker Hub's and GitLab's are), as docker allows.
+fn token_url(
+    registry: &Registry,
+    realm: &str,
+    service: Option<&str>,
+    scopes: &[(String, &'static str)],
+) -> Result<String, Failure> {
+    let refuse = || {
+        Failure(format!(
+            "the registry's token realm `{}` is not an https:// URL: refusing to send credentials there",
+            super::truncate(&crate::render::outputs::one_line(realm), 200)
+        ))
+    };
+    // The WHATWG parser would silently drop tabs and newlines: such a realm is refused.
+    if realm.contains(|c: char| c.is_control() || c.is_whitespace()) {
+        return Err(refuse());
+    }
+    let mut url = url::Url::parse(realm).map_err(|_| refuse())?;
+    let scheme_ok = match url.scheme() {
+        "https" => true,
+        "http" => registry.scheme == Scheme::Http,
+        _ => false,
+    };
+    if !scheme_ok
+        || url.host().is_none()
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(refuse());
+    }
+    if service.is_some() || !scopes.is_empty() {
+        let mut query = url.query_pairs_mut();
+        if let Some(s) = service {
+            query.append_pair("service", s);
+        }
+        for (path, actions) in scopes {
+            query.append_pair("scope", &format!("repository:{path}:{actions}"));
         }
     }
-    out
+    Ok(url.into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn pick(values: &[&str]) -> Challenge {
+        pick_challenge(values.iter().copied())
+    }
+
+    fn bearer(realm: &str, service: Option<&str>) -> Challenge {
+        Challenge::Bearer {
+            realm: realm.into(),
+            service: service.map(str::to_owned),
+        }
+    }
+
     #[test]
     fn challenges_parse() {
+        assert_eq!(pick(&["Basic realm=\"Registry Realm\""]), Challenge::Basic);
         assert_eq!(
-            parse_challenge("Basic realm=\"Registry Realm\""),
-            Challenge::Basic
-        );
-        assert_eq!(
-            parse_challenge(
+            pick(&[
                 "Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\",scope=\"repository:a/b:pull\""
-            ),
-            Challenge::Bearer {
-                realm: "https://auth.docker.io/token".into(),
-                service: Some("registry.docker.io".into())
-            }
+            ]),
+            bearer("https://auth.docker.io/token", Some("registry.docker.io"))
         );
         assert_eq!(
-            parse_challenge("bearer realm=https://x/jwt/auth, service=container_registry"),
-            Challenge::Bearer {
-                realm: "https://x/jwt/auth".into(),
-                service: Some("container_registry".into())
-            }
+            pick(&["bearer REALM=\"https://x/jwt/auth\" , service=container_registry"]),
+            bearer("https://x/jwt/auth", Some("container_registry"))
         );
-        assert_eq!(
-            parse_challenge("Bearer realm=\"a\\\"b\""),
-            Challenge::Bearer {
-                realm: "a\"b".into(),
-                service: None
-            }
-        );
+        assert_eq!(pick(&["Bearer realm=\"a\\\"b\""]), bearer("a\"b", None));
+        // A realm is a quoted string (RFC 9110 token chars exclude `:` and `/`), as docker reads it.
         assert!(matches!(
-            parse_challenge("Bearer service=x"),
+            pick(&["Bearer realm=https://x/jwt/auth"]),
             Challenge::Other(_)
         ));
-        assert!(matches!(parse_challenge("Negotiate"), Challenge::Other(_)));
+        assert!(matches!(pick(&["Bearer service=x"]), Challenge::Other(_)));
+        assert!(matches!(pick(&["Negotiate"]), Challenge::Other(_)));
+        assert!(matches!(pick(&[]), Challenge::Other(_)));
         // Garbage never panics.
-        for s in ["", "=", "Bearer ===,,,\"", "Bearer realm=\"unterminated"] {
-            let _ = parse_challenge(s);
+        for s in [
+            "",
+            "=",
+            "Bearer ===,,,\"",
+            "Bearer realm=\"unterminated",
+            "\u{e9}t\u{e9}",
+        ] {
+            let _ = pick(&[s]);
+        }
+    }
+
+    #[test]
+    fn challenge_lists_and_several_headers_are_read_whole() {
+        let b = bearer("https://auth.example/token", Some("reg"));
+        // Bearer after Basic in one list, with commas inside quoted strings.
+        assert_eq!(
+            pick(&["Basic realm=\"a, b\", Bearer realm=\"https://auth.example/token\",service=\"reg\",scope=\"repository:a/b:pull,push\""]),
+            b
+        );
+        // Bearer in the second header.
+        assert_eq!(
+            pick(&[
+                "Basic realm=\"x\"",
+                "Bearer realm=\"https://auth.example/token\", service=reg"
+            ]),
+            b
+        );
+        // Unknown schemes (with or without parameters) are skipped.
+        assert_eq!(
+            pick(&[
+                "Negotiate, Foo bar=\"1\", Bearer realm=\"https://auth.example/token\",service=reg"
+            ]),
+            b
+        );
+        assert_eq!(pick(&["Negotiate", "Basic realm=\"r\""]), Challenge::Basic);
+        // Bearer wins over Basic whichever comes first; the first usable Bearer counts.
+        assert_eq!(
+            pick(&["Bearer realm=\"https://auth.example/token\",service=reg, Basic realm=\"x\", Bearer realm=\"https://other/\""]),
+            b
+        );
+        assert_eq!(
+            pick(&[
+                "Bearer service=nope",
+                "Bearer realm=\"https://auth.example/token\",service=reg"
+            ]),
+            b
+        );
+        // A syntax error ends that header only: what came before it, and later headers, count.
+        assert_eq!(pick(&["Basic realm=\"x\", error error"]), Challenge::Basic);
+        assert_eq!(
+            pick(&[
+                "Negotiate abc==",
+                "Bearer realm=\"https://auth.example/token\",service=reg"
+            ]),
+            b
+        );
+    }
+
+    #[test]
+    fn token_realms_are_parsed_urls_where_credentials_may_go() {
+        let https = Registry {
+            host: "registry.example".into(),
+            scheme: Scheme::Https,
+        };
+        let plain = Registry {
+            host: "127.0.0.1:5000".into(),
+            scheme: Scheme::Http,
+        };
+        let scopes = vec![("a/b".to_owned(), "pull"), ("c".to_owned(), "pull,push")];
+        assert_eq!(
+            token_url(&https, "https://auth.example/token?x=1", Some("reg y"), &scopes).as_deref(),
+            Ok("https://auth.example/token?x=1&service=reg+y&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull%2Cpush")
+        );
+        assert_eq!(
+            token_url(&https, "HTTPS://Auth.Example:443/token", None, &[]).as_deref(),
+            Ok("https://auth.example/token")
+        );
+        assert!(token_url(&plain, "http://127.0.0.1:5001/token", None, &[]).is_ok());
+        for bad in [
+            "http://auth.example/token",
+            "ftp://auth.example/token",
+            "https://user:pw@auth.example/token",
+            "https://auth.example/token#x",
+            "https://auth.example/to ken",
+            "https://auth.example/\ttoken",
+            "/token",
+            "a\"b",
+            "",
+        ] {
+            assert!(token_url(&https, bad, None, &[]).is_err(), "{bad}");
         }
     }
 
@@ -311,6 +375,5 @@ mod tests {
         assert!(!t.covers(&("c".into(), "pull,push")));
         assert!(!t.covers(&("d".into(), "pull")));
         assert!(!t.expired());
-        assert_eq!(percent("repository:a/b:pull"), "repository%3Aa%2Fb%3Apull");
     }
 }

@@ -491,8 +491,15 @@ impl Client {
         };
         let resp = result.map_err(|f| Failure(self.scrub(&f.0)))?;
         if record && resp.status().as_u16() == 401 {
-            if let Some(text) = header(&resp, "www-authenticate") {
-                let ch = auth::parse_challenge(&text);
+            // Every header counts: a registry may send Basic first and Bearer second.
+            let values: Vec<&str> = resp
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            if !values.is_empty() {
+                let ch = auth::pick_challenge(values);
                 if let Ok(mut c) = self.challenges.lock() {
                     c.insert(registry.host.clone(), Some(Arc::new(ch)));
                 }

@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use console::Style;
 
 use crate::engine::changes::ChangeKind;
-use crate::engine::verdict::{Report, TargetVerdict};
+use crate::engine::verdict::{
+    ChangedPath, ContextFrom, Reader, Reads, Report, Silence, TargetVerdict,
+};
 use crate::git::short;
 use crate::render::escape::{shell_word, text};
 
@@ -157,6 +159,18 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
                 let _ = writeln!(out, "             {} {summary}", &oid[..10.min(oid.len())]);
             }
         }
+        for line in why_lines(t, c, usize::MAX) {
+            let _ = writeln!(out, "      {}", st.dim.apply_to(line));
+        }
+    }
+    for b in &t.build_changes {
+        let _ = writeln!(
+            out,
+            "    {:<9}image `{}`: {}",
+            "build",
+            crate::render::outputs::one_line(&b.image),
+            crate::render::outputs::one_line(&b.reason())
+        );
     }
     if !t.images.is_empty() {
         let _ = writeln!(
@@ -196,6 +210,95 @@ fn target(out: &mut String, t: &TargetVerdict, st: &Styles) {
             ))
         );
     }
+}
+
+/// Why a changed path counts, one line each: which merge-bases found it (when the target
+/// has several and not all did), the images that read it (at most `max`), and the line
+/// that would stop counting it. Every line is escaped for a terminal.
+pub(crate) fn why_lines(t: &TargetVerdict, c: &ChangedPath, max: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.merge_bases.is_empty() && c.merge_bases.len() < t.merge_bases.len() {
+        let found: Vec<String> = c.merge_bases.iter().map(short).collect();
+        out.push(format!(
+            "differs from the merge-base{} {} only",
+            if found.len() == 1 { "" } else { "s" },
+            found.join(", ")
+        ));
+    }
+    for r in c.read_by.iter().take(max) {
+        out.push(crate::render::outputs::one_line(&reader(r)));
+    }
+    let more = c.read_by_more + c.read_by.len().saturating_sub(max);
+    if more > 0 {
+        out.push(format!(
+            "… and {more} more image{} read it",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    if let Some(s) = &c.silence {
+        out.push(crate::render::outputs::one_line(&silence(s)));
+    }
+    out
+}
+
+/// One reader of a path, as a sentence.
+fn reader(r: &Reader) -> String {
+    let img = r.image.as_deref().unwrap_or_default();
+    let df = r.dockerfile.as_deref().unwrap_or_default();
+    let line = match (r.line, &r.instruction) {
+        (Some(l), Some(i)) => format!("{df} line {l}: `{i}`"),
+        (Some(l), None) => format!("{df} line {l}"),
+        _ => df.to_owned(),
+    };
+    let context = match (&r.context, r.context_from) {
+        (Some(c), Some(from)) => {
+            let origin = r.origin.as_deref().unwrap_or_default();
+            let from = match from {
+                ContextFrom::Declared => format!("declared by {origin}"),
+                ContextFrom::Rule => format!("set by an [[images.rule]] in {origin}"),
+                ContextFrom::Guessed => format!("guessed: {origin}"),
+                ContextFrom::Widened => format!("widened: {origin}"),
+            };
+            format!(", context `{c}` ({from})")
+        }
+        _ => String::new(),
+    };
+    let kept = r
+        .kept_by
+        .as_deref()
+        .map(|k| format!("; {k} does not leave it out"))
+        .unwrap_or_default();
+    match r.reads {
+        Reads::Dockerfile => format!("the dockerfile of image `{img}` ({df})"),
+        Reads::Dockerignore => format!("an ignore file of image `{img}`{context}"),
+        Reads::Source => format!("read by image `{img}`: {line}{context}{kept}"),
+        Reads::WholeContext => {
+            format!("read by image `{img}`: its whole context counts ({df}){context}")
+        }
+        Reads::Link => format!(
+            "read by image `{img}` through a symlink or submodule on a source's path ({df}){context}"
+        ),
+        Reads::RuleInput => format!(
+            "an input of image `{img}`: {}",
+            r.origin.as_deref().unwrap_or_default()
+        ),
+        Reads::MatchInput => format!(
+            "counted by a `match.*` pattern ({}); no image reads it, so it counts for every image",
+            r.origin.as_deref().unwrap_or_default()
+        ),
+    }
+}
+
+/// The silencing line, with where it goes.
+fn silence(s: &Silence) -> String {
+    if s.file == "git config" {
+        return format!("to stop counting it: {}", s.line);
+    }
+    let place = match &s.table {
+        Some(t) => format!("under [{t}] in the upstream branch's {}", s.file),
+        None => format!("in the upstream branch's {}", s.file),
+    };
+    format!("to stop counting it, {place}: {}", s.line)
 }
 
 /// The JSON report (schema in README.md, `version` field first).

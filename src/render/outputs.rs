@@ -74,7 +74,7 @@ pub fn one_line(text: &str) -> String {
 
 /// `$GITHUB_OUTPUT` lines: `name=value` for scalars (sanitised), and a heredoc with a
 /// delimiter that appears in no value for each list (one item per line, control
-/// characters replaced). `token` makes the delimiter unguessable; see [`random_token`].
+/// characters replaced). `token` makes the delimiter unguessable; see [`crate::fsx::random_token`].
 pub fn github_output(
     scalars: &[(String, String)],
     lists: &[(String, Vec<String>)],
@@ -100,29 +100,6 @@ pub fn github_output(
     out
 }
 
-/// 32 hex digits from `/dev/urandom`, else from the time, the pid and a counter hashed
-/// (unpredictable enough for a heredoc delimiter; no crate needed).
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 16];
-    let from_os = std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .is_ok();
-    if !from_os {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let seed = format!("{nanos}-{}-{:p}", std::process::id(), &bytes);
-        let oid = git2::Oid::hash_object(git2::ObjectType::Blob, seed.as_bytes())
-            .map(|o| o.as_bytes().to_vec())
-            .unwrap_or_default();
-        for (b, o) in bytes.iter_mut().zip(oid) {
-            *b = o;
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Text for Markdown: [`crate::render::escape::md_code`].
 pub fn md_code(text: &str) -> String {
     crate::render::escape::md_code(text)
@@ -146,7 +123,7 @@ pub fn append(path: &Path, text: &str) -> Result<()> {
 /// `dockguard.env -> /some/file` to have that file overwritten.
 pub fn write(path: &Path, text: &str) -> Result<()> {
     let shown = crate::render::escape::text(&path.display().to_string()).into_owned();
-    if let Some(link) = crate::safe_fs::linked_component(path) {
+    if let Some(link) = crate::fsx::linked_component(path) {
         return Err(Error::Hinted {
             message: format!(
                 "refusing to write {shown}: {} is a symbolic link",
@@ -157,7 +134,7 @@ pub fn write(path: &Path, text: &str) -> Result<()> {
                 .into(),
         });
     }
-    crate::safe_fs::replace(path, text.as_bytes(), 0o644)
+    crate::fsx::replace(path, text.as_bytes(), 0o644)
         .map_err(|e| Error::io(format!("cannot write {shown}"), e))
 }
 
@@ -215,15 +192,6 @@ mod tests {
         assert_eq!(lines[2..5], ["a/Dockerfile", evil.as_str(), "x\\ny=1"]);
         assert_eq!(lines[5], delim);
         assert_eq!(lines.len(), 6);
-    }
-
-    #[test]
-    fn random_tokens_are_hex_and_differ() {
-        let a = random_token();
-        let b = random_token();
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
     }
 
     #[test]

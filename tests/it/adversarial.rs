@@ -611,7 +611,7 @@ fn spy_path(r: &TestRepo) -> (PathBuf, PathBuf, String) {
     let path = format!(
         "{}:{}",
         bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     (bin, log, path)
 }

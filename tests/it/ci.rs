@@ -700,7 +700,7 @@ fn action_script(dir: &Path, env: &[(String, String)]) -> std::process::Output {
         format!(
             "{}:{}",
             bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
+            crate::fixture::test_path().to_string_lossy()
         ),
     );
     for (k, v) in env {

@@ -116,7 +116,7 @@ fn bash_completion_loads_and_completes_subcommands() {
     let path = format!(
         "{}:{}",
         bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     let script = r#"
 source <(dockguard completions bash) || exit 9

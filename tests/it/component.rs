@@ -285,3 +285,23 @@ fn a_pushed_input_reaches_the_component_and_rebuilds() {
     assert!(!p.ok);
     assert!(p.log.contains("FAILED (--strict)"), "{}", p.log);
 }
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_binary_the_branch_committed_never_runs_in_the_component() {
+    let lab = lab(
+        "global",
+        "      git_url: https://dockguard.invalid/dockguard.git\n      git_tag: v1\n",
+    );
+    let planted = crate::pipelines::plant_binaries(&lab, "planted");
+    let p = lab.pipeline(
+        "planted",
+        &Opts {
+            dockguard_on_path: Some(false),
+            ..Opts::default()
+        }
+        .jobs(&["dockguard"]),
+    );
+    crate::pipelines::assert_built_here(&p, &planted);
+    p.assert_ok();
+}

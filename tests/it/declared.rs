@@ -67,12 +67,12 @@ fn compose_build_context_is_used() {
 fn bake_targets_are_used() {
     declared_root_context(
         "docker-bake.hcl",
-        "variable \"DF\" { default = \"docker/Dockerfile\" }\ntarget \"app\" {\n  context = \".\"\n  dockerfile = \"${DF}\"\n}\n",
+        "variable \"DF\" { default = \"docker/Dockerfile\" }\ngroup \"default\" { targets = [\"app\"] }\ntarget \"app\" {\n  context = \".\"\n  dockerfile = \"${DF}\"\n}\n",
         "docker",
     );
     declared_root_context(
         "docker-bake.json",
-        r#"{"target": {"app": {"context": ".", "dockerfile": "docker/Dockerfile"}}}"#,
+        r#"{"group": {"default": {"targets": ["app"]}}, "target": {"app": {"context": ".", "dockerfile": "docker/Dockerfile"}}}"#,
         "docker",
     );
 }
@@ -104,7 +104,7 @@ fn ci_command_lines_and_actions_are_used() {
 }
 
 #[test]
-fn a_declared_dockerfile_with_any_name_is_an_image_and_its_build_args_count() {
+fn a_declared_dockerfile_with_any_name_is_an_image_and_its_build_args_decide() {
     let base = [
         Edit::File(
             ".gitlab-ci.yml",
@@ -114,12 +114,15 @@ fn a_declared_dockerfile_with_any_name_is_an_image_and_its_build_args_count() {
         Edit::File("lib/a", "a\n"),
         Edit::File("src/a", "a\n"),
     ];
-    for path in ["lib/a", "src/a", "ci/build.df"] {
+    for path in ["lib/a", "ci/build.df"] {
         let (r, _, _) = branch_pair(&base, &[Edit::File(path, "changed\n")]);
         let v = check(&r, "feature");
         assert_eq!(v["rebuild"], true, "{path}: {v:#}");
         assert_eq!(affected(&v), vec!["build"], "{path}");
     }
+    // The only build passes SRC=lib: the default is not what it reads.
+    let (r, _, _) = branch_pair(&base, &[Edit::File("src/a", "changed\n")]);
+    assert_eq!(check(&r, "feature")["rebuild"], false);
 }
 
 #[test]

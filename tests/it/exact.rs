@@ -298,7 +298,10 @@ fn a_ci_change_that_starts_building_a_dockerfile_rebuilds_it() {
     assert_eq!(v["rebuild"], true, "{v:#}");
     assert_eq!(affected(&v), vec!["plain"], "{v:#}");
     let reasons = v["targets"][0]["images"][0]["reasons"].to_string();
-    assert!(reasons.contains("not built at the merge-base"), "{reasons}");
+    assert!(
+        reasons.contains("its build changed: .gitlab-ci.d/containers.yml"),
+        "{reasons}"
+    );
 }
 
 #[test]

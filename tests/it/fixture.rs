@@ -2,7 +2,9 @@
 //! `git` and `dockguard` binaries.
 //!
 //! Hermetic means: no `GIT_*` from the caller's environment, `HOME` in a temp dir, no
-//! global or system git config, pinned dates, `init.defaultBranch=master`.
+//! global or system git config, pinned dates, `init.defaultBranch=master`, and a `PATH`
+//! that is not the caller's ([`test_path`]): no installed dockguard, only the system's
+//! directories and the tools `./test.sh` installs.
 
 #![allow(dead_code)] // each test module uses a different part of the DSL
 
@@ -44,10 +46,71 @@ pub fn empty_home() -> &'static Path {
     })
 }
 
+/// The system's program directories (Debian's packages, and `/usr/local` for a git or a
+/// docker built or installed by hand), in the order Debian's default `PATH` has them.
+const SYSTEM_DIRS: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The `PATH` of every program the tests run: `./test.sh`'s tool directories (under
+/// `.tools/`), then [`SYSTEM_DIRS`]. Never the caller's: `./install.sh` puts the user's
+/// dockguard on it (in `~/.cargo/bin`), and a test that means "no dockguard on PATH" (the
+/// templates must download a pinned one) then ran that one instead. A test that wants the
+/// binary under test on PATH puts its directory first ([`path_with`]).
+///
+/// Panics when one of these directories holds a `dockguard` (installed system-wide, e.g.
+/// with `DOCKGUARD_INSTALL_ROOT=/usr/local`): every result would depend on it.
+pub fn test_path() -> &'static OsStr {
+    static PATH: OnceLock<std::ffi::OsString> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools");
+        let dirs: Vec<PathBuf> = ["bin", "node_modules/.bin", "venv/bin"]
+            .iter()
+            .map(|d| tools.join(d))
+            .chain(SYSTEM_DIRS.iter().map(PathBuf::from))
+            .collect();
+        if let Some(found) = dirs
+            .iter()
+            .map(|d| d.join("dockguard"))
+            .find(|p| p.exists())
+        {
+            panic!(
+                "{} would be found on the tests' PATH, so the tests would run it instead of the \
+                 build under test (or instead of the download a CI template must pin): \
+                 uninstall it (or reinstall with DOCKGUARD_INSTALL_ROOT=~/.cargo) and run again",
+                found.display()
+            );
+        }
+        std::env::join_paths(dirs).expect("PATH directories")
+    })
+}
+
+/// [`test_path`] with `dirs` first.
+pub fn path_with(dirs: &[&Path]) -> std::ffi::OsString {
+    let all: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| d.to_path_buf())
+        .chain(std::env::split_paths(test_path()))
+        .collect();
+    std::env::join_paths(all).expect("PATH directories")
+}
+
+/// [`path_with`] as a string, for the `(&str, &str)` environments of the runners here.
+pub fn path_with_str(dirs: &[&Path]) -> String {
+    path_with(dirs)
+        .into_string()
+        .expect("test directories are UTF-8")
+}
+
 /// Applies the hermetic environment to a command (for `git` and `dockguard` alike).
 pub fn hermetic(cmd: &mut Command) -> &mut Command {
     cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PATH", test_path())
         .env("HOME", empty_home())
         .env("LANG", "C")
         .env("NO_COLOR", "1")
@@ -340,15 +403,16 @@ pub fn with_master() -> (TestRepo, Oid) {
 /// installs the tools and runs them with `--include-ignored`, and then a missing tool is
 /// a failure, never a silent pass.
 pub fn require_tool(name: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(name))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| {
-            panic!("{name} is not on PATH: run ./test.sh, which installs it (this test is ignored by plain `cargo test`)")
-        })
+    find_tool(name).unwrap_or_else(|| {
+        panic!("{name} is not on the tests' PATH: run ./test.sh, which installs it (this test is ignored by plain `cargo test`)")
+    })
+}
+
+/// Where `name` is on [`test_path`], the PATH the tests run programs with.
+pub fn find_tool(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(test_path())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 /// A JSON array of strings as a `Vec`.

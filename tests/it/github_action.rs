@@ -83,7 +83,7 @@ impl Runner<'_> {
             "{}:{}:{}",
             self.lab.bin.display(),
             self.lab.bin_dg.display(),
-            std::env::var("PATH").unwrap_or_default()
+            crate::fixture::test_path().to_string_lossy()
         );
         let mut cmd = Command::new("bash");
         hermetic(&mut cmd)
@@ -272,4 +272,51 @@ fn the_action_refuses_an_unpinned_download_and_a_docker_command_line() {
     );
     assert!(!ok);
     assert!(log.contains("docker must be docker or podman"), "{log}");
+}
+
+#[test]
+#[ignore = "needs dockerd and docker-registry"]
+fn a_build_in_the_tool_cache_never_runs_unchecked() {
+    // The tool cache outlives a run on a self-hosted runner, where any job's steps can
+    // write it (and actions/cache once restored it for git-url): a binary found there
+    // must not run in git-url mode; the step builds its own (the stand-in cargo of
+    // crate::pipelines::stand_in_cargo) outside the workspace.
+    tools();
+    let lab = Lab::new(&[("tests/docker/dockerfiles/base.docker", QEMU_BASE)]);
+    let r = Runner::new(&lab, "master");
+    let marker = r.dir.join("planted-ran");
+    let cached = r.dir.join("tool-cache/dockguard/bin/dockguard");
+    std::fs::create_dir_all(cached.parent().expect("dir")).expect("mkdir");
+    std::fs::write(
+        &cached,
+        format!("#!/bin/sh\necho planted >> '{}'\n", marker.display()),
+    )
+    .expect("plant");
+    let mut perm = std::fs::metadata(&cached).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&cached, perm).expect("chmod");
+    let record = r.dir.join("cargo-record");
+    crate::pipelines::stand_in_cargo(&lab, &record);
+    // No dockguard on PATH: the step must get one.
+    let path = format!(
+        "{}:{}",
+        lab.bin.display(),
+        crate::fixture::test_path().to_string_lossy()
+    );
+    let (ok, log, outs) = r.step(
+        "dockguard.sh",
+        &[
+            ("PATH", path),
+            (
+                "DOCKGUARD_GIT_URL",
+                "https://dockguard.invalid/dockguard.git".into(),
+            ),
+        ],
+    );
+    assert!(!marker.exists(), "the cached binary ran:\n{log}");
+    assert!(ok, "{log}");
+    let record = std::fs::read_to_string(&record).expect("cargo install ran");
+    let cwd = record.lines().next().unwrap_or_default();
+    assert!(!Path::new(cwd).starts_with(&r.dir), "{cwd}");
+    assert!(outs.contains_key("decision"), "{outs:?}\n{log}");
 }

@@ -424,3 +424,46 @@ fn a_downloaded_binary_runs_only_when_it_matches_the_pinned_sha256() {
     right.assert_ok();
     assert!(right.log.contains("dockguard: SKIP"), "{}", right.log);
 }
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_binary_the_branch_committed_never_runs() {
+    let lab = lab();
+    let planted = crate::pipelines::plant_binaries(&lab, "planted");
+    let only = Opts {
+        dockguard_on_path: Some(false),
+        ..Opts::default()
+    }
+    .jobs(&["dockguard"]);
+    // git_url mode: once ran `.dockguard-cache/bin/dockguard` when it existed; now it
+    // always builds (the stand-in cargo, see plant_binaries) outside the checkout.
+    let p = lab.pipeline(
+        "planted",
+        &only
+            .clone()
+            .var("DOCKGUARD_GIT_URL=https://dockguard.invalid/dockguard.git")
+            .var("DOCKGUARD_GIT_TAG=v1"),
+    );
+    crate::pipelines::assert_built_here(&p, &planted);
+    p.assert_ok();
+    assert!(p.log.contains("dockguard: SKIP"), "{}", p.log);
+    // Download mode: the committed "cached download" fails its checksum and is replaced.
+    let out = std::process::Command::new("sha256sum")
+        .arg(crate::fixture::dockguard_bin())
+        .output()
+        .expect("sha256sum");
+    let sum = String::from_utf8_lossy(&out.stdout)[..64].to_owned();
+    let p = lab.pipeline(
+        "planted",
+        &only
+            .var(&format!(
+                "DOCKGUARD_BINARY_URL=file://{}",
+                crate::fixture::dockguard_bin()
+            ))
+            .var(&format!("DOCKGUARD_BINARY_SHA256={sum}")),
+    );
+    assert_eq!(planted.ran(), None, "{}", p.log);
+    p.assert_ok();
+    assert!(!p.log.contains("using the cached download"), "{}", p.log);
+    assert!(p.log.contains("dockguard: SKIP"), "{}", p.log);
+}

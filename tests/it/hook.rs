@@ -760,19 +760,15 @@ fn a_missing_binary_falls_back_to_path_then_fails_loudly() {
     let path = format!(
         "{}:{}",
         second.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     git_env(s.path(), &["push", "origin", "clean"], &[("PATH", &path)]).ok();
     s.r.filler(1, "x");
-    // PATH without any dockguard on it.
-    let bare_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .filter(|d| !d.join("dockguard").exists())
-        .collect::<Vec<_>>();
-    let bare_path = std::env::join_paths(bare_path).expect("join");
+    // The tests' PATH has no dockguard on it (fixture::test_path).
     let failed = git_env(
         s.path(),
         &["push", "origin", "clean"],
-        &[("PATH", bare_path.to_str().expect("utf-8"))],
+        &[("PATH", crate::fixture::test_path().to_str().expect("utf-8"))],
     )
     .failed();
     assert!(

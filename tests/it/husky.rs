@@ -13,7 +13,7 @@ pub fn path_with_dockguard() -> String {
     format!(
         "{}:{}",
         bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     )
 }
 

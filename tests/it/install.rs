@@ -1,10 +1,9 @@
-//! `dockguard install / uninstall / status` and install.sh: where hooks go, what is
-//! refused, what is kept, and what status reports.
+//! `dockguard install / uninstall / status`: where hooks go, what is refused, what is
+//! kept, and what status reports (install.sh: tests/it/install_script.rs).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::fixture::{dockguard, dockguard_bin, git, hermetic, with_master, Run, TestRepo};
+use crate::fixture::{dockguard, dockguard_bin, git, with_master, Run, TestRepo};
 use crate::server::{git_env, mode, set_mode};
 
 fn hooks_of(r: &TestRepo) -> PathBuf {
@@ -293,89 +292,4 @@ fn line_of<'a>(text: &'a str, prefix: &str) -> &'a str {
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
         .trim_end()
-}
-
-/// install.sh with a stand-in `cargo` that "builds" by copying the test binary: the
-/// script's own logic (where it installs, what it says, installing the hook, running
-/// twice) is what is under test, not cargo's compile.
-#[test]
-fn install_sh_installs_the_binary_and_the_hook() {
-    let (r, _) = with_master();
-    let fake = r.scratch("fakebin");
-    std::fs::create_dir_all(&fake).expect("mkdir");
-    let args_log = r.scratch("cargo-args");
-    std::fs::write(
-        fake.join("cargo"),
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{log}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\nmkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/dockguard\"\n",
-            log = args_log.display(),
-            bin = dockguard_bin()
-        ),
-    )
-    .expect("fake cargo");
-    set_mode(&fake.join("cargo"), 0o755);
-    let root = r.scratch("root");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("install.sh");
-    let run_script = |path: &str| {
-        let out = hermetic(&mut Command::new("/bin/sh"))
-            .current_dir(r.path())
-            .env("PATH", path)
-            .env("DOCKGUARD_INSTALL_ROOT", &root)
-            .arg(&script)
-            .output()
-            .expect("run install.sh");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned()
-                + &String::from_utf8_lossy(&out.stderr),
-        )
-    };
-    let path = format!(
-        "{}:{}",
-        fake.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let (code, out) = run_script(&path);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains(&format!("{}/bin/dockguard", root.display())),
-        "{out}"
-    );
-    assert!(
-        out.contains("add") && out.contains("to PATH"),
-        "not on PATH yet: {out}"
-    );
-    assert!(out.contains("installed the pre-push hook"), "{out}");
-    let logged = std::fs::read_to_string(&args_log).expect("cargo ran");
-    assert!(logged.lines().any(|l| l == "--locked"), "{logged}");
-    let hook = std::fs::read_to_string(hooks_of(&r).join("pre-push")).expect("hook");
-    let installed = root.join("bin/dockguard").canonicalize().expect("bin");
-    assert!(
-        hook.contains(&format!("recorded={}", installed.display())),
-        "{hook}"
-    );
-
-    // Again, with the install dir on PATH: idempotent, and it says it is found.
-    let path2 = format!("{}/bin:{path}", root.display());
-    let (code, out) = run_script(&path2);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("already installed"), "{out}");
-    assert!(!out.contains("to PATH"), "{out}");
-
-    // No cargo: a clear message, exit 2.
-    let no_cargo = r.scratch("nocargo");
-    std::fs::create_dir_all(&no_cargo).expect("mkdir");
-    for tool in ["git", "dirname"] {
-        let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join(tool))
-            .find(|p| p.is_file())
-            .expect("tool on PATH");
-        std::os::unix::fs::symlink(found, no_cargo.join(tool)).expect("link");
-    }
-    let (code, out) = run_script(no_cargo.to_str().expect("utf-8"));
-    assert_eq!(code, 2, "{out}");
-    assert!(
-        out.contains("cargo is not installed") && out.contains("rustup.rs"),
-        "{out}"
-    );
 }

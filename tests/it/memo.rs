@@ -113,7 +113,19 @@ fn parsed_dockerfiles_are_remembered_and_never_change_an_answer() {
         .join(&hex[2..]);
     let saved = std::fs::read(&loose).expect("read the blob");
     std::fs::remove_file(&loose).expect("remove the blob");
-    assert_eq!(judge(), fresh, "answered from the memo");
+    // Only the message's quote of the line that copies the path needs the blob itself
+    // (`check` reads it to show the line, when it can): everything else is the same.
+    let unquoted = |mut v: serde_json::Value| {
+        if let Some(r) = v["changes"][0]["read_by"][0].as_object_mut() {
+            r.remove("instruction");
+        }
+        v
+    };
+    let from_memo = judge();
+    assert!(from_memo["changes"][0]["read_by"][0]
+        .get("instruction")
+        .is_none());
+    assert_eq!(from_memo, unquoted(fresh.clone()), "answered from the memo");
 
     // Corrupt or missing, the memo is ignored: the blob must be read again.
     let mut bytes = std::fs::read(&memo).expect("memo");

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use dockguard::parts::DEFAULT_DOCKERFILES;
+use dockguard::parts::{DEFAULT_DOCKERFILES, NOT_DOCKERFILES};
 
 use crate::fixture::TestRepo;
 
@@ -163,5 +163,111 @@ fn the_tools_default_names_are_dockerfiles() {
             ("b/api.containerfile", "dockerfile"),
             ("b/web.Containerfile", "dockerfile"),
         ]
+    );
+}
+
+/// The line of README's "What counts" section that starts with `first`, as its list of
+/// backticked names.
+fn readme_list(first: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let start = readme
+        .find("### What counts: dockerfiles and image inputs")
+        .expect("README has the section");
+    let line = readme[start..]
+        .lines()
+        .find(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("README lists the names, starting with {first}"));
+    line.split(", ")
+        .map(|w| w.trim().trim_matches('`').to_owned())
+        .collect()
+}
+
+#[test]
+fn readme_lists_exactly_the_default_names_and_what_they_leave_out() {
+    let code: Vec<String> = DEFAULT_DOCKERFILES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(readme_list("`Dockerfile`, "), code);
+    let not: Vec<String> = NOT_DOCKERFILES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(readme_list("`*.md`, "), not);
+    // The key's own description names them too.
+    let doc = dockguard::parts::KEYS
+        .iter()
+        .find(|k| k.name == "match.defaults")
+        .expect("match.defaults")
+        .doc;
+    let listed = doc
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(';'))
+        .map(|(list, _)| list.split(", ").map(str::to_owned).collect::<Vec<_>>());
+    assert_eq!(listed, Some(code), "{doc}");
+}
+
+#[test]
+fn common_spellings_are_dockerfiles_and_documentation_is_not() {
+    let (r, base) = crate::fixture::with_master();
+    r.switch_new("names", base);
+    r.commit(
+        "spellings",
+        &[
+            ("a/Dockerfile-dev", "FROM scratch\n"),
+            ("a/Dockerfile_prod", "FROM scratch\n"),
+            ("a/dockerfile.test", "FROM scratch\n"),
+            ("web/DockerFile", "FROM scratch\n"),
+            ("docs/Dockerfile.md", "# How to write a Dockerfile\n"),
+            ("docs/Dockerfile-layers.png", "png\n"),
+        ],
+    );
+    let run = r.dockguard(&["images", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut names: Vec<(String, String)> = run.json()["images"]
+        .as_array()
+        .expect("images")
+        .iter()
+        .map(|i| {
+            (
+                i["dockerfile"].as_str().unwrap_or_default().to_owned(),
+                i["name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    names.sort();
+    let want: Vec<(String, String)> = [
+        ("a/Dockerfile-dev", "dev"),
+        ("a/Dockerfile_prod", "prod"),
+        ("a/dockerfile.test", "test"),
+        ("docker/Dockerfile", "docker"),
+        ("web/DockerFile", "web"),
+    ]
+    .iter()
+    .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+    .collect();
+    assert_eq!(names, want);
+    let v = r.dockguard(&["check", "--format", "json"]).json();
+    let changed: Vec<&str> = v["targets"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["path"].as_str())
+        .collect();
+    assert!(
+        !changed.iter().any(|p| p.starts_with("docs/")),
+        "{changed:?}"
+    );
+    // Declared, a file of any name is one.
+    r.commit(
+        "declared",
+        &[(
+            ".gitlab-ci.yml",
+            "b:\n  script:\n    - docker build -f docs/Dockerfile.md .\n",
+        )],
+    );
+    let run = r.dockguard(&["images", "--format", "json"]);
+    assert!(
+        run.stdout.contains("\"docs/Dockerfile.md\""),
+        "{}",
+        run.stdout
     );
 }

@@ -341,7 +341,7 @@ impl Lab {
         if opts.dockguard_on_path != Some(false) {
             path.push_str(&format!("{}:", self.bin_dg.display()));
         }
-        path.push_str(&std::env::var("PATH").unwrap_or_default());
+        path.push_str(&crate::fixture::test_path().to_string_lossy());
         let mut cmd = Command::new(tool);
         hermetic(&mut cmd)
             .current_dir(checkout)
@@ -462,3 +462,94 @@ pub const QEMU_BASE: &str = "FROM @REG@/base/busybox:1\nRUN echo base-master > /
 
 /// The lab's child image: FROM base, copies its marker.
 pub const QEMU_CHILD: &str = "FROM @REG@/qemu/base:latest\nCOPY tests/docker/dockerfiles/child.d/marker /child-marker\nRUN cat /base-marker /child-marker > /marker\n";
+
+/// What a branch planted for the binary steps of a template to run, and how to see
+/// whether anything of it ran.
+pub struct Planted {
+    /// Written to by every planted executable that runs.
+    pub marker: PathBuf,
+    /// Written to by the stand-in `cargo` (its working directory, then its arguments).
+    pub cargo_record: PathBuf,
+}
+
+impl Planted {
+    /// Whether a planted executable ran.
+    pub fn ran(&self) -> Option<String> {
+        std::fs::read_to_string(&self.marker).ok()
+    }
+}
+
+/// Creates `branch` (pushed) whose commit holds executables where the templates' binary
+/// steps once looked for a cached build (`.dockguard-cache/bin/dockguard`) and keep
+/// their cached download (`.dockguard-cache/dockguard`): a branch can commit any file
+/// of the checkout, and the job's `cache:` would spread it. Each writes `marker` when run.
+///
+/// Also puts [`stand_in_cargo`] on the jobs' PATH.
+pub fn plant_binaries(lab: &Lab, branch: &str) -> Planted {
+    let marker = lab.repo.scratch(&format!("planted-ran-{branch}"));
+    let cargo_record = lab.repo.scratch(&format!("cargo-record-{branch}"));
+    let script = format!(
+        "#!/bin/sh\necho \"planted $0 ran\" >> '{}'\n",
+        marker.display()
+    );
+    let at = lab.repo.head();
+    lab.repo.switch_new(branch, at);
+    let paths = [
+        ".dockguard-cache/bin/dockguard",
+        ".dockguard-cache/dockguard",
+    ];
+    lab.commit(
+        "plant executables where a cache would be",
+        &[(paths[0], &script), (paths[1], &script)],
+    );
+    let mut args = vec!["update-index", "--chmod=+x"];
+    args.extend(paths);
+    lab.repo.git(&args);
+    lab.repo
+        .git(&["commit", "-q", "-m", "make them executable"]);
+    lab.repo.checkout("master");
+    lab.push();
+    stand_in_cargo(lab, &cargo_record);
+    Planted {
+        marker,
+        cargo_record,
+    }
+}
+
+/// Puts a stand-in `cargo` into the lab's `bin` (on the jobs' PATH): a real `cargo install
+/// --git` of dockguard takes minutes and needs the network. It records its working
+/// directory and arguments in `record` and installs the dockguard under test into
+/// `--root DIR`'s `bin/`, which is what `cargo install` leaves there. The templates' own
+/// decision logic runs unchanged around it.
+pub fn stand_in_cargo(lab: &Lab, record: &Path) {
+    let cargo = format!(
+        "#!/bin/sh\n# Stand-in for `cargo install --root DIR ... dockguard` (see plant_binaries).\n\
+         {{ pwd; printf '%s\\n' \"$@\"; }} > '{record}'\n\
+         root=\"\"\n\
+         while [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
+         [ -n \"$root\" ] || {{ echo 'stand-in cargo: no --root' >&2; exit 1; }}\n\
+         mkdir -p \"$root/bin\" && cp '{bin}' \"$root/bin/dockguard\"\n",
+        record = record.display(),
+        bin = dockguard_bin(),
+    );
+    let path = lab.bin.join("cargo");
+    std::fs::write(&path, cargo).expect("stand-in cargo");
+    let mut perm = std::fs::metadata(&path).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&path, perm).expect("chmod");
+}
+
+/// Asserts that in `p`, on `planted`'s branch, no planted executable ran and that
+/// dockguard was built by the stand-in cargo outside the checkout.
+pub fn assert_built_here(p: &Pipeline, planted: &Planted) {
+    assert_eq!(planted.ran(), None, "a committed binary ran:\n{}", p.log);
+    let record = std::fs::read_to_string(&planted.cargo_record)
+        .unwrap_or_else(|_| panic!("cargo install never ran:\n{}", p.log));
+    let cwd = record.lines().next().unwrap_or_default();
+    assert!(
+        !Path::new(cwd).starts_with(p.checkout.parent().expect("run dir")),
+        "cargo ran in the checkout ({cwd}):\n{}",
+        p.log
+    );
+    assert!(record.contains("--git"), "{record}");
+}

@@ -441,7 +441,7 @@ fn credentials_from_ci_variables_config_json_and_a_helper_never_printed() {
     let path = format!(
         "{}:{}",
         bin.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     let (run, v) = plan(
         &r,

@@ -43,7 +43,7 @@ impl PreCommit {
         let path = format!(
             "{}:{}",
             bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
+            crate::fixture::test_path().to_string_lossy()
         );
         let home = s.r.scratch("pre-commit-home");
         let env = vec![
@@ -263,10 +263,7 @@ fn under_pre_commit_a_push_that_cannot_be_seen_stops_with_the_reason() {
     // of the push cannot be found. The one ref pre-commit passes is clean, but that is
     // not enough to let the push through.
     let g = s.r.scratch("g");
-    let git_bin = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("git"))
-        .find(|p| p.is_file())
-        .expect("git on PATH");
+    let git_bin = crate::fixture::find_tool("git").expect("git on PATH");
     std::os::unix::fs::symlink(git_bin, &g).expect("symlink");
     let run = |env: &[(&str, &str)]| {
         let mut cmd = std::process::Command::new(&g);

@@ -42,13 +42,8 @@ pub fn need(tool: &str) -> PathBuf {
         );
         return p.to_path_buf();
     }
-    for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-    {
-        let c = dir.join(tool);
-        if c.is_file() {
-            return c;
-        }
+    if let Some(found) = crate::fixture::find_tool(tool) {
+        return found;
     }
     panic!(
         "{tool} is not installed: run ./test.sh (it installs docker.io, docker-registry, busybox-static and apache2-utils with apt-get)"

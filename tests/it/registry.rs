@@ -556,3 +556,61 @@ fn a_hostile_registry_cannot_steer_a_copy() {
         );
     }
 }
+
+#[test]
+fn a_bearer_challenge_after_basic_is_the_one_answered() {
+    // The scripted server is registry and token realm. Its 401 lists Basic first and
+    // Bearer second, in one header or in two; dockguard must take the token flow (docker
+    // prefers Bearer), and the manifest is served only with the token.
+    let manifest = r#"{"schemaVersion":2,"config":{"digest":"sha256:x"},"layers":[]}"#;
+    for (name, challenge) in [
+        (
+            "two headers",
+            "WWW-Authenticate: Basic realm=\"registry\"\r\nWWW-Authenticate: Bearer realm=\"@REALM@\",service=\"svc\"",
+        ),
+        (
+            "one list",
+            "WWW-Authenticate: Basic realm=\"a, b\", Negotiate, Bearer realm=\"@REALM@\",service=\"svc\",scope=\"repository:a/b:pull\"",
+        ),
+    ] {
+        let port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
+        let p = port.clone();
+        let server = ScriptedServer::start(move |head: &str| {
+            let realm = format!(
+                "http://127.0.0.1:{}/token",
+                p.load(std::sync::atomic::Ordering::Relaxed)
+            );
+            let bearer = head
+                .lines()
+                .any(|l| l.eq_ignore_ascii_case("authorization: Bearer t0ken-from-realm"));
+            Some(if head.starts_with("GET /token") {
+                let body = r#"{"token":"t0ken-from-realm","expires_in":300}"#;
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+            } else if head.starts_with("GET /v2/a/b/manifests/") && bearer {
+                format!("HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\n\r\n{manifest}", manifest.len()).into_bytes()
+            } else {
+                let challenge = challenge.replace("@REALM@", &realm);
+                format!("HTTP/1.1 401 Unauthorized\r\n{challenge}\r\nContent-Length: 0\r\n\r\n")
+                    .into_bytes()
+            })
+        });
+        port.store(server.port, std::sync::atomic::Ordering::Relaxed);
+        let host = format!("127.0.0.1:{}", server.port);
+        let c = client(Credentials::none().with(&host, "ci", "job-t0ken-value", "CI_JOB_TOKEN"));
+        let s = c.tag_state(&repo(&host, "a/b"), "t");
+        assert!(matches!(s, TagState::Present { .. }), "{name}: {s:?}");
+        let heads = server.heads.lock().expect("heads").clone();
+        let token = heads
+            .iter()
+            .find(|h| h.starts_with("GET /token"))
+            .unwrap_or_else(|| panic!("{name}: no token request: {heads:?}"));
+        assert!(
+            token.contains("service=svc") && token.contains("scope=repository%3Aa%2Fb%3Apull"),
+            "{name}: {token}"
+        );
+        assert!(
+            token.contains(&basic("ci", "job-t0ken-value")),
+            "{name}: the credentials go to the token realm: {token}"
+        );
+    }
+}

@@ -28,10 +28,7 @@ fn hook_behind_timeout(s: &Setup) {
 
 /// `g`: git under another name (a symlink), so its command line does not say `git push`.
 fn git_in_disguise(s: &Setup) -> PathBuf {
-    let git_bin = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("git"))
-        .find(|p| p.is_file())
-        .expect("git on PATH");
+    let git_bin = crate::fixture::find_tool("git").expect("git on PATH");
     let g = s.r.scratch("g");
     std::os::unix::fs::symlink(git_bin, &g).expect("symlink");
     g

@@ -201,7 +201,7 @@ pub fn sh(dir: &Path, line: &str) -> Done {
     let path = format!(
         "{}:{}",
         bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
+        crate::fixture::test_path().to_string_lossy()
     );
     let mut cmd = Command::new("sh");
     hermetic(&mut cmd)

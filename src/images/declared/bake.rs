@@ -1,519 +1,479 @@
-//! `docker-bake.hcl` / `docker-bake.json` targets: context, dockerfile, args, contexts.
+//! `docker buildx bake` files (HCL and JSON), resolved as buildx resolves them: the
+//! default files of a directory read and merged in bake's order (`docker-bake.json`,
+//! `docker-bake.hcl`, `docker-bake.override.json`, `docker-bake.override.hcl`),
+//! `variable` blocks (defaults, `${VAR}` in strings, top-level attributes), `target`
+//! blocks merged by name, `inherits` (chains, lists), `group`s, `contexts` (local
+//! directories, `target:NAME` links that build NAME too, images and URLs outside),
+//! `dockerfile-inline`, `target` and `args`, and `--set` overrides.
 //!
-//! HCL is read by a small parser for the subset bake files use (blocks with labels,
-//! attributes, strings with `${VAR}` interpolation, heredocs, lists, objects, comments):
-//! the hcl-rs crate would bring a full expression language and a parser combinator
-//! library for the five attributes we read. Values we cannot evaluate (function calls,
-//! conditionals, references) are unknown, and an unknown context leaves the image's
-//! guessed context (widened) in force.
+//! Paths are relative to the directory bake runs in, not to the file (buildx's default;
+//! `BUILDX_BAKE_FILE_RELATIVE_PATHS` is opt-in): a bake file no CI step invokes is taken
+//! as run in its own directory, and builds what a plain `docker buildx bake` builds there,
+//! its `default` group (or a target named `default`); a target outside it is not built.
+//! A CI step that runs bake ([`invoke`]) builds the targets it names, with its files and
+//! working directory.
+//!
+//! A variable without a default is unknown here (the environment must give it); the
+//! environment may override defaults too, but a file that no CI step invokes is judged
+//! with them. A build whose context or dockerfile is not known is also [`Opaque`].
+
+mod eval;
+mod hcl;
 
 use std::collections::HashMap;
 
 use super::super::dockerfile::ANY;
-use super::{declaration, under, Declared, Dockerfile, Origin};
+use super::{under, Builder, Declaration, Declared, Dockerfile, Files, Opaque, Origin, Target};
+use eval::{Resolved, Run};
+use hcl::{Body, V};
 
-/// A value, as far as we evaluate it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum V {
-    /// A string (interpolations not yet expanded).
-    Str(String),
-    /// A list.
-    List(Vec<V>),
-    /// An object.
-    Obj(Vec<(String, V)>),
-    /// Anything else.
-    Unknown,
+/// Bake's default files, in the order it reads and merges them.
+const DEFAULT_FILES: &[&str] = &[
+    "docker-bake.json",
+    "docker-bake.hcl",
+    "docker-bake.override.json",
+    "docker-bake.override.hcl",
+];
+/// How deep variables, `inherits` and groups are followed.
+const MAX_DEPTH: usize = 32;
+
+fn join(dir: &str, f: &str) -> String {
+    if dir.is_empty() {
+        f.to_owned()
+    } else {
+        format!("{dir}/{f}")
+    }
 }
 
-/// One bake target, with inherited attributes applied and variables expanded.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Target {
-    /// Its name.
-    pub name: String,
-    /// `context` (default `.`); `None` when unknown or not local.
-    pub context: Option<String>,
-    /// `dockerfile` (default `Dockerfile`, relative to the context); `None` when unknown.
-    pub dockerfile: Option<String>,
-    /// `args`.
-    pub args: Vec<(String, Option<String>)>,
-    /// `contexts` (named build contexts) that are local directories.
-    pub contexts: Vec<String>,
+fn read(files: &dyn Files, path: &str) -> Result<Option<String>, String> {
+    files
+        .read(path)
+        .map(|f| f.map(|(_, t)| t.to_string()))
+        .map_err(|e| format!("{path}: {e}"))
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Ident(String),
-    Str(String),
-    Punct(char),
-    Other,
+/// Resolves an entry bake file: what a plain `docker buildx bake` in its directory builds.
+/// The first of the directory's default files stands for all of them; a file of another
+/// name stands alone (`docker buildx bake -f FILE` run in its directory).
+pub(super) fn resolve(
+    shown: &str,
+    dir: &str,
+    text: &str,
+    files: &dyn Files,
+    out: &mut Declared,
+) -> Result<(), String> {
+    let mut loaded = Vec::new();
+    let name = shown.rsplit('/').next().unwrap_or(shown);
+    let alone = !DEFAULT_FILES.contains(&name);
+    if alone {
+        loaded.push((shown.to_owned(), text.to_owned()));
+    }
+    for f in DEFAULT_FILES.iter().filter(|_| !alone) {
+        let path = join(dir, f);
+        if path == shown {
+            loaded.push((path, text.to_owned()));
+        } else if let Some(t) = read(files, &path)? {
+            if loaded.is_empty() {
+                return Ok(()); // resolved with that file
+            }
+            loaded.push((path, t));
+        }
+    }
+    if loaded.first().map(|(p, _)| p.as_str()) != Some(shown) {
+        return Ok(());
+    }
+    let def = Def::load(&loaded)?;
+    let run = Run {
+        def: &def,
+        cwd: dir,
+        env: &HashMap::new(),
+        sets: &[],
+        by: None,
+    };
+    run.declare(&[], out);
+    Ok(())
 }
 
-fn tokens(text: &str) -> Result<Vec<Tok>, String> {
-    let mut out = Vec::new();
-    let chars: Vec<char> = text.chars().collect();
+/// A bake run a CI step makes.
+#[derive(Debug, Default)]
+pub(super) struct Invocation {
+    /// Repository paths of its `-f` files (none: the default files of `cwd`).
+    pub names: Vec<String>,
+    /// Where it runs (repository-relative).
+    pub cwd: String,
+    /// The targets it builds (none: `default`).
+    pub targets: Vec<String>,
+    /// Variables its environment sets.
+    pub env: HashMap<String, String>,
+    /// `--set` overrides.
+    pub sets: Vec<String>,
+}
+
+/// `docker buildx bake` options that take a value.
+const VALUE_FLAGS: &[&str] = &[
+    "-f",
+    "--file",
+    "--set",
+    "--var",
+    "--builder",
+    "--progress",
+    "--metadata-file",
+    "--provenance",
+    "--sbom",
+    "--allow",
+    "--call",
+    "--list",
+];
+
+/// A `docker buildx bake` (or `docker bake`) command line run in `cwd`: its arguments
+/// after `bake` (`Err`: an option not known here, a remote definition).
+pub(super) fn command(args: &[String], cwd: &str) -> Result<Invocation, String> {
+    let mut run = Invocation {
+        cwd: cwd.to_owned(),
+        ..Invocation::default()
+    };
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
-            i += 1;
-        } else if c == '#' || (c == '/' && chars.get(i + 1) == Some(&'/')) {
-            while i < chars.len() && chars[i] != '\n' {
-                i += 1;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if !a.starts_with('-') {
+            if remote(a) {
+                return Err(format!("it bakes a remote definition ({a})"));
             }
-        } else if c == '/' && chars.get(i + 1) == Some(&'*') {
-            i += 2;
-            while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
-                i += 1;
+            run.targets.push(a.clone());
+            continue;
+        }
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_owned())),
+            _ => (a.as_str(), None),
+        };
+        if !VALUE_FLAGS.contains(&flag) {
+            if flag.starts_with("--") || flag == "-" {
+                continue; // `--load`, `--push`, `--print`, `--no-cache`, `--pull`, …
             }
-            i += 2;
-        } else if c == '"' {
-            let mut s = String::new();
-            i += 1;
-            let mut depth = 0usize;
-            loop {
-                let Some(&d) = chars.get(i) else {
-                    return Err("an unterminated string".into());
+            return Err(format!("its bake option `{a}` is not known here"));
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => {
+                i += 1;
+                args.get(i - 1).cloned().unwrap_or_default()
+            }
+        };
+        match flag {
+            "-f" | "--file" => match under(cwd, &value) {
+                Some(p) => run.names.push(p),
+                None => return Err(format!("it bakes {value}, outside the repository")),
+            },
+            "--set" => run.sets.push(value),
+            "--var" => {
+                if let Some((k, v)) = value.split_once('=') {
+                    run.env.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(run)
+}
+
+/// The builds of a bake run `run` from CI, which the step `by` makes.
+pub(super) fn invoke(files: &dyn Files, run: &Invocation, by: &Origin, out: &mut Declared) {
+    let (names, cwd, targets) = (&run.names, run.cwd.as_str(), &run.targets);
+    let opaque = |out: &mut Declared, why: String| {
+        out.opaque.push(Opaque {
+            origin: by.clone(),
+            why,
+        })
+    };
+    let paths: Vec<String> = if names.is_empty() {
+        DEFAULT_FILES.iter().map(|f| join(cwd, f)).collect()
+    } else {
+        names.to_vec()
+    };
+    let mut loaded = Vec::new();
+    for p in &paths {
+        if p.contains(ANY) {
+            opaque(
+                out,
+                "it runs bake with a file whose name is not known here".into(),
+            );
+            return;
+        }
+        match read(files, p) {
+            Ok(Some(t)) => loaded.push((p.clone(), t)),
+            Ok(None) if names.is_empty() => {}
+            Ok(None) => {
+                opaque(
+                    out,
+                    format!("it runs bake with {p}, which is not in the tree"),
+                );
+                return;
+            }
+            Err(e) => {
+                opaque(out, format!("{p} cannot be read ({e})"));
+                return;
+            }
+        }
+    }
+    if loaded.is_empty() {
+        opaque(out, "it runs bake where no bake file is".into());
+        return;
+    }
+    let def = match Def::load(&loaded) {
+        Ok(d) => d,
+        Err(e) => {
+            opaque(out, format!("its bake files cannot be read ({e})"));
+            return;
+        }
+    };
+    if targets.iter().any(|t| t.contains(ANY)) {
+        opaque(
+            out,
+            "it builds bake targets whose names are not known here".into(),
+        );
+        return;
+    }
+    let bake = Run {
+        def: &def,
+        cwd,
+        env: &run.env,
+        sets: &run.sets,
+        by: Some(by),
+    };
+    bake.declare(targets, out);
+}
+
+/// One definition of a target, as a file writes it.
+#[derive(Debug, Clone)]
+struct TargetDef {
+    name: String,
+    file: String,
+    line: usize,
+    attrs: Vec<(String, V)>,
+}
+
+/// The merged files of one bake run.
+#[derive(Debug, Default)]
+struct Def {
+    /// Variables: name, default (`None`: none).
+    vars: Vec<(String, Option<V>)>,
+    /// Top-level attributes (variables too).
+    globals: Vec<(String, V)>,
+    targets: Vec<TargetDef>,
+    groups: Vec<(String, Vec<V>)>,
+}
+
+impl Def {
+    fn load(files: &[(String, String)]) -> Result<Def, String> {
+        let mut def = Def::default();
+        for (path, text) in files {
+            let body: Body = if path.ends_with(".json") {
+                hcl::parse_json(text)
+            } else {
+                hcl::parse(text)
+            }
+            .map_err(|e| format!("{path}: {e}"))?;
+            def.globals.extend(body.attrs);
+            for b in body.blocks {
+                let Some(name) = b.labels.first().cloned() else {
+                    continue;
                 };
-                i += 1;
-                match d {
-                    '"' if depth == 0 => break,
-                    '\\' => {
-                        let n = chars.get(i).copied().unwrap_or('\\');
-                        i += 1;
-                        s.push(match n {
-                            'n' => '\n',
-                            't' => '\t',
-                            other => other,
-                        });
+                match b.kind.as_str() {
+                    "variable" => {
+                        let default = b
+                            .attrs
+                            .iter()
+                            .rev()
+                            .find(|(k, _)| k == "default")
+                            .map(|(_, v)| v.clone());
+                        def.vars.push((name, default));
                     }
-                    '$' if chars.get(i) == Some(&'{') => {
-                        depth += 1;
-                        s.push_str("${");
-                        i += 1;
+                    "target" => def.targets.push(TargetDef {
+                        name,
+                        file: path.clone(),
+                        line: b.line,
+                        attrs: b.attrs,
+                    }),
+                    "group" => {
+                        let targets = match b.attrs.iter().rev().find(|(k, _)| k == "targets") {
+                            Some((_, V::List(items))) => items.clone(),
+                            _ => Vec::new(),
+                        };
+                        def.groups.push((name, targets));
                     }
-                    '}' if depth > 0 => {
-                        depth -= 1;
-                        s.push('}');
-                    }
-                    _ => s.push(d),
+                    _ => {}
                 }
             }
-            out.push(Tok::Str(s));
-        } else if c == '<' && chars.get(i + 1) == Some(&'<') {
-            // Heredoc: <<EOT or <<-EOT up to a line holding only EOT.
-            i += 2;
-            if chars.get(i) == Some(&'-') {
-                i += 1;
-            }
-            let mut tag = String::new();
-            while i < chars.len() && chars[i] != '\n' {
-                tag.push(chars[i]);
-                i += 1;
-            }
-            let tag = tag.trim().to_owned();
-            let mut body = String::new();
-            i += 1;
-            loop {
-                let start = i;
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-                let line: String = chars[start..i.min(chars.len())].iter().collect();
-                i += 1;
-                if line.trim() == tag || i > chars.len() {
-                    break;
-                }
-                body.push_str(&line);
-                body.push('\n');
-            }
-            out.push(Tok::Str(body));
-        } else if c.is_alphabetic() || c == '_' {
-            let mut s = String::new();
-            while i < chars.len() && (chars[i].is_alphanumeric() || "_-".contains(chars[i])) {
-                s.push(chars[i]);
-                i += 1;
-            }
-            out.push(Tok::Ident(s));
-        } else if "{}[]()=,:.?!<>+*/%&|-".contains(c) {
-            out.push(Tok::Punct(c));
-            i += 1;
-        } else {
-            while i < chars.len() && !chars[i].is_whitespace() && !"{}[](),=".contains(chars[i]) {
-                i += 1;
-            }
-            out.push(Tok::Other);
         }
+        Ok(def)
     }
-    Ok(out)
 }
 
-struct P {
-    toks: Vec<Tok>,
-    at: usize,
-    depth: usize,
-}
-
-/// A block: its type, labels and body.
-type Block = (String, Vec<String>, Vec<(String, V)>);
-
-impl P {
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.at)
-    }
-    fn next(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.at).cloned();
-        self.at += 1;
-        t
-    }
-    fn eat(&mut self, c: char) -> bool {
-        if self.peek() == Some(&Tok::Punct(c)) {
-            self.at += 1;
-            true
+impl Run<'_> {
+    /// The declarations of building `targets` (none: `default`).
+    fn declare(&self, targets: &[String], out: &mut Declared) {
+        let asked = if targets.is_empty() {
+            vec!["default".to_owned()]
         } else {
-            false
-        }
-    }
-
-    /// A body up to `}` (or the end): attributes and blocks.
-    fn body(&mut self, blocks: &mut Vec<Block>) -> Result<Vec<(String, V)>, String> {
-        self.depth += 1;
-        if self.depth > 64 {
-            return Err("nested too deeply".into());
-        }
-        let mut attrs = Vec::new();
-        loop {
-            match self.peek() {
-                None => break,
-                Some(Tok::Punct('}')) => {
-                    self.at += 1;
-                    break;
+            targets.to_vec()
+        };
+        let mut names = Vec::new();
+        self.expand(&asked, 0, &mut names);
+        let mut i = 0;
+        while i < names.len() {
+            let name = names[i].clone();
+            i += 1;
+            let Some(mut r) = self.target(&name, &mut Vec::new()) else {
+                if let Some(by) = self.by {
+                    out.opaque.push(Opaque {
+                        origin: by.clone(),
+                        why: format!(
+                            "it builds bake target `{name}`, which its files do not define"
+                        ),
+                    });
                 }
-                Some(Tok::Ident(_)) => {}
-                Some(t) => return Err(format!("unexpected {t:?}")),
-            }
-            let Some(Tok::Ident(name)) = self.next() else {
-                break;
+                continue;
             };
-            if self.eat('=') {
-                attrs.push((name, self.expr()?));
+            self.overrides(&name, &mut r);
+            for (_, c) in &r.contexts {
+                if let Some(linked) = c.strip_prefix("target:") {
+                    if !names.iter().any(|n| n == linked) {
+                        names.push(linked.to_owned());
+                    }
+                }
+            }
+            self.declare_one(&name, &r, out);
+        }
+    }
+
+    fn declare_one(&self, name: &str, r: &Resolved, out: &mut Declared) {
+        let origin = Origin {
+            file: r.file.clone(),
+            line: r.line,
+            what: match self.by {
+                Some(by) => format!("target `{name}` (built by {by})"),
+                None => format!("target `{name}`"),
+            },
+        };
+        let opaque = |out: &mut Declared, why: &str| {
+            out.opaque.push(Opaque {
+                origin: origin.clone(),
+                why: why.to_owned(),
+            })
+        };
+        if r.matrix {
+            opaque(out, "its matrix is not expanded here");
+            return;
+        }
+        let ctx = r.context.clone().unwrap_or_else(|| ".".into());
+        let ctx = ctx.strip_prefix("cwd://").unwrap_or(&ctx);
+        if remote(ctx) {
+            return; // built from outside the repository
+        }
+        let context = if ctx.starts_with(ANY) {
+            ctx.to_owned()
+        } else {
+            match under(self.cwd, ctx) {
+                Some(c) => c,
+                None => return, // outside the repository
+            }
+        };
+        let dockerfile = match (&r.inline, r.dockerfile.as_deref().unwrap_or("Dockerfile")) {
+            (Some(text), _) => Dockerfile::Inline(text.clone()),
+            (None, f) if f.starts_with(ANY) || context.starts_with(ANY) => {
+                Dockerfile::Pattern(format!("{ANY}{}", f.trim_start_matches(ANY)))
+            }
+            (None, f) => {
+                let at = match f.strip_prefix("cwd://") {
+                    Some(f) => under(self.cwd, f),
+                    None => under(&context, f),
+                };
+                match at {
+                    Some(p) => Dockerfile::path(p),
+                    None => {
+                        opaque(
+                            out,
+                            &format!("its dockerfile `{f}` is outside the repository"),
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        let mut named = Vec::new();
+        for (k, c) in &r.contexts {
+            let c = c.strip_prefix("cwd://").unwrap_or(c);
+            if c.starts_with("target:")
+                || c.starts_with("docker-image:")
+                || c.starts_with("oci-layout:")
+                || remote(c)
+            {
                 continue;
             }
-            let mut labels = Vec::new();
-            loop {
-                match self.next() {
-                    Some(Tok::Str(s)) | Some(Tok::Ident(s)) => labels.push(s),
-                    Some(Tok::Punct('{')) => break,
-                    other => return Err(format!("a block `{name}` expected `{{`, got {other:?}")),
-                }
+            match under(self.cwd, c) {
+                Some(p) if !p.contains(ANY) && !c.starts_with(ANY) => named.push((k.clone(), p)),
+                Some(_) => opaque(out, &format!("its context `{k}` is not known here")),
+                None => {}
             }
-            let inner = self.body(blocks)?;
-            blocks.push((name, labels, inner));
         }
-        self.depth -= 1;
-        Ok(attrs)
-    }
-
-    fn expr(&mut self) -> Result<V, String> {
-        self.depth += 1;
-        if self.depth > 64 {
-            return Err("nested too deeply".into());
-        }
-        let v = match self.next() {
-            Some(Tok::Str(s)) => V::Str(s),
-            Some(Tok::Punct('[')) => {
-                let mut items = Vec::new();
-                while !self.eat(']') {
-                    if self.peek().is_none() {
-                        return Err("an unterminated list".into());
-                    }
-                    items.push(self.expr()?);
-                    self.eat(',');
-                }
-                V::List(items)
-            }
-            Some(Tok::Punct('{')) => {
-                let mut items = Vec::new();
-                while !self.eat('}') {
-                    let key = match self.next() {
-                        Some(Tok::Ident(k)) | Some(Tok::Str(k)) => k,
-                        None => return Err("an unterminated object".into()),
-                        Some(t) => return Err(format!("an object key expected, got {t:?}")),
-                    };
-                    if !(self.eat('=') || self.eat(':')) {
-                        return Err(format!("`=` expected after `{key}`"));
-                    }
-                    items.push((key, self.expr()?));
-                    self.eat(',');
-                }
-                V::Obj(items)
-            }
-            Some(Tok::Ident(_)) => {
-                // A reference, a bool, a function call: skip a call's arguments.
-                if self.eat('(') {
-                    let mut depth = 1;
-                    while depth > 0 {
-                        match self.next() {
-                            Some(Tok::Punct('(')) => depth += 1,
-                            Some(Tok::Punct(')')) => depth -= 1,
-                            None => return Err("an unterminated call".into()),
-                            _ => {}
-                        }
-                    }
-                }
-                V::Unknown
-            }
-            Some(Tok::Other) => V::Unknown,
-            other => return Err(format!("a value expected, got {other:?}")),
+        let target = match &r.target {
+            None => Target::Last,
+            Some(t) if t.contains(ANY) => Target::Unknown,
+            Some(t) => Target::Named(t.to_lowercase()),
         };
-        // Operators (`a ? b : c`, `a + b`, `x.y`): the whole expression is unknown.
-        let mut unknown = false;
-        while let Some(Tok::Punct(c)) = self.peek() {
-            if "?!<>+*/%&|-.:".contains(*c) {
-                self.at += 1;
-                unknown = true;
-                if self
-                    .peek()
-                    .is_some_and(|t| !matches!(t, Tok::Punct('}' | ']' | ',')))
-                {
-                    let _ = self.expr()?;
-                }
-            } else {
-                break;
-            }
+        if context.contains(ANY) || matches!(dockerfile, Dockerfile::Pattern(_)) {
+            opaque(out, "its context or dockerfile uses a value not known here");
         }
-        self.depth -= 1;
-        Ok(if unknown { V::Unknown } else { v })
-    }
-}
-
-fn str_of(v: &V, vars: &HashMap<String, String>) -> Option<String> {
-    match v {
-        V::Str(s) => Some(interpolate(s, vars).trim().to_owned()),
-        _ => None,
-    }
-}
-
-/// `${NAME}` with the variable's default; anything else inside `${}` is unknown text.
-fn interpolate(s: &str, vars: &HashMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = s;
-    while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 2..];
-        let end = after.find('}').unwrap_or(after.len());
-        let name = after[..end].trim();
-        match vars.get(name) {
-            Some(v) => out.push_str(v),
-            None => out.push(ANY),
-        }
-        rest = after.get(end + 1..).unwrap_or_default();
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Parses an HCL bake file.
-pub fn parse_hcl(text: &str) -> Result<Vec<Target>, String> {
-    let toks = tokens(text)?;
-    let mut p = P {
-        toks,
-        at: 0,
-        depth: 0,
-    };
-    let mut blocks = Vec::new();
-    let top = p.body(&mut blocks)?;
-    let mut vars: HashMap<String, String> = HashMap::new();
-    for (kind, labels, attrs) in &blocks {
-        if kind == "variable" {
-            if let (Some(name), Some((_, V::Str(d)))) =
-                (labels.first(), attrs.iter().find(|(k, _)| k == "default"))
-            {
-                vars.insert(name.clone(), d.clone());
-            }
-        }
-    }
-    // Top-level attributes are variables too (`TAG = "x"`).
-    for (k, v) in &top {
-        if let V::Str(s) = v {
-            vars.entry(k.clone()).or_insert_with(|| s.clone());
-        }
-    }
-    let defs: Vec<(String, Vec<(String, V)>)> = blocks
-        .into_iter()
-        .filter(|(k, _, _)| k == "target")
-        .filter_map(|(_, l, a)| Some((l.into_iter().next()?, a)))
-        .collect();
-    Ok(targets(&defs, &vars))
-}
-
-/// Parses a JSON bake file.
-pub fn parse_json(text: &str) -> Result<Vec<Target>, String> {
-    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    fn conv(v: &serde_json::Value) -> V {
-        match v {
-            serde_json::Value::String(s) => V::Str(s.clone()),
-            serde_json::Value::Array(a) => V::List(a.iter().map(conv).collect()),
-            serde_json::Value::Object(o) => {
-                V::Obj(o.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
-            }
-            _ => V::Unknown,
-        }
-    }
-    let mut vars = HashMap::new();
-    if let Some(serde_json::Value::Object(vs)) = doc.get("variable") {
-        for (k, v) in vs {
-            if let Some(d) = v.get("default").and_then(|d| d.as_str()) {
-                vars.insert(k.clone(), d.to_owned());
-            }
-        }
-    }
-    let mut defs = Vec::new();
-    if let Some(serde_json::Value::Object(ts)) = doc.get("target") {
-        for (name, body) in ts {
-            let attrs = match conv(body) {
-                V::Obj(a) => a,
-                _ => Vec::new(),
-            };
-            defs.push((name.clone(), attrs));
-        }
-    }
-    Ok(targets(&defs, &vars))
-}
-
-fn targets(defs: &[(String, Vec<(String, V)>)], vars: &HashMap<String, String>) -> Vec<Target> {
-    let by_name: HashMap<&str, &Vec<(String, V)>> =
-        defs.iter().map(|(n, a)| (n.as_str(), a)).collect();
-    defs.iter()
-        .map(|(name, _)| {
-            let attrs = inherited(name, &by_name, 0);
-            let get = |k: &str| attrs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v);
-            let local = |s: String| (!s.contains("://") && !s.contains(':')).then_some(s);
-            let context = match get("context") {
-                None => Some(".".to_owned()),
-                Some(v) => str_of(v, vars).and_then(local),
-            };
-            let dockerfile = match get("dockerfile") {
-                None => Some("Dockerfile".to_owned()),
-                Some(v) => str_of(v, vars),
-            };
-            let pairs = |v: Option<&V>| match v {
-                Some(V::Obj(items)) => items
-                    .iter()
-                    .map(|(k, v)| (k.clone(), str_of(v, vars)))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            Target {
-                name: name.clone(),
-                context,
-                dockerfile,
-                args: pairs(get("args")),
-                contexts: pairs(get("contexts"))
-                    .into_iter()
-                    .filter_map(|(_, v)| v.and_then(local))
-                    .collect(),
-            }
-        })
-        .collect()
-}
-
-/// A target's attributes with its `inherits` first (later wins).
-fn inherited(
-    name: &str,
-    by_name: &HashMap<&str, &Vec<(String, V)>>,
-    depth: usize,
-) -> Vec<(String, V)> {
-    let Some(attrs) = by_name.get(name) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    if depth < 16 {
-        if let Some((_, V::List(parents))) = attrs.iter().find(|(k, _)| k == "inherits") {
-            for p in parents {
-                if let V::Str(p) = p {
-                    out.extend(inherited(p, by_name, depth + 1));
-                }
-            }
-        }
-    }
-    out.extend(attrs.iter().cloned());
-    out
-}
-
-/// The declarations of a bake file's targets.
-pub(super) fn declare(shown: &str, dir: &str, targets: Vec<Target>, out: &mut Declared) {
-    for t in targets {
-        let context = t.context.as_deref().and_then(|c| under(dir, c));
-        let dockerfile = match (&context, &t.dockerfile) {
-            (Some(c), Some(f)) => under(c, f).unwrap_or_else(|| ANY.to_string()),
-            _ => ANY.to_string(),
-        };
-        let named = t
-            .contexts
-            .iter()
-            .filter_map(|n| Some((String::new(), under(dir, n)?)))
-            .collect();
-        let context = context.filter(|c| !c.contains(ANY));
-        let mut d = declaration(
-            Origin {
-                file: shown.to_owned(),
-                line: 0,
-                what: format!("target `{}`", t.name),
-            },
-            Dockerfile::path(dockerfile),
-            context,
-            t.args,
+        out.decls.push(Declaration {
+            origin,
+            dockerfile,
+            context: (!context.contains(ANY)).then_some(context),
+            target,
+            args: r.args.clone(),
             named,
-        );
-        d.builder = super::Builder::BuildKit;
-        out.decls.push(d);
+            builder: Builder::BuildKit,
+        });
     }
+}
+
+/// A URL or git context (buildx's `IsRemoteURL`).
+fn remote(s: &str) -> bool {
+    s.contains("://") || s.starts_with("git@") || s.starts_with("github.com/")
+}
+
+/// `*` and `?` in bake's target patterns (`path.Match`).
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let re = pattern
+        .chars()
+        .map(|c| match c {
+            '*' => ".*".to_owned(),
+            '?' => ".".to_owned(),
+            c => regex::escape(&c.to_string()),
+        })
+        .collect::<String>();
+    regex::Regex::new(&format!("^{re}$")).is_ok_and(|re| re.is_match(name))
+}
+
+fn merge_pairs<T>(base: &mut Vec<(String, T)>, over: Vec<(String, T)>) {
+    for (k, v) in over {
+        match base.iter_mut().find(|(b, _)| *b == k) {
+            Some(slot) => slot.1 = v,
+            None => base.push((k, v)),
+        }
+    }
+}
+
+/// `over` merged onto `base`, as bake merges inherited targets (a later one wins).
+fn merge(base: &mut Resolved, over: Resolved) {
+    base.context = over.context.or(base.context.take());
+    base.dockerfile = over.dockerfile.or(base.dockerfile.take());
+    base.inline = over.inline.or(base.inline.take());
+    base.target = over.target.or(base.target.take());
+    merge_pairs(&mut base.args, over.args);
+    merge_pairs(&mut base.contexts, over.contexts);
+    base.matrix |= over.matrix;
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hcl_targets_with_variables_and_inherits() {
-        let t = parse_hcl(
-            r#"
-# comment
-variable "DIR" { default = "services" }
-group "default" { targets = ["api", "web"] }
-target "base" {
-  context = "${DIR}/common"   // trailing comment
-  args = { A = "1", B = "${TAG}" }
-}
-target "api" {
-  inherits = ["base"]
-  dockerfile = "api.Dockerfile"
-  contexts = { tools = "tools", img = "docker-image://alpine" }
-}
-target "web" {
-  context = notlocal("x")
-  dockerfile = <<EOT
-web/Dockerfile
-EOT
-}
-"#,
-        )
-        .expect("parses");
-        let api = t.iter().find(|t| t.name == "api").expect("api");
-        assert_eq!(api.context.as_deref(), Some("services/common"));
-        assert_eq!(api.dockerfile.as_deref(), Some("api.Dockerfile"));
-        assert_eq!(api.args[1], ("B".into(), Some(ANY.to_string())));
-        assert_eq!(api.contexts, vec!["tools".to_owned()]);
-        let web = t.iter().find(|t| t.name == "web").expect("web");
-        assert_eq!(web.context, None);
-        assert_eq!(web.dockerfile.as_deref(), Some("web/Dockerfile"));
-        assert!(
-            parse_hcl("target \"x\" {").is_ok(),
-            "an unclosed body ends at EOF"
-        );
-        assert!(parse_hcl("target \"x\" { context = [ }").is_err());
-        let j = parse_json(r#"{"target":{"app":{"context":"app","dockerfile":"Containerfile"}}}"#)
-            .expect("json");
-        assert_eq!(j[0].context.as_deref(), Some("app"));
-    }
-}
+mod tests;

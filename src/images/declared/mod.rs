@@ -15,7 +15,7 @@
 //! read is recorded in [`Declared::reads`] so that a memo of the result is reused only for
 //! a tree where every one of those files is the same.
 
-pub(crate) mod bake;
+mod bake;
 mod compose;
 mod github;
 mod gitlab;
@@ -199,14 +199,8 @@ pub fn kind(path: &[u8]) -> Option<Kind> {
             return Some(Kind::GitHub);
         }
     }
-    let stem = file
-        .strip_suffix(".yml")
-        .or_else(|| file.strip_suffix(".yaml"));
-    if let Some(stem) = stem {
-        let base = stem.split('.').next().unwrap_or(stem);
-        if base == "compose" || base == "docker-compose" {
-            return Some(Kind::Compose);
-        }
+    if compose::is_compose_file(file) {
+        return Some(Kind::Compose);
     }
     match file {
         "docker-bake.hcl" | "docker-bake.override.hcl" => Some(Kind::BakeHcl),
@@ -232,8 +226,7 @@ pub(crate) fn resolve_kind(kind: Kind, shown: &str, text: &str, files: &dyn File
     let result = match kind {
         Kind::Compose => compose::resolve(shown, &dir, text, files, &mut out),
         Kind::GitHub => github::resolve(shown, text, files, &mut out),
-        Kind::BakeHcl => bake::parse_hcl(text).map(|t| bake::declare(shown, &dir, t, &mut out)),
-        Kind::BakeJson => bake::parse_json(text).map(|t| bake::declare(shown, &dir, t, &mut out)),
+        Kind::BakeHcl | Kind::BakeJson => bake::resolve(shown, &dir, text, files, &mut out),
     };
     unreadable(&mut out, shown, result);
     out
@@ -397,6 +390,8 @@ mod tests {
             ("docker-compose.yml", Some(Kind::Compose)),
             ("svc/compose.yaml", Some(Kind::Compose)),
             ("docker-compose.override.yml", Some(Kind::Compose)),
+            ("deploy/web.compose.yaml", Some(Kind::Compose)),
+            ("docker-compose.prod.yml", Some(Kind::Compose)),
             ("docker-bake.hcl", Some(Kind::BakeHcl)),
             (".gitlab-ci.yml", None),
             (".gitlab-ci.d/containers.yml", None),

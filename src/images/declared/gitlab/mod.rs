@@ -13,9 +13,6 @@
 //! is run, are not in the tree: they are taken as unset, except that a variable the
 //! configuration reads but never defines is unknown text.
 
-use std::collections::HashMap;
-
-use super::super::yaml::Y;
 use super::script::Scripts;
 use super::{Declared, Files, Opaque, Origin};
 
@@ -171,21 +168,6 @@ fn dedup(out: &mut Declared) {
             true
         }
     });
-}
-
-/// The `variables:` of a YAML mapping (GitLab's `{ value: …, description: … }` form
-/// too), for resolvers that read variables the same way (GitHub's `env:`).
-pub(super) fn vars_of(y: Option<&Y>, into: &mut HashMap<String, String>) {
-    for (k, v) in y.map(Y::entries).unwrap_or_default() {
-        let value = match v {
-            Y::Str(s, _) => Some(s.clone()),
-            Y::Map(_) => v.get("value").and_then(Y::str).map(str::to_owned),
-            Y::Seq(_) => None,
-        };
-        if let Some(value) = value {
-            into.insert(k.to_owned(), value);
-        }
-    }
 }
 
 #[cfg(test)]
