@@ -12,6 +12,7 @@ mod contexts;
 mod control;
 mod declared;
 mod differential;
+mod docs;
 mod exact;
 mod faults;
 mod fixture;
