@@ -556,6 +556,15 @@ pub enum PlanFormat {
     Dot,
 }
 
+/// What `dockguard plan` does when this project's registry cannot be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryUnreachable {
+    /// The plan job fails, saying why (no build job fails later at its push).
+    Fail,
+    /// Every image the registry could not be asked about is built.
+    Build,
+}
+
 /// `dockguard plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -579,6 +588,12 @@ pub struct PlanArgs {
     /// Seconds one registry request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub registry_timeout: u64,
+
+    /// When this project's registry cannot be asked (down, no answer, 401/403, 429 or
+    /// 5xx after the retries): `fail` the plan job with the registry's words, or `build`
+    /// every image it could not ask about.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = RegistryUnreachable::Fail)]
+    pub registry_unreachable: RegistryUnreachable,
 
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]

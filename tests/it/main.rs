@@ -38,6 +38,7 @@ mod push;
 mod reads;
 mod realdocker;
 mod registry;
+mod registry_trust;
 mod release;
 mod release_gitlab;
 mod release_script;
