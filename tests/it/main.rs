@@ -51,6 +51,7 @@ mod server;
 mod slug;
 mod static_binary;
 mod syntax;
+mod template_steps;
 mod tag;
 mod testservers;
 mod trees;
