@@ -72,6 +72,10 @@ pub enum Command {
     /// registry, else download and upload), as a plan's `copy` jobs do.
     #[command(after_help = COPY_HELP)]
     Copy(CopyArgs),
+    /// In a job that runs on the plan's images: check that each reference is this
+    /// checkout's image, by content tag and by the label the registry's image carries.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -649,6 +653,41 @@ bytes move); between registries they are downloaded and uploaded. The manifest i
 byte for byte, so the copy has the same digest. Credentials as for `dockguard plan`.
 
 Exit codes: 0 copied; 2 error (naming both images and what the registry said).";
+
+const VERIFY_HELP: &str = "\
+Examples:
+  dockguard verify \"$DOCKGUARD_IMAGE_CHILD\"                      at the start of a job using it
+  dockguard verify --registry-image registry.example/g/p registry.example/g/p/base:c1-0a1b
+
+Each REF (HOST[:PORT]/PATH:TAG) must be in this project's image repository
+(--registry-image, else CI_REGISTRY_IMAGE or ghcr.io/OWNER/REPO), name an image of the
+checkout (REV, default HEAD) by its repository name, carry that image's content tag as
+the checkout computes it, and exist in the registry with the same content tag in its
+`dockguard.content-tag` label (set by dockguard's build jobs). Credentials as for
+`dockguard plan`.
+
+Exit codes: 0 every reference verified; 1 one is not this checkout's image (each says
+why); 2 error.";
+
+/// `dockguard verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image references the job uses: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "REF", required = true)]
+    pub references: Vec<String>,
+
+    /// The revision whose content tags count [default: HEAD].
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// This project's image repository [default: CI_REGISTRY_IMAGE, ghcr.io/OWNER/REPO].
+    #[arg(long, value_name = "REPO")]
+    pub registry_image: Option<String>,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub registry_timeout: u64,
+}
 
 /// `dockguard copy`.
 #[derive(Debug, Args)]

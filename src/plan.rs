@@ -131,6 +131,10 @@ fn decide_one(img: &Input, rebuild: bool, decided: &HashMap<&str, Action>) -> De
     }
 }
 
+/// The label every image a dockguard build job builds carries: its content tag
+/// (`dockguard verify` compares it with the checkout's).
+pub const CONTENT_TAG_LABEL: &str = "dockguard.content-tag";
+
 /// Version of the plan's JSON (schema/plan.schema.json); bumped on incompatible changes.
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
 

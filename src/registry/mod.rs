@@ -26,6 +26,7 @@ pub mod auth;
 mod copy;
 pub mod creds;
 mod digest;
+mod labels;
 mod names;
 mod transport;
 
@@ -42,6 +43,7 @@ use ureq::http;
 use self::auth::{Challenge, Token};
 pub use self::copy::CopyReport;
 use self::creds::Credentials;
+pub use self::labels::TaggedImage;
 pub use self::names::{
     valid_digest, valid_repository_path, valid_tag, Registry, Repository, Scheme,
 };
