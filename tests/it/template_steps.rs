@@ -54,6 +54,7 @@ fn bin_dir(dir: &Path, git: bool) -> String {
         "xargs",
         "printf",
         "cat",
+        "sed",
     ];
     if git {
         tools.push("git");
@@ -77,7 +78,8 @@ fn the_checkout_is_trusted_without_writing_the_runners_git_config() {
     std::fs::create_dir_all(&home).expect("home");
     let runner_config = "[user]\n\tname = The Runner\n";
     std::fs::write(home.join(".gitconfig"), runner_config).expect("gitconfig");
-    let checkout = tmp.path().join("checkout");
+    // A path git's config syntax must quote and escape.
+    let checkout = tmp.path().join("check\"out\\ #;x");
     std::fs::create_dir_all(checkout.join(".git")).expect("checkout");
     let path = bin_dir(&tmp.path().join("bin"), true);
     let out = run(
@@ -108,6 +110,31 @@ fn the_checkout_is_trusted_without_writing_the_runners_git_config() {
 }
 
 #[test]
+fn a_job_image_without_git_still_gets_the_checkout_trusted() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let checkout = tmp.path().join("checkout");
+    std::fs::create_dir_all(checkout.join(".git")).expect("checkout");
+    let path = bin_dir(&tmp.path().join("bin"), false);
+    let out = run(&checkout, &path, &home, "cat \"$GIT_CONFIG_GLOBAL\"");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("[safe]\n\tdirectory = \"{}\"", checkout.display())),
+        "{stdout}"
+    );
+    assert!(
+        !home.join(".gitconfig").exists(),
+        "~/.gitconfig is never written"
+    );
+}
+
+#[test]
 fn a_job_without_a_checkout_needs_no_git() {
     let tmp = tempfile::tempdir().expect("tmp");
     let home = tmp.path().join("home");
@@ -121,4 +148,46 @@ fn a_job_without_a_checkout_needs_no_git() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("dockguard "));
+}
+
+#[test]
+fn dockguard_opens_a_checkout_owned_by_another_user_after_the_steps() {
+    // The steps' config is what lets libgit2 (opened from the environment) accept a
+    // checkout the job's user does not own, as CI containers often have it.
+    let r = crate::fixture::TestRepo::new();
+    r.commit("one", &[("docker/base/Dockerfile", "FROM scratch\n")]);
+    let checkout = r.path().to_path_buf();
+    let status = Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&checkout)
+        .status();
+    if !matches!(status, Ok(s) if s.success()) {
+        eprintln!("skipped: cannot chown (not root)");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let path = bin_dir(&tmp.path().join("bin"), false);
+    let out = run(&checkout, &path, &home, "dockguard images");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("docker/base/Dockerfile"), "{text}");
+    // Without the steps' config: refused, so the test can fail.
+    let refused = Command::new(dockguard_bin())
+        .arg("images")
+        .current_dir(&checkout)
+        .env_clear()
+        .env("HOME", &home)
+        .output()
+        .expect("dockguard");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("owned by another user"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }
