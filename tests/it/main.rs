@@ -45,6 +45,7 @@ mod release_script;
 mod requests;
 mod resolved;
 mod scenarios;
+mod scenarios_images;
 mod schema;
 mod security;
 mod server;
