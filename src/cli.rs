@@ -67,7 +67,7 @@ pub enum Command {
     /// In a CI job: plan every image's build from its content tag and the registries
     /// (skip what is there, copy what upstream has, build the rest, parents first).
     #[command(after_help = PLAN_HELP)]
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Copy an image to another repository (a cross-repository mount within one
     /// registry, else download and upload), as a plan's `copy` jobs do.
     #[command(after_help = COPY_HELP)]
@@ -598,6 +598,12 @@ pub struct PlanArgs {
     /// every image it could not ask about.
     #[arg(long, value_enum, value_name = "WHAT", default_value_t = RegistryUnreachable::Fail)]
     pub registry_unreachable: RegistryUnreachable,
+
+    /// A tag that follows upstream's tip (e.g. `latest`; repeatable): when the planned
+    /// commit is upstream's tip, the plan moves it to every present image's content (a
+    /// registry manifest copy), and the child pipeline's jobs to what they build or copy.
+    #[arg(long, value_name = "TAG")]
+    pub moving_tag: Vec<String>,
 
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]

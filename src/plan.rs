@@ -179,6 +179,10 @@ pub struct PlanReport {
     pub registry_seconds: f64,
     /// Problems that did not stop the plan.
     pub warnings: Vec<String>,
+    /// The tags that follow upstream's tip and move with this plan (`--moving-tag`,
+    /// when the planned commit is upstream's tip): the child pipeline's jobs move them.
+    #[serde(skip)]
+    pub moving_tags: Vec<String>,
 }
 
 /// The upstream ref and commit.

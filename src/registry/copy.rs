@@ -100,6 +100,11 @@ impl Client {
             check_digest(d)?;
         }
         let same_registry = from.registry == to.registry;
+        if from == to {
+            // Another tag in the same repository (a moving tag): its blobs are there.
+            report.present += blobs.len();
+            return self.put_manifest(to, to_reference, &bytes, ctype, report);
+        }
         let outcomes = self.parallel(&blobs, |d| self.copy_blob(from, to, d, same_registry));
         for o in outcomes {
             match o? {
@@ -108,6 +113,17 @@ impl Client {
                 BlobCopy::Present => report.present += 1,
             }
         }
+        self.put_manifest(to, to_reference, &bytes, ctype, report)
+    }
+
+    fn put_manifest(
+        &self,
+        to: &Repository,
+        to_reference: &str,
+        bytes: &[u8],
+        ctype: String,
+        report: &mut CopyReport,
+    ) -> Result<(), Failure> {
         let req = Req {
             method: http::Method::PUT,
             url: format!(
@@ -117,7 +133,7 @@ impl Client {
             ),
             scopes: vec![(to.path.clone(), "pull,push")],
             headers: vec![("Content-Type", ctype)],
-            body: Body::Bytes(&bytes),
+            body: Body::Bytes(bytes),
             redirects: false,
         };
         let resp = self.send(&to.registry, req)?;

@@ -2,7 +2,7 @@
 //! under gitlab-ci-local with a real dockerd and registry (harness: [`crate::pipelines`],
 //! lab: [`crate::scenarios::qemu_lab`]). Every test job verifies the images it is handed
 //! (`dockguard verify` in `.dockguard-uses-images`) and prints the markers from inside
-//! them.
+//! them; after a merge, `:latest` follows the default branch for every image, built or not.
 
 use crate::pipelines::Pipeline;
 use crate::scenarios::qemu_lab;
@@ -13,6 +13,24 @@ fn markers(p: &Pipeline) -> Vec<String> {
         .into_iter()
         .filter(|l| l.starts_with("base-") || l.starts_with("child-"))
         .collect()
+}
+
+/// The manifest bytes the registry serves for `path:tag` (plain HTTP, not dockguard's
+/// client), or `None` when it has none.
+fn manifest(host: &str, path: &str, tag: &str) -> Option<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(format!("http://{host}/v2/{path}/manifests/{tag}"))
+        .header(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )
+        .call()
+        .expect("GET manifest");
+    (resp.status().as_u16() == 200).then(|| resp.body_mut().read_to_string().expect("body"))
 }
 
 #[test]
@@ -68,4 +86,63 @@ fn every_test_job_verifies_its_images_and_refuses_a_replaced_one() {
         "the job never ran on it:\n{}",
         p.log
     );
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn latest_follows_the_default_branch_for_images_the_branch_built() {
+    let lab = qemu_lab();
+    let host = lab.host();
+    let p = lab.pipeline("master", &crate::pipelines::Opts::default());
+    p.assert_ok();
+    let master = lab.repo.head();
+    let old_child = p.reference("child");
+    // A branch changes the child; its pipeline builds it.
+    lab.repo.switch_new("feature", master);
+    lab.commit(
+        "child: the feature's marker",
+        &[("tests/docker/dockerfiles/child.d/marker", "child-feature\n")],
+    );
+    lab.push();
+    let f = lab.pipeline("feature", &crate::pipelines::Opts::default());
+    f.assert_ok();
+    let new_child = f.reference("child");
+    assert_ne!(new_child, old_child);
+    // Merged (fast-forward): master's pipeline finds both images present and builds
+    // nothing, and `:latest` of every image is master's content now.
+    let tip = lab.repo.head();
+    lab.repo.branch("master", tip);
+    lab.repo.checkout("master");
+    lab.push();
+    let m = lab.pipeline("master", &crate::pipelines::Opts::default());
+    m.assert_ok();
+    let actions: Vec<String> = m.actions().into_iter().map(|(_, a)| a).collect();
+    assert_eq!(actions, ["skip", "skip"], "{}", m.log);
+    assert_eq!(m.reference("child"), new_child);
+    let tag_of = |r: &str| r.rsplit(':').next().expect("tag").to_owned();
+    assert_eq!(
+        manifest(&host, "qemu/child", "latest"),
+        manifest(&host, "qemu/child", &tag_of(&new_child)),
+        "child:latest is the merged content\n{}",
+        m.log
+    );
+    assert_ne!(
+        manifest(&host, "qemu/child", "latest"),
+        manifest(&host, "qemu/child", &tag_of(&old_child))
+    );
+    assert_eq!(
+        manifest(&host, "qemu/base", "latest"),
+        manifest(&host, "qemu/base", &tag_of(&m.reference("base"))),
+    );
+    assert!(
+        m.log.contains(&format!(
+            "dockguard: {host}/qemu/child:latest is now {} (upstream's tip)",
+            tag_of(&new_child)
+        )),
+        "{}",
+        m.log
+    );
+    assert_eq!(markers(&m), ["base-master", "child-feature"], "{}", m.log);
+    // The branch's pipeline (not upstream's tip) never moves `:latest`.
+    assert!(!f.log.contains(":latest is now"), "{}", f.log);
 }
