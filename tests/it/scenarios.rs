@@ -34,14 +34,19 @@ fn base(marker: &str) -> String {
 
 /// master: the template, base (marker `master`), child (marker `master`).
 pub fn qemu_lab() -> Lab {
+    qemu_lab_with(QEMU_TOML, QEMU_CHILD)
+}
+
+/// [`qemu_lab`] with another `.dockguard.toml` and child dockerfile.
+pub fn qemu_lab_with(toml: &str, child: &str) -> Lab {
     let template = shipped("ci/gitlab/dockguard-content.yml");
     let base = base("master");
     Lab::new(&[
         (".gitlab-ci.yml", GITLAB_CI),
         ("ci/gitlab/dockguard-content.yml", &template),
-        (".dockguard.toml", QEMU_TOML),
+        (".dockguard.toml", toml),
         ("tests/docker/dockerfiles/base.docker", &base),
-        ("tests/docker/dockerfiles/child.docker", QEMU_CHILD),
+        ("tests/docker/dockerfiles/child.docker", child),
         ("tests/docker/dockerfiles/child.d/marker", "child-master\n"),
         ("src/main.c", "int main(void) { return 0; }\n"),
     ])
@@ -84,7 +89,11 @@ fn scenario_1_first_master_pipeline_builds_base_then_child_under_content_tags() 
     assert!(
         p.job_lines("build-child")
             .iter()
-            .any(|l| l == &format!("dockguard: FROM {}/qemu/base:latest is {base}", lab.host())),
+            .any(|l| l.starts_with(&format!(
+                "dockguard: FROM {}/qemu/base:latest is {base} ({}/qemu/base@sha256:",
+                lab.host(),
+                lab.host()
+            ))),
         "{}",
         p.log
     );

@@ -146,3 +146,116 @@ fn latest_follows_the_default_branch_for_images_the_branch_built() {
     // The branch's pipeline (not upstream's tip) never moves `:latest`.
     assert!(!f.log.contains(":latest is now"), "{}", f.log);
 }
+
+/// What the build jobs of a lab's child say about the base they were built on.
+fn built_on(p: &Pipeline) -> Vec<String> {
+    p.job_lines("build-child")
+        .into_iter()
+        .filter(|l| l.contains(" is built on "))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn two_pipelines_on_one_daemon_changing_the_base_at_once_each_build_on_their_own() {
+    let lab = qemu_lab();
+    let host = lab.host();
+    lab.pipeline("master", &crate::pipelines::Opts::default())
+        .assert_ok();
+    let master = lab.repo.head();
+    for side in ["a", "b"] {
+        lab.repo.switch_new(side, master);
+        lab.commit(
+            &format!("base: marker {side}"),
+            &[(
+                "tests/docker/dockerfiles/base.docker",
+                &format!("FROM @REG@/base/busybox:1\nRUN echo base-{side} > /base-marker\n"),
+            )],
+        );
+    }
+    lab.push();
+    let runs: Vec<(std::path::PathBuf, crate::pipelines::Opts)> = ["a", "b"]
+        .iter()
+        .map(|b| (lab.checkout(b), crate::pipelines::Opts::default()))
+        .collect();
+    // What a third pipeline's job would do meanwhile on the shared daemon: tag its own
+    // base under the name the child's FROM line writes, over and over.
+    let ctx = lab.repo.scratch("other-base");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {host}/base/busybox:1\nRUN echo base-other > /base-marker\n"),
+    )
+    .expect("dockerfile");
+    lab.d.docker_ok(
+        Some(&ctx),
+        &["build", "-q", "-t", "dockguard-test/other-base", "."],
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let saboteur = {
+        let (d, stop) = (lab.d.clone(), stop.clone());
+        let name = format!("{host}/qemu/base:latest");
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = d.docker(&["tag", "dockguard-test/other-base", &name]);
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let done = lab.run_together(&runs);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    saboteur.join().expect("saboteur");
+    for (p, side) in done.iter().zip(["a", "b"]) {
+        p.assert_ok();
+        let actions: Vec<String> = p.actions().into_iter().map(|(_, a)| a).collect();
+        assert_eq!(actions, ["build", "build"], "{side}: {}", p.log);
+        // The child is built on this pipeline's base, pinned by digest, and checked.
+        let base = p.reference("base");
+        let repo = base.rsplit_once(':').map(|(r, _)| r).expect("tag");
+        assert!(
+            built_on(p)
+                .iter()
+                .any(|l| l.contains(&format!("is built on {repo}@sha256:"))),
+            "{side}: {}",
+            p.log
+        );
+        assert_eq!(
+            markers(p),
+            [format!("base-{side}"), "child-master".to_owned()],
+            "{side}: the test job runs on the child of its own base\n{}",
+            p.log
+        );
+    }
+    assert_ne!(done[0].reference("child"), done[1].reference("child"));
+}
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_child_written_from_ci_registry_image_is_built_on_this_pipelines_parent() {
+    // QEMU's children say `FROM $CI_REGISTRY_IMAGE/qemu/<base>` (README, QEMU section).
+    let toml = crate::pipelines::QEMU_TOML.replace(
+        "parent = [\"@REG@/qemu/{name}\"]",
+        "parent = [\"$CI_REGISTRY_IMAGE/qemu/{name}\"]",
+    );
+    let child = crate::pipelines::QEMU_CHILD.replace(
+        "FROM @REG@/qemu/base:latest",
+        "FROM $CI_REGISTRY_IMAGE/qemu/base",
+    );
+    let lab = crate::scenarios::qemu_lab_with(&toml, &child);
+    let p = lab.pipeline("master", &crate::pipelines::Opts::default());
+    p.assert_ok();
+    let actions: Vec<String> = p.actions().into_iter().map(|(_, a)| a).collect();
+    assert_eq!(actions, ["build", "build"], "{}", p.log);
+    let base = p.reference("base");
+    assert!(
+        p.job_lines("build-child")
+            .iter()
+            .any(|l| l.starts_with(&format!(
+                "dockguard: FROM $CI_REGISTRY_IMAGE/qemu/base is {base} ("
+            ))),
+        "{}",
+        p.log
+    );
+    assert_eq!(built_on(&p).len(), 1, "{}", p.log);
+    assert_eq!(markers(&p), ["base-master", "child-master"], "{}", p.log);
+}
