@@ -522,7 +522,8 @@ writes what a pipeline acts on. It judges the pipeline's commit exactly as `ci` 
 (same provider detection, fetching, request variable, --strict) and then, per image in
 build order: its content tag (`dockguard tag`), whether it is affected relative to
 upstream and why, and whether this project's registry has the tag, only the upstream
-project's registry has it, neither, or the registry could not be asked. Action: skip
+project's registry has it, neither, its answer made no sense, or it could not be asked
+(then the plan fails, or builds with --registry-unreachable build). Action: skip
 (present), copy (upstream has it), build (missing or unknown: unknown is never skip); an
 image whose parent is built is built; a rebuild request (the request variable, e.g.
 DOCKGUARD_REBUILD=1, or --rebuild) builds every affected image.

@@ -10,8 +10,8 @@
 //! 2. a parent image is built: `build` (its children must be built on the new parent);
 //! 3. present in this project's registry: `skip`;
 //! 4. present only in the upstream project's registry: `copy`;
-//! 5. missing, or unknown (the registry could not be asked, or answered nonsense):
-//!    `build`. Unknown is never `skip`.
+//! 5. missing, or unknown (the registry answered nonsense, or could not be asked and
+//!    `--registry-unreachable build` said to build): `build`. Unknown is never `skip`.
 //!
 //! A parent that is not planned before its child (input not in build order) counts as
 //! built: when unsure, build.

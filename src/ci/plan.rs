@@ -30,6 +30,9 @@ use crate::Env;
 use super::provider::Provider;
 use super::verify;
 
+mod moving;
+use self::moving::{move_present, moving_tags};
+
 /// The registry client of a job: credentials from the environment (with what was wrong
 /// with them), each request bounded by `timeout` seconds.
 fn registry_client(env: &Env, timeout: u64) -> (Client, Vec<String>) {
@@ -346,73 +349,6 @@ fn ask_registries(
     Ok((client.requests(), registry_seconds))
 }
 
-/// The `--moving-tag` values, checked: tags docker accepts, never one shaped like a
-/// content tag (`c<digits>-…`), which would overwrite an image of other content.
-fn moving_tags(given: &[String]) -> Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for t in given {
-        let t = t.trim();
-        let content_like = t
-            .strip_prefix('c')
-            .and_then(|rest| rest.split_once('-'))
-            .is_some_and(|(digits, _)| {
-                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
-            });
-        if !crate::registry::valid_tag(t) || content_like {
-            return Err(Error::Config {
-                origin: "flag --moving-tag".into(),
-                message: format!(
-                    "`{}` is not a tag that can follow a branch (a docker tag, not shaped like a content tag c1-…)",
-                    outputs::one_line(t)
-                ),
-            });
-        }
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_owned());
-        }
-    }
-    Ok(out)
-}
-
-/// Moves each moving tag to the content of every image planned `skip` (a manifest copy
-/// within its repository): what is built or copied gets them from its job.
-fn move_present(
-    env: &Env,
-    args: &PlanArgs,
-    registry: &ImageRepo,
-    images: &[PlannedImage],
-    tags: &[String],
-) -> Result<()> {
-    let present: Vec<&PlannedImage> = images.iter().filter(|i| i.action == Action::Skip).collect();
-    if tags.is_empty() || present.is_empty() {
-        return Ok(());
-    }
-    let (client, _) = registry_client(env, args.registry_timeout);
-    for img in present {
-        let repo = registry.child(&plan::repository_name(&img.name));
-        for t in tags {
-            client
-                .copy(&repo, &img.content_tag, &repo, t)
-                .map_err(|f| Error::Hinted {
-                    message: format!(
-                        "cannot move {}:{t} to {}: {}",
-                        repo.reference(),
-                        img.content_tag,
-                        outputs::one_line(&f.0)
-                    ),
-                    hint: "check that the job's credentials may push to this project's registry"
-                        .into(),
-                })?;
-            eprintln!(
-                "dockguard: {}:{t} is now {} (upstream's tip)",
-                outputs::one_line(&repo.reference()),
-                img.content_tag
-            );
-        }
-    }
-    Ok(())
-}
-
 /// The plan's one clear failure when this project's registry could not be asked about
 /// some image: every build job would fail at its push (or build what exists), so the plan
 /// job fails instead, with the registry's words for the first such image.
@@ -610,20 +546,4 @@ fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
     Err(Error::Usage(
         "no registry to plan against: pass --registry-image HOST/PATH (GitLab's CI_REGISTRY_IMAGE and GitHub's ghcr.io/OWNER/REPO are the defaults)".into(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::moving_tags;
-
-    #[test]
-    fn moving_tags_are_docker_tags_never_content_tags() {
-        let ok =
-            moving_tags(&["latest".into(), " latest ".into(), "stable-1.2".into()]).expect("valid");
-        assert_eq!(ok, ["latest", "stable-1.2"]);
-        for bad in ["c1-0a1b", "c22-x", "", "a:b", "-x", &"x".repeat(200)] {
-            assert!(moving_tags(&[bad.to_owned()]).is_err(), "{bad}");
-        }
-        assert!(moving_tags(&["cache-1".into()]).is_ok());
-    }
 }

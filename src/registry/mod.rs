@@ -27,6 +27,7 @@ mod copy;
 pub mod creds;
 mod digest;
 mod labels;
+mod manifest;
 mod names;
 mod transport;
 
@@ -44,11 +45,13 @@ use self::auth::{Challenge, Token};
 pub use self::copy::CopyReport;
 use self::creds::Credentials;
 pub use self::labels::TaggedImage;
+pub(crate) use self::manifest::body_digest;
+use self::manifest::manifest_problem;
 pub use self::names::{
     valid_digest, valid_repository_path, valid_tag, Registry, Repository, Scheme,
 };
 pub(crate) use self::transport::{header, truncate};
-use self::transport::{io_words, reason_phrase, run, tls_config};
+use self::transport::{io_words, reason_phrase, retry_after, run, tls_config};
 
 /// The manifest media types a registry may answer with (`Accept` on manifest requests).
 pub const MANIFEST_TYPES: &[&str] = &[
@@ -673,93 +676,5 @@ impl Client {
             out = out.replace(s.as_str(), "***");
         }
         out
-    }
-}
-
-/// A `Retry-After` in seconds (RFC 9110 section 10.2.3). The HTTP-date form is not read:
-/// the doubling backoff stands in for it.
-fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
-    header(resp, "retry-after")?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
-}
-
-/// The digest of a manifest `body`, checked against what the registry claimed
-/// (`Docker-Content-Digest`) and the digest it was asked by (`reference`, when that is a
-/// digest): the body's own digest when both agree, else why not.
-pub(crate) fn body_digest(
-    body: &[u8],
-    claimed: Option<&str>,
-    reference: Option<&str>,
-) -> Result<String, String> {
-    let own = digest::sha256(body);
-    if let Some(c) = claimed {
-        if !digest::matches(body, c) {
-            return Err(format!(
-                "the manifest does not hash to the registry's Docker-Content-Digest `{}` (it is {own}): refused",
-                truncate(&crate::render::outputs::one_line(c), 140)
-            ));
-        }
-    }
-    if let Some(r) = reference.filter(|r| r.contains(':')) {
-        if !digest::matches(body, r) {
-            return Err(format!(
-                "the manifest asked for by digest {} hashes to {own}: refused",
-                truncate(&crate::render::outputs::one_line(r), 140)
-            ));
-        }
-        return Ok(r.to_owned());
-    }
-    Ok(match claimed {
-        Some(c) if c.starts_with("sha512:") => c.to_owned(),
-        _ => own,
-    })
-}
-
-/// Why `body` is not a usable image manifest or index, or `None` when it is one:
-/// a JSON object with `schemaVersion` 2 and either a `config` and `layers` (an image) or
-/// `manifests` (an index, a manifest list).
-fn manifest_problem(body: &[u8]) -> Option<&'static str> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Some("not JSON");
-    };
-    let Some(m) = v.as_object() else {
-        return Some("not a JSON object");
-    };
-    if m.get("schemaVersion").and_then(serde_json::Value::as_u64) != Some(2) {
-        return Some("no schemaVersion 2");
-    }
-    let image = m.get("config").is_some_and(serde_json::Value::is_object)
-        && m.get("layers").is_some_and(serde_json::Value::is_array);
-    let index = m.get("manifests").is_some_and(serde_json::Value::is_array);
-    if image || index {
-        None
-    } else {
-        Some("neither config and layers nor manifests")
-    }
-}
-
-#[cfg(test)]
-mod manifest_tests {
-    use super::manifest_problem;
-
-    #[test]
-    fn only_manifests_and_indexes_are_readable() {
-        let image = br#"{"schemaVersion":2,"config":{"digest":"sha256:x"},"layers":[]}"#;
-        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
-        assert_eq!(manifest_problem(image), None);
-        assert_eq!(manifest_problem(index), None);
-        assert_eq!(manifest_problem(b"not json!"), Some("not JSON"));
-        assert_eq!(manifest_problem(b"[]"), Some("not a JSON object"));
-        assert_eq!(
-            manifest_problem(br#"{"schemaVersion":1,"fsLayers":[]}"#),
-            Some("no schemaVersion 2")
-        );
-        assert_eq!(
-            manifest_problem(br#"{"schemaVersion":2}"#),
-            Some("neither config and layers nor manifests")
-        );
     }
 }
