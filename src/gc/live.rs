@@ -39,10 +39,13 @@ pub(crate) struct RemoteRefs {
     pub head: Option<String>,
 }
 
-/// The hint for every "fetch first" failure.
-fn fetch_hint(remote: &str) -> String {
+/// The hint for every "fetch first" failure (`shallow`: the clone also needs its history).
+fn fetch_hint(remote: &str, shallow: bool) -> String {
     format!(
-        "fetch every branch and tag, unshallowed, then run gc again: git fetch --unshallow --tags {remote} '+refs/heads/*:refs/remotes/{remote}/*' (drop --unshallow in a full clone)"
+        "fetch every branch and tag, then run gc again: git fetch{} --tags {} '+refs/heads/*:refs/remotes/{}/*'",
+        if shallow { " --unshallow" } else { "" },
+        one_line(remote),
+        one_line(remote)
     )
 }
 
@@ -127,7 +130,7 @@ pub(crate) fn live_commits(
     if repo.is_shallow() {
         return Err(Error::Hinted {
             message: "this clone is shallow: the default branch's history window cannot be walked, so nothing can be known to be unused".into(),
-            hint: fetch_hint(remote),
+            hint: fetch_hint(remote, true),
         });
     }
     let mut live: Vec<LiveCommit> = Vec::new();
@@ -198,7 +201,7 @@ fn peel_commit(repo: &Repository, oid: Oid, name: &str, remote: &str) -> Result<
             one_line(remote),
             one_line(name)
         ),
-        hint: fetch_hint(remote),
+        hint: fetch_hint(remote, false),
     }
     };
     let obj = repo.find_object(oid, None).map_err(|_| missing())?;
@@ -221,11 +224,13 @@ pub(crate) fn live_tags(repo: &Repository, env: &Env, commits: &[LiveCommit]) ->
             .find_commit(lc.oid)
             .map_err(|e| Error::git(format!("cannot read commit {} ({label})", lc.oid), e))?;
         let tree_id = commit.tree_id();
-        if !by_tree.contains_key(&tree_id) {
-            let tags = tags_at(repo, &ctx, &commit, &label)?;
-            by_tree.insert(tree_id, tags);
-        }
-        for (component, t) in &by_tree[&tree_id] {
+        let tags = match by_tree.entry(tree_id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(tags_at(repo, &ctx, &commit, &label)?)
+            }
+        };
+        for (component, t) in tags.iter() {
             let why = out
                 .entry(component.clone())
                 .or_default()
@@ -289,7 +294,7 @@ mod tests {
         let text = format!(
             "ref: refs/heads/main\tHEAD\n{a}\tHEAD\n{a}\trefs/heads/main\n{b}\trefs/tags/v1\n{c}\trefs/tags/v1^{{}}\n{b}\trefs/merge-requests/1/head\n"
         );
-        let r = parse_ls_remote(&text).unwrap();
+        let r = parse_ls_remote(&text).expect("parses");
         assert_eq!(r.head.as_deref(), Some("main"));
         let names: Vec<(&str, String)> = r
             .refs

@@ -421,7 +421,10 @@ mod tests {
     }
 
     fn c1(n: u8) -> String {
-        format!("c1-{}", format!("{n:x}").repeat(40).get(..40).unwrap())
+        format!(
+            "c1-{}",
+            format!("{n:x}").repeat(40).get(..40).expect("40 digits")
+        )
     }
 
     #[test]

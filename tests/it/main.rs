@@ -15,6 +15,7 @@ mod differential;
 mod exact;
 mod faults;
 mod fixture;
+mod gc;
 mod github_action;
 mod gitlab;
 mod gitlab_oracle;
