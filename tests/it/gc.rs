@@ -142,6 +142,10 @@ struct World {
     garbage: BTreeMap<String, BTreeSet<String>>,
     /// Bytes only the garbage holds.
     garbage_bytes: u64,
+    /// What each pipeline pushed: commit label -> (repository, tag, size).
+    pushed: BTreeMap<&'static str, Vec<(String, String, u64)>>,
+    /// The hand-made tags: (repository, tag).
+    extra: Vec<(String, String)>,
 }
 
 impl World {
@@ -228,6 +232,8 @@ fn world() -> World {
         keep: BTreeMap::new(),
         garbage: BTreeMap::new(),
         garbage_bytes: 0,
+        pushed: BTreeMap::new(),
+        extra: Vec::new(),
     };
     let r = &w.r;
     let m0 = r.commit(
@@ -299,6 +305,8 @@ fn world() -> World {
     let at_mr = w.publish(&mr.to_string(), OLD);
     r.checkout("master");
     r.git(&["branch", "-q", "-D", "mr"]);
+    // As GitLab keeps a merge request's head (from a fork too): no branch, so not live.
+    w.push(&[&format!("{mr}:refs/merge-requests/1/head")]);
     w.mr = mr.to_string();
 
     // Moving and hand-made tags: `latest` on m0's base (same bytes, same digest), a branch
@@ -348,6 +356,20 @@ fn world() -> World {
     }
     w.garbage = garbage;
     w.garbage_bytes = bytes;
+    w.pushed = [
+        ("m0", at_m0),
+        ("m1", at_m1),
+        ("a", at_a),
+        ("b", at_b),
+        ("c", at_c),
+        ("d", at_d),
+        ("mr", at_mr),
+    ]
+    .into();
+    w.extra = vec![
+        ("proj/base".into(), "latest".into()),
+        ("proj/other".into(), "feat-a".into()),
+    ];
     w
 }
 
@@ -629,4 +651,177 @@ fn a_git_or_registry_failure_deletes_nothing() {
     assert_untouched(&w, &run, "nothing was deleted", "run gc again");
     std::fs::rename(&aside, &file).expect("restore");
     assert_eq!(w.gc(&[]).code, 0);
+}
+
+/// The fenced blocks of language `lang` in README's gc section.
+fn readme_blocks(lang: &str) -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let start = readme
+        .find("## Registry hygiene: `dockguard gc`")
+        .expect("README has the gc section");
+    let section = &readme[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let fence = format!("```{lang}\n");
+    let mut out = Vec::new();
+    let mut rest = section;
+    while let Some(i) = rest.find(&fence) {
+        let body = &rest[i + fence.len()..];
+        let end = body.find("\n```\n").expect("closed block");
+        out.push(body[..end + 1].to_owned());
+        rest = &body[end..];
+    }
+    out
+}
+
+/// Runs a script with sh in `dir`, hermetically, with dockguard on PATH and `env`.
+fn sh(dir: &std::path::Path, script: &str, env: &[(&str, &str)]) -> std::process::Output {
+    let bin = std::path::Path::new(crate::fixture::dockguard_bin())
+        .parent()
+        .expect("bin dir")
+        .to_owned();
+    let mut cmd = std::process::Command::new("sh");
+    hermetic(&mut cmd)
+        .env("PATH", crate::fixture::path_with(&[&bin]))
+        .args(["-eu", "-c", script])
+        .current_dir(dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("sh")
+}
+
+/// README's commands, its GitLab job's script and its GitHub workflow's step, run as
+/// written in a fresh full clone (the job's checkout), against the real registry. The CI
+/// systems themselves cannot run here: the test sets what they would (CI_REGISTRY_IMAGE;
+/// `${{ vars.REGISTRY_IMAGE }}` evaluated; GITHUB_STEP_SUMMARY).
+#[test]
+#[ignore = "needs docker-registry"]
+fn readme_commands_and_ci_examples_run() {
+    let w = world();
+    let clone = w.r.scratch("job");
+    let bare = w.r.scratch("origin.git");
+    git(
+        w.r.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().expect("utf-8"),
+            clone.to_str().expect("utf-8"),
+        ],
+    );
+    // The job fetches the MR head it keeps (GitLab: refs/merge-requests/N/head).
+    git(&clone, &["fetch", "-q", "origin", "refs/merge-requests/1/head"]);
+    let reg = w.registry_image();
+    // History 100 and no --keep: every master commit is live, the MR head is not.
+    let mut keep: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (label, set) in &w.pushed {
+        if !matches!(*label, "b" | "mr") {
+            for (repo, t, _) in set {
+                keep.entry(repo.clone()).or_default().insert(t.clone());
+            }
+        }
+    }
+    for (repo, t) in &w.extra {
+        keep.entry(repo.clone()).or_default().insert(t.clone());
+    }
+    let everything = union(&w.keep, &w.garbage);
+
+    // README's sh block (a dry run, a JSON report): nothing deleted.
+    let sh_blocks = readme_blocks("sh");
+    assert_eq!(sh_blocks.len(), 1);
+    let report_only: String = sh_blocks[0]
+        .lines()
+        .filter(|l| !l.contains("--delete"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let out = sh(
+        &clone,
+        &report_only,
+        &[("REGISTRY_IMAGE", &reg), ("MR_HEAD_SHA", &w.mr)],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(w.all_tags(), everything);
+
+    let yaml = readme_blocks("yaml");
+    assert_eq!(yaml.len(), 2, "a GitLab job and a GitHub workflow");
+    let parse = |text: &str, name: &str| {
+        let f = w.r.scratch(name);
+        std::fs::write(&f, text).expect("write");
+        crate::plan::yaml_to_json(&f)
+    };
+
+    // GitHub: report only.
+    let wf = parse(&yaml[1], "workflow.yml");
+    let steps = wf["jobs"]["gc"]["steps"].as_array().expect("steps");
+    assert_eq!(steps[0]["with"]["fetch-depth"], 0, "a full clone");
+    let step = &steps[1];
+    for k in step["env"].as_object().expect("env").keys() {
+        assert!(
+            matches!(k.as_str(), "GITHUB_TOKEN" | "REGISTRY_IMAGE"),
+            "{k}"
+        );
+    }
+    let summary = w.r.scratch("summary.md");
+    let out = sh(
+        &clone,
+        step["run"].as_str().expect("run"),
+        &[
+            ("GITHUB_TOKEN", "not-a-real-token"),
+            ("REGISTRY_IMAGE", &reg),
+            ("GITHUB_REPOSITORY", "owner/proj"),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().expect("utf-8")),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&summary).expect("summary");
+    assert!(table.starts_with("```\nACTION"), "{table}");
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(clone.join("gc.json")).expect("gc.json"))
+            .expect("json");
+    assert_valid(&v);
+    assert_eq!(by_verdict(&v, "keep"), keep, "{v:#}");
+    assert_eq!(w.all_tags(), everything);
+
+    // GitLab: deletes.
+    let ci = parse(&yaml[0], "gitlab-ci.yml");
+    let job = &ci["registry-gc"];
+    assert_eq!(job["variables"]["GIT_DEPTH"], 0);
+    assert!(job["rules"][0]["if"]
+        .as_str()
+        .is_some_and(|r| r.contains("schedule")));
+    let script: String = job["script"]
+        .as_array()
+        .expect("script")
+        .iter()
+        .map(|l| format!("{}\n", l.as_str().expect("line")))
+        .collect();
+    let out = sh(
+        &clone,
+        &script,
+        &[
+            ("CI_REGISTRY_IMAGE", &reg),
+            ("CI_PIPELINE_SOURCE", "schedule"),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value =
+        serde_json::from_str(&std::fs::read_to_string(clone.join("gc.json")).expect("gc.json"))
+            .expect("json");
+    assert_eq!(v["counts"]["deleted"], 4, "{v:#}");
+    let mut now = w.all_tags();
+    now.retain(|_, t| !t.is_empty());
+    assert_eq!(now, keep, "exactly the live set stays");
 }
