@@ -281,7 +281,7 @@ pub(crate) fn delete(client: &Client, repo: &Repository, digest: &str) -> Result
         200 | 202 | 204 => Ok(true),
         404 => Ok(false),
         405 => Err(Failure(format!(
-            "{what}: the registry does not allow deletes (405); distribution needs REGISTRY_STORAGE_DELETE_ENABLED=true (storage: delete: enabled: true)"
+            "{what}: the registry does not allow deletes (405): a distribution registry needs REGISTRY_STORAGE_DELETE_ENABLED=true (storage: delete: enabled: true); ghcr.io and Docker Hub never take them (run gc without --delete there)"
         ))),
         s => Err(Failure(client.scrub(&format!(
             "{what}: cannot delete: {}",
