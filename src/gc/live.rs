@@ -211,7 +211,9 @@ fn peel_commit(repo: &Repository, oid: Oid, name: &str, remote: &str) -> Result<
 /// The content tag of every image at every live commit, by image repository name. Trees
 /// seen before are not computed again (a tag of `master` costs nothing more).
 pub(crate) fn live_tags(repo: &Repository, env: &Env, commits: &[LiveCommit]) -> Result<LiveTags> {
-    let ctx = Context::load(repo, env, Door::Local, &[])?;
+    // As `dockguard plan` reads its settings (the CI door): the tags must be the ones the
+    // pipelines pushed, or gc would call live images garbage.
+    let ctx = Context::load(repo, env, Door::Ci, &[])?;
     let mut by_tree: HashMap<Oid, Vec<(String, String)>> = HashMap::new();
     let mut out: LiveTags = BTreeMap::new();
     for lc in commits {
