@@ -133,7 +133,7 @@ pub(crate) fn decide(
                     Verdict::Keep,
                     "its age is unknown (no `created` in its image config)".to_owned(),
                 ),
-                Some(c) if now.saturating_sub(c) < grace as i64 => {
+                Some(c) if now.saturating_sub(c) < i64::try_from(grace).unwrap_or(i64::MAX) => {
                     (Verdict::Keep, "younger than the grace period".to_owned())
                 }
                 Some(_) => (
@@ -446,6 +446,12 @@ mod tests {
         assert_eq!(verdicts, vec![K, G, K, K, K, K, K]);
         assert!(v[5].1.contains("`latest`"), "{}", v[5].1);
         assert_eq!(freed(&tags, &v), 10, "the shared blob stays with kept tags");
+        let forever = decide(&tags[1..2], &live, NOW, u64::MAX);
+        assert_eq!(
+            forever[0].0,
+            Verdict::Keep,
+            "a grace past i64 keeps everything"
+        );
     }
 
     #[test]

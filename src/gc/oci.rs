@@ -183,8 +183,9 @@ pub(crate) fn manifest(client: &Client, repo: &Repository, tag: &str) -> Result<
     let what = format!("registry {}, image {}:{tag}", repo.registry.host, repo.path);
     let fail = |m: String| Failure(client.scrub(&format!("{what}: {m}")));
     let (body, digest) = fetch(client, repo, tag).map_err(fail)?;
-    let v: Value =
-        serde_json::from_slice(&body).map_err(|_| fail("the manifest is not JSON".into()))?;
+    // A manifest of another kind (a signature, an artifact, schema 1) still protects its
+    // digest; without a config its age is unknown, so it is never garbage.
+    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some((config, blobs)) = image_blobs(&v) {
         return Ok(Manifest {
             digest,
@@ -194,7 +195,10 @@ pub(crate) fn manifest(client: &Client, repo: &Repository, tag: &str) -> Result<
         });
     }
     let Some(list) = v.get("manifests").and_then(Value::as_array) else {
-        return Err(fail("the manifest is neither an image nor an index".into()));
+        return Ok(Manifest {
+            digest,
+            ..Manifest::default()
+        });
     };
     if list.len() > MAX_CHILDREN {
         return Err(fail(format!(
