@@ -711,7 +711,10 @@ fn readme_commands_and_ci_examples_run() {
         ],
     );
     // The job fetches the MR head it keeps (GitLab: refs/merge-requests/N/head).
-    git(&clone, &["fetch", "-q", "origin", "refs/merge-requests/1/head"]);
+    git(
+        &clone,
+        &["fetch", "-q", "origin", "refs/merge-requests/1/head"],
+    );
     let reg = w.registry_image();
     // History 100 and no --keep: every master commit is live, the MR head is not.
     let mut keep: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -824,4 +827,88 @@ fn readme_commands_and_ci_examples_run() {
     let mut now = w.all_tags();
     now.retain(|_, t| !t.is_empty());
     assert_eq!(now, keep, "exactly the live set stays");
+}
+
+/// A second `docker-registry` serving the same storage with deletes disabled (the
+/// default), killed when dropped.
+struct NoDeletes(std::process::Child, u16);
+
+impl NoDeletes {
+    fn start(reg: &Registry) -> Self {
+        let bin = crate::realdocker::need("docker-registry");
+        let port = crate::realdocker::free_port();
+        let cfg = reg.dir.path().join("nodeletes.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                reg.dir.path().join("storage").display()
+            ),
+        )
+        .expect("config");
+        let child = std::process::Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("docker-registry");
+        for _ in 0..500 {
+            if crate::realdocker::http_status(port, "/v2/").is_some() {
+                return NoDeletes(child, port);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let mut child = child;
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the second docker-registry did not start");
+    }
+}
+
+impl Drop for NoDeletes {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs docker-registry"]
+fn a_registry_that_refuses_deletes_stops_gc_and_says_so() {
+    let w = world();
+    let no = NoDeletes::start(&w.reg);
+    let reg = format!("http://127.0.0.1:{}/proj", no.1);
+    let run = w.r.dockguard(&[
+        "gc",
+        "--registry-image",
+        &reg,
+        "--history",
+        "2",
+        "--grace",
+        "1h",
+        "--keep",
+        &w.mr,
+        "--delete",
+    ]);
+    assert_error(
+        &run,
+        "the registry does not allow deletes (405)",
+        "deletes enabled",
+    );
+    assert!(
+        run.stderr.contains("0 of 3 garbage tag(s) were deleted"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("FAILED "),
+        "the table says what was not deleted:\n{}",
+        run.stdout
+    );
+    assert_eq!(
+        w.all_tags(),
+        union(&w.keep, &w.garbage),
+        "nothing was deleted"
+    );
 }
