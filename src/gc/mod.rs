@@ -244,6 +244,19 @@ fn registry_failure(f: crate::registry::Failure) -> Error {
     }
 }
 
+/// The registry client, with the job's credentials (as `dockguard plan` has them).
+fn client(env: &Env, timeout: u64) -> Client {
+    let creds = Credentials::from_env(env);
+    for w in &creds.warnings {
+        eprintln!("dockguard: warning: {}", one_line(w));
+    }
+    let options = Options {
+        request_timeout: Duration::from_secs(timeout.max(1)),
+        ..Options::default()
+    };
+    Client::new(options, creds)
+}
+
 /// Runs `dockguard gc`. Returns the exit code.
 pub fn run(repo: &Repository, args: &GcArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
     let registry = registry_image(args, env)?;
@@ -277,15 +290,7 @@ pub fn run(repo: &Repository, args: &GcArgs, env: &Env, out: &mut dyn Write) -> 
     )?;
     let live = live::live_tags(repo, env, &commits)?;
 
-    let creds = Credentials::from_env(env);
-    for w in &creds.warnings {
-        eprintln!("dockguard: warning: {}", one_line(w));
-    }
-    let options = Options {
-        request_timeout: Duration::from_secs(args.registry_timeout.max(1)),
-        ..Options::default()
-    };
-    let client = Client::new(options, creds);
+    let client = client(env, args.registry_timeout);
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -314,19 +319,55 @@ pub fn run(repo: &Repository, args: &GcArgs, env: &Env, out: &mut dyn Write) -> 
         bytes_freed: 0,
         registry_requests: 0,
     };
+    let failure = act(&client, &plans, args.delete, now, &mut report);
+    report.registry_requests = client.requests();
+    if let Some(path) = &args.json {
+        outputs::write(path, &render::json(&report))?;
+    }
+    let text = match args.format {
+        GcFormat::Table => render::table(&report),
+        GcFormat::Json => render::json(&report),
+    };
+    crate::write_out(out, text.as_bytes())?;
+    if let Some(f) = failure {
+        return Err(Error::Hinted {
+            message: format!(
+                "a delete failed, so gc stopped: {}; {} of {} garbage tag(s) were deleted (the report lists which)",
+                one_line(&f.0),
+                report.counts.deleted,
+                report.counts.garbage
+            ),
+            hint: "fix the registry's answer (deletes enabled, a token with the delete action), then run gc again: it recomputes everything".into(),
+        });
+    }
+    Ok(0)
+}
+
+/// One repository's tags with their verdicts.
+type Decided = (ImageRepo, Vec<Listed>, Vec<(Verdict, String)>);
+
+/// Fills the report from the decisions and, with `delete`, deletes the garbage (each
+/// digest once), stopping at the first failure, which it returns.
+fn act(
+    client: &Client,
+    plans: &[Decided],
+    delete: bool,
+    now: i64,
+    report: &mut GcReport,
+) -> Option<crate::registry::Failure> {
     let mut failure = None;
-    for (image, listed, verdicts) in &plans {
+    for (image, listed, verdicts) in plans {
         report.bytes_freed += freed(listed, verdicts);
         let mut deleted_digests: BTreeSet<String> = BTreeSet::new();
         for (t, (verdict, why)) in listed.iter().zip(verdicts) {
             let mut deleted = false;
             if *verdict == Verdict::Garbage {
                 report.counts.garbage += 1;
-                if args.delete && failure.is_none() {
+                if delete && failure.is_none() {
                     if deleted_digests.contains(&t.manifest.digest) {
                         deleted = true;
                     } else {
-                        match oci::delete(&client, image, &t.manifest.digest) {
+                        match oci::delete(client, image, &t.manifest.digest) {
                             Ok(_) => {
                                 deleted_digests.insert(t.manifest.digest.clone());
                                 deleted = true;
@@ -352,27 +393,7 @@ pub fn run(repo: &Repository, args: &GcArgs, env: &Env, out: &mut dyn Write) -> 
             });
         }
     }
-    report.registry_requests = client.requests();
-    if let Some(path) = &args.json {
-        outputs::write(path, &render::json(&report))?;
-    }
-    let text = match args.format {
-        GcFormat::Table => render::table(&report),
-        GcFormat::Json => render::json(&report),
-    };
-    crate::write_out(out, text.as_bytes())?;
-    if let Some(f) = failure {
-        return Err(Error::Hinted {
-            message: format!(
-                "a delete failed, so gc stopped: {}; {} of {} garbage tag(s) were deleted (the report lists which)",
-                one_line(&f.0),
-                report.counts.deleted,
-                report.counts.garbage
-            ),
-            hint: "fix the registry's answer (deletes enabled, a token with the delete action), then run gc again: it recomputes everything".into(),
-        });
-    }
-    Ok(0)
+    failure
 }
 
 /// Every tag of `image` with its manifest, and `created` where the verdict depends on it.
