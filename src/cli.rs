@@ -76,6 +76,10 @@ pub enum Command {
     /// checkout's image, by content tag and by the label the registry's image carries.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// List the content tags in the registry that no live ref needs (delete them with
+    /// `--delete`); anything it cannot decide keeps everything.
+    #[command(after_help = GC_HELP)]
+    Gc(GcArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -709,5 +713,85 @@ pub struct CopyArgs {
 
     /// Seconds one registry request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub registry_timeout: u64,
+}
+
+const GC_HELP: &str = "\
+Live (kept): the content tag of every image at the tip of every branch and tag of the
+remote (`git ls-remote REMOTE`; fetched in this clone), at each of the last --history
+commits of the default branch, and at each --keep REV (e.g. open merge requests' heads);
+every tag that is not a `c1-` content tag (`latest`, release and branch tags); every tag
+younger than --grace (its image's `created` time; unknown age keeps it); and every tag
+whose digest a kept tag shares. Everything else is listed with its digest, size and age
+and, with --delete, deleted by digest (OCI `DELETE /v2/NAME/manifests/DIGEST`).
+
+Fail closed: when the remote's refs, a commit they name, any content tag of a live
+commit, a registry listing or a manifest cannot be read, nothing is deleted and the
+error says why (exit 2).
+
+Examples:
+  dockguard gc --registry-image registry.example/group/project          report only
+  dockguard gc --delete --history 100 --grace 48h --format json > gc.json
+  dockguard gc --keep \"$MR_HEAD_SHA\" --delete
+
+Credentials as for `dockguard plan`; deleting needs a registry token with the `delete`
+action: on GitLab the job's CI_REGISTRY_USER/CI_REGISTRY_PASSWORD get it wherever the job
+may push (gitlab-foss!31796); GitLab's REST tag API is not used (CI_JOB_TOKEN may not call
+it). The registry must allow deletes (distribution: REGISTRY_STORAGE_DELETE_ENABLED=true),
+and frees the space at its own garbage collection.
+
+Exit codes: 0 done (or nothing to do); 2 error, nothing deleted (or, if a delete failed
+midway, the error names what was and was not deleted).";
+
+/// `dockguard gc`'s stdout format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GcFormat {
+    /// A table for people.
+    Table,
+    /// For scripts (JSON Schema: schema/gc.schema.json).
+    Json,
+}
+
+/// `dockguard gc`.
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Delete the tags listed as garbage (default: only report them).
+    #[arg(long)]
+    pub delete: bool,
+
+    /// This project's image repository [default: CI_REGISTRY_IMAGE, or ghcr.io/OWNER/REPO].
+    #[arg(long, value_name = "REPO")]
+    pub registry_image: Option<String>,
+
+    /// The remote whose branches and tags are live.
+    #[arg(long, value_name = "NAME", default_value = "origin")]
+    pub remote: String,
+
+    /// The default branch [default: the remote's HEAD].
+    #[arg(long, value_name = "BRANCH")]
+    pub default_branch: Option<String>,
+
+    /// How many of the default branch's latest commits stay live (bisecting, re-runs).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub history: usize,
+
+    /// Tags younger than this are kept: SECONDS, or with a unit: 90s, 30m, 24h, 7d.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+
+    /// Also live: this commit (repeatable; e.g. each open merge request's head).
+    #[arg(long = "keep", value_name = "REV")]
+    pub keep: Vec<String>,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = GcFormat::Table)]
+    pub format: GcFormat,
+
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub registry_timeout: u64,
 }

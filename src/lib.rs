@@ -27,6 +27,7 @@ pub(crate) mod context;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod fsx;
+pub(crate) mod gc;
 pub(crate) mod git;
 pub(crate) mod hook;
 pub(crate) mod images;
@@ -147,6 +148,7 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Plan(args) => ci::plan::run(repo, args, env, out),
         Command::Copy(args) => ci::plan::copy(args, env, out),
         Command::Verify(args) => verify_images::run(repo, args, env, out),
+        Command::Gc(args) => gc::run(repo, args, env, out),
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }

@@ -19,8 +19,9 @@
 //! reaches a message: every password and token the client holds is scrubbed from every
 //! text it returns.
 //!
-//! Only `dockguard plan` constructs a [`Client`]; the hook, `check` and `ci` never do, so
-//! the hook's path has no network code to reach (tests/it/plan.rs checks the sources).
+//! Only the CI-job commands construct a [`Client`] (`plan`, `copy`, `verify`, `gc`); the
+//! hook, `check` and `ci` never do, so the hook's path has no network code to reach
+//! (tests/it/plan.rs checks the sources).
 
 pub mod auth;
 mod copy;

@@ -42,6 +42,11 @@ use shell::{interpolated, invocations, shell_text};
 /// Each entry must match exactly one block, so a stale one fails.
 const RUN_ELSEWHERE: &[(&str, &str, &str)] = &[
     (
+        "docs/src/gc.md",
+        "dockguard gc --registry-image \"$REGISTRY_IMAGE\"                # report only (a dry run)",
+        "gc::readme_commands_and_ci_examples_run",
+    ),
+    (
         "README.md",
         "cd your-project && path/to/dockguard/install.sh   # dockguard, and its pre-push hook in your-project",
         "install_script::the_readme_install_and_quick_start_commands_run_as_shown",

@@ -16,6 +16,7 @@ mod docs;
 mod exact;
 mod faults;
 mod fixture;
+mod gc;
 mod github_action;
 mod gitlab;
 mod gitlab_oracle;

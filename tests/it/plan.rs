@@ -612,6 +612,7 @@ fn the_hook_path_has_no_network_code() {
             .to_string_lossy()
             .into_owned();
         rel.starts_with("registry/")
+            || rel.starts_with("gc/")
             || rel == "ci/plan.rs"
             || rel.starts_with("ci/plan/")
             || rel == "lib.rs"
