@@ -311,10 +311,8 @@ fn fetch_and_judge(
     opts: JudgeOptions,
 ) -> Result<(Report, FetchSummary)> {
     let mut log = |line: &str| eprintln!("{line}");
-    let plan = upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
-    let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
-    let branch = plan.branch.clone();
-    let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
+    let mut plan =
+        upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
     let git_dir = repo.path().to_path_buf();
     let stale = fetch::delete_stale(&git_dir);
     if stale > 0 {
@@ -323,11 +321,11 @@ fn fetch_and_judge(
         ));
     }
     let private = PrivateRef::new(&git_dir, job.ci.job_id.as_deref());
-    let fetch_plan = fetch::Plan {
+    let fetch_plan = |src: String| fetch::Plan {
         git_dir: git_dir.clone(),
         display_dir: workdir.to_path_buf(),
         upstream: plan.source.clone(),
-        branch: branch.clone(),
+        branch: plan.branch.clone(),
         src,
         target: job.target.oid,
         target_source: remote_exists(repo, "origin").then(|| Source::remote("origin")),
@@ -336,6 +334,17 @@ fn fetch_and_judge(
         max_depth: ctx.settings.ci.max_depth,
         unshallow: ctx.settings.ci.unshallow,
     };
+    if let Some(tip) = plan.moved_on {
+        let branch_plan = fetch_plan(format!("refs/heads/{}", plan.branch));
+        plan.on_upstream = still_on_branch(&branch_plan, tip, &mut log)?;
+        if !plan.on_upstream {
+            upstream::not_on_branch(&plan, &job.ci, &mut log);
+        }
+    }
+    let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
+    let branch = plan.branch.clone();
+    let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
+    let fetch_plan = fetch_plan(src);
     let mut summary = FetchSummary {
         source: plan.source.display.clone(),
         branch: branch.clone(),
@@ -380,6 +389,24 @@ fn fetch_and_judge(
     log(&fetch_line(&summary, &report));
     drop(private); // deletes the private ref
     Ok((report, summary))
+}
+
+/// The upstream branch has moved on from the judged commit since the CI started this
+/// pipeline for it (a later push, a queued or retried job): fetches the branch and tells
+/// whether the commit is in its history. If it is, the pipeline is still about what that
+/// push brought to the branch, and is judged like one on the tip.
+fn still_on_branch(plan: &fetch::Plan, tip: git2::Oid, log: &mut dyn FnMut(&str)) -> Result<bool> {
+    let outcome = fetch::fetch_and_deepen(plan, log)?;
+    let on = matches!(outcome.merge_base, repo::MergeBase::Found(b) if b == plan.target);
+    if on {
+        log(&format!(
+            "dockguard: `{}` has moved on to {} since this pipeline started, and this commit is in its \
+             history: judging what the push that made it the tip brought",
+            plan.branch,
+            short(&tip)
+        ));
+    }
+    Ok(on)
 }
 
 /// What to fetch as "upstream": the branch, or its previous tip when the pipeline runs on

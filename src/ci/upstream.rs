@@ -9,7 +9,11 @@
 //! - the default branch is the upstream server's `HEAD`; `CI_DEFAULT_BRANCH` / the event's
 //!   default branch only when the server does not say;
 //! - "this pipeline runs on the upstream branch itself" (compare with the previous tip) is
-//!   believed only when the upstream server's branch really points at the judged commit.
+//!   believed only when the upstream server's branch points at the judged commit, or has
+//!   moved on from it (a later push, a queued or retried job): then `dockguard ci` fetches
+//!   the branch and believes it only when the judged commit is in its history
+//!   ([`UpstreamPlan::moved_on`]). Otherwise a dockerfile change pushed to master whose job
+//!   ran after the next push would be compared with itself and never rebuilt.
 
 use git2::{Oid, Repository};
 
@@ -30,6 +34,10 @@ pub struct UpstreamPlan {
     pub branch: String,
     /// The pipeline runs on the upstream branch itself (checked with the server).
     pub on_upstream: bool,
+    /// The CI says the pipeline runs on the upstream branch, but the server's branch is
+    /// another commit (its tip here): the branch may have moved on since. Whether the
+    /// judged commit is in its history is for the caller to find out by fetching it.
+    pub moved_on: Option<Oid>,
 }
 
 /// Works out the upstream: source, branch, and whether the pipeline is on it.
@@ -78,9 +86,16 @@ pub fn upstream_plan(
         source,
         branch,
         on_upstream: false,
+        moved_on: None,
     };
     if claims_upstream && ctx.ref_name.as_deref() == Some(plan.branch.as_str()) {
-        plan.on_upstream = on_upstream(repo, &plan, ctx, target, log);
+        match server_tip(repo, &plan) {
+            Some(tip) if tip == target => plan.on_upstream = true,
+            tip => plan.moved_on = tip,
+        }
+        if !plan.on_upstream && plan.moved_on.is_none() {
+            not_on_branch(&plan, ctx, log);
+        }
     }
     Ok(plan)
 }
@@ -166,31 +181,25 @@ fn on_origins_server(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) ->
     }
 }
 
-/// Is the pipeline really on the upstream branch? The branch name and the previous tip
-/// come from the environment; the server's branch pointing at the judged commit does not.
-fn on_upstream(
-    repo: &Repository,
-    plan: &UpstreamPlan,
-    ctx: &CiContext,
-    target: Oid,
-    log: &mut dyn FnMut(&str),
-) -> bool {
-    let tip = fetch::remote_ref(
+/// Where the upstream server's branch points now. The branch name and the previous tip
+/// come from the environment; this does not.
+fn server_tip(repo: &Repository, plan: &UpstreamPlan) -> Option<Oid> {
+    fetch::remote_ref(
         repo.path(),
         &plan.source,
         &format!("refs/heads/{}", plan.branch),
-    );
-    let verified = tip == Some(target);
-    if !verified {
-        log(&format!(
-            "dockguard: note: the CI says this pipeline runs on `{}`, but {}'s `{}` is not this commit; \
-             comparing with its merge-base like any branch",
-            one_line(ctx.ref_name.as_deref().unwrap_or("?")),
-            plan.source.display,
-            plan.branch
-        ));
-    }
-    verified
+    )
+}
+
+/// Says that the CI's "this pipeline runs on the upstream branch" was not believed.
+pub fn not_on_branch(plan: &UpstreamPlan, ctx: &CiContext, log: &mut dyn FnMut(&str)) {
+    log(&format!(
+        "dockguard: note: the CI says this pipeline runs on `{}`, but {}'s `{}` is not this commit \
+         and does not contain it; comparing with its merge-base like any branch",
+        one_line(ctx.ref_name.as_deref().unwrap_or("?")),
+        plan.source.display,
+        plan.branch
+    ));
 }
 
 /// The previous tip to compare with, when the pipeline is on the upstream branch itself.

@@ -55,3 +55,4 @@ mod testservers;
 mod trees;
 mod trust;
 mod urls;
+mod verdicts;
