@@ -13,7 +13,8 @@
 //! The request is the pipeline variable (`ci.request_variable`, set by `git push -o
 //! ci.variable=NAME=1`) or the pipeline input (`ci.request_input`, set by `git push -o
 //! ci.input=NAME=true`; its value reaches the job only through the CI configuration, as
-//! `dockguard ci --request-input $[[ inputs.NAME ]]`). `--strict` fails only where a
+//! `dockguard ci --request-input $[[ inputs.NAME ]]`); which values ask is
+//! [`crate::config::request`]'s one definition, shared with the hook. `--strict` fails only where a
 //! request can arrive at all ([`strict_waiver`]): not in merge-request pipelines (push
 //! options reach branch pipelines only), not on the upstream branch itself (merges made
 //! in the web UI carry none), not on GitHub (no push options) unless started by hand.
@@ -21,6 +22,7 @@
 use serde::Serialize;
 
 use super::provider::{PipelineKind, Provider};
+use crate::config::request::is_request;
 use crate::render::escape;
 use crate::render::outputs::one_line;
 
@@ -29,6 +31,8 @@ use crate::render::outputs::one_line;
 pub struct Request {
     /// The request variable's name.
     pub variable: String,
+    /// The variable's value, when it is set (one line, cut short: the pusher's).
+    pub variable_value: Option<String>,
     /// Whether the variable asks for a rebuild.
     pub variable_set: bool,
     /// The request input's name.
@@ -50,6 +54,7 @@ impl Request {
     ) -> Self {
         Request {
             variable: variable.to_owned(),
+            variable_value: value.map(|v| one_line(v).chars().take(40).collect()),
             variable_set: is_request(value),
             input: input.to_owned(),
             input_value: input_value.map(str::to_owned),
@@ -68,11 +73,15 @@ impl Request {
             let v: String = one_line(v).chars().take(40).collect();
             format!("the input {} is {v:?}", self.input)
         };
+        let variable = match &self.variable_value {
+            None => format!("{} is not set", self.variable),
+            Some(v) => format!("{} is {v:?}, which is not a request", self.variable),
+        };
         match (self.variable_set, &self.input_value) {
             (true, _) => format!("{} is set", self.variable),
             (false, Some(v)) if self.input_set => input(v),
-            (false, Some(v)) => format!("{} is not set and {}", self.variable, input(v)),
-            (false, None) => format!("{} is not set", self.variable),
+            (false, Some(v)) => format!("{variable} and {}", input(v)),
+            (false, None) => variable,
         }
     }
 }
@@ -178,15 +187,6 @@ pub fn decide(
     }
 }
 
-/// Whether a request variable's value asks for a rebuild: set and not one of
-/// `0`, `false`, `no`, `off` (any case). An unknown value counts as a request.
-pub fn is_request(value: Option<&str>) -> bool {
-    match value.map(|v| v.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(v) => !matches!(v.as_str(), "" | "0" | "false" | "no" | "off"),
-    }
-}
-
 /// The one line that says what happens and why, for a terminal or a log.
 pub fn line(d: &Decision, request: &Request, push_option: &str) -> String {
     line_with(d, request, push_option, &|s| {
@@ -276,17 +276,6 @@ mod tests {
     }
 
     #[test]
-    fn request_values() {
-        for yes in ["1", "true", "YES", "on", "please"] {
-            assert!(is_request(Some(yes)), "{yes}");
-        }
-        for no in ["", " ", "0", "false", "No", "OFF"] {
-            assert!(!is_request(Some(no)), "{no:?}");
-        }
-        assert!(!is_request(None));
-    }
-
-    #[test]
     fn every_case_has_one_distinct_line() {
         let lines: Vec<String> = [
             decide(true, false, true, false, None),
@@ -337,6 +326,15 @@ mod tests {
         assert!(r.requested());
         // An input value is the pusher's: one line, cut short, in messages.
         let r = Request::new("V", None, "i", Some("x\ny"));
+        assert!(!r.describe().contains('\n'));
+        // Set to a value that does not ask: said as it is, not as "not set".
+        let r = Request::new("DOCKGUARD_REBUILD", Some("0"), "dockguard_rebuild", None);
+        assert!(!r.requested());
+        assert_eq!(
+            r.describe(),
+            "DOCKGUARD_REBUILD is \"0\", which is not a request"
+        );
+        let r = Request::new("V", Some("no\nway"), "i", None);
         assert!(!r.describe().contains('\n'));
     }
 

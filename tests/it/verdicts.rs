@@ -1,10 +1,12 @@
-//! CI verdicts that must hold whatever happened on the server in the meantime: a default
-//! branch that moved on before the job ran, on GitLab and on GitHub push events.
+//! CI verdicts that must hold whatever happened on the server in the meantime (a default
+//! branch that moved on before the job ran, on GitLab and on GitHub push events), and one
+//! definition of a rebuild request for the hook and the CI job alike.
 
 use std::path::Path;
 
 use crate::ci::{gitlab_env, run_env, scenario, Scenario};
 use crate::fixture::git;
+use crate::server::{push, Setup};
 
 /// A depth-1 CI checkout of upstream `master` as it is now.
 fn master_checkout(s: &Scenario, name: &str) -> std::path::PathBuf {
@@ -140,4 +142,88 @@ fn a_commit_the_default_branch_does_not_contain_is_judged_like_a_branch() {
     assert!(v["fetch"]["previous_tip"].is_null());
     assert_eq!(v["report"]["targets"][0]["merge_base"], s.base.to_string());
     assert!(run.stderr.contains("does not contain it"), "{}", run.stderr);
+}
+
+#[test]
+fn the_hook_and_the_ci_job_take_the_same_values_as_a_request() {
+    let s = Setup::new(true);
+    s.branch("docker", true);
+    // `=true` and `=yes` ask the CI job for a rebuild, so the hook lets them through.
+    for (i, value) in ["true", "yes", "1"].iter().enumerate() {
+        let option = format!("ci.variable=DOCKGUARD_REBUILD={value}");
+        s.r.commit(
+            &format!("again {i}"),
+            &[("docker/Dockerfile", &format!("FROM debian:{i}\n"))],
+        );
+        let done = push(s.path(), &["-o", &option, "origin", "docker"]).ok();
+        assert!(
+            done.stderr.contains("this push asks for it"),
+            "{}",
+            done.stderr
+        );
+        assert_eq!(s.pushes().last().expect("pushed").options, vec![option]);
+    }
+    // `=0` asks nothing: blocked, as the CI job would not rebuild for it either.
+    s.r.commit("zero", &[("docker/Dockerfile", "FROM debian:0\n")]);
+    let blocked = push(
+        s.path(),
+        &["-o", "ci.variable=DOCKGUARD_REBUILD=0", "origin", "docker"],
+    )
+    .failed();
+    assert!(
+        blocked.stderr.contains("push options seen"),
+        "{}",
+        blocked.stderr
+    );
+    // The request and ci.skip: pushed, with a warning that no pipeline will run.
+    let done = push(
+        s.path(),
+        &[
+            "-o",
+            "ci.variable=DOCKGUARD_REBUILD=1",
+            "-o",
+            "ci.skip",
+            "origin",
+            "docker",
+        ],
+    )
+    .ok();
+    assert!(
+        done.stderr.contains("also carries `-o ci.skip`"),
+        "{}",
+        done.stderr
+    );
+    // Without ci.skip, no such warning.
+    s.r.commit("plain", &[("docker/Dockerfile", "FROM debian:99\n")]);
+    let done = push(
+        s.path(),
+        &["-o", "ci.variable=DOCKGUARD_REBUILD=1", "origin", "docker"],
+    )
+    .ok();
+    assert!(!done.stderr.contains("ci.skip"), "{}", done.stderr);
+
+    // The CI job reads the same values the same way.
+    let sc = scenario(1, true);
+    let dir = sc.checkout("values", Some(1));
+    for (value, requested) in [
+        ("yes", true),
+        ("true", true),
+        ("1", true),
+        ("0", false),
+        ("off", false),
+    ] {
+        let mut env = gitlab_env(sc.tip);
+        env.push(("DOCKGUARD_REBUILD".into(), value.into()));
+        let (run, v) = ci_json(&dir, &env);
+        assert_eq!(v["requested"], requested, "{value}: {}", run.stderr);
+        if !requested {
+            // Said as it is: "is \"0\"", not "is not set".
+            let said = format!("DOCKGUARD_REBUILD is \"{value}\", which is not a request");
+            assert!(
+                run.stdout.contains(&said) || run.stderr.contains(&said),
+                "{}",
+                run.stderr
+            );
+        }
+    }
 }
