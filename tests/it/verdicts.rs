@@ -227,3 +227,39 @@ fn the_hook_and_the_ci_job_take_the_same_values_as_a_request() {
         }
     }
 }
+
+/// A pipe whose reader is gone: the write end of `cat`'s stdin after `cat` was killed.
+fn widowed_pipe() -> std::process::Stdio {
+    let mut cat = std::process::Command::new("cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("run cat");
+    let write_end = cat.stdin.take().expect("cat's stdin");
+    cat.kill().expect("kill cat");
+    cat.wait().expect("reap cat");
+    write_end.into()
+}
+
+#[test]
+fn an_error_written_to_a_closed_stderr_exits_2_and_never_aborts() {
+    let outside = tempfile::tempdir().expect("tempdir");
+    let s = scenario(1, true);
+    let dir = s.checkout("stderr-gone", Some(1));
+    for (cwd, args) in [
+        (outside.path(), &["check"][..]),
+        (
+            dir.as_path(),
+            &["ci", "--provider", "generic", "--no-fetch"][..],
+        ),
+    ] {
+        let mut cmd = std::process::Command::new(crate::fixture::dockguard_bin());
+        crate::fixture::hermetic(&mut cmd)
+            .current_dir(cwd)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(widowed_pipe());
+        let status = cmd.status().expect("run dockguard");
+        assert_eq!(status.code(), Some(2), "{args:?}: {status:?}");
+    }
+}
