@@ -103,8 +103,28 @@ pub struct CiReport {
 /// Runs `dockguard ci`: find out about the job, read the settings, fetch and judge,
 /// then verify and write the outputs. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    refuse_outside_ci(args, env)?;
     let judged = judge(repo, &args.pipeline, args.commits, env)?;
     finish(args, env, out, judged)
+}
+
+/// `dockguard ci` on a laptop would fetch into the clone, judge HEAD as if it were a job,
+/// and write CI outputs nobody reads: outside a CI system it detects it refuses, unless
+/// `--provider generic` says this is a CI it does not know.
+fn refuse_outside_ci(args: &CiArgs, env: &Env) -> Result<()> {
+    let detected = provider::detect_provider(env, Choice::Auto);
+    if args.pipeline.provider != ProviderArg::Auto || detected != Provider::Generic {
+        return Ok(());
+    }
+    Err(Error::Hinted {
+        message:
+            "this does not look like a CI job (neither GITLAB_CI nor GITHUB_ACTIONS is `true`), \
+                  and `dockguard ci` judges a CI job"
+                .into(),
+        hint: "to see what a push of this checkout needs, run `dockguard check`; in a CI system \
+               dockguard does not detect, run `dockguard ci --provider generic`"
+            .into(),
+    })
 }
 
 /// The verdict for the job, and what led to it (shared with `dockguard plan`).

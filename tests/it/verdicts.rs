@@ -263,3 +263,43 @@ fn an_error_written_to_a_closed_stderr_exits_2_and_never_aborts() {
         assert_eq!(status.code(), Some(2), "{args:?}: {status:?}");
     }
 }
+
+/// The `dockguard …` commands a run's hint suggests, split into arguments (the hints
+/// quote them in backquotes; none holds a quoted space).
+fn hinted_commands(stderr: &str) -> Vec<Vec<String>> {
+    let hint = stderr
+        .lines()
+        .find(|l| l.trim_start().starts_with("hint:"))
+        .unwrap_or_else(|| panic!("no hint in:\n{stderr}"));
+    hint.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter_map(|code| code.strip_prefix("dockguard "))
+        .map(|args| args.split_whitespace().map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn dockguard_ci_outside_any_ci_refuses_and_its_hints_work() {
+    let s = scenario(1, true);
+    let dir = s.checkout("laptop", None);
+    let run = run_env(&dir, &["ci"], &[]);
+    crate::fixture::assert_error(&run, "does not look like a CI job", "dockguard check");
+    assert!(!dir.join(".git/refs/dockguard").exists(), "nothing fetched");
+    let commands = hinted_commands(&run.stderr);
+    assert_eq!(commands.len(), 2, "{}", run.stderr);
+    for args in commands {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let pasted = run_env(&dir, &args, &[]);
+        assert_eq!(
+            pasted.code, 0,
+            "{args:?}:\n{}{}",
+            pasted.stdout, pasted.stderr
+        );
+        assert!(
+            pasted.stdout.contains("docker/Dockerfile"),
+            "{args:?}: {}",
+            pasted.stdout
+        );
+    }
+}
