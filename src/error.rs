@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::render::escape;
+use crate::render::{annotation, escape};
 
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -322,6 +322,16 @@ impl Error {
             let _ = write!(out, "\n  hint: {}", escape::text(&hint));
         }
         out
+    }
+}
+
+impl Error {
+    /// [`Error::render`] for a GitHub Actions job: the same lines, then the whole message
+    /// once more as an error annotation, so that the failure shows on the run's page.
+    pub fn render_for_github(&self) -> String {
+        let text = self.render();
+        let annotation = annotation::github(annotation::Level::Error, &text);
+        format!("{text}\n{annotation}")
     }
 }
 

@@ -12,8 +12,13 @@ fn main() {
     let code = match dockguard::run(&cli, &env, &mut stdout) {
         Ok(code) => code,
         Err(e) => {
+            let text = if env.get("GITHUB_ACTIONS") == Some("true") {
+                e.render_for_github()
+            } else {
+                e.render()
+            };
             // Nowhere to say it (stderr closed, its reader gone): the exit status still does.
-            let _ = writeln!(std::io::stderr().lock(), "{}", e.render());
+            let _ = writeln!(std::io::stderr().lock(), "{text}");
             e.exit_code()
         }
     };

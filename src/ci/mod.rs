@@ -31,7 +31,7 @@ use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::git::repo::{self, remote_exists, NoBase};
 use crate::git::short;
-use crate::render::outputs;
+use crate::render::{annotation, outputs};
 
 use self::emit::{decision_vars, github_files};
 use self::fetch::{PrivateRef, Source};
@@ -165,15 +165,26 @@ impl Judged {
         strict: bool,
     ) -> (verify::Request, verify::Decision) {
         let settings = &self.ctx.settings.ci;
-        let request = verify::Request::new(
+        let mut request = verify::Request::new(
             &settings.request_variable,
             env.get(&settings.request_variable),
             &settings.request_input,
             request_input,
         );
+        if self.job.prov == Provider::Github {
+            request = request.via(verify::Channel::WorkflowInput {
+                workflow: env.get("GITHUB_WORKFLOW_REF").and_then(workflow_file),
+                git_ref: self.job.ref_name.as_deref().map(outputs::one_line),
+            });
+        }
         let base_unknown = self.report.targets.iter().any(|t| t.merge_base.is_none());
         let on_upstream = self.fetch.as_ref().is_some_and(|f| f.on_upstream);
-        let waiver = verify::strict_waiver(self.job.prov, self.job.ci.kind, on_upstream);
+        let waiver = verify::strict_waiver(
+            self.job.prov,
+            self.job.ci.kind,
+            on_upstream,
+            self.job.ci.unattended.is_some(),
+        );
         let decision = verify::decide(
             self.report.rebuild,
             base_unknown,
@@ -196,17 +207,20 @@ pub(crate) fn judge(
     let job = Job::new(repo, args, env)?;
     let ctx = Context::load(repo, env, Door::Ci, &flags(args))?;
     for w in ctx.warnings() {
-        eprintln!("dockguard: {w}");
+        say(job.prov, &format!("dockguard: {w}"));
     }
-    eprintln!(
-        "dockguard: {} {} pipeline, judging {} ({})",
-        job.prov.name(),
-        job.ci.kind.name(),
-        job.target.label,
-        short(&job.target.oid)
+    say(
+        job.prov,
+        &format!(
+            "dockguard: {} {} pipeline, judging {} ({})",
+            job.prov.name(),
+            job.ci.kind.name(),
+            job.target.label,
+            short(&job.target.oid)
+        ),
     );
     for w in &job.warnings {
-        eprintln!("dockguard: {w}");
+        say(job.prov, &format!("dockguard: {w}"));
     }
     let opts = JudgeOptions {
         commits,
@@ -330,7 +344,7 @@ fn fetch_and_judge(
     job: &Job,
     opts: JudgeOptions,
 ) -> Result<(Report, FetchSummary)> {
-    let mut log = |line: &str| eprintln!("{line}");
+    let mut log = |line: &str| say(job.prov, line);
     let mut plan =
         upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
     let git_dir = repo.path().to_path_buf();
@@ -535,7 +549,10 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
     if let Some(path) = &args.dotenv {
         outputs::write(path, &outputs::dotenv(&decision_vars(&ci))?)?;
     }
-    let line = verify::line(&decision, &request, push_option);
+    let mut line = verify::line(&decision, &request, push_option);
+    if job.prov == Provider::Github {
+        line = annotate_decision(&decision, line);
+    }
     if job.prov == Provider::Github {
         github_files(env, &ci, &decision, &request, push_option)?;
     }
@@ -560,6 +577,36 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
         }
     }
     Ok(i32::from(decision.strict_failure))
+}
+
+/// Writes a line of the job's log to stderr; under GitHub Actions a warning is an
+/// annotation ([`annotation`]), so that it shows on the run's page.
+fn say(prov: Provider, line: &str) {
+    let text = if prov == Provider::Github && annotation::is_warning(line) {
+        annotation::github(annotation::Level::Warning, line)
+    } else {
+        line.to_owned()
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// The decision line as GitHub shows it: a `--strict` failure is an error annotation, a
+/// rebuild nobody asked for (or a base that could not be found) a warning.
+fn annotate_decision(decision: &verify::Decision, line: String) -> String {
+    use annotation::Level;
+    let level = match decision.case {
+        _ if decision.strict_failure => Some(Level::Error),
+        verify::Case::Fallback | verify::Case::BaseUnknown => Some(Level::Warning),
+        _ => None,
+    };
+    level.map_or(line.clone(), |l| annotation::github(l, &line))
+}
+
+/// The workflow's file name in `GITHUB_WORKFLOW_REF` (`owner/repo/.github/workflows/ci.yml@refs/heads/main`).
+fn workflow_file(workflow_ref: &str) -> Option<String> {
+    let path = workflow_ref.split('@').next()?;
+    let file = path.rsplit('/').next()?;
+    (!file.is_empty()).then(|| outputs::one_line(file))
 }
 
 fn current_branch(repo: &Repository) -> Option<String> {

@@ -47,30 +47,45 @@ fn gitlab_master_env(sha: &str, before: &str) -> Vec<(String, String)> {
 }
 
 fn github_push_env(dir: &Path, sha: &str, before: &str) -> Vec<(String, String)> {
-    let event = dir.with_extension("event.json");
+    github_env(dir, "push", "master", sha, before)
+}
+
+/// A GitHub Actions job's environment for `event` on `branch` at `sha`.
+fn github_env(
+    dir: &Path,
+    event: &str,
+    branch: &str,
+    sha: &str,
+    before: &str,
+) -> Vec<(String, String)> {
+    let event_file = dir.with_extension(format!("{event}.json"));
     std::fs::write(
-        &event,
+        &event_file,
         serde_json::json!({
             "before": before,
             "after": sha,
-            "ref": "refs/heads/master",
+            "ref": format!("refs/heads/{branch}"),
             "repository": { "default_branch": "master" },
         })
         .to_string(),
     )
     .expect("write the event");
+    let gh_ref = format!("refs/heads/{branch}");
     [
         ("GITHUB_ACTIONS", "true"),
-        ("GITHUB_EVENT_NAME", "push"),
-        ("GITHUB_REF", "refs/heads/master"),
-        ("GITHUB_REF_NAME", "master"),
+        ("GITHUB_EVENT_NAME", event),
+        ("GITHUB_REF", gh_ref.as_str()),
+        ("GITHUB_REF_NAME", branch),
         ("GITHUB_RUN_ID", "8"),
         ("GITHUB_SHA", sha),
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .chain([
-        ("GITHUB_EVENT_PATH".to_owned(), event.display().to_string()),
+        (
+            "GITHUB_EVENT_PATH".to_owned(),
+            event_file.display().to_string(),
+        ),
         (
             "GITHUB_OUTPUT".to_owned(),
             dir.with_extension("output").display().to_string(),
@@ -302,4 +317,129 @@ fn dockguard_ci_outside_any_ci_refuses_and_its_hints_work() {
             pasted.stdout
         );
     }
+}
+
+fn with(env: &[(String, String)], more: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    for (k, v) in more {
+        env.retain(|(name, _)| name != k);
+        env.push(((*k).to_owned(), (*v).to_owned()));
+    }
+    env
+}
+
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+}
+
+#[test]
+fn on_github_warnings_and_failures_are_annotations_with_hints_that_work() {
+    let s = scenario(1, true);
+    let dir = s.checkout("gh-feature", Some(1));
+    let tip = s.tip.to_string();
+    let push_env = github_env(&dir, "push", "feature", &tip, &s.base.to_string());
+    // A push that needs a rebuild: GitHub pushes carry no options, so no hook is blamed,
+    // and the rebuild nobody asked for is a warning annotation.
+    let run = run_env(&dir, &["ci"], &push_env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let line = line_with(&run.stdout, "REBUILD (fallback)");
+    assert!(line.starts_with("::warning::dockguard: REBUILD"), "{line}");
+    assert!(line.contains("GitHub pushes carry no request"), "{line}");
+    assert!(
+        !run.stdout.contains("skipped dockguard's hook"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.contains("skipped dockguard's hook"),
+        "{}",
+        run.stderr
+    );
+
+    // Started by hand with --strict and no request: an error annotation naming the
+    // command that starts the workflow again with its `rebuild` input.
+    let manual = with(
+        &github_env(&dir, "workflow_dispatch", "feature", &tip, ""),
+        &[(
+            "GITHUB_WORKFLOW_REF",
+            "octo/qemu/.github/workflows/containers.yml@refs/heads/feature",
+        )],
+    );
+    let run = run_env(&dir, &["ci", "--strict"], &manual);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let line = line_with(&run.stdout, "FAILED (--strict)");
+    assert!(line.starts_with("::error::dockguard: FAILED"), "{line}");
+    let rerun = "gh workflow run containers.yml --ref feature -f rebuild=true";
+    assert!(line.contains(rerun), "{line}");
+    assert!(!line.contains("git push -o"), "{line}");
+    // `gh` and a hosted runner cannot run here. Following the hint means: the shipped
+    // workflow has that input and hands it to the action, which sets the request variable
+    // from it (`DOCKGUARD_REBUILD: ${{ inputs.rebuild }}`); that job then passes.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let workflow = std::fs::read_to_string(root.join("ci/github/example-workflow.yml"))
+        .expect("the example workflow");
+    assert!(workflow.contains("workflow_dispatch:\n    inputs:\n      rebuild:"));
+    assert!(workflow.contains("rebuild: ${{ github.event.inputs.rebuild == 'true' && '1' || '' }}"));
+    let action = std::fs::read_to_string(root.join("ci/github/action.yml")).expect("action");
+    assert!(action.contains("DOCKGUARD_REBUILD: ${{ inputs.rebuild }}"));
+    let run = run_env(
+        &dir,
+        &["ci", "--strict", "--format", "json"],
+        &with(&manual, &[("DOCKGUARD_REBUILD", "1")]),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["reason"], "needed");
+
+    // An error is an annotation too (and still the plain lines).
+    let run = run_env(&dir, &["ci", "--upstream-branch", "nope"], &push_env);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.starts_with("dockguard: error: ")),
+        "{}",
+        run.stderr
+    );
+    let annotation = line_with(&run.stderr, "::error::");
+    assert!(
+        annotation.starts_with("::error::dockguard: error: "),
+        "{annotation}"
+    );
+    assert!(annotation.contains("%0A  hint: "), "{annotation}");
+
+    // GitLab: no annotations; a push that needed the rebuild did skip the hook there.
+    let run = run_env(&dir, &["ci"], &gitlab_env(s.tip));
+    assert!(!run.stdout.contains("::warning::"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("skipped dockguard's hook"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn strict_is_waived_in_pipelines_nobody_pushed_and_the_hint_works() {
+    let s = scenario(1, true);
+    let dir = s.checkout("scheduled", Some(1));
+    for source in ["schedule", "trigger", "pipeline", "parent_pipeline"] {
+        let env = with(&gitlab_env(s.tip), &[("CI_PIPELINE_SOURCE", source)]);
+        let run = run_env(&dir, &["ci", "--strict", "--format", "json"], &env);
+        assert_eq!(run.code, 0, "{source}: {}", run.stderr);
+        let v = run.json();
+        assert_eq!(v["decision"], "rebuild");
+        let why = v["strict_waived"].as_str().unwrap_or_default();
+        assert!(why.contains("nobody pushed"), "{source}: {v:#}");
+        assert!(!run.stderr.contains("git push -o"), "{}", run.stderr);
+        // Following it: the schedule's (trigger's) variables carry the request.
+        let env = with(&env, &[("DOCKGUARD_REBUILD", "1")]);
+        let run = run_env(&dir, &["ci", "--strict", "--format", "json"], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.json()["reason"], "needed");
+    }
+    // A pipeline started by hand ("web") is one a request can reach: --strict applies.
+    let env = with(&gitlab_env(s.tip), &[("CI_PIPELINE_SOURCE", "web")]);
+    let run = run_env(&dir, &["ci", "--strict"], &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
 }
