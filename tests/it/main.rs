@@ -16,6 +16,7 @@ mod faults;
 mod fixture;
 mod github_action;
 mod gitlab;
+mod hints;
 mod history;
 mod hook;
 mod husky;
