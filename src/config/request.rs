@@ -41,6 +41,16 @@ pub fn option_requests(option: &str, push_option: &str) -> bool {
         )
 }
 
+/// Whether a push option sets the same variable (or input) as `push_option`, whatever the
+/// value: in a command that adds `push_option`, such an option (`=0`) would contradict it.
+pub fn same_request(option: &str, push_option: &str) -> bool {
+    option == push_option
+        || matches!(
+            (parts(option), parts(push_option)),
+            (Some((f, n, _)), Some((wf, wn, _))) if f == wf && n == wn
+        )
+}
+
 /// Whether any of the options asks for the rebuild ([`option_requests`]).
 pub fn options_request(options: &[String], push_option: &str) -> bool {
     options.iter().any(|o| option_requests(o, push_option))
@@ -105,6 +115,8 @@ mod tests {
         let opts = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
         assert!(options_request(&opts(&["x", want]), want));
         assert!(!options_request(&opts(&["x"]), want));
+        assert!(same_request("ci.variable=DOCKGUARD_REBUILD=0", want));
+        assert!(!same_request("ci.variable=OTHER=1", want) && !same_request("ci.skip", want));
         assert!(skip_warning(&opts(&["ci.skip"])).is_some());
         assert!(skip_warning(&opts(&["ci.skipped", "x"])).is_none());
     }

@@ -157,3 +157,68 @@ fn a_master_left_behind_after_upstream_moved_to_main_is_said_with_the_fix() {
     );
     assert!(!run.stdout.contains("warning:"), "{}", run.stdout);
 }
+
+#[test]
+fn the_commands_printed_after_a_mirror_push_push_the_mirror_with_the_request() {
+    use crate::server::{line_starting, push, sh, Setup, OPT};
+    let s = Setup::new(true);
+    s.branch("docker", true);
+    let blocked = push(s.path(), &["--mirror", "origin"]).failed();
+    let with_git = line_starting(&blocked.stderr, "git push -o");
+    assert_eq!(with_git, format!("git push -o {OPT} --mirror origin"));
+    let with_dockguard = line_starting(&blocked.stderr, "dockguard push");
+    assert_eq!(with_dockguard, "dockguard push --mirror origin");
+    // Pasted: the server gets the mirror (the branch, and the remote-tracking refs a
+    // mirror carries) with the request.
+    sh(s.path(), &with_git).ok();
+    let got = s.pushes();
+    let last = got.last().expect("a push");
+    assert_eq!(last.options, vec![OPT]);
+    assert!(last.new_oid("refs/heads/docker").is_some(), "{last:?}");
+    s.r.commit("again", &[("docker/Dockerfile", "FROM debian:14\n")]);
+    let blocked = push(s.path(), &["--mirror", "origin"]).failed();
+    assert_eq!(
+        line_starting(&blocked.stderr, "dockguard push"),
+        with_dockguard
+    );
+    sh(s.path(), &with_dockguard).ok();
+    let got = s.pushes();
+    let last = got.last().expect("a push");
+    assert_eq!(last.options, vec![OPT]);
+    assert_eq!(
+        last.new_oid("refs/heads/docker"),
+        Some(s.r.head().to_string().as_str())
+    );
+}
+
+#[test]
+fn the_commands_printed_leave_out_ci_skip_and_a_contradicting_request() {
+    use crate::server::{line_starting, push, sh, Setup, OPT};
+    let s = Setup::new(true);
+    s.branch("docker", true);
+    let blocked = push(
+        s.path(),
+        &[
+            "-o",
+            "ci.skip",
+            "-o",
+            "ci.variable=DOCKGUARD_REBUILD=0",
+            "-o",
+            "keep=me",
+            "origin",
+            "docker",
+        ],
+    )
+    .failed();
+    let with_git = line_starting(&blocked.stderr, "git push -o");
+    assert_eq!(
+        with_git,
+        format!("git push -o keep=me -o {OPT} origin refs/heads/docker")
+    );
+    let done = sh(s.path(), &with_git).ok();
+    assert!(!done.stderr.contains("ci.skip"), "{}", done.stderr);
+    assert_eq!(
+        s.pushes().last().expect("a push").options,
+        vec!["keep=me", OPT]
+    );
+}
