@@ -355,7 +355,7 @@ fn fetch_and_judge(
         ));
     }
     let private = PrivateRef::new(&git_dir, job.ci.job_id.as_deref());
-    let fetch_plan = |src: String| fetch::Plan {
+    let fetch_plan = |plan: &upstream::UpstreamPlan, src: String| fetch::Plan {
         git_dir: git_dir.clone(),
         display_dir: workdir.to_path_buf(),
         upstream: plan.source.clone(),
@@ -369,16 +369,19 @@ fn fetch_and_judge(
         unshallow: ctx.settings.ci.unshallow,
     };
     if let Some(tip) = plan.moved_on {
-        let branch_plan = fetch_plan(format!("refs/heads/{}", plan.branch));
+        let branch_plan = fetch_plan(&plan, format!("refs/heads/{}", plan.branch));
         plan.on_upstream = still_on_branch(&branch_plan, tip, &mut log)?;
         if !plan.on_upstream {
             upstream::not_on_branch(&plan, &job.ci, &mut log);
+            if let Some(otherwise) = plan.otherwise.take() {
+                plan = *otherwise;
+            }
         }
     }
     let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
     let branch = plan.branch.clone();
     let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
-    let fetch_plan = fetch_plan(src);
+    let fetch_plan = fetch_plan(&plan, src);
     let mut summary = FetchSummary {
         source: plan.source.display.clone(),
         branch: branch.clone(),

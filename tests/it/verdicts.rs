@@ -443,3 +443,73 @@ fn strict_is_waived_in_pipelines_nobody_pushed_and_the_hint_works() {
     let run = run_env(&dir, &["ci", "--strict"], &env);
     assert_eq!(run.code, 1, "{}", run.stderr);
 }
+
+#[test]
+fn a_forks_default_branch_after_a_sync_judges_what_the_sync_brought() {
+    let s = scenario(2, false);
+    // The fork was made before upstream's image change ...
+    let fork = s.repo.scratch("fork.git");
+    git(
+        s.repo.tmp.path(),
+        &["init", "-q", "--bare", fork.to_str().expect("utf8")],
+    );
+    let forked = git(&s.upstream, &["rev-parse", "master~25"]);
+    let fork_arg = fork.to_str().expect("utf8");
+    git(
+        &s.upstream,
+        &[
+            "push",
+            "-q",
+            fork_arg,
+            &format!("{forked}:refs/heads/master"),
+        ],
+    );
+    // ... and syncs: upstream's master, image change included, pushed to the fork's.
+    git(&s.upstream, &["push", "-q", fork_arg, "master:master"]);
+    let synced = git(&s.upstream, &["rev-parse", "master"]);
+    let dir = s.repo.scratch("fork-master");
+    git(
+        s.repo.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", fork.display()),
+            dir.to_str().expect("utf8"),
+        ],
+    );
+    let run = run_env(
+        &dir,
+        &["ci", "--format", "json", "--upstream-url", &s.url()],
+        &gitlab_master_env(&synced, &forked),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v = run.json();
+    assert_eq!(v["decision"], "rebuild", "{}", run.stderr);
+    assert_eq!(v["fetch"]["previous_tip"], forked);
+    assert_eq!(v["fetch"]["source"], "remote `origin`", "{v:#}");
+    assert!(
+        run.stderr
+            .contains("the fork's own default branch `master`"),
+        "{}",
+        run.stderr
+    );
+    let paths: Vec<&str> = v["report"]["targets"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["path"].as_str())
+        .collect();
+    assert_eq!(paths, ["tests/docker/dockerfiles/debian.docker"], "{v:#}");
+    // A fork's feature branch is still compared with upstream.
+    let feature = s.checkout("fork-feature", Some(1));
+    let run = run_env(
+        &feature,
+        &["ci", "--format", "json", "--upstream-url", &s.url()],
+        &gitlab_env(s.tip),
+    );
+    let v = run.json();
+    assert_eq!(v["fetch"]["source"], s.url(), "{}", run.stderr);
+    assert!(!run.stderr.contains("fork's own"), "{}", run.stderr);
+}
