@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::render::escape;
+use crate::render::{annotation, escape};
 
 /// Result alias for the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -91,6 +91,8 @@ pub enum Error {
     NoUpstream {
         /// Every candidate, in order.
         tried: Vec<String>,
+        /// Other remotes with a fetched default branch: `(remote, branch)`.
+        others: Vec<(String, String)>,
     },
     /// An explicitly configured upstream does not exist.
     #[error("upstream `{spec}` (from {origin}) does not exist (tried: {})", tried.join(", "))]
@@ -239,11 +241,18 @@ impl Error {
             Error::UnknownRevision { .. } => {
                 "use a branch, tag, commit id or any revision git understands (`git rev-parse --verify REV` checks it)".into()
             }
-            Error::NoUpstream { .. } => "add the upstream remote and fetch it \
-                 (git remote add upstream URL && git fetch upstream), or name it: \
-                 --upstream REMOTE/BRANCH, git config dockguard.upstream REMOTE/BRANCH, \
-                 or `upstream = \"REMOTE/BRANCH\"` in .dockguard.toml"
-                .into(),
+            // `upstream` is a machine setting: a repository's .dockguard.toml may not set it.
+            Error::NoUpstream { others, .. } => match others.first() {
+                Some((remote, branch)) => format!(
+                    "if the remote `{remote}` is upstream: `git config dockguard.upstream {remote}/{branch}` \
+                     (or --upstream {remote}/{branch}); else add the upstream remote and fetch it \
+                     (git remote add upstream URL && git fetch upstream)"
+                ),
+                None => "add the upstream remote and fetch it \
+                         (git remote add upstream URL && git fetch upstream), or name it: \
+                         git config dockguard.upstream REMOTE/BRANCH (or --upstream REMOTE/BRANCH)"
+                    .into(),
+            },
             Error::UpstreamNotFound { spec, .. } => {
                 let remote = spec.split('/').next().unwrap_or(spec);
                 format!("fetch it (git fetch {remote}) or fix the setting")
@@ -322,6 +331,16 @@ impl Error {
             let _ = write!(out, "\n  hint: {}", escape::text(&hint));
         }
         out
+    }
+}
+
+impl Error {
+    /// [`Error::render`] for a GitHub Actions job: the same lines, then the whole message
+    /// once more as an error annotation, so that the failure shows on the run's page.
+    pub fn render_for_github(&self) -> String {
+        let text = self.render();
+        let annotation = annotation::github(annotation::Level::Error, &text);
+        format!("{text}\n{annotation}")
     }
 }
 

@@ -163,7 +163,8 @@ pub fn run(repo: &Repository, args: &PushArgs, env: &Env, err: &mut dyn Write) -
     };
     let mut added = Vec::new();
     let mut sent = effective.clone();
-    if want_and_need.need && !effective.contains(&want_and_need.want) {
+    let asked = crate::config::request::options_request(&effective, &want_and_need.want);
+    if want_and_need.need && !asked {
         if cmdline_options.is_empty() {
             // Our -o would make git drop push.pushOption: carry those along.
             for o in &effective {

@@ -360,6 +360,7 @@ mod tests {
             diff_base_sha: None,
             before_sha: None,
             job_id: None,
+            unattended: None,
         };
         let env = crate::Env::default();
         let slug = |c: &CiContext, name: &str| ci_slug(c, Some(name), &oid, &env, false);

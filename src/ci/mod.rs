@@ -31,7 +31,7 @@ use crate::engine::JudgeOptions;
 use crate::error::{Error, Result};
 use crate::git::repo::{self, remote_exists, NoBase};
 use crate::git::short;
-use crate::render::outputs;
+use crate::render::{annotation, outputs};
 
 use self::emit::{decision_vars, github_files};
 use self::fetch::{PrivateRef, Source};
@@ -103,8 +103,28 @@ pub struct CiReport {
 /// Runs `dockguard ci`: find out about the job, read the settings, fetch and judge,
 /// then verify and write the outputs. Returns the exit code.
 pub fn run(repo: &Repository, args: &CiArgs, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    refuse_outside_ci(args, env)?;
     let judged = judge(repo, &args.pipeline, args.commits, env)?;
     finish(args, env, out, judged)
+}
+
+/// `dockguard ci` on a laptop would fetch into the clone, judge HEAD as if it were a job,
+/// and write CI outputs nobody reads: outside a CI system it detects it refuses, unless
+/// `--provider generic` says this is a CI it does not know.
+fn refuse_outside_ci(args: &CiArgs, env: &Env) -> Result<()> {
+    let detected = provider::detect_provider(env, Choice::Auto);
+    if args.pipeline.provider != ProviderArg::Auto || detected != Provider::Generic {
+        return Ok(());
+    }
+    Err(Error::Hinted {
+        message:
+            "this does not look like a CI job (neither GITLAB_CI nor GITHUB_ACTIONS is `true`), \
+                  and `dockguard ci` judges a CI job"
+                .into(),
+        hint: "to see what a push of this checkout needs, run `dockguard check`; in a CI system \
+               dockguard does not detect, run `dockguard ci --provider generic`"
+            .into(),
+    })
 }
 
 /// The verdict for the job, and what led to it (shared with `dockguard plan`).
@@ -145,15 +165,26 @@ impl Judged {
         strict: bool,
     ) -> (verify::Request, verify::Decision) {
         let settings = &self.ctx.settings.ci;
-        let request = verify::Request::new(
+        let mut request = verify::Request::new(
             &settings.request_variable,
             env.get(&settings.request_variable),
             &settings.request_input,
             request_input,
         );
+        if self.job.prov == Provider::Github {
+            request = request.via(verify::Channel::WorkflowInput {
+                workflow: env.get("GITHUB_WORKFLOW_REF").and_then(workflow_file),
+                git_ref: self.job.ref_name.as_deref().map(outputs::one_line),
+            });
+        }
         let base_unknown = self.report.targets.iter().any(|t| t.merge_base.is_none());
         let on_upstream = self.fetch.as_ref().is_some_and(|f| f.on_upstream);
-        let waiver = verify::strict_waiver(self.job.prov, self.job.ci.kind, on_upstream);
+        let waiver = verify::strict_waiver(
+            self.job.prov,
+            self.job.ci.kind,
+            on_upstream,
+            self.job.ci.unattended.is_some(),
+        );
         let decision = verify::decide(
             self.report.rebuild,
             base_unknown,
@@ -176,17 +207,20 @@ pub(crate) fn judge(
     let job = Job::new(repo, args, env)?;
     let ctx = Context::load(repo, env, Door::Ci, &flags(args))?;
     for w in ctx.warnings() {
-        eprintln!("dockguard: {w}");
+        say(job.prov, &format!("dockguard: {w}"));
     }
-    eprintln!(
-        "dockguard: {} {} pipeline, judging {} ({})",
-        job.prov.name(),
-        job.ci.kind.name(),
-        job.target.label,
-        short(&job.target.oid)
+    say(
+        job.prov,
+        &format!(
+            "dockguard: {} {} pipeline, judging {} ({})",
+            job.prov.name(),
+            job.ci.kind.name(),
+            job.target.label,
+            short(&job.target.oid)
+        ),
     );
     for w in &job.warnings {
-        eprintln!("dockguard: {w}");
+        say(job.prov, &format!("dockguard: {w}"));
     }
     let opts = JudgeOptions {
         commits,
@@ -310,11 +344,9 @@ fn fetch_and_judge(
     job: &Job,
     opts: JudgeOptions,
 ) -> Result<(Report, FetchSummary)> {
-    let mut log = |line: &str| eprintln!("{line}");
-    let plan = upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
-    let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
-    let branch = plan.branch.clone();
-    let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
+    let mut log = |line: &str| say(job.prov, line);
+    let mut plan =
+        upstream::upstream_plan(repo, &ctx.settings.ci, &job.ci, job.target.oid, &mut log)?;
     let git_dir = repo.path().to_path_buf();
     let stale = fetch::delete_stale(&git_dir);
     if stale > 0 {
@@ -323,11 +355,11 @@ fn fetch_and_judge(
         ));
     }
     let private = PrivateRef::new(&git_dir, job.ci.job_id.as_deref());
-    let fetch_plan = fetch::Plan {
+    let fetch_plan = |plan: &upstream::UpstreamPlan, src: String| fetch::Plan {
         git_dir: git_dir.clone(),
         display_dir: workdir.to_path_buf(),
         upstream: plan.source.clone(),
-        branch: branch.clone(),
+        branch: plan.branch.clone(),
         src,
         target: job.target.oid,
         target_source: remote_exists(repo, "origin").then(|| Source::remote("origin")),
@@ -336,6 +368,20 @@ fn fetch_and_judge(
         max_depth: ctx.settings.ci.max_depth,
         unshallow: ctx.settings.ci.unshallow,
     };
+    if let Some(tip) = plan.moved_on {
+        let branch_plan = fetch_plan(&plan, format!("refs/heads/{}", plan.branch));
+        plan.on_upstream = still_on_branch(&branch_plan, tip, &mut log)?;
+        if !plan.on_upstream {
+            upstream::not_on_branch(&plan, &job.ci, &mut log);
+            if let Some(otherwise) = plan.otherwise.take() {
+                plan = *otherwise;
+            }
+        }
+    }
+    let previous = upstream::previous_tip(&plan, &job.ci, job.target.oid, &mut log);
+    let branch = plan.branch.clone();
+    let src = fetch_source(&plan, previous, &ctx.settings.ci.request_variable, &mut log);
+    let fetch_plan = fetch_plan(&plan, src);
     let mut summary = FetchSummary {
         source: plan.source.display.clone(),
         branch: branch.clone(),
@@ -380,6 +426,24 @@ fn fetch_and_judge(
     log(&fetch_line(&summary, &report));
     drop(private); // deletes the private ref
     Ok((report, summary))
+}
+
+/// The upstream branch has moved on from the judged commit since the CI started this
+/// pipeline for it (a later push, a queued or retried job): fetches the branch and tells
+/// whether the commit is in its history. If it is, the pipeline is still about what that
+/// push brought to the branch, and is judged like one on the tip.
+fn still_on_branch(plan: &fetch::Plan, tip: git2::Oid, log: &mut dyn FnMut(&str)) -> Result<bool> {
+    let outcome = fetch::fetch_and_deepen(plan, log)?;
+    let on = matches!(outcome.merge_base, repo::MergeBase::Found(b) if b == plan.target);
+    if on {
+        log(&format!(
+            "dockguard: `{}` has moved on to {} since this pipeline started, and this commit is in its \
+             history: judging what the push that made it the tip brought",
+            plan.branch,
+            short(&tip)
+        ));
+    }
+    Ok(on)
 }
 
 /// What to fetch as "upstream": the branch, or its previous tip when the pipeline runs on
@@ -488,7 +552,10 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
     if let Some(path) = &args.dotenv {
         outputs::write(path, &outputs::dotenv(&decision_vars(&ci))?)?;
     }
-    let line = verify::line(&decision, &request, push_option);
+    let mut line = verify::line(&decision, &request, push_option);
+    if job.prov == Provider::Github {
+        line = annotate_decision(&decision, line);
+    }
     if job.prov == Provider::Github {
         github_files(env, &ci, &decision, &request, push_option)?;
     }
@@ -513,6 +580,36 @@ fn finish(args: &CiArgs, env: &Env, out: &mut dyn Write, judged: Judged) -> Resu
         }
     }
     Ok(i32::from(decision.strict_failure))
+}
+
+/// Writes a line of the job's log to stderr; under GitHub Actions a warning is an
+/// annotation ([`annotation`]), so that it shows on the run's page.
+fn say(prov: Provider, line: &str) {
+    let text = if prov == Provider::Github && annotation::is_warning(line) {
+        annotation::github(annotation::Level::Warning, line)
+    } else {
+        line.to_owned()
+    };
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// The decision line as GitHub shows it: a `--strict` failure is an error annotation, a
+/// rebuild nobody asked for (or a base that could not be found) a warning.
+fn annotate_decision(decision: &verify::Decision, line: String) -> String {
+    use annotation::Level;
+    let level = match decision.case {
+        _ if decision.strict_failure => Some(Level::Error),
+        verify::Case::Fallback | verify::Case::BaseUnknown => Some(Level::Warning),
+        _ => None,
+    };
+    level.map_or(line.clone(), |l| annotation::github(l, &line))
+}
+
+/// The workflow's file name in `GITHUB_WORKFLOW_REF` (`owner/repo/.github/workflows/ci.yml@refs/heads/main`).
+fn workflow_file(workflow_ref: &str) -> Option<String> {
+    let path = workflow_ref.split('@').next()?;
+    let file = path.rsplit('/').next()?;
+    (!file.is_empty()).then(|| outputs::one_line(file))
 }
 
 fn current_branch(repo: &Repository) -> Option<String> {

@@ -90,6 +90,10 @@ pub struct CiContext {
     pub before_sha: Option<String>,
     /// A job identifier, to make private refs unique (`CI_JOB_ID`, `GITHUB_RUN_ID`…).
     pub job_id: Option<String>,
+    /// What started the pipeline when no push did (a schedule, a trigger, a parent
+    /// pipeline, a chat command): no push option can have reached it.
+    #[serde(skip)]
+    pub unattended: Option<String>,
 }
 
 /// How the user chose the provider.
@@ -145,6 +149,7 @@ pub fn context(
             diff_base_sha: None,
             before_sha: None,
             job_id: None,
+            unattended: None,
         }),
     }
 }
@@ -223,6 +228,11 @@ fn gitlab(env: &Env) -> Result<CiContext> {
         diff_base_sha: owned(env, "CI_MERGE_REQUEST_DIFF_BASE_SHA"),
         before_sha: before,
         job_id: owned(env, "CI_JOB_ID"),
+        unattended: matches!(
+            source,
+            "schedule" | "trigger" | "pipeline" | "parent_pipeline" | "chat"
+        )
+        .then(|| format!("CI_PIPELINE_SOURCE={source}")),
     })
 }
 
@@ -300,6 +310,8 @@ fn github(env: &Env, event: Option<&serde_json::Value>) -> Result<CiContext> {
         diff_base_sha: None,
         before_sha: before,
         job_id,
+        unattended: matches!(event_name, "schedule" | "repository_dispatch")
+            .then(|| format!("GITHUB_EVENT_NAME={event_name}")),
     })
 }
 

@@ -9,7 +9,14 @@
 //! - the default branch is the upstream server's `HEAD`; `CI_DEFAULT_BRANCH` / the event's
 //!   default branch only when the server does not say;
 //! - "this pipeline runs on the upstream branch itself" (compare with the previous tip) is
-//!   believed only when the upstream server's branch really points at the judged commit.
+//!   believed only when the upstream server's branch points at the judged commit, or has
+//!   moved on from it (a later push, a queued or retried job): then `dockguard ci` fetches
+//!   the branch and believes it only when the judged commit is in its history
+//!   ([`UpstreamPlan::moved_on`]). Otherwise a dockerfile change pushed to master whose job
+//!   ran after the next push would be compared with itself and never rebuilt;
+//! - a fork's own default branch (upstream configured elsewhere, the pipeline on origin's
+//!   `HEAD` branch, a previous tip given) is judged like upstream's: what the push brought
+//!   to it, since the fork's registry is what its jobs use ([`fork_default_branch`]).
 
 use git2::{Oid, Repository};
 
@@ -30,6 +37,13 @@ pub struct UpstreamPlan {
     pub branch: String,
     /// The pipeline runs on the upstream branch itself (checked with the server).
     pub on_upstream: bool,
+    /// The CI says the pipeline runs on the upstream branch, but the server's branch is
+    /// another commit (its tip here): the branch may have moved on since. Whether the
+    /// judged commit is in its history is for the caller to find out by fetching it.
+    pub moved_on: Option<Oid>,
+    /// A fork's own default branch is compared with (see [`fork_default_branch`]): the
+    /// plan to use instead if the branch turns out not to contain the commit.
+    pub otherwise: Option<Box<UpstreamPlan>>,
 }
 
 /// Works out the upstream: source, branch, and whether the pipeline is on it.
@@ -78,11 +92,78 @@ pub fn upstream_plan(
         source,
         branch,
         on_upstream: false,
+        moved_on: None,
+        otherwise: None,
     };
     if claims_upstream && ctx.ref_name.as_deref() == Some(plan.branch.as_str()) {
-        plan.on_upstream = on_upstream(repo, &plan, ctx, target, log);
+        check_on_branch(repo, &mut plan, target);
+        if !plan.on_upstream && plan.moved_on.is_none() {
+            not_on_branch(&plan, ctx, log);
+        }
+    }
+    if configured_url.is_some() {
+        if let Some(mut own) = fork_default_branch(repo, ctx, target, log) {
+            own.otherwise = Some(Box::new(plan));
+            return Ok(own);
+        }
     }
     Ok(plan)
+}
+
+/// Sets `on_upstream` when the server's branch is the target, `moved_on` when it is
+/// another commit (whether the target is in its history is found out by fetching).
+fn check_on_branch(repo: &Repository, plan: &mut UpstreamPlan, target: Oid) {
+    match server_tip(repo, plan) {
+        Some(tip) if tip == target => plan.on_upstream = true,
+        tip => plan.moved_on = tip,
+    }
+}
+
+/// A fork (upstream configured elsewhere) whose pipeline runs on its own default branch,
+/// pushed onto an earlier tip: the images its jobs use come from its own registry, which
+/// its default branch's pipelines built. Compared with upstream, a sync that brings an
+/// upstream dockerfile change differs in nothing, and the fork's images would never be
+/// refreshed; so what is judged is what the push brought to the fork's branch (its
+/// previous tip, as for upstream's own default branch). A first push (no previous tip)
+/// is still compared with upstream.
+fn fork_default_branch(
+    repo: &Repository,
+    ctx: &CiContext,
+    target: Oid,
+    log: &mut dyn FnMut(&str),
+) -> Option<UpstreamPlan> {
+    if !matches!(ctx.kind, PipelineKind::Branch | PipelineKind::Manual) {
+        return None;
+    }
+    let before = ctx
+        .before_sha
+        .as_deref()
+        .and_then(|b| Oid::from_str(b).ok());
+    if before.is_none_or(|b| b.is_zero() || b == target) || !remote_exists(repo, "origin") {
+        return None;
+    }
+    let source = Source::remote("origin");
+    let branch = fetch::remote_head(repo.path(), &source)?;
+    if ctx.ref_name.as_deref() != Some(branch.as_str()) {
+        return None;
+    }
+    let mut own = UpstreamPlan {
+        source,
+        branch,
+        on_upstream: false,
+        moved_on: None,
+        otherwise: None,
+    };
+    check_on_branch(repo, &mut own, target);
+    if !own.on_upstream && own.moved_on.is_none() {
+        return None;
+    }
+    log(&format!(
+        "dockguard: this pipeline runs on the fork's own default branch `{}`, whose registry its \
+         jobs use: judging what this push brought to it, not the difference from upstream",
+        one_line(&own.branch)
+    ));
+    Some(own)
 }
 
 fn branch(
@@ -166,31 +247,25 @@ fn on_origins_server(repo: &Repository, url: &str, log: &mut dyn FnMut(&str)) ->
     }
 }
 
-/// Is the pipeline really on the upstream branch? The branch name and the previous tip
-/// come from the environment; the server's branch pointing at the judged commit does not.
-fn on_upstream(
-    repo: &Repository,
-    plan: &UpstreamPlan,
-    ctx: &CiContext,
-    target: Oid,
-    log: &mut dyn FnMut(&str),
-) -> bool {
-    let tip = fetch::remote_ref(
+/// Where the upstream server's branch points now. The branch name and the previous tip
+/// come from the environment; this does not.
+fn server_tip(repo: &Repository, plan: &UpstreamPlan) -> Option<Oid> {
+    fetch::remote_ref(
         repo.path(),
         &plan.source,
         &format!("refs/heads/{}", plan.branch),
-    );
-    let verified = tip == Some(target);
-    if !verified {
-        log(&format!(
-            "dockguard: note: the CI says this pipeline runs on `{}`, but {}'s `{}` is not this commit; \
-             comparing with its merge-base like any branch",
-            one_line(ctx.ref_name.as_deref().unwrap_or("?")),
-            plan.source.display,
-            plan.branch
-        ));
-    }
-    verified
+    )
+}
+
+/// Says that the CI's "this pipeline runs on the upstream branch" was not believed.
+pub fn not_on_branch(plan: &UpstreamPlan, ctx: &CiContext, log: &mut dyn FnMut(&str)) {
+    log(&format!(
+        "dockguard: note: the CI says this pipeline runs on `{}`, but {}'s `{}` is not this commit \
+         and does not contain it; comparing with its merge-base like any branch",
+        one_line(ctx.ref_name.as_deref().unwrap_or("?")),
+        plan.source.display,
+        plan.branch
+    ));
 }
 
 /// The previous tip to compare with, when the pipeline is on the upstream branch itself.

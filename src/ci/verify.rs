@@ -13,22 +13,62 @@
 //! The request is the pipeline variable (`ci.request_variable`, set by `git push -o
 //! ci.variable=NAME=1`) or the pipeline input (`ci.request_input`, set by `git push -o
 //! ci.input=NAME=true`; its value reaches the job only through the CI configuration, as
-//! `dockguard ci --request-input $[[ inputs.NAME ]]`). `--strict` fails only where a
+//! `dockguard ci --request-input $[[ inputs.NAME ]]`); which values ask is
+//! [`crate::config::request`]'s one definition, shared with the hook. `--strict` fails only where a
 //! request can arrive at all ([`strict_waiver`]): not in merge-request pipelines (push
 //! options reach branch pipelines only), not on the upstream branch itself (merges made
-//! in the web UI carry none), not on GitHub (no push options) unless started by hand.
+//! in the web UI carry none), not on GitHub (no push options) unless started by hand, not
+//! in pipelines nobody pushed (schedules, triggers, parent pipelines).
 
 use serde::Serialize;
 
 use super::provider::{PipelineKind, Provider};
+use crate::config::request::is_request;
 use crate::render::escape;
 use crate::render::outputs::one_line;
+
+/// How a request can reach this pipeline, for the messages that say how to make one.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Channel {
+    /// With the push (`git push -o …`): GitLab.
+    #[default]
+    PushOption,
+    /// Only as the input of a workflow started by hand: GitHub, whose pushes carry no
+    /// options.
+    WorkflowInput {
+        /// The workflow's file name (from `GITHUB_WORKFLOW_REF`), when known.
+        workflow: Option<String>,
+        /// The branch or tag to run it on, when known.
+        git_ref: Option<String>,
+    },
+}
+
+impl Channel {
+    /// The command that starts the workflow again with the request (`gh workflow run`).
+    fn rerun_command(&self) -> Option<String> {
+        let Channel::WorkflowInput { workflow, git_ref } = self else {
+            return None;
+        };
+        let mut cmd = format!(
+            "gh workflow run {}",
+            escape::shell_word(workflow.as_deref().unwrap_or("WORKFLOW.yml"))
+        );
+        if let Some(r) = git_ref {
+            cmd.push_str(" --ref ");
+            cmd.push_str(&escape::shell_word(r));
+        }
+        cmd.push_str(" -f rebuild=true");
+        Some(cmd)
+    }
+}
 
 /// How the pipeline asks for a rebuild.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Request {
     /// The request variable's name.
     pub variable: String,
+    /// The variable's value, when it is set (one line, cut short: the pusher's).
+    pub variable_value: Option<String>,
     /// Whether the variable asks for a rebuild.
     pub variable_set: bool,
     /// The request input's name.
@@ -37,6 +77,9 @@ pub struct Request {
     pub input_value: Option<String>,
     /// Whether the input asks for a rebuild.
     pub input_set: bool,
+    /// How a request could have come.
+    #[serde(skip)]
+    pub channel: Channel,
 }
 
 impl Request {
@@ -50,11 +93,19 @@ impl Request {
     ) -> Self {
         Request {
             variable: variable.to_owned(),
+            variable_value: value.map(|v| one_line(v).chars().take(40).collect()),
             variable_set: is_request(value),
             input: input.to_owned(),
             input_value: input_value.map(str::to_owned),
             input_set: is_request(input_value),
+            channel: Channel::PushOption,
         }
+    }
+
+    /// The same request, in a pipeline a request reaches only through `channel`.
+    pub fn via(mut self, channel: Channel) -> Self {
+        self.channel = channel;
+        self
     }
 
     /// Did the pipeline ask?
@@ -68,11 +119,15 @@ impl Request {
             let v: String = one_line(v).chars().take(40).collect();
             format!("the input {} is {v:?}", self.input)
         };
+        let variable = match &self.variable_value {
+            None => format!("{} is not set", self.variable),
+            Some(v) => format!("{} is {v:?}, which is not a request", self.variable),
+        };
         match (self.variable_set, &self.input_value) {
             (true, _) => format!("{} is set", self.variable),
             (false, Some(v)) if self.input_set => input(v),
-            (false, Some(v)) => format!("{} is not set and {}", self.variable, input(v)),
-            (false, None) => format!("{} is not set", self.variable),
+            (false, Some(v)) => format!("{variable} and {}", input(v)),
+            (false, None) => variable,
         }
     }
 }
@@ -84,7 +139,16 @@ pub fn strict_waiver(
     provider: Provider,
     kind: PipelineKind,
     on_upstream: bool,
+    unattended: bool,
 ) -> Option<&'static str> {
+    if unattended {
+        return Some(
+            "nobody pushed this pipeline (a schedule, a trigger, a parent pipeline or a chat \
+             command started it), so no push can have carried a request: set the request \
+             variable where it is started (the schedule's or trigger's variables) to rebuild \
+             there, and enforce --strict in the branch pipelines of pushes",
+        );
+    }
     match (provider, kind) {
         (Provider::Github, PipelineKind::Manual) | (Provider::Generic, _) => None,
         (Provider::Github, _) => Some(
@@ -178,15 +242,6 @@ pub fn decide(
     }
 }
 
-/// Whether a request variable's value asks for a rebuild: set and not one of
-/// `0`, `false`, `no`, `off` (any case). An unknown value counts as a request.
-pub fn is_request(value: Option<&str>) -> bool {
-    match value.map(|v| v.trim().to_ascii_lowercase()) {
-        None => false,
-        Some(v) => !matches!(v.as_str(), "" | "0" | "false" | "no" | "off"),
-    }
-}
-
 /// The one line that says what happens and why, for a terminal or a log.
 pub fn line(d: &Decision, request: &Request, push_option: &str) -> String {
     line_with(d, request, push_option, &|s| {
@@ -211,18 +266,32 @@ pub fn line_with(
         Case::Needed => format!(
             "dockguard: REBUILD: images need a rebuild, and the pipeline requested it ({said})"
         ),
-        Case::Fallback if d.strict_failure => format!(
-            "dockguard: FAILED (--strict): images need a rebuild but the pipeline did not request it \
-             ({said}); push with {command} or use dockguard's pre-push hook"
-        ),
+        Case::Fallback if d.strict_failure => match request.channel.rerun_command() {
+            Some(rerun) => format!(
+                "dockguard: FAILED (--strict): images need a rebuild but this run did not request it \
+                 ({said}); GitHub pushes carry no push options, so the request is the workflow's \
+                 `rebuild` input: run it again with the input set, {} (or Actions > Run workflow)",
+                code(&rerun)
+            ),
+            None => format!(
+                "dockguard: FAILED (--strict): images need a rebuild but the pipeline did not request it \
+                 ({said}); push with {command} or use dockguard's pre-push hook"
+            ),
+        },
         Case::Fallback => {
             let waived = d
                 .strict_waived
                 .map(|why| format!("; --strict does not apply here: {why}"))
                 .unwrap_or_default();
+            let why = match request.channel {
+                Channel::PushOption => "the push skipped dockguard's hook",
+                Channel::WorkflowInput { .. } => {
+                    "GitHub pushes carry no request, so this job is where the need is found"
+                }
+            };
             format!(
                 "dockguard: REBUILD (fallback): images need a rebuild but the pipeline did not request it \
-                 ({said}; the push skipped dockguard's hook); rebuilding anyway{waived}"
+                 ({said}; {why}); rebuilding anyway{waived}"
             )
         }
         Case::Requested => format!(
@@ -273,17 +342,6 @@ mod tests {
             (true, Case::BaseUnknown, false),
             "an unknown base never fails --strict"
         );
-    }
-
-    #[test]
-    fn request_values() {
-        for yes in ["1", "true", "YES", "on", "please"] {
-            assert!(is_request(Some(yes)), "{yes}");
-        }
-        for no in ["", " ", "0", "false", "No", "OFF"] {
-            assert!(!is_request(Some(no)), "{no:?}");
-        }
-        assert!(!is_request(None));
     }
 
     #[test]
@@ -338,6 +396,15 @@ mod tests {
         // An input value is the pusher's: one line, cut short, in messages.
         let r = Request::new("V", None, "i", Some("x\ny"));
         assert!(!r.describe().contains('\n'));
+        // Set to a value that does not ask: said as it is, not as "not set".
+        let r = Request::new("DOCKGUARD_REBUILD", Some("0"), "dockguard_rebuild", None);
+        assert!(!r.requested());
+        assert_eq!(
+            r.describe(),
+            "DOCKGUARD_REBUILD is \"0\", which is not a request"
+        );
+        let r = Request::new("V", Some("no\nway"), "i", None);
+        assert!(!r.describe().contains('\n'));
     }
 
     #[test]
@@ -345,22 +412,27 @@ mod tests {
         use PipelineKind::*;
         for kind in [Branch, NewBranch, Tag, Manual] {
             assert_eq!(
-                strict_waiver(Provider::Gitlab, kind, false),
+                strict_waiver(Provider::Gitlab, kind, false, false),
                 None,
                 "{kind:?}"
             );
         }
-        assert!(strict_waiver(Provider::Gitlab, MergeRequest, false).is_some());
-        assert!(strict_waiver(Provider::Gitlab, Branch, true).is_some());
+        assert!(strict_waiver(Provider::Gitlab, MergeRequest, false, false).is_some());
+        assert!(strict_waiver(Provider::Gitlab, Branch, true, false).is_some());
         for kind in [Branch, NewBranch, Tag, MergeRequest] {
             assert!(
-                strict_waiver(Provider::Github, kind, false).is_some(),
+                strict_waiver(Provider::Github, kind, false, false).is_some(),
                 "{kind:?}"
             );
         }
-        assert_eq!(strict_waiver(Provider::Github, Manual, false), None);
-        assert_eq!(strict_waiver(Provider::Generic, Unknown, true), None);
-        let why = strict_waiver(Provider::Gitlab, MergeRequest, false);
+        assert_eq!(strict_waiver(Provider::Github, Manual, false, false), None);
+        assert_eq!(strict_waiver(Provider::Generic, Unknown, true, false), None);
+        // Pipelines nobody pushed: a schedule, a trigger, a parent pipeline.
+        for p in [Provider::Gitlab, Provider::Github] {
+            assert!(strict_waiver(p, Manual, false, true).is_some());
+            assert!(strict_waiver(p, Branch, false, true).is_some());
+        }
+        let why = strict_waiver(Provider::Gitlab, MergeRequest, false, false);
         let d = decide(true, false, false, true, why);
         assert!(!d.strict_failure && d.rebuild && d.strict_waived.is_some());
         let r = Request::new("DOCKGUARD_REBUILD", None, "dockguard_rebuild", None);

@@ -1,5 +1,6 @@
 //! Configuration: one schema ([`keys`]), raw layers from each source ([`layers`]), and
-//! typed, validated settings ([`settings`]).
+//! typed, validated settings ([`settings`]); what counts as a rebuild request, for every
+//! front door ([`request`]).
 //!
 //! Sources, lowest precedence first: defaults < `.dockguard.toml` < `git config
 //! dockguard.*` < environment `DOCKGUARD_*` < flags. Which source may set which key is
@@ -10,6 +11,7 @@
 
 pub mod keys;
 pub mod layers;
+pub mod request;
 pub mod settings;
 
 pub use keys::{Name, KEYS};

@@ -20,6 +20,7 @@ use super::request::PushContext;
 use super::stdin::PushUpdate;
 use super::{emit, git_command};
 use crate::cli::PrePushArgs;
+use crate::config::request::{same_request, CI_SKIP};
 use crate::engine::verdict::TargetVerdict;
 use crate::error::{Error, Result};
 use crate::git::short;
@@ -142,6 +143,8 @@ pub(super) struct Plan {
     /// which reads push.pushOption itself).
     cmdline_others: Vec<String>,
     atomic: bool,
+    /// The push was `--mirror`: the commands shown push the mirror again.
+    mirror: bool,
     remote: String,
     /// `--force-with-lease` only where the update is not a fast-forward (for the user).
     needed_leases: Vec<String>,
@@ -163,17 +166,22 @@ impl Plan {
         ctx: &PushContext,
         want: &str,
     ) -> Self {
+        // The commands shown must do what they promise: an option setting the request to
+        // something else (`=0`) would contradict it, and `ci.skip` would leave GitLab
+        // without a pipeline to rebuild in.
+        let keep = |o: &&String| !same_request(o, want) && *o != CI_SKIP;
         let mut p = Plan {
             want: want.to_owned(),
-            others: ctx.options.iter().filter(|o| *o != want).cloned().collect(),
+            others: ctx.options.iter().filter(keep).cloned().collect(),
             cmdline_others: ctx
                 .scan
                 .iter()
                 .flat_map(|s| s.push_options.iter())
-                .filter(|o| *o != want)
+                .filter(keep)
                 .cloned()
                 .collect(),
             atomic: ctx.scan.as_ref().is_some_and(|s| s.atomic),
+            mirror: ctx.scan.as_ref().is_some_and(|s| s.mirror),
             remote: args.remote.clone(),
             needed_leases: Vec::new(),
             all_leases: Vec::new(),
@@ -232,12 +240,26 @@ impl Plan {
         v
     }
 
+    /// The remote and refspecs of a command shown to the user: after a `--mirror` push,
+    /// `--mirror REMOTE` again (its refs include remote-tracking ones and its deletions).
+    fn shown_tail(&self) -> Vec<String> {
+        if self.mirror {
+            let mut v = vec!["--mirror".to_owned()];
+            if self.remote.starts_with('-') {
+                v.push("--end-of-options".to_owned());
+            }
+            v.push(self.remote.clone());
+            return v;
+        }
+        self.common(&self.needed_leases, &self.refspecs, false)
+    }
+
     pub(super) fn dockguard_push(&self) -> String {
         let mut v = vec!["dockguard".to_owned(), "push".to_owned()];
         for o in &self.cmdline_others {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
+        v.extend(self.shown_tail());
         sh_join(&v)
     }
 
@@ -246,7 +268,7 @@ impl Plan {
         for o in self.others.iter().chain([&self.want]) {
             v.extend(["-o".to_owned(), o.clone()]);
         }
-        v.extend(self.common(&self.needed_leases, &self.refspecs, false));
+        v.extend(self.shown_tail());
         sh_join(&v)
     }
 

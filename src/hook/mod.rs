@@ -287,7 +287,7 @@ fn decide(
         request::configured_push_options(git_command(repo, env))
     })?;
     let late = after_pipeline_limit(&updates, &rebuild, settings.gitlab_pipeline_refs);
-    if request.options.iter().any(|o| o == want) {
+    if crate::config::request::options_request(&request.options, want) {
         let names = rebuild
             .iter()
             .map(|(u, _)| u.remote_ref.as_str())
@@ -301,6 +301,9 @@ fn decide(
             escape::shell_word(want),
             request.source
         );
+        if let Some(w) = crate::config::request::skip_warning(&request.options) {
+            let _ = writeln!(msg, "dockguard: {w}");
+        }
         if settings.verbosity == Verbosity::Verbose {
             for note in &request.notes {
                 let _ = writeln!(msg, "dockguard: note: {note}");

@@ -110,6 +110,8 @@ pub struct PushScan {
     pub dry_run: bool,
     /// `--atomic`.
     pub atomic: bool,
+    /// `--mirror`: every ref, forced, and pruned; a command to push again names no refs.
+    pub mirror: bool,
     /// Index of `--` or `--end-of-options`, after which nothing is an option.
     pub end_of_options: Option<usize>,
 }
@@ -143,6 +145,7 @@ pub fn scan_push_args(args: &[String]) -> PushScan {
                     ("push-option", false) => scan.push_options.extend(value),
                     ("dry-run", n) => scan.dry_run = !n,
                     ("atomic", n) => scan.atomic = !n,
+                    ("mirror", n) => scan.mirror = !n,
                     _ => {}
                 }
             }

@@ -116,7 +116,7 @@ fn toml_key_names_are_escaped_in_errors() {
 }
 
 #[test]
-fn step_summary_renders_no_links_or_images_from_push_option() {
+fn step_summary_renders_no_links_or_images_from_push_option_or_workflow() {
     let (r, base) = with_master();
     r.switch_new("feature", base);
     let tip = r.commit("x", &[("docker/Dockerfile", "FROM debian:13\n")]);
@@ -133,11 +133,17 @@ fn step_summary_renders_no_links_or_images_from_push_option() {
             ("GITHUB_REF_NAME", "feature"),
             ("GITHUB_SHA", &tip.to_string()),
             ("GITHUB_STEP_SUMMARY", summary.to_str().expect("utf-8")),
+            // On GitHub the failure names the command that reruns the workflow, whose file
+            // name is the repository's: as hostile as the push option.
+            (
+                "GITHUB_WORKFLOW_REF",
+                "o/r/.github/workflows/![x](evil.example) [y](evil.example) <img src=x>.yml@refs/heads/feature",
+            ),
         ],
     );
     assert_eq!(run.code, 1, "--strict fails: {}", run.stderr);
     let md = std::fs::read_to_string(&summary).expect("summary");
-    assert!(md.contains("evil.example"), "the option is shown: {md}");
+    assert!(md.contains("evil.example"), "the workflow is shown: {md}");
     // Outside code spans (odd segments between backticks) no Markdown or HTML from it.
     for (i, plain) in md.split('`').enumerate() {
         if i % 2 == 0 {
