@@ -4,12 +4,12 @@ use clap::Parser;
 
 fn main() {
     let cli = dockguard::cli::Cli::parse();
-    let env = dockguard::Env::from_process();
+    let env = dockguard::Env::from_process().with_flags(cli.color, cli.output);
     let mut stdout = std::io::stdout().lock();
     let code = match dockguard::run(&cli, &env, &mut stdout) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("{}", e.render());
+            eprintln!("{}", dockguard::render_error(&e, &env));
             e.exit_code()
         }
     };

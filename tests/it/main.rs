@@ -10,6 +10,7 @@ mod component;
 mod compose_oracle;
 mod contexts;
 mod control;
+mod conventions;
 mod declared;
 mod differential;
 mod exact;
