@@ -178,3 +178,58 @@ fn quiet_and_verbose_reach_every_command() {
     let both = r.dockguard(&["check", "-q", "-v"]);
     assert_eq!(both.code, 2, "{}", both.stderr);
 }
+
+#[test]
+fn man_pages_have_exit_status_environment_and_the_dir_in_the_synopsis() {
+    let r = clean();
+    let dir = r.scratch("man");
+    let run = r.dockguard(&["man", "--out-dir", dir.to_str().expect("utf-8")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut pages = 0;
+    for page in std::fs::read_dir(&dir).expect("dir").flatten() {
+        let name = page.file_name().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(page.path()).expect("read");
+        for section in [".SH \"EXIT STATUS\"", ".SH ENVIRONMENT", ".SH SYNOPSIS"] {
+            assert!(text.contains(section), "{name}: {section}");
+        }
+        let synopsis = text
+            .split(".SH SYNOPSIS")
+            .nth(1)
+            .and_then(|s| s.split(".SH").next())
+            .expect("synopsis");
+        assert!(
+            synopsis.contains(r"[\fB\-C\fR \fIDIR\fR]"),
+            "{name}: {synopsis}"
+        );
+        for var in [
+            "NO_COLOR",
+            "CLICOLOR_FORCE",
+            "DOCKGUARD_SKIP",
+            "DOCKGUARD_POLICY",
+        ] {
+            assert!(
+                text.contains(&format!(r"\fB{}\fR", var.replace('-', r"\-"))),
+                "{name}: {var}"
+            );
+        }
+        pages += 1;
+    }
+    assert!(pages > 10, "{pages}");
+    // Each command's own exit codes, from its help.
+    let check = std::fs::read_to_string(dir.join("dockguard-check.1")).expect("check page");
+    let exit = check
+        .split(".SH \"EXIT STATUS\"")
+        .nth(1)
+        .expect("exit status");
+    assert!(
+        exit.contains(r"1  with \-\-exit\-code: a rebuild is needed"),
+        "{exit}"
+    );
+    let main = r.dockguard(&["man"]);
+    assert!(
+        main.stdout
+            .contains(r"dockguard push exits with git push's status."),
+        "{}",
+        main.stdout
+    );
+}
