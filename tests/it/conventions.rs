@@ -233,3 +233,56 @@ fn man_pages_have_exit_status_environment_and_the_dir_in_the_synopsis() {
         main.stdout
     );
 }
+
+#[test]
+fn toml_and_regex_errors_show_the_line_and_a_caret_under_what_the_user_wrote() {
+    let r = clean();
+    let check_with = |file: &str| {
+        std::fs::write(r.path().join(".dockguard.toml"), file).expect("write");
+        let run = r.dockguard(&["check"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        run.stderr
+    };
+    let toml = check_with("[match]\ninputs = [\"a/**\"\n");
+    assert!(
+        toml.contains("not valid TOML: unclosed array, expected `]` (line 2)\n"),
+        "{toml}"
+    );
+    assert!(
+        toml.contains(&format!(
+            "\n    2 | inputs = [\"a/**\"\n      | {}^\n  hint: ",
+            " ".repeat(16)
+        )),
+        "{toml}"
+    );
+
+    let regex = check_with("[match]\ninput_regex = [\"docs/(a|b\"]\n");
+    assert!(
+        regex.contains("`match.input_regex` regex \"docs/(a|b\" is not valid: unclosed group\n"),
+        "{regex}"
+    );
+    assert!(regex.contains("\n    docs/(a|b\n         ^\n"), "{regex}");
+    assert!(
+        !regex.contains("(?s:"),
+        "the rewritten pattern leaks: {regex}"
+    );
+
+    let rule = check_with("[[images.rule]]\ndockerfile = \"ci/(?P<name>[a-z+)\\\\.docker\"\n");
+    assert!(rule.contains("unclosed character class\n"), "{rule}");
+    assert!(
+        rule.contains("\n    ci/(?P<name>[a-z+)\\.docker\n"),
+        "{rule}"
+    );
+    assert!(!rule.contains("(?s:"), "{rule}");
+
+    // What the file says is escaped line by line: a control character in it is shown,
+    // not sent to the terminal, and cannot start a line of its own.
+    let hostile = check_with("[match]\ninputs = [\"\u{1b}[31m\"\n");
+    assert!(!hostile.contains('\u{1b}'), "{hostile:?}");
+    assert!(
+        hostile
+            .lines()
+            .all(|l| l.starts_with("dockguard: error:") || l.starts_with("  ")),
+        "{hostile}"
+    );
+}
