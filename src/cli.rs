@@ -303,7 +303,7 @@ Exit codes:
 pub enum Format {
     /// For people.
     Human,
-    /// For scripts (JSON Schema: schema/check.schema.json).
+    /// For scripts (JSON Schema: schema/check.schema.json; ci: schema/ci.schema.json).
     Json,
 }
 
@@ -495,7 +495,7 @@ Exit codes:
 pub enum ImagesFormat {
     /// For people.
     Human,
-    /// For scripts (schema in README.md).
+    /// For scripts (JSON Schema: schema/images.schema.json).
     Json,
     /// Graphviz: parent -> child edges, affected images filled.
     Dot,
