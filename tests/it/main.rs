@@ -21,6 +21,7 @@ mod gitlab;
 mod gitlab_oracle;
 mod history;
 mod hook;
+mod human;
 mod husky;
 mod images;
 mod install;
