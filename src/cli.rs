@@ -191,7 +191,7 @@ pub struct Output {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Also say why each ref was judged as it was, and notes [config: verbosity = verbose].
+    /// Also say why each ref was judged as it was [config: verbosity = verbose].
     #[arg(short, long, global = true)]
     pub verbose: bool,
 }
