@@ -89,6 +89,10 @@ apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
 # is not static (tests/it/release_script.rs).
 apt_install binutils
 
+# graphviz: the `dot` the docs pipe `dockguard images --format dot` into (tests/it/docs.rs
+# runs every command the docs show).
+apt_install graphviz
+
 # docker-compose (Debian's v1, 1.29): the oracle for compose resolution
 # (tests/it/compose_oracle.rs runs `docker-compose config`, which needs no daemon).
 apt_install docker-compose

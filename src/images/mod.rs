@@ -1096,10 +1096,23 @@ pub fn judge_trees(
     let t = catalog.image_set(repo, target)?;
     let b = catalog.image_set(repo, base)?;
     let base_only = b.differing_from(&t);
+    // Dockerfiles the branch changed that no build of either tree builds: said, not
+    // silently dropped.
+    let unbuilt: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::default();
     let claimed = |p: &[u8]| {
         let role = matcher.classify(p).filter(|r| {
             // In exact mode a dockerfile nothing builds is no image's.
-            *r != PathRole::Dockerfile || t.counts_dockerfile(p) || b.counts_dockerfile(p)
+            let counts =
+                *r != PathRole::Dockerfile || t.counts_dockerfile(p) || b.counts_dockerfile(p);
+            if !counts {
+                let mut seen = unbuilt
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !seen.iter().any(|u| u == p) {
+                    seen.push(p.to_vec());
+                }
+            }
+            counts
         });
         role.or_else(|| {
             (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
@@ -1114,12 +1127,29 @@ pub fn judge_trees(
     let checkouts = catalog.checkouts(repo, target, &mut changes, &claimed, &images)?;
     let builds = graph::build_changes(&t, &b);
     let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts, &builds)?;
+    let mut warnings = t.notes();
+    let mut unbuilt = unbuilt
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    unbuilt.sort();
+    warnings.extend(unbuilt.iter().map(|p| unbuilt_note(p)));
     Ok(Judged {
         changes,
         images,
         builds,
-        warnings: t.notes(),
+        warnings,
     })
+}
+
+/// What a changed dockerfile that no declared build builds is to the verdict, and how to
+/// count it anyway.
+fn unbuilt_note(path: &[u8]) -> String {
+    format!(
+        "{} changed, but no build the CI, compose or bake files declare builds it (all of \
+         them are resolved), so it is no image; to count it anyway: \
+         git config dockguard.images.undeclared count",
+        crate::render::escape::text(&crate::git::display_path(path))
+    )
 }
 
 /// A clone made with `--filter` (its missing objects can be fetched from a promisor).

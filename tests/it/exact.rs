@@ -362,3 +362,33 @@ fn a_script_is_read_as_the_shell_runs_it() {
     );
     assert_eq!(check(&r, "feature")["rebuild"], false);
 }
+
+#[test]
+fn a_changed_dockerfile_no_job_builds_is_said_and_the_hint_counts_it() {
+    let (r, _, _) = branch_pair(
+        &layout(&[]),
+        &[Edit::File(
+            "docker/files/bootstrap.docker",
+            "FROM scratch\nADD . /x\n",
+        )],
+    );
+    let v = check(&r, "feature");
+    assert_eq!(v["rebuild"], false, "{v:#}");
+    let warnings = v["targets"][0]["warnings"].to_string();
+    let hint = "git config dockguard.images.undeclared count";
+    assert!(
+        warnings.contains("docker/files/bootstrap.docker changed, but no build")
+            && warnings.contains(hint),
+        "{v:#}"
+    );
+    // The human output says it too, and the hint works when pasted.
+    let human = r.dockguard(&["check", "feature"]);
+    assert!(
+        human.stdout.contains(hint) || human.stderr.contains(hint),
+        "{human:?}"
+    );
+    crate::server::sh(r.path(), hint).ok();
+    let v = check(&r, "feature");
+    assert_eq!(v["rebuild"], true, "{v:#}");
+    assert_eq!(affected(&v), vec!["bootstrap"], "{v:#}");
+}

@@ -13,6 +13,7 @@ mod control;
 mod conventions;
 mod declared;
 mod differential;
+mod docs;
 mod exact;
 mod faults;
 mod fixture;
