@@ -260,7 +260,7 @@ pub struct PrePushArgs {
 }
 
 /// `dockguard push`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PushArgs {
     /// Arguments for `git push`, passed through unchanged.
     #[arg(

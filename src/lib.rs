@@ -141,7 +141,7 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Ci(args) => ci::run(repo, args, env, out),
         Command::Slug(args) => slug::run(args, repo.workdir(), out),
         Command::Hook(args) => hook::run(repo, &hook_args(args, cli), env, &mut stderr(env)),
-        Command::Push(args) => push::run(repo, args, env, &mut stderr(env)),
+        Command::Push(args) => push::run(repo, &push_args(args, cli), env, &mut stderr(env)),
         Command::Install(args) => install::install(repo, args, env, out),
         Command::Uninstall => install::uninstall(repo, out),
         Command::Status => install::status(repo, env, out),
@@ -169,6 +169,19 @@ pub fn render_error(e: &Error, env: &Env) -> String {
     text.split_inclusive('\n')
         .map(render::paint::paint_line)
         .collect()
+}
+
+/// `git push`'s arguments: clap takes a `-q` / `-v` before the first of them as the
+/// global flag, but `dockguard push -q origin x` means `git push -q origin x`.
+fn push_args(args: &cli::PushArgs, cli: &Cli) -> cli::PushArgs {
+    let flag = match cli.output {
+        cli::Output { quiet: true, .. } => "-q",
+        cli::Output { verbose: true, .. } => "-v",
+        _ => return args.clone(),
+    };
+    let mut git = vec![flag.to_owned()];
+    git.extend(args.args.iter().cloned());
+    cli::PushArgs { args: git }
 }
 
 /// The hook's arguments with the global `-q` / `-v` in them.

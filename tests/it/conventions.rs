@@ -286,3 +286,32 @@ fn toml_and_regex_errors_show_the_line_and_a_caret_under_what_the_user_wrote() {
         "{hostile}"
     );
 }
+
+#[test]
+fn push_passes_quiet_and_verbose_on_to_git_push() {
+    let r = clean();
+    let remote = r.bare_clone("remote.git");
+    r.git(&["remote", "add", "dest", remote.to_str().expect("utf-8")]);
+    // `git push -v` says "Pushing to URL"; without -v it does not.
+    let plain = r.dockguard(&["push", "--dry-run", "dest", "HEAD:refs/heads/a"]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(!plain.stderr.contains("Pushing to"), "{}", plain.stderr);
+    for args in [
+        &["push", "-v", "--dry-run", "dest", "HEAD:refs/heads/a"][..],
+        &["-v", "push", "--dry-run", "dest", "HEAD:refs/heads/a"],
+        &["push", "--dry-run", "-v", "dest", "HEAD:refs/heads/a"],
+    ] {
+        let run = r.dockguard(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("Pushing to"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    // -q reaches git too: its "To URL" and ref lines are gone.
+    let quiet = r.dockguard(&["push", "-q", "--dry-run", "dest", "HEAD:refs/heads/a"]);
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(!quiet.stderr.contains("[new branch]"), "{}", quiet.stderr);
+    assert!(plain.stderr.contains("[new branch]"), "{}", plain.stderr);
+}
