@@ -1,11 +1,12 @@
-//! `dockguard check [REV…]`: the verdict for a person or a script.
+//! `dockguard check [REV…]`: the verdict for a person or a script (`-q`: only the
+//! conclusion when nothing needs a rebuild).
 
 use std::io::Write;
 
 use git2::Repository;
 
 use crate::cli::{CheckArgs, Format};
-use crate::config::{Flag, Name};
+use crate::config::{Flag, Name, Verbosity};
 use crate::context::{Context, Door, Env};
 use crate::engine::{targets, JudgeOptions};
 use crate::error::Result;
@@ -29,13 +30,14 @@ pub fn run(repo: &Repository, args: &CheckArgs, env: &Env, out: &mut dyn Write) 
             explain: true,
         },
     )?;
+    let styles = render::human::Styles::new(env.color());
+    let quiet = ctx.settings.verbosity == Verbosity::Quiet && !report.rebuild;
     let text = match args.format {
         Format::Json => render::human::json(&report),
-        Format::Human => render::human::human(
-            &report,
-            &ctx.settings.push_option,
-            &render::human::Styles::new(env.color()),
-        ),
+        Format::Human if quiet => {
+            render::human::conclusion(&report, &ctx.settings.push_option, &styles)
+        }
+        Format::Human => render::human::human(&report, &ctx.settings.push_option, &styles),
     };
     crate::write_out(out, text.as_bytes())?;
     Ok(i32::from(args.exit_code && report.rebuild))

@@ -25,9 +25,30 @@ pub struct Cli {
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
+    /// When to colour the output: `auto` colours a terminal unless NO_COLOR is set or
+    /// CLICOLOR=0, and colours anything when CLICOLOR_FORCE is set (not 0).
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+
+    /// How much to say.
+    #[command(flatten)]
+    pub output: Output,
+
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour the output (`--color`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, as NO_COLOR, CLICOLOR and CLICOLOR_FORCE say.
+    #[default]
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -152,7 +173,7 @@ Examples:
 Exit codes: 0 reported (problems are reported, not failed on); 2 no repository.";
 
 /// `dockguard hook`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct HookArgs {
     /// Which hook.
     #[command(subcommand)]
@@ -160,7 +181,7 @@ pub struct HookArgs {
 }
 
 /// The hooks dockguard implements.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum HookKind {
     /// git's pre-push hook: reads the ref updates on stdin, exits 0 (allow), 1 (block) or 2 (error).
     #[command(after_help = PRE_PUSH_HELP)]
@@ -170,24 +191,27 @@ pub enum HookKind {
     PreCommit(PreCommitArgs),
 }
 
-/// How much the hook says.
+/// How much every command says (`-q` / `-v`, global).
 #[derive(Debug, Clone, Copy, Default, Args)]
-pub struct HookOutput {
-    /// One line when there is nothing to do (blocks are still explained in full)
-    /// [config: verbosity = quiet].
-    #[arg(short, long, conflicts_with = "verbose")]
+pub struct Output {
+    /// One line when there is nothing to do (a rebuild or a block is still explained in
+    /// full) [config: verbosity = quiet].
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
-    /// Also say, for each pushed ref, why it was judged as it was [config: verbosity = verbose].
-    #[arg(short, long)]
+    /// Also say why each ref was judged as it was [config: verbosity = verbose].
+    #[arg(short, long, global = true)]
     pub verbose: bool,
 }
 
+/// The hook's name for the global [`Output`] flags.
+pub type HookOutput = Output;
+
 /// `dockguard hook pre-commit`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PreCommitArgs {
-    /// How much to say.
-    #[command(flatten)]
+    /// The global `-q` / `-v`, filled in by the dispatch.
+    #[arg(skip)]
     pub output: HookOutput,
 }
 
@@ -221,7 +245,7 @@ command line and `git push --dry-run`, and stops the push when it cannot.
 Exit codes: as `dockguard hook pre-push` (0 allow, 1 block, 2 error).";
 
 /// `dockguard hook pre-push REMOTE URL`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PrePushArgs {
     /// The remote's name (git passes the URL here too when pushing to a URL).
     pub remote: String,
@@ -234,13 +258,13 @@ pub struct PrePushArgs {
     #[arg(long, value_name = "PATH", hide = true)]
     pub installed_hook: Option<PathBuf>,
 
-    /// How much to say.
-    #[command(flatten)]
+    /// The global `-q` / `-v`, filled in by the dispatch.
+    #[arg(skip)]
     pub output: HookOutput,
 }
 
 /// `dockguard push`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct PushArgs {
     /// Arguments for `git push`, passed through unchanged.
     #[arg(
@@ -287,7 +311,7 @@ Exit codes:
 pub enum Format {
     /// For people.
     Human,
-    /// For scripts (JSON Schema: schema/check.schema.json).
+    /// For scripts (JSON Schema: schema/check.schema.json; ci: schema/ci.schema.json).
     Json,
 }
 
@@ -479,7 +503,7 @@ Exit codes:
 pub enum ImagesFormat {
     /// For people.
     Human,
-    /// For scripts (schema in README.md).
+    /// For scripts (JSON Schema: schema/images.schema.json).
     Json,
     /// Graphviz: parent -> child edges, affected images filled.
     Dot,

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use git2::Repository;
 
+use crate::cli::{ColorWhen, Output};
 use crate::config::{
     ContentSettings, EnvSettings, FileLayer, Flag, Layers, Name, OnError, Resolved, RunSettings,
 };
@@ -18,13 +19,20 @@ use crate::engine::upstream::{resolve_upstream, Upstream};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
-/// The process environment, read once at the edge.
+/// The process environment, read once at the edge, and the global flags that say how to
+/// talk to it (`--color`, `-q` / `-v`).
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     /// Variables (only those with UTF-8 names and values).
     pub vars: BTreeMap<String, String>,
     /// Whether stdout is a terminal.
     pub stdout_tty: bool,
+    /// Whether stderr is a terminal (the hook's messages go there).
+    pub stderr_tty: bool,
+    /// `--color`.
+    pub color: ColorWhen,
+    /// The global `-q` / `-v`: a flag over the `verbosity` setting for every command.
+    pub output: Output,
 }
 
 impl Env {
@@ -35,6 +43,8 @@ impl Env {
                 .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
                 .collect(),
             stdout_tty: console::Term::stdout().is_term(),
+            stderr_tty: console::Term::stderr().is_term(),
+            ..Env::default()
         }
     }
 
@@ -46,7 +56,16 @@ impl Env {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
-            stdout_tty: false,
+            ..Env::default()
+        }
+    }
+
+    /// The same environment under the command line's global flags.
+    pub fn with_flags(&self, color: ColorWhen, output: Output) -> Self {
+        Env {
+            color,
+            output,
+            ..self.clone()
         }
     }
 
@@ -55,9 +74,46 @@ impl Env {
         self.vars.get(name).map(String::as_str)
     }
 
-    /// Colour on stdout: a terminal and no `NO_COLOR`.
+    /// Colour on stdout.
     pub fn color(&self) -> bool {
-        self.stdout_tty && self.get("NO_COLOR").is_none_or(str::is_empty)
+        self.color_on(self.stdout_tty)
+    }
+
+    /// Colour on stderr.
+    pub fn color_stderr(&self) -> bool {
+        self.color_on(self.stderr_tty)
+    }
+
+    /// `--color always|never` decide; `auto` follows the conventions cargo and ripgrep
+    /// follow (anstream's order): a non-empty NO_COLOR (no-color.org) wins, then
+    /// CLICOLOR_FORCE other than 0 colours even a pipe, then CLICOLOR=0 turns colour off,
+    /// then a terminal that is not TERM=dumb is coloured.
+    fn color_on(&self, tty: bool) -> bool {
+        let set = |name| self.get(name).is_some_and(|v| !v.is_empty());
+        match self.color {
+            ColorWhen::Always => true,
+            ColorWhen::Never => false,
+            ColorWhen::Auto if set("NO_COLOR") => false,
+            ColorWhen::Auto if set("CLICOLOR_FORCE") && self.get("CLICOLOR_FORCE") != Some("0") => {
+                true
+            }
+            ColorWhen::Auto if self.get("CLICOLOR") == Some("0") => false,
+            ColorWhen::Auto => tty && self.get("TERM") != Some("dumb"),
+        }
+    }
+
+    /// The global `-q` / `-v` as a flag over `verbosity`, unless the front door gave one.
+    fn verbosity_flag(&self, flags: &[Flag]) -> Option<Flag> {
+        let (value, flag) = match self.output {
+            Output { quiet: true, .. } => ("quiet", "-q"),
+            Output { verbose: true, .. } => ("verbose", "-v"),
+            _ => return None,
+        };
+        (!flags.iter().any(|f| f.name == Name::Verbosity)).then(|| Flag {
+            name: Name::Verbosity,
+            value: value.to_owned(),
+            flag,
+        })
     }
 }
 
@@ -155,6 +211,14 @@ fn load_layers(repo: &Repository, env: &Env, door: Door, flags: &[Flag]) -> Resu
     let config = repo
         .config()
         .map_err(|e| Error::git("cannot read git config", e))?;
+    let global: Vec<Flag>;
+    let flags = match env.verbosity_flag(flags) {
+        Some(f) => {
+            global = flags.iter().cloned().chain([f]).collect();
+            &global
+        }
+        None => flags,
+    };
     let env_settings = match door {
         Door::Local => EnvSettings::Read,
         Door::Ci => EnvSettings::Ignore,

@@ -310,7 +310,17 @@ impl Error {
     /// quote user-derived text (setting names, paths, refs), so each goes through
     /// [`crate::render::escape::text`].
     pub fn render(&self) -> String {
-        let mut out = format!("dockguard: error: {}", escape::text(&self.to_string()));
+        let shown = self.to_string();
+        // A config error may end in an excerpt of the user's text (config::excerpt): each
+        // of its lines on its own, indented and escaped.
+        let (head, excerpt) = match (self, shown.split_once('\n')) {
+            (Error::Config { .. }, Some((head, excerpt))) => (head, Some(excerpt)),
+            _ => (shown.as_str(), None),
+        };
+        let mut out = format!("dockguard: error: {}", escape::text(head));
+        for line in excerpt.iter().flat_map(|x| x.lines()) {
+            let _ = write!(out, "\n    {}", escape::text(line));
+        }
         if self.kind() == ErrorKind::Internal {
             out = format!(
                 "dockguard: internal error: {}",

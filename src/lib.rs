@@ -101,6 +101,7 @@ fn mwindow_limits() {
 /// Runs a parsed command line: opens the repository from the environment and dispatches.
 /// Returns the exit code.
 pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let env = &env.with_flags(cli.color, cli.output);
     // git does not re-hash objects it reads; libgit2 does by default, which costs a fifth
     // of a long history walk. Corruption still surfaces as inflate or parse errors.
     git2::opts::strict_hash_verification(false);
@@ -133,13 +134,15 @@ pub fn run(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
 }
 
 /// Runs a command against an open repository.
+/// The global `--color`, `-q` and `-v` reach every command through `env`.
 pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<i32> {
+    let env = &env.with_flags(cli.color, cli.output);
     match &cli.command {
         Command::Check(args) => check::run(repo, args, env, out),
         Command::Ci(args) => ci::run(repo, args, env, out),
         Command::Slug(args) => slug::run(args, repo.workdir(), out),
-        Command::Hook(args) => hook::run(repo, args, env, &mut std::io::stderr()),
-        Command::Push(args) => push::run(repo, args, env, &mut std::io::stderr()),
+        Command::Hook(args) => hook::run(repo, &hook_args(args, cli), env, &mut stderr(env)),
+        Command::Push(args) => push::run(repo, &push_args(args, cli), env, &mut stderr(env)),
         Command::Install(args) => install::install(repo, args, env, out),
         Command::Uninstall => install::uninstall(repo, out),
         Command::Status => install::status(repo, env, out),
@@ -152,6 +155,49 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }
+}
+
+/// stderr, coloured when `--color` and the environment say so.
+fn stderr(env: &Env) -> render::paint::Painter<std::io::Stderr> {
+    render::paint::Painter::new(std::io::stderr(), env.color_stderr())
+}
+
+/// An error as printed on stderr ([`Error::render`]), coloured when stderr is.
+pub fn render_error(e: &Error, env: &Env) -> String {
+    if env.get("GITHUB_ACTIONS") == Some("true") {
+        // The log shows the text; the annotation marks the run.
+        return e.render_for_github();
+    }
+    let text = e.render();
+    if !env.color_stderr() {
+        return text;
+    }
+    text.split_inclusive('\n')
+        .map(render::paint::paint_line)
+        .collect()
+}
+
+/// `git push`'s arguments: clap takes a `-q` / `-v` before the first of them as the
+/// global flag, but `dockguard push -q origin x` means `git push -q origin x`.
+fn push_args(args: &cli::PushArgs, cli: &Cli) -> cli::PushArgs {
+    let flag = match cli.output {
+        cli::Output { quiet: true, .. } => "-q",
+        cli::Output { verbose: true, .. } => "-v",
+        _ => return args.clone(),
+    };
+    let mut git = vec![flag.to_owned()];
+    git.extend(args.args.iter().cloned());
+    cli::PushArgs { args: git }
+}
+
+/// The hook's arguments with the global `-q` / `-v` in them.
+fn hook_args(args: &cli::HookArgs, cli: &Cli) -> cli::HookArgs {
+    let mut args = args.clone();
+    match &mut args.hook {
+        cli::HookKind::PrePush(a) => a.output = cli.output,
+        cli::HookKind::PreCommit(a) => a.output = cli.output,
+    }
+    args
 }
 
 /// Writes to stdout; a closed pipe (`dockguard check | head`) is not an error.

@@ -7,18 +7,17 @@ use clap::Parser;
 fn main() {
     exit_2_when_stderr_is_gone();
     let cli = dockguard::cli::Cli::parse();
-    let env = dockguard::Env::from_process();
+    let env = dockguard::Env::from_process().with_flags(cli.color, cli.output);
     let mut stdout = std::io::stdout().lock();
     let code = match dockguard::run(&cli, &env, &mut stdout) {
         Ok(code) => code,
         Err(e) => {
-            let text = if env.get("GITHUB_ACTIONS") == Some("true") {
-                e.render_for_github()
-            } else {
-                e.render()
-            };
             // Nowhere to say it (stderr closed, its reader gone): the exit status still does.
-            let _ = writeln!(std::io::stderr().lock(), "{text}");
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "{}",
+                dockguard::render_error(&e, &env)
+            );
             e.exit_code()
         }
     };

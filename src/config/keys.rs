@@ -341,7 +341,7 @@ pub const KEYS: &[Key; COUNT] = &[
         kind: Kind::Choice(&["quiet", "normal", "verbose"]),
         default: "normal",
         trust: Trust::Repository,
-        doc: "how much the pre-push hook says: `quiet` (one line when nothing needs a rebuild), `normal`, `verbose` (why each pushed ref was judged as it was); `-q` / `-v` override it",
+        doc: "how much the pre-push hook and `check` say: `quiet` (one line when nothing needs a rebuild), `normal`, `verbose` (why each pushed ref was judged as it was); `-q` / `-v`, on every command, override it",
     },
     // Only a warning depends on it, so the repository may share its server's limit.
     Key {

@@ -138,7 +138,7 @@ impl FileLayer {
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let table: toml::Table = toml::from_str(text).map_err(|e| Error::Config {
             origin: origin.to_owned(),
-            message: format!("not valid TOML: {}", one_line(&e.to_string())),
+            message: format!("not valid TOML: {}", super::excerpt::toml(text, &e)),
         })?;
         let mut layer = Layer::default();
         flatten(&table, "", origin, &mut layer)?;
@@ -726,10 +726,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

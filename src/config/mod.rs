@@ -9,6 +9,7 @@
 //! machine (git config, environment, flags). The run context ([`crate::context`]) reads
 //! the layers once; every front door gets its settings from there.
 
+pub(crate) mod excerpt;
 pub mod keys;
 pub mod layers;
 pub mod request;

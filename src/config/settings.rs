@@ -419,10 +419,13 @@ fn remotes(r: &Resolved) -> Result<Vec<RemotePattern>> {
                 Some(re) => regex::Regex::new(re)
                     .map(RemotePattern::Regex)
                     .map_err(|e| {
+                        let problem = super::excerpt::regex(re).unwrap_or_else(|| {
+                            e.to_string().lines().last().unwrap_or("invalid").to_owned()
+                        });
                         config_error(
                             r,
                             Name::Remotes,
-                            format!("`remotes` entry `{p}` is not a valid regex: {e}"),
+                            format!("`remotes` entry `{p}` is not a valid regex: {problem}"),
                         )
                     }),
                 None => Ok(RemotePattern::Exact(p)),

@@ -228,6 +228,13 @@ pub fn checked_glob(glob: &str, origin: &str, key: &str) -> Result<String> {
 }
 
 fn checked_regex(re: &str, origin: &str, key: &str) -> Result<String> {
+    // The pattern as written first, so the error quotes it, not the wrapped one.
+    if let Some(problem) = crate::config::excerpt::regex(re) {
+        return Err(Error::Config {
+            origin: origin.to_owned(),
+            message: format!("`{key}` regex {re:?} is not valid: {problem}"),
+        });
+    }
     // `.` matches newlines (paths may hold them); Unicode stays on for users' classes.
     let re = format!("(?s:{re})");
     Regex::new(&format!("^(?:{re})$")).map_err(|e| Error::Config {

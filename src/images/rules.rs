@@ -66,12 +66,13 @@ impl ImageRules {
             let at = format!("images.rule[{i}]");
             let pattern = &table.dockerfile;
             let re = Regex::new(&format!("^(?s:{pattern})$")).map_err(|e| {
+                // The pattern as written, with a caret, not the wrapped one.
+                let problem = crate::config::excerpt::regex(pattern).unwrap_or_else(|| {
+                    e.to_string().lines().last().unwrap_or("invalid").to_owned()
+                });
                 bad(
                     &origin,
-                    format!(
-                        "`{at}.dockerfile` regex {pattern:?} is not valid: {}",
-                        e.to_string().lines().last().unwrap_or("invalid")
-                    ),
+                    format!("`{at}.dockerfile` regex {pattern:?} is not valid: {problem}"),
                 )
             })?;
             let name = table.name.clone();

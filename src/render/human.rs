@@ -70,6 +70,14 @@ pub fn human(report: &Report, push_option: &str, st: &Styles) -> String {
         target(&mut out, t, st);
     }
     out.push('\n');
+    out.push_str(&conclusion(report, push_option, st));
+    out
+}
+
+/// The last lines of [`human`]: whether CI must rebuild, and how to ask it to. Alone, it
+/// is what `check -q` prints when nothing needs a rebuild.
+pub fn conclusion(report: &Report, push_option: &str, st: &Styles) -> String {
+    let mut out = String::new();
     if report.rebuild {
         let _ = writeln!(
             out,

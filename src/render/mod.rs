@@ -6,4 +6,5 @@ pub mod escape;
 pub mod human;
 pub mod images;
 pub mod outputs;
+pub mod paint;
 pub mod plan;

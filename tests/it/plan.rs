@@ -57,13 +57,7 @@ pub fn plan(r: &TestRepo, args: &[&str], env: &[(&str, &str)]) -> (Run, Value) {
 }
 
 fn validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/plan.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
-        .expect("schema is JSON");
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema itself is valid")
+    crate::schema::closed("plan")
 }
 
 pub fn assert_valid(doc: &Value) {

@@ -1,20 +1,80 @@
-//! The published JSON schema (schema/check.schema.json) validated against real output of
-//! `dockguard check --format json` in every shape it takes: rebuild, no rebuild, base
-//! unknown (unrelated history), renames, non-UTF-8 paths, --commits (and truncated), several
-//! targets; and against documents that break it, so the schema is shown to be strict.
+//! The published JSON schemas (schema/*.schema.json, one per `--format json` output)
+//! validated against real output: `dockguard check --format json` in every shape it takes
+//! (rebuild, no rebuild, base unknown, renames, non-UTF-8 paths, --commits and truncated,
+//! several targets), `images`, `ci` (and `plan` in plan.rs); and against documents that
+//! break them, so the schemas are shown to be strict. Real output is held to each schema
+//! with every object closed; the published ones are open, as the compatibility promise
+//! (new optional fields without a version bump) needs.
 
 use serde_json::{json, Value};
 
 use crate::fixture::{with_master, TestRepo};
 
-pub(crate) fn validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/check.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
-        .expect("schema is JSON");
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)
+/// Every published schema.
+const SCHEMAS: [&str; 4] = ["check", "images", "ci", "plan"];
+
+fn schema(name: &str) -> Value {
+    let path = format!("{}/schema/{name}.schema.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("read schema"))
+        .expect("schema is JSON")
+}
+
+/// Every object that lists its properties, closed (`additionalProperties: false`), as the
+/// tests hold real output to: the published schemas are open, because new optional fields
+/// may appear without a version bump, but each field dockguard writes must be listed.
+fn close(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if o.get("type") == Some(&json!("object"))
+                && o.contains_key("properties")
+                && !o.contains_key("additionalProperties")
+            {
+                o.insert("additionalProperties".into(), json!(false));
+            }
+            o.values_mut().for_each(close);
+        }
+        Value::Array(a) => a.iter_mut().for_each(close),
+        _ => {}
+    }
+}
+
+fn build(name: &str, closed: bool) -> jsonschema::Validator {
+    let variant = |n: &str| {
+        let mut s = schema(n);
+        if closed {
+            close(&mut s);
+        }
+        s
+    };
+    let mut options = jsonschema::draft202012::options();
+    options.should_validate_formats(true);
+    // The schemas refer to each other by `$id` (ci's `report` is check's document).
+    for other in SCHEMAS {
+        let s = variant(other);
+        let id = s["$id"].as_str().expect("$id").to_owned();
+        options.with_resource(
+            id,
+            jsonschema::Resource::from_contents(s).expect("resource"),
+        );
+    }
+    options
+        .build(&variant(name))
         .expect("the schema itself is valid")
+}
+
+/// schema/NAME.schema.json as published (what a consumer validates with).
+pub(crate) fn published(name: &str) -> jsonschema::Validator {
+    build(name, false)
+}
+
+/// schema/NAME.schema.json with every object closed ([`close`]): what real output is held to.
+pub(crate) fn closed(name: &str) -> jsonschema::Validator {
+    build(name, true)
+}
+
+/// `check`'s schema, closed.
+pub(crate) fn validator() -> jsonschema::Validator {
+    closed("check")
 }
 
 fn check(r: &TestRepo, args: &[&str]) -> Value {
@@ -119,16 +179,6 @@ fn the_schema_rejects_what_dockguard_never_prints() {
     });
 }
 
-fn images_validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/images.schema.json");
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
-        .expect("schema is JSON");
-    jsonschema::draft202012::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema itself is valid")
-}
-
 /// `dockguard images --format json` (schema/images.schema.json): exact mode, every
 /// dockerfile counting with an opaque build, no upstream at all; and documents that
 /// break it.
@@ -137,7 +187,7 @@ fn images_output_matches_its_schema() {
     use crate::contexts::branch_pair;
     use crate::exact::layout;
     use crate::trees::Edit;
-    let v = images_validator();
+    let v = closed("images");
     let images = |r: &TestRepo, args: &[&str]| {
         let mut all = vec!["images", "--format", "json"];
         all.extend_from_slice(args);
@@ -176,4 +226,84 @@ fn images_output_matches_its_schema() {
         d["declarations"]["exact"] = json!(false);
     });
     broken(&|d| d["surprise"] = json!(1));
+}
+
+/// `dockguard ci --format json` (schema/ci.schema.json): no fetch and fetched, rebuild
+/// and skip, requested; its `report` is check's document.
+#[test]
+fn ci_output_matches_its_schema() {
+    let v = closed("ci");
+    let (r, base) = with_master();
+    let up = r.bare_clone("upstream.git");
+    let up = up.to_str().expect("utf-8");
+    let ci = |args: &[&str], env: &[(&str, &str)]| {
+        let mut all = vec!["ci", "--provider", "generic", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = r.dockguard_env(&all, env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let doc = run.json();
+        assert_valid(&v, &doc);
+        doc
+    };
+    r.switch_new("clean", base);
+    r.commit("docs", &[("README", "hi\n")]);
+    let skip = ci(&["--no-fetch"], &[]);
+    assert_eq!(skip["decision"], "skip");
+    assert_eq!(skip["fetch"], Value::Null);
+    let requested = ci(&["--no-fetch"], &[("DOCKGUARD_REBUILD", "1")]);
+    assert_eq!(requested["reason"], "requested");
+    r.switch_new("feature", base);
+    r.commit("bump", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let fetched = ci(&["--upstream-url", up, "--upstream-branch", "master"], &[]);
+    assert_eq!(fetched["decision"], "rebuild");
+    assert!(fetched["fetch"].is_object(), "{fetched:#}");
+    assert_eq!(fetched["report"]["rebuild"], true);
+
+    let broken = |f: &dyn Fn(&mut Value)| {
+        let mut d = fetched.clone();
+        f(&mut d);
+        assert!(!v.is_valid(&d), "accepted {d:#}");
+    };
+    broken(&|d| d["decision"] = json!("maybe"));
+    broken(&|d| d["reason"] = json!("fallback-ish"));
+    broken(&|d| d["decision"] = json!("skip")); // a skip that was needed
+    broken(&|d| d["report"]["targets"][0]["tip"] = json!("abc"));
+    broken(&|d| d["fetch"]["rounds"] = json!(-1));
+    broken(&|d| d["surprise"] = json!(1));
+}
+
+/// The compatibility promise (a `version` bump for incompatible changes; new optional
+/// fields without one): a consumer validating with a published schema accepts a document
+/// with a field this version does not know, at the top and nested; the closed form the
+/// tests use does not. Every `$id` names its document and version, no placeholder.
+#[test]
+fn published_schemas_accept_new_fields_and_name_themselves() {
+    let (r, base) = with_master();
+    r.switch_new("feature", base);
+    r.commit("bump", &[("docker/Dockerfile", "FROM debian:13\n")]);
+    let doc = check(&r, &[]);
+    let mut newer = doc.clone();
+    newer["added_in_1_1"] = json!(true);
+    newer["targets"][0]["also_new"] = json!({ "x": 1 });
+    assert_valid(&published("check"), &newer);
+    assert!(!closed("check").is_valid(&newer));
+    for name in SCHEMAS {
+        let s = schema(name);
+        assert_eq!(
+            s["$id"],
+            json!(format!("urn:dockguard:schema:{name}:1")),
+            "{name}"
+        );
+        assert_eq!(s["properties"]["version"], json!({ "const": 1 }), "{name}");
+        let text = serde_json::to_string(&s).expect("json");
+        assert!(
+            !text.contains("OWNER") && !text.contains("YOUR-ORG"),
+            "{name}"
+        );
+        assert!(
+            !text.contains("\"additionalProperties\":false"),
+            "{name} is closed"
+        );
+        published(name);
+    }
 }
