@@ -88,6 +88,8 @@ apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
 # binutils: readelf, with which scripts/build-static.sh and release.sh refuse a binary that
 # is not static (tests/it/release_script.rs).
 apt_install binutils
+# strace: the install tests kill dockguard at each of its system calls.
+apt_install strace
 
 # docker-compose (Debian's v1, 1.29): the oracle for compose resolution
 # (tests/it/compose_oracle.rs runs `docker-compose config`, which needs no daemon).

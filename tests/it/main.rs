@@ -24,6 +24,7 @@ mod hook;
 mod husky;
 mod images;
 mod install;
+mod install_kill;
 mod install_script;
 mod job_image;
 mod lefthook;
