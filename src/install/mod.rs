@@ -591,29 +591,59 @@ fn find_on_path(env: &Env) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
-/// How long ago the tracking ref last moved, from its reflog.
+/// How long ago the tracking ref was last fetched: its reflog's newest entry (it moved),
+/// or `FETCH_HEAD` when that records this branch of this remote (a fetch that found it
+/// unchanged writes no reflog entry, so the reflog alone kept calling a ref stale right
+/// after the `git fetch` the warning asks for).
 fn freshness(repo: &Repository, refname: &str) -> String {
-    let remote = refname
+    let (remote, branch) = refname
         .strip_prefix("refs/remotes/")
-        .and_then(|r| r.split('/').next())
-        .unwrap_or("upstream");
-    let newest = repo
+        .and_then(|r| r.split_once('/'))
+        .unwrap_or(("upstream", ""));
+    let moved = repo
         .reflog(refname)
         .ok()
-        .and_then(|log| log.get(0).map(|e| e.committer().when().seconds()));
-    let Some(then) = newest else {
+        .and_then(|log| log.get(0).map(|e| e.committer().when().seconds()))
+        .map(|t| (u64::try_from(t).unwrap_or(0), "reflog"));
+    let fetched = fetched_at(repo, remote, branch).map(|t| (t, "last fetch"));
+    let Some((then, source)) = moved.into_iter().chain(fetched).max() else {
         return format!("last updated: unknown (no reflog for {refname})");
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let age = now.saturating_sub(u64::try_from(then).unwrap_or(0));
-    let text = format!("last updated {} ago (reflog)", human_age(age));
+    let age = now.saturating_sub(then);
+    let text = format!("last updated {} ago ({source})", human_age(age));
     if age > STALE_DAYS * 86_400 {
         format!("warning: {text}: older than {STALE_DAYS} days; run `git fetch {remote}` so pushes are judged against today's master")
     } else {
         text
     }
+}
+
+/// When `FETCH_HEAD` was written, if it records `branch` of `remote` (git writes
+/// `branch 'B' of URL`, with the URL's trailing `/` and `.git` dropped).
+fn fetched_at(repo: &Repository, remote: &str, branch: &str) -> Option<u64> {
+    let found = repo.find_remote(remote).ok()?;
+    let url = found.url().ok()?.to_owned();
+    let trim = |u: &str| -> String {
+        let u = u.trim_end_matches('/');
+        u.strip_suffix(".git")
+            .unwrap_or(u)
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let wanted = format!("branch '{branch}' of {}", trim(&url));
+    let file = repo.path().join("FETCH_HEAD");
+    let bytes = crate::fsx::read_regular(&file, crate::limits::MAX_HOOK_FILE_BYTES)
+        .ok()
+        .flatten()?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.lines().any(|l| trim(l).ends_with(&wanted)) {
+        return None;
+    }
+    let modified = std::fs::metadata(&file).ok()?.modified().ok()?;
+    Some(modified.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
 fn human_age(secs: u64) -> String {
