@@ -17,7 +17,9 @@
 //! symbolic link (we never write through one; `--force` moves the link itself aside).
 
 pub mod hooks_dir;
+mod lefthook;
 pub mod managers;
+mod precommit_cfg;
 pub mod request_form;
 
 pub use hooks_dir::hooks_dir;
@@ -293,14 +295,14 @@ pub fn install(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<i32> {
-    let mut msg = install_hook(repo, args)?;
+    let mut msg = install_hook(repo, args, env)?;
     msg.push_str(&request_lines(repo, env));
     write_out(out, msg.as_bytes())?;
     Ok(0)
 }
 
 /// Installs the shim (or explains a hook manager's snippet); what to print.
-fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
+fn install_hook(repo: &Repository, args: &InstallArgs, env: &Env) -> Result<String> {
     let hd = hooks_dir(repo)?;
     if !hd.inside && !args.force {
         return Err(Error::Hinted {
@@ -313,7 +315,7 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
         });
     }
     if !args.force {
-        if let Some(m) = crate::install::managers::detect(repo, &hd) {
+        if let Some(m) = crate::install::managers::detect(repo, &hd, env) {
             return Ok(crate::install::managers::advice(&m));
         }
     }
@@ -334,7 +336,7 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
                 hook.display()
             ));
         }
-        Existing::Ours(current) if current == shim => {
+        Existing::Ours(current) if current == shim && is_executable(&hook) => {
             msg.push_str(&format!(
                 "already installed: {} (nothing changed)\n",
                 hook.display()
@@ -457,7 +459,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 &mut s,
                 &hd.path.join("pre-push"),
                 &hd.path.join(CHAINED_NAME),
-                crate::install::managers::detect(repo, &hd),
+                crate::install::managers::detect(repo, &hd, env),
             )?;
             let default_hook = repo.commondir().join("hooks/pre-push");
             if hd.source.starts_with("core.hooksPath")
@@ -539,6 +541,13 @@ fn hook_status(
         return Ok(());
     }
     match existing {
+        Ok(Existing::Ours(_)) if !is_executable(hook) => {
+            let _ = writeln!(
+                s,
+                "pre-push:   NOT active: {} is dockguard's but not executable, so git ignores it (run: dockguard install)",
+                hook.display()
+            );
+        }
         Ok(Existing::Ours(text)) => {
             let bin = recorded_binary(&text);
             let state = match &bin {
