@@ -59,3 +59,4 @@ mod testservers;
 mod trees;
 mod trust;
 mod urls;
+mod wiring;
