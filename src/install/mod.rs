@@ -314,7 +314,10 @@ fn install_hook(repo: &Repository, args: &InstallArgs, env: &Env) -> Result<Stri
             hint: "hooks there run for every repository that shares the directory; install there anyway with `dockguard install --force`, or use this repository's own hooks: git config --local core.hooksPath .git/hooks (or --unset it)".into(),
         });
     }
-    if !args.force {
+    // Once dockguard's own hook is there (`--force` earlier), it is what a push runs,
+    // as `status` says: update it rather than point at the manager.
+    let ours = matches!(classify(&hd.path.join("pre-push")), Ok(Existing::Ours(_)));
+    if !args.force && !ours {
         if let Some(m) = crate::install::managers::detect(repo, &hd, env) {
             return Ok(crate::install::managers::advice(&m));
         }

@@ -352,6 +352,20 @@ fn install_force_under_pre_commit_sees_a_new_branch_at_a_pushed_commit() {
     // dockguard's own hook, installed in front of pre-commit's, sees it.
     let run = crate::fixture::dockguard(s.path(), &["install", "--force"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // From now on dockguard's hook is what a push runs: install and status say so, and
+    // neither sends the user back to pre-commit (whose hook is the chained one now).
+    let again = crate::fixture::dockguard(s.path(), &["install"], &[]);
+    assert!(
+        again.stdout.contains("already installed"),
+        "{}",
+        again.stdout
+    );
+    let status = crate::fixture::dockguard(s.path(), &["status"], &[]);
+    assert!(
+        line_starting(&status.stdout, "pre-push:").starts_with("pre-push:   installed ("),
+        "{}",
+        status.stdout
+    );
     let blocked = pc.push(&["origin", "feature:refs/heads/copy"]).failed();
     assert!(
         text(&blocked).contains("refs/heads/copy"),
