@@ -157,22 +157,22 @@ fn husky(root: &Path, hooks: &HooksDir, configured: &str, env: &Env) -> Manager 
             format!("Add dockguard to husky instead:\n\n{add}"),
         ),
     }
+    // husky 9 (`.husky/_`): a stub per hook, written when husky runs in the clone;
+    // husky 4-8 (`.husky`): `.husky/pre-push` is itself the hook git runs.
     let stub = hooks.path.join("pre-push");
-    if trimmed_ends_with_stub_dir(configured) {
-        if !stub.is_file() {
-            m.gap(
-                format!(
-                    "husky's hooks are not installed ({} is missing)",
-                    stub.display()
-                ),
-                "run husky once in this clone: npx husky".into(),
-            );
-        } else if !executable(&stub) {
-            m.gap(
-                format!("{} is not executable, so git ignores it", stub.display()),
-                chmod_fix(&stub),
-            );
-        }
+    if trimmed_ends_with_stub_dir(configured) && !stub.is_file() {
+        m.gap(
+            format!(
+                "husky's hooks are not installed ({} is missing)",
+                stub.display()
+            ),
+            "run husky again in this clone, as the project does: `npm install` (package.json's `prepare` script runs husky) or `npx husky` where husky is installed".into(),
+        );
+    } else if stub.is_file() && !executable(&stub) {
+        m.gap(
+            format!("{} is not executable, so git ignores it", stub.display()),
+            chmod_fix(&stub),
+        );
     }
     if env.get("HUSKY") == Some("0") {
         m.gap(

@@ -174,5 +174,15 @@ fn husky_with_dockguard_only_in_a_comment_is_not_wired() {
     sh(s.path(), &line).ok();
     assert_wired(&s, "husky");
     push_and_expect(&s, true, 1);
+
+    // husky's stubs gone (`git clean -fdx` removes the ignored .husky/_): nothing runs
+    // until husky runs again.
+    std::fs::remove_dir_all(s.path().join(".husky/_")).expect("rm");
+    assert_not_wired(&s, "husky", "husky's hooks are not installed");
+    push_and_expect(&s, false, 2);
+    assert!(install(&s).contains("`npx husky` where husky is installed"));
+    tool(s.path(), &husky, &[]);
     assert!(Path::new(&s.path().join(".husky/_/pre-push")).is_file());
+    assert_wired(&s, "husky");
+    push_and_expect(&s, true, 3);
 }
