@@ -143,21 +143,7 @@ impl Run<'_> {
                 needs_ctx.insert(name.clone(), json!({"result": "skipped", "outputs": {}}));
                 continue;
             }
-            let entries = match job.get("strategy").and_then(|s| s.get("matrix")) {
-                Some(m) => {
-                    let m = match m {
-                        Value::String(s) => interpolate(s, &ctx),
-                        other => other.clone(),
-                    };
-                    let include = m["include"].as_array().cloned().unwrap_or_default();
-                    assert!(
-                        !include.is_empty(),
-                        "{name}: an empty matrix is an error on GitHub"
-                    );
-                    include
-                }
-                None => vec![Value::Null],
-            };
+            let entries = matrix(name, job, &ctx);
             let mut job_outputs = BTreeMap::new();
             for entry in entries {
                 let label = match entry["name"].as_str() {
@@ -384,6 +370,23 @@ impl Run<'_> {
         .map(|(k, v)| (k.to_owned(), v))
         .collect()
     }
+}
+
+/// A job's matrix entries (`strategy.matrix`, its `include` list), or one run without.
+fn matrix(name: &str, job: &Value, ctx: &Value) -> Vec<Value> {
+    let Some(m) = job.get("strategy").and_then(|s| s.get("matrix")) else {
+        return vec![Value::Null];
+    };
+    let m = match m {
+        Value::String(s) => interpolate(s, ctx),
+        other => other.clone(),
+    };
+    let include = m["include"].as_array().cloned().unwrap_or_default();
+    assert!(
+        !include.is_empty(),
+        "{name}: an empty matrix is an error on GitHub"
+    );
+    include
 }
 
 fn needs_of(job: &Value) -> Vec<String> {
