@@ -228,3 +228,37 @@ fn a_tree_deeper_than_the_workflows_jobs_fails_the_plan_job_saying_so() {
         o.log
     );
 }
+
+#[test]
+fn the_action_the_script_and_the_workflow_agree_on_the_deepest_level() {
+    // dockguard.sh fails a plan deeper than `max_levels`; the action must declare a
+    // matrix-level-N output and the example workflow a job for each level below it.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = std::fs::read_to_string(root.join("ci/github/dockguard.sh")).expect("script");
+    let max: usize = script
+        .lines()
+        .find_map(|l| l.strip_prefix("max_levels="))
+        .expect("max_levels=")
+        .parse()
+        .expect("a number");
+    let action = crate::plan::yaml_to_json(&root.join("ci/github/action.yml"));
+    let workflow = crate::plan::yaml_to_json(&root.join("ci/github/example-workflow.yml"));
+    for n in 0..=max {
+        let declared = action["outputs"].get(format!("matrix-level-{n}")).is_some();
+        let job = workflow["jobs"].get(format!("level{n}")).is_some();
+        assert_eq!(declared, n < max, "action output matrix-level-{n}");
+        assert_eq!(job, n < max, "workflow job level{n}");
+    }
+    let test_needs: Vec<&str> = workflow["jobs"]["test"]["needs"]
+        .as_array()
+        .expect("needs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for n in 0..max {
+        assert!(
+            test_needs.contains(&format!("level{n}").as_str()),
+            "{test_needs:?}"
+        );
+    }
+}
