@@ -162,8 +162,9 @@ impl DirLock {
 }
 
 /// Whether the lock's recorded process has ended (a killed install): on Linux, its
-/// `/proc` entry is gone (elsewhere only [`LOCK_STALE`] tells). A lock with no pid a second after its creation belongs to a run killed between
-/// creating and writing it (a live one writes its pid right away).
+/// `/proc` entry is gone (elsewhere only [`LOCK_STALE`] tells). A lock with no pid a
+/// second after its creation belongs to a run killed between creating and writing it
+/// (a live one writes its pid right away).
 fn holder_is_gone(lock: &Path) -> bool {
     let Ok(text) = std::fs::read_to_string(lock) else {
         return false;
