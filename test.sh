@@ -91,6 +91,10 @@ apt_install binutils
 # strace: the install tests kill dockguard at each of its system calls.
 apt_install strace
 
+# graphviz: the `dot` the docs pipe `dockguard images --format dot` into (tests/it/docs.rs
+# runs every command the docs show).
+apt_install graphviz
+
 # docker-compose (Debian's v1, 1.29): the oracle for compose resolution
 # (tests/it/compose_oracle.rs runs `docker-compose config`, which needs no daemon).
 apt_install docker-compose

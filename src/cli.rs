@@ -67,11 +67,15 @@ pub enum Command {
     /// In a CI job: plan every image's build from its content tag and the registries
     /// (skip what is there, copy what upstream has, build the rest, parents first).
     #[command(after_help = PLAN_HELP)]
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Copy an image to another repository (a cross-repository mount within one
     /// registry, else download and upload), as a plan's `copy` jobs do.
     #[command(after_help = COPY_HELP)]
     Copy(CopyArgs),
+    /// In a job that runs on the plan's images: check that each reference is this
+    /// checkout's image, by content tag and by the label the registry's image carries.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(after_help = COMPLETIONS_HELP)]
     Completions(CompletionsArgs),
@@ -518,7 +522,8 @@ writes what a pipeline acts on. It judges the pipeline's commit exactly as `ci` 
 (same provider detection, fetching, request variable, --strict) and then, per image in
 build order: its content tag (`dockguard tag`), whether it is affected relative to
 upstream and why, and whether this project's registry has the tag, only the upstream
-project's registry has it, neither, or the registry could not be asked. Action: skip
+project's registry has it, neither, its answer made no sense, or it could not be asked
+(then the plan fails, or builds with --registry-unreachable build). Action: skip
 (present), copy (upstream has it), build (missing or unknown: unknown is never skip); an
 image whose parent is built is built; a rebuild request (the request variable, e.g.
 DOCKGUARD_REBUILD=1, or --rebuild) builds every affected image.
@@ -556,6 +561,15 @@ pub enum PlanFormat {
     Dot,
 }
 
+/// What `dockguard plan` does when this project's registry cannot be asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryUnreachable {
+    /// The plan job fails, saying why (no build job fails later at its push).
+    Fail,
+    /// Every image the registry could not be asked about is built.
+    Build,
+}
+
 /// `dockguard plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -579,6 +593,18 @@ pub struct PlanArgs {
     /// Seconds one registry request may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 20)]
     pub registry_timeout: u64,
+
+    /// When this project's registry cannot be asked (down, no answer, 401/403, 429 or
+    /// 5xx after the retries): `fail` the plan job with the registry's words, or `build`
+    /// every image it could not ask about.
+    #[arg(long, value_enum, value_name = "WHAT", default_value_t = RegistryUnreachable::Fail)]
+    pub registry_unreachable: RegistryUnreachable,
+
+    /// A tag that follows upstream's tip (e.g. `latest`; repeatable): when the planned
+    /// commit is upstream's tip, the plan moves it to every present image's content (a
+    /// registry manifest copy), and the child pipeline's jobs to what they build or copy.
+    #[arg(long, value_name = "TAG")]
+    pub moving_tag: Vec<String>,
 
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
@@ -634,6 +660,41 @@ bytes move); between registries they are downloaded and uploaded. The manifest i
 byte for byte, so the copy has the same digest. Credentials as for `dockguard plan`.
 
 Exit codes: 0 copied; 2 error (naming both images and what the registry said).";
+
+const VERIFY_HELP: &str = "\
+Examples:
+  dockguard verify \"$DOCKGUARD_IMAGE_CHILD\"                      at the start of a job using it
+  dockguard verify --registry-image registry.example/g/p registry.example/g/p/base:c1-0a1b
+
+Each REF (HOST[:PORT]/PATH:TAG) must be in this project's image repository
+(--registry-image, else CI_REGISTRY_IMAGE or ghcr.io/OWNER/REPO), name an image of the
+checkout (REV, default HEAD) by its repository name, carry that image's content tag as
+the checkout computes it, and exist in the registry with the same content tag in its
+`dockguard.content-tag` label (set by dockguard's build jobs). Credentials as for
+`dockguard plan`.
+
+Exit codes: 0 every reference verified; 1 one is not this checkout's image (each says
+why); 2 error.";
+
+/// `dockguard verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image references the job uses: HOST[:PORT]/PATH:TAG.
+    #[arg(value_name = "REF", required = true)]
+    pub references: Vec<String>,
+
+    /// The revision whose content tags count [default: HEAD].
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+
+    /// This project's image repository [default: CI_REGISTRY_IMAGE, ghcr.io/OWNER/REPO].
+    #[arg(long, value_name = "REPO")]
+    pub registry_image: Option<String>,
+
+    /// Seconds one registry request may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20)]
+    pub registry_timeout: u64,
+}
 
 /// `dockguard copy`.
 #[derive(Debug, Args)]

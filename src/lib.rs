@@ -36,6 +36,7 @@ pub(crate) mod plan;
 pub(crate) mod push;
 
 pub(crate) mod render;
+pub(crate) mod verify_images;
 
 /// Building blocks that the integration tests and the fuzz targets drive on their own:
 /// parsers of untrusted input, object access and merge-bases, and the names install
@@ -145,6 +146,7 @@ pub fn run_with_repo(repo: &Repository, cli: &Cli, env: &Env, out: &mut dyn Writ
         Command::Tag(args) => images::cmd::tag(repo, args, env, out),
         Command::Plan(args) => ci::plan::run(repo, args, env, out),
         Command::Copy(args) => ci::plan::copy(args, env, out),
+        Command::Verify(args) => verify_images::run(repo, args, env, out),
         Command::Completions(a) => completions::completions(a.shell, out),
         Command::Man(a) => completions::man(a.out_dir.as_deref(), out),
     }

@@ -10,8 +10,8 @@
 //! 2. a parent image is built: `build` (its children must be built on the new parent);
 //! 3. present in this project's registry: `skip`;
 //! 4. present only in the upstream project's registry: `copy`;
-//! 5. missing, or unknown (the registry could not be asked, or answered nonsense):
-//!    `build`. Unknown is never `skip`.
+//! 5. missing, or unknown (the registry answered nonsense, or could not be asked and
+//!    `--registry-unreachable build` said to build): `build`. Unknown is never `skip`.
 //!
 //! A parent that is not planned before its child (input not in build order) counts as
 //! built: when unsure, build.
@@ -131,6 +131,10 @@ fn decide_one(img: &Input, rebuild: bool, decided: &HashMap<&str, Action>) -> De
     }
 }
 
+/// The label every image a dockguard build job builds carries: its content tag
+/// (`dockguard verify` compares it with the checkout's).
+pub const CONTENT_TAG_LABEL: &str = "dockguard.content-tag";
+
 /// Version of the plan's JSON (schema/plan.schema.json); bumped on incompatible changes.
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
 
@@ -175,6 +179,10 @@ pub struct PlanReport {
     pub registry_seconds: f64,
     /// Problems that did not stop the plan.
     pub warnings: Vec<String>,
+    /// The tags that follow upstream's tip and move with this plan (`--moving-tag`,
+    /// when the planned commit is upstream's tip): the child pipeline's jobs move them.
+    #[serde(skip)]
+    pub moving_tags: Vec<String>,
 }
 
 /// The upstream ref and commit.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use git2::Repository;
 
-use crate::cli::{CopyArgs, PlanArgs, PlanFormat, ProviderArg};
+use crate::cli::{CopyArgs, PlanArgs, PlanFormat, ProviderArg, RegistryUnreachable};
 use crate::error::{Error, Result};
 use crate::git::short;
 use crate::images::{graph, tag};
@@ -29,6 +29,9 @@ use crate::Env;
 
 use super::provider::Provider;
 use super::verify;
+
+mod moving;
+use self::moving::{move_present, moving_tags};
 
 /// The registry client of a job: credentials from the environment (with what was wrong
 /// with them), each request bounded by `timeout` seconds.
@@ -54,6 +57,7 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         }
         _ => None,
     };
+    let moving_tags = moving_tags(&args.moving_tag)?;
     let judged = super::judge(repo, &args.pipeline, false, env)?;
     let Some(verdict) = judged.report.targets.first() else {
         return Err(Error::Usage("internal: no verdict for the target".into()));
@@ -80,9 +84,17 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         rebuild_requested,
         &mut images,
         &mut warnings,
-    );
+    )?;
 
     let counts = plan::apply(&mut images, rebuild_requested);
+    // Moving tags follow upstream's tip: an older pipeline that runs late (a retry, a
+    // queue) leaves them to the pipeline of the newer tip.
+    let moving_tags = if verdict.tip == judged.report.upstream.oid {
+        moving_tags
+    } else {
+        Vec::new()
+    };
+    move_present(env, args, &registry, &images, &moving_tags)?;
 
     let report = PlanReport {
         version: plan::PLAN_SCHEMA_VERSION,
@@ -112,6 +124,7 @@ pub fn run(repo: &Repository, args: &PlanArgs, env: &Env, out: &mut dyn Write) -
         registry_requests: requests,
         registry_seconds,
         warnings,
+        moving_tags,
     };
     eprintln!(
         "dockguard: plan for {} ({}): {} to build, {} to copy, {} present; {} registry request(s) in {:.2} s",
@@ -249,6 +262,8 @@ fn images_of(
 
 /// Asks the registries about every image (this project's for all, upstream's for what
 /// could be copied) and fills in `registry`. Returns the request count and the seconds.
+/// When this project's registry could not be asked about an image, the plan fails with
+/// its words ([`unreachable`]), unless `--registry-unreachable build`.
 fn ask_registries(
     env: &Env,
     args: &PlanArgs,
@@ -257,7 +272,7 @@ fn ask_registries(
     rebuild_requested: bool,
     images: &mut [PlannedImage],
     warnings: &mut Vec<String>,
-) -> (usize, f64) {
+) -> Result<(usize, f64)> {
     // Ask the registries: this project's for every image, upstream's for what it lacks.
     let (client, creds_warnings) = registry_client(env, args.registry_timeout);
     warnings.extend(creds_warnings);
@@ -272,6 +287,9 @@ fn ask_registries(
         })
         .collect();
     let own = client.tag_states(&queries);
+    if args.registry_unreachable == RegistryUnreachable::Fail {
+        unreachable(registry, &own)?;
+    }
     let upstream_states = match &upstream_registry {
         Some(u) => ask_upstream(&client, u, images, &own, rebuild_requested),
         None => BTreeMap::new(),
@@ -284,7 +302,7 @@ fn ask_registries(
                 digest: digest.clone(),
                 detail: None,
             },
-            TagState::Unknown { reason } => RegistryAnswer {
+            TagState::Unknown { reason } | TagState::Unreachable { reason } => RegistryAnswer {
                 state: RegistryState::Unknown,
                 digest: None,
                 detail: Some(reason.clone()),
@@ -300,13 +318,15 @@ fn ask_registries(
                     digest: None,
                     detail: Some("nor in the upstream project's registry".into()),
                 },
-                Some(TagState::Unknown { reason }) => RegistryAnswer {
-                    state: RegistryState::Missing,
-                    digest: None,
-                    detail: Some(format!(
-                        "the upstream project's registry could not tell: {reason}"
-                    )),
-                },
+                Some(TagState::Unknown { reason } | TagState::Unreachable { reason }) => {
+                    RegistryAnswer {
+                        state: RegistryState::Missing,
+                        digest: None,
+                        detail: Some(format!(
+                            "the upstream project's registry could not tell: {reason}"
+                        )),
+                    }
+                }
                 None if upstream_registry.is_some() => RegistryAnswer {
                     state: RegistryState::Missing,
                     digest: None,
@@ -326,7 +346,31 @@ fn ask_registries(
         }
     }
 
-    (client.requests(), registry_seconds)
+    Ok((client.requests(), registry_seconds))
+}
+
+/// The plan's one clear failure when this project's registry could not be asked about
+/// some image: every build job would fail at its push (or build what exists), so the plan
+/// job fails instead, with the registry's words for the first such image.
+fn unreachable(registry: &ImageRepo, own: &[TagState]) -> Result<()> {
+    let failed: Vec<&str> = own
+        .iter()
+        .filter(|s| matches!(s, TagState::Unreachable { .. }))
+        .filter_map(TagState::reason)
+        .collect();
+    let Some(first) = failed.first() else {
+        return Ok(());
+    };
+    Err(Error::Hinted {
+        message: format!(
+            "cannot ask the registry {} about {} of {} image(s): {}",
+            registry.reference(),
+            failed.len(),
+            own.len(),
+            outputs::one_line(first)
+        ),
+        hint: "check that the registry is up and that the job's credentials (CI_REGISTRY_USER/CI_REGISTRY_PASSWORD, CI_JOB_TOKEN, GITHUB_TOKEN, docker config.json) may pull from it; to build every such image instead, run the plan with --registry-unreachable build".into(),
+    })
 }
 
 /// Asks the upstream registry about the images this project's registry lacks, but
@@ -357,7 +401,9 @@ fn ask_upstream(
                 affected: img.affected,
                 state: match (&own[i], answers.get(&i)) {
                     (TagState::Present { .. }, _) => RegistryState::Present,
-                    (TagState::Unknown { .. }, _) => RegistryState::Unknown,
+                    (TagState::Unknown { .. } | TagState::Unreachable { .. }, _) => {
+                        RegistryState::Unknown
+                    }
                     (TagState::Missing, Some(TagState::Present { .. })) => {
                         RegistryState::UpstreamOnly
                     }

@@ -111,6 +111,8 @@ pub enum Name {
     OnError,
     ImagesParent,
     ImagesRule,
+    ImagesGitlabCi,
+    ImagesUndeclared,
     Verbosity,
     GitlabPipelineRefs,
 }
@@ -315,7 +317,23 @@ pub const KEYS: &[Key; COUNT] = &[
         kind: Kind::Tables(IMAGE_RULE_FIELDS),
         default: "[]",
         trust: Trust::Repository,
-        doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see README)",
+        doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see README); a dockerfile a rule matches counts as built",
+    },
+    Key {
+        id: Name::ImagesGitlabCi,
+        name: "images.gitlab_ci",
+        kind: Kind::Str,
+        default: ".gitlab-ci.yml",
+        trust: Trust::Repository,
+        doc: "the GitLab pipeline's entry file, repository-relative (the project's \"CI/CD configuration file\" setting, when it is another file of the repository); empty: no GitLab pipeline",
+    },
+    Key {
+        id: Name::ImagesUndeclared,
+        name: "images.undeclared",
+        kind: Kind::Choice(&["auto", "count", "ignore"]),
+        default: "auto",
+        trust: Trust::Repository,
+        doc: "dockerfiles no declaration builds: `auto` (not images when every build the CI, compose and bake files declare is resolved, else counted with a guessed context), `count` (always counted), `ignore` (never counted, even when some builds cannot be resolved)",
     },
     Key {
         id: Name::Verbosity,

@@ -14,4 +14,6 @@ pub mod settings;
 
 pub use keys::{Name, KEYS};
 pub use layers::{closest, EnvSettings, FileLayer, Flag, Layers, Origin, Resolved, FILE_NAME};
-pub use settings::{CiSettings, ContentSettings, OnError, Policy, RunSettings, Verbosity};
+pub use settings::{
+    CiSettings, ContentSettings, OnError, Policy, RunSettings, Undeclared, Verbosity,
+};

@@ -198,6 +198,33 @@ pub struct ContentSettings {
     pub image_parents_origin: String,
     /// `max_commits`.
     pub max_commits: usize,
+    /// `images.gitlab_ci`: the GitLab pipeline's entry file (empty: none).
+    pub gitlab_ci: String,
+    /// `images.undeclared`.
+    pub undeclared: Undeclared,
+}
+
+/// What counts of the dockerfiles no declaration builds (`images.undeclared`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Undeclared {
+    /// Not images when the declarations are complete, else counted.
+    #[default]
+    Auto,
+    /// Always counted.
+    Count,
+    /// Never counted (when there are declarations at all).
+    Ignore,
+}
+
+impl Undeclared {
+    /// As written in the configuration.
+    pub fn word(self) -> &'static str {
+        match self {
+            Undeclared::Auto => "auto",
+            Undeclared::Count => "count",
+            Undeclared::Ignore => "ignore",
+        }
+    }
 }
 
 impl ContentSettings {
@@ -248,6 +275,17 @@ impl ContentSettings {
             image_parents: r.list(Name::ImagesParent),
             image_parents_origin: r.origin(Name::ImagesParent).to_string(),
             max_commits: usize::try_from(r.int(Name::MaxCommits)).unwrap_or(usize::MAX),
+            gitlab_ci: r
+                .string_or_default(Name::ImagesGitlabCi)
+                .trim()
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .to_owned(),
+            undeclared: match r.string_or_default(Name::ImagesUndeclared) {
+                "count" => Undeclared::Count,
+                "ignore" => Undeclared::Ignore,
+                _ => Undeclared::Auto,
+            },
         }
     }
 }

@@ -275,6 +275,7 @@ mod tests {
             declared: Vec::new(),
             prefixes: std::sync::OnceLock::new(),
             exclude: None,
+            counted: crate::images::Counted::default(),
         }
     }
 

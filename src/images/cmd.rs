@@ -98,6 +98,7 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
         images: Vec::new(),
         build_order: Vec::new(),
         warnings: Vec::new(),
+        declarations: render::DeclarationsView::default(),
     };
     let (set, verdict) = match engine {
         Some(mut engine) => {
@@ -121,6 +122,25 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
         report.base_unknown = v.base_unknown.clone();
     }
     report.warnings = set.warnings.clone();
+    report.declarations = render::DeclarationsView {
+        exact: set.exact,
+        undeclared: set.undeclared.word(),
+        opaque: set
+            .opaque
+            .iter()
+            .map(|o| render::OpaqueView {
+                file: o.origin.file.clone(),
+                line: o.origin.line,
+                what: o.origin.what.clone(),
+                why: o.why.clone(),
+            })
+            .collect(),
+        not_built: set
+            .not_built
+            .iter()
+            .map(|e| crate::git::display_path(&e.path))
+            .collect(),
+    };
     let order = graph::build_order(&set)?;
     let mut tags = tag::all_tags(repo, &set, &tree);
     for img in order {
@@ -176,7 +196,9 @@ pub fn images(repo: &Repository, args: &ImagesArgs, env: &Env, out: &mut dyn Wri
                 .iter()
                 .map(|e| crate::git::display_path(&e.path))
                 .collect(),
-            declared_by: img.declared.clone(),
+            declared_by: img.declared.iter().map(|d| d.origin.to_string()).collect(),
+            counted: img.counted,
+            built_by: img.declared.iter().map(render::BuildView::new).collect(),
             parents: img
                 .parents
                 .iter()

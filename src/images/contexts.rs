@@ -131,10 +131,8 @@ pub(crate) struct Plan {
 pub(crate) struct Applied {
     /// How the context was decided.
     pub plan: Plan,
-    /// Where the build is declared.
-    pub origins: Vec<String>,
     /// The declarations that build it (their targets, arguments and builders decide what
-    /// the builds read).
+    /// the builds read), each once.
     pub decls: Vec<Declaration>,
 }
 
@@ -164,7 +162,6 @@ pub(crate) fn apply_declarations(
     let mut maybe: Vec<(Vec<u8>, String)> = Vec::new();
     let mut unknown = None;
     for d in &mine {
-        out.origins.push(d.origin.to_string());
         let pattern = !matches!(d.dockerfile, Dockerfile::Path(_));
         let list = if pattern { &mut maybe } else { &mut known };
         match &d.context {
@@ -178,7 +175,9 @@ pub(crate) fn apply_declarations(
         for (_, n) in &d.named {
             naming.inputs.push(format!("{}/**", links::escape(n)));
         }
-        out.decls.push((*d).clone());
+        if !out.decls.contains(d) {
+            out.decls.push((*d).clone());
+        }
     }
     let mut others = known.into_iter();
     if !naming.context_set {

@@ -92,26 +92,15 @@ fn build_key(d: &Declaration) -> String {
 }
 
 /// The images of `target` whose declared builds differ from those of the same dockerfile
-/// in `base` (`tip_decls`, `base_decls`: the declarations of each tree): a build added,
-/// removed or changed in what it passes. The line a declaration is written on does not
-/// count, only what it builds. An image's builds are the declarations the catalog applied
-/// to it (its `declared` origins), so no dockerfile pattern is matched again here.
-pub fn build_changes(
-    target: &ImageSet,
-    base: &ImageSet,
-    tip_decls: &[Declaration],
-    base_decls: &[Declaration],
-) -> Vec<BuildChange> {
-    let origins = |decls: &[Declaration]| -> Vec<String> {
-        decls.iter().map(|d| d.origin.to_string()).collect()
-    };
-    let (tip_origins, base_origins) = (origins(tip_decls), origins(base_decls));
-    let builds = |img: Option<&Image>, decls: &[Declaration], origins: &[String]| {
-        let mut v: Vec<(String, String)> = decls
+/// in `base`: a build added, removed or changed in what it passes. The line a
+/// declaration is written on does not count, only what it builds. An image's builds are the declarations the catalog applied
+/// to it (its `declared` builds), so no dockerfile pattern is matched again here.
+pub fn build_changes(target: &ImageSet, base: &ImageSet) -> Vec<BuildChange> {
+    let builds = |img: Option<&Image>| {
+        let mut v: Vec<(String, String)> = img
             .iter()
-            .zip(origins)
-            .filter(|(_, o)| img.is_some_and(|i| i.declared.contains(o)))
-            .map(|(d, o)| (build_key(d), o.clone()))
+            .flat_map(|i| &i.declared)
+            .map(|d| (build_key(d), d.origin.to_string()))
             .collect();
         v.sort();
         v
@@ -127,8 +116,8 @@ pub fn build_changes(
         if img.declared.is_empty() && before_img.is_none_or(|b| b.declared.is_empty()) {
             continue;
         }
-        let now = builds(Some(img), tip_decls, &tip_origins);
-        let before = builds(before_img, base_decls, &base_origins);
+        let now = builds(Some(img));
+        let before = builds(before_img);
         let (now_keys, before_keys) = (keys(&now), keys(&before));
         if now_keys == before_keys {
             continue;

@@ -29,6 +29,7 @@ pub(crate) mod builds;
 pub mod cmd;
 pub mod contexts;
 pub(crate) mod declared;
+mod declaring;
 pub mod dockerfile;
 pub mod graph;
 pub(crate) mod inline;
@@ -39,6 +40,7 @@ pub mod patterns;
 pub(crate) mod reading;
 pub mod rules;
 pub mod shell;
+pub(crate) mod shwords;
 pub mod tag;
 pub(crate) mod view;
 pub mod walkcache;
@@ -66,6 +68,7 @@ use patterns::Dockerignore;
 use rules::{ImageRules, ParentMatch};
 use walkcache::WalkCache;
 
+pub use declaring::Counted;
 pub use graph::AffectedImage;
 
 /// A parent: another image of this repository that an image is built on.
@@ -148,8 +151,10 @@ pub struct Image {
     pub alt: Vec<contexts::AltContext>,
     /// Symlinks followed on source paths (`link -> target`).
     pub followed: Vec<String>,
-    /// Where the build is declared (compose, bake, CI files), for messages.
-    pub declared: Vec<String>,
+    /// The declarations that build it (compose, bake, CI files).
+    pub declared: Vec<declared::Declaration>,
+    /// Why it counts as an image.
+    pub counted: Counted,
     /// Proper prefixes of what the sources match (gitlinks, links), compiled on use.
     prefixes: std::sync::OnceLock<Option<Regex>>,
     /// `match.exclude`: what it matches is nothing to this image ([`Image::claim`]).
@@ -293,6 +298,18 @@ pub struct ImageSet {
     /// Declaration files that cannot be read (also in `warnings`): they limit the
     /// judgement, so `check` says them too.
     pub declaration_warnings: Vec<String>,
+    /// Exact mode: only dockerfiles that declarations build (and their parents, and
+    /// those a rule names) are images ([`declaring`]).
+    pub exact: bool,
+    /// `images.undeclared`, as configured.
+    pub undeclared: crate::config::Undeclared,
+    /// Builds the tree runs that cannot be resolved (none in exact mode, unless
+    /// `images.undeclared = "ignore"`).
+    pub opaque: Vec<declared::Opaque>,
+    /// In exact mode: the dockerfiles no declaration builds (not images).
+    pub not_built: Vec<Entry>,
+    /// The declaration files (entry files and the files they read).
+    pub declaration_files: Vec<String>,
 }
 
 impl ImageSet {
@@ -316,6 +333,16 @@ impl ImageSet {
                 })
             }))
             .collect()
+    }
+
+    /// Whether a path that names a dockerfile is one of an image (in exact mode an
+    /// unbuilt dockerfile is nothing).
+    pub fn counts_dockerfile(&self, path: &[u8]) -> bool {
+        !self.exact
+            || self
+                .images
+                .iter()
+                .any(|i| i.claim(path) == Some("dockerfile"))
     }
 
     /// Whether any image is built from `path`.
@@ -377,6 +404,10 @@ pub struct Catalog {
     declared: RefCell<HashMap<PathAndBlob, Arc<declared::Declared>>>,
     /// The on-disk memo of parsed dockerfiles, once loaded.
     parsed_memo: RefCell<Option<parsedmemo::ParsedMemo>>,
+    /// `images.gitlab_ci`: the GitLab pipeline's entry file (empty: none).
+    gitlab_ci: String,
+    /// `images.undeclared`.
+    undeclared: crate::config::Undeclared,
     /// Inline dockerfiles' texts, by the id they would have as blobs ([`inline`]).
     inline: RefCell<HashMap<Oid, Arc<str>>>,
     /// Dockerfiles parsed with a build's `--build-arg`s, by blob id and arguments.
@@ -388,88 +419,6 @@ type WithArgsKey = (Oid, Vec<(String, Option<String>)>);
 
 /// A file's path and blob id.
 type PathAndBlob = (Vec<u8>, Oid);
-
-/// The declarations of a tree, and its builds that cannot be resolved.
-#[derive(Debug, Default)]
-struct Declarations {
-    decls: Vec<declared::Declaration>,
-    opaque: Vec<declared::Opaque>,
-}
-
-/// Whether every file a resolution read is the same in the tree of `view`.
-fn same_reads(view: &view::TreeView<'_>, d: &declared::Declared) -> Result<bool> {
-    for (path, oid) in &d.reads {
-        let now = view
-            .entry(path.as_bytes())?
-            .filter(|(mode, _)| *mode != view::MODE_TREE && *mode != view::MODE_GITLINK)
-            .map(|(_, oid)| oid);
-        if now != *oid {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
-/// The files of one tree, for resolving declarations ([`declared::Files`]): regular
-/// files only (no link followed), read from the tree's objects and capped in size;
-/// every path asked for is recorded, with what it was.
-#[allow(dead_code)] // read once resolvers follow includes (issue 24)
-struct TreeFiles<'v, 'a> {
-    view: &'v view::TreeView<'a>,
-    reads: RefCell<Vec<(String, Option<Oid>)>>,
-}
-
-impl declared::Files for TreeFiles<'_, '_> {
-    fn read(&self, path: &str) -> Result<Option<(Oid, Arc<str>)>> {
-        let found = self
-            .view
-            .entry(path.as_bytes())?
-            .filter(|(mode, _)| *mode == 0o100644 || *mode == 0o100755);
-        self.reads
-            .borrow_mut()
-            .push((path.to_owned(), found.map(|(_, oid)| oid)));
-        let Some((mode, oid)) = found else {
-            return Ok(None);
-        };
-        let e = Entry {
-            path: path.as_bytes().to_vec(),
-            oid,
-            mode: i32::try_from(mode).unwrap_or(0o100644),
-        };
-        let text = self
-            .view
-            .catalog
-            .blob_text(self.view.repo, &e, "", MAX_DOCKERFILE_BYTES)?;
-        Ok(Some((oid, Arc::from(text))))
-    }
-
-    fn glob(&self, pattern: &str) -> Result<Vec<String>> {
-        let Ok(re) = Regex::new(&format!("^(?:{})$", glob_to_regex(pattern))) else {
-            return Ok(Vec::new());
-        };
-        let mut out = Vec::new();
-        let done = self.view.leaves(b"", GLOB_SCAN, &mut |path, mode, _| {
-            if mode != view::MODE_GITLINK && mode != view::MODE_LINK && re.is_match(path) {
-                out.push(String::from_utf8_lossy(path).into_owned());
-            }
-            true
-        })?;
-        if !done {
-            return Err(Error::Limit {
-                message: format!(
-                    "the glob `{}` would walk more than {GLOB_SCAN} files",
-                    crate::render::escape::text(pattern)
-                ),
-            });
-        }
-        out.sort();
-        Ok(out)
-    }
-}
-
-/// Files walked to expand one glob in a declaration (an `include: local:` pattern).
-#[allow(dead_code)] // read once resolvers follow includes (issue 24)
-const GLOB_SCAN: usize = 200_000;
 
 impl Drop for Catalog {
     fn drop(&mut self) {
@@ -515,6 +464,8 @@ impl Catalog {
             listings: RefCell::default(),
             declared: RefCell::default(),
             parsed_memo: RefCell::default(),
+            gitlab_ci: settings.gitlab_ci.clone(),
+            undeclared: settings.undeclared,
             inline: RefCell::default(),
             with_args: RefCell::default(),
         })
@@ -526,8 +477,8 @@ impl Catalog {
             return;
         }
         let file = walkcache::path(repo.commondir());
-        // The walk also collects declaration files (compose, bake, CI): memos made before
-        // it did are not reused.
+        // The walk also collects declaration entry files (compose, bake, GitHub; GitLab's
+        // entry is read by its path): memos made under another rule are not reused.
         let mut parts = self.matcher.fingerprint();
         parts.push("declarations v2".into());
         let fingerprint = walkcache::fingerprint(&parts);
@@ -579,17 +530,38 @@ impl Catalog {
         let ignores: HashMap<&[u8], &Entry> =
             ignores.into_iter().map(|e| (&e.path[..], e)).collect();
         let mut warnings = Vec::new();
-        let decls = self
-            .declarations(repo, tree, &decl_files, &mut warnings)?
-            .decls;
-        let extra = self.declared_only(repo, tree, &dockerfiles, &decls)?;
+        let d = self.declarations(repo, tree, &decl_files, &mut warnings)?;
+        let extra = self.declared_only(repo, tree, &dockerfiles, &d.decls)?;
         dockerfiles.extend(extra.iter());
-        let inline = self.inline_images(repo, tree, &decls)?;
+        let inline = self.inline_images(repo, tree, &d.decls)?;
         let decls = inline.0;
         dockerfiles.extend(inline.1.iter().map(|i| &i.entry));
         dockerfiles.sort_by(|a, b| a.path.cmp(&b.path));
+        let exact = self.exact(&d);
+        let mut not_built = Vec::new();
+        let mut counted: HashMap<Vec<u8>, Counted> = HashMap::new();
+        if exact {
+            let why = self.counted(repo, tree, &dockerfiles, &decls)?;
+            let mut kept = Vec::new();
+            for (e, w) in dockerfiles.into_iter().zip(why) {
+                match w {
+                    Some(w) => {
+                        counted.insert(e.path.clone(), w);
+                        kept.push(e);
+                    }
+                    None => not_built.push(e.clone()),
+                }
+            }
+            dockerfiles = kept;
+        }
         let mut set = self.build(repo, tree, &ignores, &dockerfiles, &decls)?;
         for img in &mut set.images {
+            img.counted = match counted.get(&img.dockerfile.path) {
+                Some(c) => *c,
+                None if img.declared.iter().any(|d| !d.maybe()) => Counted::Declared,
+                None if self.rules.name(&img.dockerfile.path).rule.is_some() => Counted::Rule,
+                None => Counted::Undeclared,
+            };
             if let Some(i) = inline
                 .1
                 .iter()
@@ -600,6 +572,11 @@ impl Catalog {
         }
         set.warnings.extend(warnings.iter().cloned());
         set.declaration_warnings = warnings;
+        set.exact = exact;
+        set.undeclared = self.undeclared;
+        set.opaque = d.opaque;
+        set.not_built = not_built;
+        set.declaration_files = d.files;
         let set = Arc::new(set);
         let mut sets = self.sets.borrow_mut();
         // A 1000-ref push judges 1000 trees: keep only a few sets (the merge-base's is the
@@ -668,81 +645,6 @@ impl Catalog {
         self.matcher.classify(path) == Some(PathRole::Dockerfile)
     }
 
-    /// Every declaration of the tree's compose, bake and CI entry files (with the files
-    /// they read); files that cannot be read are warnings (see [`declared`]).
-    fn declarations(
-        &self,
-        repo: &Repository,
-        tree: Oid,
-        files: &[&Entry],
-        warnings: &mut Vec<String>,
-    ) -> Result<Declarations> {
-        let view = view::TreeView {
-            catalog: self,
-            repo,
-            root: tree,
-        };
-        let mut out = Declarations::default();
-        for e in files {
-            if e.mode == 0o120000 {
-                continue;
-            }
-            let key = (e.path.clone(), e.oid);
-            let cached = self.declared.borrow().get(&key).cloned();
-            let d = match cached.filter(|d| same_reads(&view, d).unwrap_or(false)) {
-                Some(d) => d,
-                None => {
-                    let d = Arc::new(self.parse_declared(repo, &view, e)?);
-                    self.declared.borrow_mut().insert(key, Arc::clone(&d));
-                    d
-                }
-            };
-            warnings.extend(d.warnings.iter().cloned());
-            out.decls.extend(d.decls.iter().cloned());
-            out.opaque.extend(d.opaque.iter().cloned());
-        }
-        Ok(out)
-    }
-
-    /// Dockerfiles a declaration names that no dockerfile pattern does (`-f ci/build.df`):
-    /// they are images too, unless `match.exclude` says otherwise.
-    fn declared_only(
-        &self,
-        repo: &Repository,
-        tree: Oid,
-        found: &[&Entry],
-        decls: &[declared::Declaration],
-    ) -> Result<Vec<Entry>> {
-        let view = view::TreeView {
-            catalog: self,
-            repo,
-            root: tree,
-        };
-        let mut out: Vec<Entry> = Vec::new();
-        for d in decls {
-            let declared::Dockerfile::Path(path) = &d.dockerfile else {
-                continue;
-            };
-            let path = path.as_bytes();
-            if found.iter().any(|e| e.path == path)
-                || out.iter().any(|e| e.path == path)
-                || self.matcher.excludes(path)
-            {
-                continue;
-            }
-            if let Some((mode, oid)) = view.entry(path)? {
-                if mode != view::MODE_TREE && mode != view::MODE_GITLINK {
-                    out.push(Entry {
-                        path: path.to_vec(),
-                        oid,
-                        mode: i32::try_from(mode).unwrap_or(0o100644),
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// The declarations with inline dockerfiles bound to their synthetic paths, and those
     /// dockerfiles (not excluded by `match.exclude`), their texts remembered to be parsed.
     fn inline_images(
@@ -772,31 +674,6 @@ impl Catalog {
         std::cell::RefMut::map(self.parsed_memo.borrow_mut(), |memo| {
             memo.get_or_insert_with(|| parsedmemo::ParsedMemo::load(repo.commondir()))
         })
-    }
-
-    /// The declarations of one compose, bake or CI entry file, from the on-disk memo when
-    /// it has them and every file they read is the same in this tree.
-    fn parse_declared(
-        &self,
-        repo: &Repository,
-        view: &view::TreeView<'_>,
-        e: &Entry,
-    ) -> Result<declared::Declared> {
-        let remembered = self.parsed_memo(repo).get_declared(&e.path, e.oid);
-        if let Some(d) = remembered {
-            if same_reads(view, &d)? {
-                return Ok(d);
-            }
-        }
-        let text = self.blob_text(repo, e, "", MAX_DOCKERFILE_BYTES)?;
-        let files = TreeFiles {
-            view,
-            reads: RefCell::default(),
-        };
-        let mut d = declared::resolve(&e.path, &text, &files);
-        d.reads = files.reads.into_inner();
-        self.parsed_memo(repo).learn_declared(&e.path, e.oid, &d);
-        Ok(d)
     }
 
     /// The dockerfile `e` as built with `args`, parsed once per run for the same blob and
@@ -1045,7 +922,7 @@ impl Catalog {
             let mut image = self.image(repo, entry, parse.as_ref(), &naming, name)?;
             image.dockerfile_chain = chain;
             image.notes.extend(notes);
-            image.declared = applied.origins.clone();
+            image.declared = applied.decls.clone();
             let builds = builds::read(&mut image, &applied.decls, &mut |args| {
                 parse
                     .as_ref()
@@ -1174,6 +1051,7 @@ impl Catalog {
             alt: Vec::new(),
             followed: Vec::new(),
             declared: Vec::new(),
+            counted: Counted::default(),
             prefixes: std::sync::OnceLock::new(),
             exclude: self.matcher.exclude_regex().cloned(),
         };
@@ -1218,8 +1096,25 @@ pub fn judge_trees(
     let t = catalog.image_set(repo, target)?;
     let b = catalog.image_set(repo, base)?;
     let base_only = b.differing_from(&t);
+    // Dockerfiles the branch changed that no build of either tree builds: said, not
+    // silently dropped.
+    let unbuilt: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::default();
     let claimed = |p: &[u8]| {
-        matcher.classify(p).or_else(|| {
+        let role = matcher.classify(p).filter(|r| {
+            // In exact mode a dockerfile nothing builds is no image's.
+            let counts =
+                *r != PathRole::Dockerfile || t.counts_dockerfile(p) || b.counts_dockerfile(p);
+            if !counts {
+                let mut seen = unbuilt
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !seen.iter().any(|u| u == p) {
+                    seen.push(p.to_vec());
+                }
+            }
+            counts
+        });
+        role.or_else(|| {
             (t.claims(p) || base_only.iter().any(|i| i.claim(p).is_some()))
                 .then_some(PathRole::Input)
         })
@@ -1230,19 +1125,31 @@ pub fn judge_trees(
     let mut changes = diff_trees_with(repo, objects, base, target, &classify)?;
     let images: Vec<&Image> = t.images.iter().chain(base_only.iter().copied()).collect();
     let checkouts = catalog.checkouts(repo, target, &mut changes, &claimed, &images)?;
-    let builds = graph::build_changes(
-        &t,
-        &b,
-        &catalog.tree_declarations(repo, target)?,
-        &catalog.tree_declarations(repo, base)?,
-    );
+    let builds = graph::build_changes(&t, &b);
     let images = graph::affected(&t, Some(&b), &changes.matched, &checkouts, &builds)?;
+    let mut warnings = t.notes();
+    let mut unbuilt = unbuilt
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    unbuilt.sort();
+    warnings.extend(unbuilt.iter().map(|p| unbuilt_note(p)));
     Ok(Judged {
         changes,
         images,
         builds,
-        warnings: t.notes(),
+        warnings,
     })
+}
+
+/// What a changed dockerfile that no declared build builds is to the verdict, and how to
+/// count it anyway.
+fn unbuilt_note(path: &[u8]) -> String {
+    format!(
+        "{} changed, but no build the CI, compose or bake files declare builds it (all of \
+         them are resolved), so it is no image; to count it anyway: \
+         git config dockguard.images.undeclared count",
+        crate::render::escape::text(&crate::git::display_path(path))
+    )
 }
 
 /// A clone made with `--filter` (its missing objects can be fetched from a promisor).

@@ -2,15 +2,18 @@
 //!
 //! These files come from the push, so they are hostile: a file is read only up to
 //! [`MAX_BYTES`], and aliases are expanded only while the document stays under
-//! [`MAX_NODES`] nodes (a "billion laughs" file is a parse error, not a hang). Tags
-//! (GitLab's `!reference`) are kept as plain values. Every scalar is a string, with the
-//! line it starts on. Merge keys (`<<: *anchor`, `<<: [*a, *b]`) are applied as YAML 1.1
-//! defines them, as compose and GitLab do.
+//! [`MAX_NODES`] nodes (a "billion laughs" file is a parse error, not a hang). Every
+//! scalar is a string, with the line its text starts on (a block scalar's first content
+//! line). YAML merge keys (`<<: *anchor`, `<<: [*a, *b]`) are applied as YAML 1.1 says
+//! (GitLab and docker compose both honour them): the mapping's own keys win, then the
+//! merged mappings in order. GitLab's `!reference [job, key]` is kept as a one-entry
+//! mapping `{"!reference": [job, key]}` ([`Y::reference`]); other tags are dropped (their
+//! value stays).
 
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Larger files are not read (a declaration file that large is not one).
 pub const MAX_BYTES: usize = 1 << 20;
@@ -62,22 +65,32 @@ impl Y {
         }
     }
 
-    /// Every scalar inside (depth first), for scripts written as nested lists.
-    pub fn scalars(&self, out: &mut Vec<(String, usize)>) {
+    /// The path of a GitLab `!reference [job, key, …]` tag.
+    pub fn reference(&self) -> Option<Vec<&str>> {
         match self {
-            Y::Str(s, l) => out.push((s.clone(), *l)),
-            Y::Seq(v) => v.iter().for_each(|y| y.scalars(out)),
-            Y::Map(m) => m.iter().for_each(|(_, v)| v.scalars(out)),
+            Y::Map(m) if m.len() == 1 && m[0].0.str() == Some(REFERENCE) => match &m[0].1 {
+                Y::Seq(v) => v.iter().map(Y::str).collect(),
+                _ => None,
+            },
+            _ => None,
         }
     }
 }
 
+/// The key a `!reference` sequence is kept under.
+pub const REFERENCE: &str = "!reference";
+/// A plain `<<` key while its mapping is read (a quoted `"<<"` is an ordinary key).
+const MERGE: &str = "\0<<";
+
 #[derive(Default)]
 struct Loader {
-    stack: Vec<(Y, usize)>,
+    /// Open collections: the value, its anchor, and whether it is a `!reference`.
+    stack: Vec<(Y, usize, bool)>,
     keys: Vec<Option<Y>>,
     anchors: HashMap<usize, Y>,
     docs: Vec<Y>,
+    /// Where each open `!reference` sequence starts.
+    reference_lines: Vec<usize>,
     nodes: usize,
     overflow: bool,
 }
@@ -97,17 +110,56 @@ impl Loader {
         }
         match self.stack.last_mut() {
             None => self.docs.push(y),
-            Some((Y::Seq(v), _)) => v.push(y),
-            Some((Y::Map(m), _)) => {
+            Some((Y::Seq(v), ..)) => v.push(y),
+            Some((Y::Map(m), ..)) => {
                 let slot = self.keys.last_mut().expect("a key slot per mapping");
                 match slot.take() {
                     None => *slot = Some(y),
                     Some(k) => m.push((k, y)),
                 }
             }
-            Some((Y::Str(..), _)) => {}
+            Some((Y::Str(..), ..)) => {}
         }
     }
+
+    /// Whether the next value is a mapping key.
+    fn at_key(&self) -> bool {
+        matches!(self.stack.last(), Some((Y::Map(_), ..))) && matches!(self.keys.last(), Some(None))
+    }
+}
+
+/// Applies a mapping's merge keys: its own entries first (they win), then the entries of
+/// each merged mapping that no earlier one has.
+fn merged(m: Vec<(Y, Y)>) -> Vec<(Y, Y)> {
+    if !m.iter().any(|(k, _)| k.str() == Some(MERGE)) {
+        return m;
+    }
+    let (merges, mut own): (Vec<_>, Vec<_>) =
+        m.into_iter().partition(|(k, _)| k.str() == Some(MERGE));
+    for (_, v) in merges {
+        let sources = match v {
+            Y::Map(entries) => vec![entries],
+            Y::Seq(items) => items
+                .into_iter()
+                .filter_map(|i| match i {
+                    Y::Map(entries) => Some(entries),
+                    _ => None,
+                })
+                .collect(),
+            Y::Str(..) => Vec::new(),
+        };
+        for entries in sources {
+            for (k, v) in entries {
+                if !own
+                    .iter()
+                    .any(|(o, _)| *o == k || (o.str().is_some() && o.str() == k.str()))
+                {
+                    own.push((k, v));
+                }
+            }
+        }
+    }
+    own
 }
 
 impl MarkedEventReceiver for Loader {
@@ -117,7 +169,14 @@ impl MarkedEventReceiver for Loader {
         }
         self.nodes += 1;
         match ev {
-            Event::Scalar(s, _, anchor, _) => self.push_value(Y::Str(s, mark.line()), anchor),
+            Event::Scalar(s, style, anchor, _) => {
+                let s = if s == "<<" && style == TScalarStyle::Plain && self.at_key() {
+                    MERGE.to_owned()
+                } else {
+                    s
+                };
+                self.push_value(Y::Str(s, mark.line()), anchor);
+            }
             Event::Alias(id) => {
                 let y = self.anchors.get(&id).cloned();
                 if let Some(y) = y {
@@ -129,17 +188,27 @@ impl MarkedEventReceiver for Loader {
                     self.push_value(y, 0);
                 }
             }
-            Event::SequenceStart(anchor, _) => self.stack.push((Y::Seq(Vec::new()), anchor)),
+            Event::SequenceStart(anchor, tag) => {
+                let reference = tag.is_some_and(|t| t.handle == "!" && t.suffix == "reference");
+                self.stack.push((Y::Seq(Vec::new()), anchor, reference));
+                if reference {
+                    self.reference_lines.push(mark.line());
+                }
+            }
             Event::MappingStart(anchor, _) => {
-                self.stack.push((Y::Map(Vec::new()), anchor));
+                self.stack.push((Y::Map(Vec::new()), anchor, false));
                 self.keys.push(None);
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                if let Some((y, anchor)) = self.stack.pop() {
+                if let Some((y, anchor, reference)) = self.stack.pop() {
                     let y = match y {
                         Y::Map(m) => {
                             self.keys.pop();
-                            Y::Map(merge_keys(m))
+                            Y::Map(merged(m))
+                        }
+                        Y::Seq(v) if reference => {
+                            let line = self.reference_lines.pop().unwrap_or(0);
+                            Y::Map(vec![(Y::Str(REFERENCE.to_owned(), line), Y::Seq(v))])
                         }
                         other => other,
                     };
@@ -151,41 +220,6 @@ impl MarkedEventReceiver for Loader {
         if self.nodes > MAX_NODES {
             self.overflow = true;
         }
-    }
-}
-
-/// A mapping with its merge keys applied: the entries of `<<: *a` (or of each of
-/// `<<: [*a, *b]`, the earlier winning) that the mapping does not set itself.
-fn merge_keys(entries: Vec<(Y, Y)>) -> Vec<(Y, Y)> {
-    if !entries.iter().any(|(k, _)| k.str() == Some("<<")) {
-        return entries;
-    }
-    let (merges, mut out): (Vec<_>, Vec<_>) = entries
-        .into_iter()
-        .partition(|(k, _)| k.str() == Some("<<"));
-    let add = |from: Y, out: &mut Vec<(Y, Y)>| {
-        if let Y::Map(m) = from {
-            for (k, v) in m {
-                if !out.iter().any(|(o, _)| same_key(o, &k)) {
-                    out.push((k, v));
-                }
-            }
-        }
-    };
-    for (_, v) in merges {
-        match v {
-            Y::Seq(items) => items.into_iter().for_each(|i| add(i, &mut out)),
-            other => add(other, &mut out),
-        }
-    }
-    out
-}
-
-/// Keys compare by text (a scalar's line is not part of it).
-fn same_key(a: &Y, b: &Y) -> bool {
-    match (a.str(), b.str()) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
     }
 }
 
@@ -215,6 +249,28 @@ mod tests {
         assert_eq!(d.get("b"), d.get("a"));
         assert_eq!(d.get("c").and_then(|c| c.get("d")).map(Y::line), Some(4));
         assert!(load("a: [").is_err());
+    }
+
+    #[test]
+    fn references_merge_keys_and_block_lines() {
+        let docs = load(
+            ".a: &a\n  x: 1\n  y: 2\nb:\n  <<: *a\n  y: 3\n  \"<<\": q\n  s: !reference [.a, x]\n  t: |\n    echo hi\n    echo ho\nc:\n  <<: [{k: 1}, {k: 2, l: 2}]\n",
+        )
+        .expect("yaml");
+        let b = docs[0].get("b").expect("b");
+        assert_eq!(b.get("x").and_then(Y::str), Some("1"));
+        assert_eq!(b.get("y").and_then(Y::str), Some("3"), "own keys win");
+        assert_eq!(
+            b.get("<<").and_then(Y::str),
+            Some("q"),
+            "a quoted << is a key"
+        );
+        assert_eq!(b.get("s").and_then(Y::reference), Some(vec![".a", "x"]));
+        assert_eq!(b.get("s").map(Y::line), Some(8));
+        assert_eq!(b.get("t").map(Y::line), Some(10), "the block's first line");
+        let c = docs[0].get("c").expect("c");
+        assert_eq!(c.get("k").and_then(Y::str), Some("1"), "earlier merges win");
+        assert_eq!(c.get("l").and_then(Y::str), Some("2"));
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! copy between registries gets the blob downloaded and uploaded (`GET` then a monolithic
 //! `PUT` of the upload session). Then the manifest is put under the tag, byte for byte
 //! (an index's child manifests first, by digest), so the copy has the same digest.
+//!
+//! Nothing the source says is taken on trust: each manifest must hash to the source's
+//! `Docker-Content-Digest` and to the digest it was asked by, and an uploaded blob is
+//! hashed on its way through; when it does not hash to its digest the upload is cut off
+//! before it completes, whatever the destination registry would have checked.
 
 use serde::Deserialize;
 use ureq::http;
@@ -95,6 +100,11 @@ impl Client {
             check_digest(d)?;
         }
         let same_registry = from.registry == to.registry;
+        if from == to {
+            // Another tag in the same repository (a moving tag): its blobs are there.
+            report.present += blobs.len();
+            return self.put_manifest(to, to_reference, &bytes, ctype, report);
+        }
         let outcomes = self.parallel(&blobs, |d| self.copy_blob(from, to, d, same_registry));
         for o in outcomes {
             match o? {
@@ -103,6 +113,17 @@ impl Client {
                 BlobCopy::Present => report.present += 1,
             }
         }
+        self.put_manifest(to, to_reference, &bytes, ctype, report)
+    }
+
+    fn put_manifest(
+        &self,
+        to: &Repository,
+        to_reference: &str,
+        bytes: &[u8],
+        ctype: String,
+        report: &mut CopyReport,
+    ) -> Result<(), Failure> {
         let req = Req {
             method: http::Method::PUT,
             url: format!(
@@ -112,7 +133,7 @@ impl Client {
             ),
             scopes: vec![(to.path.clone(), "pull,push")],
             headers: vec![("Content-Type", ctype)],
-            body: Body::Bytes(&bytes),
+            body: Body::Bytes(bytes),
             redirects: false,
         };
         let resp = self.send(&to.registry, req)?;
@@ -172,7 +193,10 @@ impl Client {
                 super::truncate(&crate::render::outputs::one_line(&ctype), 100)
             )));
         }
+        let claimed = header(&resp, "docker-content-digest");
         let bytes = self.read_body(resp, "manifest")?;
+        super::body_digest(&bytes, claimed.as_deref(), Some(reference))
+            .map_err(|why| Failure(format!("{}:{reference}: {why}", from.path)))?;
         Ok((bytes, ctype))
     }
 
@@ -271,12 +295,16 @@ impl Client {
         if let Some(len) = header(&blob, "content-length") {
             headers.push(("Content-Length", len));
         }
+        let length = header(&blob, "content-length").and_then(|l| l.trim().parse::<u64>().ok());
+        let verifying =
+            super::digest::Verifying::new(blob.into_body().into_reader(), digest, length)
+                .ok_or_else(|| Failure(format!("cannot check the digest {digest}")))?;
         let put = Req {
             method: http::Method::PUT,
             url: format!("{location}{sep}digest={digest}"),
             scopes: push_scopes,
             headers,
-            body: Body::Stream(blob.into_body()),
+            body: Body::Stream(ureq::SendBody::from_owned_reader(verifying)),
             redirects: false,
         };
         let resp = self.send(&to.registry, put)?;

@@ -7,10 +7,17 @@
 //! `WWW-Authenticate` challenge: Basic, or the Bearer token flow ([`auth`]), with the
 //! credentials a CI job has ([`creds`]).
 //!
-//! Nothing here can fail the plan: every problem (refused credentials, a 5xx, a timeout,
-//! a broken answer) becomes [`TagState::Unknown`] with a message naming the registry and
-//! the image, and the plan builds such an image. No secret reaches a message: every
-//! password and token the client holds is scrubbed from every text it returns.
+//! Nothing here decides how the plan fails: a registry that could not be asked (refused
+//! credentials, a 429 or 502-504 after the retries, a timeout) is [`TagState::Unreachable`], an
+//! answer that makes no sense (not a manifest, a body that does not hash to its digest)
+//! is [`TagState::Unknown`], each with a message naming the registry and the image; the
+//! plan fails on the first or builds, and builds on the second. What the registry says
+//! is checked, not trusted: every manifest body is hashed and compared with
+//! `Docker-Content-Digest` and with the digest it was asked by ([`digest`]). A 429 or a
+//! 502/503/504 is retried a bounded number of times with backoff (honouring
+//! `Retry-After`), so one hiccup does not rebuild every image or fail a copy. No secret
+//! reaches a message: every password and token the client holds is scrubbed from every
+//! text it returns.
 //!
 //! Only `dockguard plan` constructs a [`Client`]; the hook, `check` and `ci` never do, so
 //! the hook's path has no network code to reach (tests/it/plan.rs checks the sources).
@@ -18,6 +25,9 @@
 pub mod auth;
 mod copy;
 pub mod creds;
+mod digest;
+mod labels;
+mod manifest;
 mod names;
 mod transport;
 
@@ -34,11 +44,14 @@ use ureq::http;
 use self::auth::{Challenge, Token};
 pub use self::copy::CopyReport;
 use self::creds::Credentials;
+pub use self::labels::TaggedImage;
+pub(crate) use self::manifest::body_digest;
+use self::manifest::manifest_problem;
 pub use self::names::{
     valid_digest, valid_repository_path, valid_tag, Registry, Repository, Scheme,
 };
 pub(crate) use self::transport::{header, truncate};
-use self::transport::{io_words, reason_phrase, run, tls_config};
+use self::transport::{io_words, reason_phrase, retry_after, run, tls_config};
 
 /// The manifest media types a registry may answer with (`Accept` on manifest requests).
 pub const MANIFEST_TYPES: &[&str] = &[
@@ -59,12 +72,28 @@ pub enum TagState {
     },
     /// The registry answered that there is none.
     Missing,
-    /// The registry could not be asked, or its answer made no sense (the message says
-    /// which registry, which image, and what happened).
+    /// The registry's answer made no sense (not a manifest, a body that does not hash to
+    /// its digest; the message says which registry, which image, and what happened).
     Unknown {
         /// What went wrong.
         reason: String,
     },
+    /// The registry could not be asked: no connection, no answer in time, refused
+    /// credentials (401/403), rate-limited or unavailable (429, 502-504) after the retries.
+    Unreachable {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl TagState {
+    /// The reason, for `Unknown` and `Unreachable`.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            TagState::Unknown { reason } | TagState::Unreachable { reason } => Some(reason),
+            _ => None,
+        }
+    }
 }
 
 /// Limits and timeouts.
@@ -78,6 +107,12 @@ pub struct Options {
     pub parallel: usize,
     /// The largest manifest, token or error body read (larger is an error).
     pub max_body: u64,
+    /// How many times a 429, 502, 503 or 504 is retried.
+    pub retries: u32,
+    /// The first wait before a retry (doubled each time) when the registry names none.
+    pub retry_wait: Duration,
+    /// The longest wait a `Retry-After` may ask for; longer gives up at once.
+    pub retry_wait_max: Duration,
 }
 
 impl Default for Options {
@@ -87,6 +122,9 @@ impl Default for Options {
             request_timeout: Duration::from_secs(20),
             parallel: 16,
             max_body: 4 << 20,
+            retries: 3,
+            retry_wait: Duration::from_millis(500),
+            retry_wait_max: Duration::from_secs(30),
         }
     }
 }
@@ -139,7 +177,27 @@ pub(crate) struct Req<'a> {
 pub(crate) enum Body<'a> {
     Empty,
     Bytes(&'a [u8]),
-    Stream(ureq::Body),
+    /// Sent once: a request with a stream is neither retried nor re-sent after a 401.
+    Stream(ureq::SendBody<'static>),
+}
+
+impl<'a> Req<'a> {
+    /// The same request again, unless its body is a stream.
+    fn again(&self) -> Option<Req<'a>> {
+        let body = match &self.body {
+            Body::Empty => Body::Empty,
+            Body::Bytes(b) => Body::Bytes(b),
+            Body::Stream(_) => return None,
+        };
+        Some(Req {
+            method: self.method.clone(),
+            url: self.url.clone(),
+            scopes: self.scopes.clone(),
+            headers: self.headers.clone(),
+            body,
+            redirects: self.redirects,
+        })
+    }
 }
 
 impl Client {
@@ -246,7 +304,7 @@ impl Client {
         let resp = match self.send(&repo.registry, req) {
             Ok(r) => r,
             Err(f) => {
-                return TagState::Unknown {
+                return TagState::Unreachable {
                     reason: self.scrub(&format!("{what}: {f}")),
                 }
             }
@@ -264,10 +322,17 @@ impl Client {
                         )),
                     };
                 }
-                let digest = header(&resp, "docker-content-digest").filter(|d| valid_digest(d));
+                let claimed = header(&resp, "docker-content-digest");
                 match self.read_body(resp, "manifest") {
                     Ok(body) => match manifest_problem(&body) {
-                        None => TagState::Present { digest },
+                        None => match body_digest(&body, claimed.as_deref(), None) {
+                            Ok(digest) => TagState::Present {
+                                digest: Some(digest),
+                            },
+                            Err(why) => TagState::Unknown {
+                                reason: self.scrub(&format!("{what}: {why}")),
+                            },
+                        },
                         Some(why) => TagState::Unknown {
                             reason: self.scrub(&format!(
                                 "{what}: the tag exists but its manifest is unreadable ({why})"
@@ -282,6 +347,13 @@ impl Client {
                 }
             }
             404 => TagState::Missing,
+            // A 500 is an answer (e.g. a corrupt stored manifest): build, which replaces it.
+            401 | 403 | 429 | 502..=504 => TagState::Unreachable {
+                reason: self.scrub(&format!(
+                    "{what}: {}",
+                    self.status_failure(&repo.registry, status)
+                )),
+            },
             _ => TagState::Unknown {
                 reason: self.scrub(&format!(
                     "{what}: {}",
@@ -309,7 +381,15 @@ impl Client {
                 Some(s) => format!("access denied to the credentials from {s} (403 Forbidden)"),
                 None => "access denied (403 Forbidden), and no credentials were found".to_owned(),
             },
-            429 => "too many requests (429): the registry is rate-limiting".to_owned(),
+            429 => format!(
+                "too many requests (429): the registry is rate-limiting (retried {} time(s))",
+                self.opts.retries
+            ),
+            502..=504 => format!(
+                "the registry failed ({status} {}, retried {} time(s))",
+                reason_phrase(status),
+                self.opts.retries
+            ),
             500..=599 => format!("the registry failed ({status} {})", reason_phrase(status)),
             _ => format!("unexpected answer {status} {}", reason_phrase(status)),
         }
@@ -361,9 +441,41 @@ impl Client {
             .flatten()
     }
 
+    /// Sends a request with the authentication the registry asked for ([`Self::send_once`]),
+    /// and sends it again after a 429, 502, 503 or 504, at most [`Options::retries`] times:
+    /// after `Retry-After` seconds when the registry names them (giving up at once when it
+    /// asks for more than [`Options::retry_wait_max`]), else after a doubling backoff.
+    /// A request with a streamed body is sent once. Returns the last response.
+    pub(crate) fn send(
+        &self,
+        registry: &Registry,
+        req: Req<'_>,
+    ) -> Result<http::Response<ureq::Body>, Failure> {
+        let mut wait = self.opts.retry_wait;
+        let mut next = req.again();
+        let mut resp = self.send_once(registry, req)?;
+        for _ in 0..self.opts.retries {
+            let status = resp.status().as_u16();
+            if !matches!(status, 429 | 502..=504) {
+                break;
+            }
+            let Some(req) = next.take() else { break };
+            let pause = match retry_after(&resp) {
+                Some(asked) if asked > self.opts.retry_wait_max => break,
+                Some(asked) => asked,
+                None => wait,
+            };
+            wait = wait.saturating_mul(2);
+            std::thread::sleep(pause);
+            next = req.again();
+            resp = self.send_once(registry, req)?;
+        }
+        Ok(resp)
+    }
+
     /// Sends a request with the authentication the registry asked for, answering one
     /// 401 challenge. Returns the response whatever its status.
-    pub(crate) fn send(
+    fn send_once(
         &self,
         registry: &Registry,
         req: Req<'_>,
@@ -564,51 +676,5 @@ impl Client {
             out = out.replace(s.as_str(), "***");
         }
         out
-    }
-}
-
-/// Why `body` is not a usable image manifest or index, or `None` when it is one:
-/// a JSON object with `schemaVersion` 2 and either a `config` and `layers` (an image) or
-/// `manifests` (an index, a manifest list).
-fn manifest_problem(body: &[u8]) -> Option<&'static str> {
-    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-        return Some("not JSON");
-    };
-    let Some(m) = v.as_object() else {
-        return Some("not a JSON object");
-    };
-    if m.get("schemaVersion").and_then(serde_json::Value::as_u64) != Some(2) {
-        return Some("no schemaVersion 2");
-    }
-    let image = m.get("config").is_some_and(serde_json::Value::is_object)
-        && m.get("layers").is_some_and(serde_json::Value::is_array);
-    let index = m.get("manifests").is_some_and(serde_json::Value::is_array);
-    if image || index {
-        None
-    } else {
-        Some("neither config and layers nor manifests")
-    }
-}
-
-#[cfg(test)]
-mod manifest_tests {
-    use super::manifest_problem;
-
-    #[test]
-    fn only_manifests_and_indexes_are_readable() {
-        let image = br#"{"schemaVersion":2,"config":{"digest":"sha256:x"},"layers":[]}"#;
-        let index = br#"{"schemaVersion":2,"manifests":[]}"#;
-        assert_eq!(manifest_problem(image), None);
-        assert_eq!(manifest_problem(index), None);
-        assert_eq!(manifest_problem(b"not json!"), Some("not JSON"));
-        assert_eq!(manifest_problem(b"[]"), Some("not a JSON object"));
-        assert_eq!(
-            manifest_problem(br#"{"schemaVersion":1,"fsLayers":[]}"#),
-            Some("no schemaVersion 2")
-        );
-        assert_eq!(
-            manifest_problem(br#"{"schemaVersion":2}"#),
-            Some("neither config and layers nor manifests")
-        );
     }
 }

@@ -1,6 +1,8 @@
 //! The HTTP layer under the client: ureq agents (plain and TLS), the TLS roots, and
 //! transport errors in words.
 
+use std::time::Duration;
+
 use ureq::http;
 
 use super::Failure;
@@ -89,4 +91,14 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("")
+}
+
+/// A `Retry-After` in seconds (RFC 9110 section 10.2.3). The HTTP-date form is not read:
+/// the doubling backoff stands in for it.
+pub(crate) fn retry_after(resp: &http::Response<ureq::Body>) -> Option<Duration> {
+    header(resp, "retry-after")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
 }

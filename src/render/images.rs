@@ -38,6 +38,82 @@ pub struct ImagesReport {
     pub build_order: Vec<String>,
     /// Problems that concern the whole set.
     pub warnings: Vec<String>,
+    /// Which dockerfiles the declarations make images.
+    pub declarations: DeclarationsView,
+}
+
+/// Exact mode or not, and why.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DeclarationsView {
+    /// Only what the declarations build (and its parents, and what a rule names) is an
+    /// image.
+    pub exact: bool,
+    /// `images.undeclared` as configured.
+    pub undeclared: &'static str,
+    /// Builds that cannot be resolved (while there are any, every dockerfile counts).
+    pub opaque: Vec<OpaqueView>,
+    /// In exact mode, the dockerfiles no declaration builds (not images).
+    pub not_built: Vec<String>,
+}
+
+/// A build that cannot be resolved.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpaqueView {
+    /// Where (repository-relative).
+    pub file: String,
+    /// The line (0: not known).
+    pub line: usize,
+    /// What it is.
+    pub what: String,
+    /// Why it cannot be resolved.
+    pub why: String,
+}
+
+/// A declaration that builds an image.
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildView {
+    /// Where it is declared (for a CI job: the job).
+    pub file: String,
+    /// The line.
+    pub line: usize,
+    /// What it is (``job `x`: docker build (file:line)``).
+    pub what: String,
+    /// The context it declares (`.` for the root; `null`: not known).
+    pub context: Option<String>,
+    /// `--target` (`null`: the last stage; `"*"`: not known here).
+    pub target: Option<String>,
+    /// `buildkit`, `legacy`, `buildah`, or `either`.
+    pub builder: &'static str,
+    /// The build arguments it passes (`null`: the value is not known).
+    pub args: std::collections::BTreeMap<String, Option<String>>,
+}
+
+impl BuildView {
+    /// The view of a declaration.
+    pub fn new(d: &crate::images::declared::Declaration) -> Self {
+        use crate::images::declared::{Builder, Target};
+        BuildView {
+            file: d.origin.file.clone(),
+            line: d.origin.line,
+            what: d.origin.what.clone(),
+            context: d
+                .context
+                .as_ref()
+                .map(|c| if c.is_empty() { ".".into() } else { c.clone() }),
+            target: match &d.target {
+                Target::Last => None,
+                Target::Named(n) => Some(n.clone()),
+                Target::Unknown => Some("*".into()),
+            },
+            builder: match d.builder {
+                Builder::BuildKit => "buildkit",
+                Builder::Legacy => "legacy",
+                Builder::Buildah => "buildah",
+                Builder::Either => "either",
+            },
+            args: d.args.iter().cloned().collect(),
+        }
+    }
 }
 
 /// One image in the `images` output.
@@ -64,6 +140,12 @@ pub struct ImageView {
     pub dockerfile_links: Vec<String>,
     /// Where the build is declared (compose, bake, CI files); empty when assumed.
     pub declared_by: Vec<String>,
+    /// Why it is an image: `declared` (a declaration builds it), `rule` (an
+    /// `[[images.rule]]` matches it), `parent` (an image that counts is built on it),
+    /// `undeclared` (no declaration builds it and not every build is resolved).
+    pub counted: crate::images::Counted,
+    /// The declarations that build it.
+    pub built_by: Vec<BuildView>,
     /// Images of this repository it is built on.
     pub parents: Vec<ParentView>,
     /// Outside images it uses.
@@ -209,6 +291,7 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
     for w in &r.warnings {
         let _ = writeln!(out, "warning: {}", crate::render::outputs::one_line(w));
     }
+    declarations(&mut out, &r.declarations, r.images.len());
     for img in &r.images {
         out.push('\n');
         let state = match img.affected {
@@ -227,7 +310,18 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
         row(&mut out, "via links", img.dockerfile_links.join(" -> "));
         row(&mut out, "context", img.context.clone());
         for d in &img.declared_by {
-            row(&mut out, "declared", d.clone());
+            row(&mut out, "built by", d.clone());
+        }
+        match img.counted {
+            crate::images::Counted::Rule => {
+                row(&mut out, "counted", "an [[images.rule]] matches it".into())
+            }
+            crate::images::Counted::Parent => row(
+                &mut out,
+                "counted",
+                "an image that counts is built on it".into(),
+            ),
+            _ => {}
         }
         for a in &img.also_contexts {
             row(
@@ -281,7 +375,54 @@ pub fn human(r: &ImagesReport, st: &Styles) -> String {
             row(&mut out, "warning", w.clone());
         }
     }
+    for p in &r.declarations.not_built {
+        if p == &r.declarations.not_built[0] {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "not built   {}", crate::render::outputs::one_line(p));
+    }
     out
+}
+
+/// What the declarations decide, before the images.
+fn declarations(out: &mut String, d: &DeclarationsView, images: usize) {
+    let one = crate::render::outputs::one_line;
+    if d.exact {
+        let _ = writeln!(
+            out,
+            "exact: the declared builds make {images} image{} ({} dockerfile{} nothing builds: not images)",
+            if images == 1 { "" } else { "s" },
+            d.not_built.len(),
+            if d.not_built.len() == 1 { "" } else { "s" },
+        );
+    } else if !d.opaque.is_empty() {
+        let _ = writeln!(
+            out,
+            "every dockerfile counts: {} build{} cannot be resolved{}",
+            d.opaque.len(),
+            if d.opaque.len() == 1 { "" } else { "s" },
+            if d.undeclared == "count" {
+                " (and images.undeclared = \"count\")"
+            } else {
+                ""
+            }
+        );
+    } else if d.undeclared == "count" {
+        let _ = writeln!(
+            out,
+            "every dockerfile counts: images.undeclared = \"count\""
+        );
+    }
+    for o in &d.opaque {
+        let _ = writeln!(
+            out,
+            "opaque      {}:{}: {}: {}",
+            one(&o.file),
+            o.line,
+            one(&o.what),
+            one(&o.why)
+        );
+    }
 }
 
 fn st_bad(st: &Styles, s: &str) -> String {

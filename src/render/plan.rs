@@ -407,6 +407,7 @@ pub fn child_pipeline(r: &PlanReport, includes: &[String], with_jobs: bool) -> R
             .map(|p| format!("{} {}", p.written, p.reference))
             .collect();
         var("DOCKGUARD_PARENTS", &parents.join("\n"));
+        var("DOCKGUARD_MOVING_TAGS", &r.moving_tags.join(" "));
     }
     if with_jobs {
         s.push('\n');

@@ -315,9 +315,12 @@ fn hook_quiet_is_one_line_and_verbose_says_why() {
 }
 
 #[test]
-fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+fn the_docs_show_the_snippets_the_tests_run_and_every_setting() {
+    let doc = |name: &str| {
+        let path = format!("{}/docs/src/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let readme = doc("hook-managers.md");
     // The exact lines the husky and lefthook end-to-end tests use.
     assert!(readme.contains("echo 'dockguard hook pre-push \"$@\"' >> .husky/pre-push"));
     assert!(
@@ -330,6 +333,7 @@ fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
     );
     assert!(readme.contains("hooks: [{id: dockguard-system}]"));
     // The configuration table is generated from the key schema, byte for byte.
+    let readme = doc("configuration.md");
     let table = dockguard::parts::config_table();
     let start = readme
         .find("<!-- keys:begin -->\n")
@@ -339,7 +343,7 @@ fn readme_shows_the_snippets_the_tests_run_and_every_setting() {
     assert_eq!(
         &readme[start..end],
         table,
-        "README's configuration table differs from the key schema; replace it with:\n{table}"
+        "docs/src/configuration.md's table differs from the key schema; replace it with:\n{table}"
     );
     for key in dockguard::parts::KEYS {
         assert!(

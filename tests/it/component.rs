@@ -305,3 +305,28 @@ fn a_binary_the_branch_committed_never_runs_in_the_component() {
     crate::pipelines::assert_built_here(&p, &planted);
     p.assert_ok();
 }
+
+#[test]
+#[ignore = "needs gitlab-ci-local, dockerd and docker-registry"]
+fn a_registry_that_cannot_be_asked_fails_the_plan_unless_the_input_says_build() {
+    let down = format!("127.0.0.1:{}/x", crate::realdocker::free_port());
+    let plan_only = || Opts::default().jobs(&["dockguard-plan"]);
+    let failing = lab("content", &format!("      registry_image: {down}\n"));
+    let p = failing.pipeline("master", &plan_only());
+    assert!(!p.ok, "{}", p.log);
+    assert!(
+        p.log.contains(&format!(
+            "dockguard: error: cannot ask the registry {down} about 2 of 2 image(s)"
+        )),
+        "{}",
+        p.log
+    );
+    let building = lab(
+        "content",
+        &format!("      registry_image: {down}\n      registry_unreachable: build\n"),
+    );
+    let p = building.pipeline("master", &plan_only());
+    p.assert_ok();
+    let actions: Vec<String> = p.actions().into_iter().map(|(_, a)| a).collect();
+    assert_eq!(actions, ["build", "build"], "{}", p.log);
+}

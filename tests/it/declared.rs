@@ -84,9 +84,11 @@ fn ci_command_lines_and_actions_are_used() {
         "variables:\n  DF: docker/Dockerfile\nbuild:\n  script:\n    - docker build -t app -f \"$CI_PROJECT_DIR/$DF\" .\n",
         "docker",
     );
+    // A hidden job runs only through the jobs that extend it (and a file counts only
+    // when the pipeline includes it).
     declared_root_context(
-        ".gitlab-ci.d/containers.yml",
-        ".tpl:\n  script:\n    - cd docker\n    - podman build --layers -f Dockerfile ..\n",
+        ".gitlab-ci.yml",
+        ".tpl:\n  script:\n    - cd docker\n    - podman build --layers -f Dockerfile ..\nbuild:\n  extends: .tpl\n",
         "docker",
     );
     declared_root_context(

@@ -205,8 +205,9 @@ fn a_branch_change_8_commits_back_rebuilds_in_order_on_its_own_base_with_the_cac
     // The child's FROM is this pipeline's base, not master's `latest`.
     let host = lab.host();
     assert!(
-        p.job_lines("container-child").iter().any(|l| l
-            == &format!("dockguard: FROM {host}/qemu/base:latest is {host}/qemu/base:feature")),
+        p.job_lines("container-child").iter().any(|l| l.starts_with(&format!(
+            "dockguard: FROM {host}/qemu/base:latest is {host}/qemu/base:feature ({host}/qemu/base@sha256:"
+        ))),
         "{}",
         p.log
     );
@@ -376,6 +377,15 @@ fn pushing_to_another_registry_logs_in_there_with_its_own_credentials() {
     );
     yes.assert_ok();
     assert!(yes.log.contains("Login Succeeded"), "{}", yes.log);
+    // The child's FROM names the lab's registry, not this one: `base` (a NAME-only parent)
+    // was a guess, and the job says the child is not built on this pipeline's base.
+    assert!(
+        yes.log.contains(&format!(
+            "dockguard: warning: no FROM line names the parent image as {image}/base:latest"
+        )),
+        "{}",
+        yes.log
+    );
     assert!(!yes.log.contains("other-pass") && !yes.log.contains("ci-pass"));
     assert_eq!(markers(&yes), ["base-master", "child-master"]);
 }

@@ -6,7 +6,7 @@ use crate::fixture::require_tool;
 use crate::husky::{push, tool};
 use crate::server::{five_plus_three, Setup};
 
-/// What the README tells lefthook users to write.
+/// What the docs (docs/src/hook-managers.md) tell lefthook users to write.
 pub const LEFTHOOK_YML: &str = "\
 pre-push:
   commands:

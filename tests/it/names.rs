@@ -1,4 +1,4 @@
-//! Default dockerfile names as the tools define them, and README's naming table is exactly
+//! Default dockerfile names as the tools define them, and the docs' naming table is exactly
 //! what the code does: every row of the table is read, instantiated as a real repository
 //! and checked against `dockguard images`.
 
@@ -8,15 +8,15 @@ use dockguard::parts::{DEFAULT_DOCKERFILES, NOT_DOCKERFILES};
 
 use crate::fixture::TestRepo;
 
-/// The rows of README's "Names and contexts" table: (dockerfile forms, image, context).
+/// The rows of the "Names and contexts" table (docs/src/images.md): (dockerfile forms, image, context).
 fn table() -> Vec<(Vec<String>, String, String)> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let start = readme
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/images.md"))
+        .expect("docs/src/images.md");
+    let start = doc
         .find("### Names and contexts")
-        .expect("README has the naming section");
+        .expect("docs/src/images.md has the naming section");
     let mut rows = Vec::new();
-    for line in readme[start..].lines().skip(1) {
+    for line in doc[start..].lines().skip(1) {
         if line.starts_with("###") {
             break;
         }
@@ -33,7 +33,7 @@ fn table() -> Vec<(Vec<String>, String, String)> {
             .collect();
         rows.push((forms, cells[1].to_owned(), cells[2].to_owned()));
     }
-    assert!(rows.len() >= 4, "README's naming table: {rows:?}");
+    assert!(rows.len() >= 4, "the naming table: {rows:?}");
     rows
 }
 
@@ -52,7 +52,7 @@ fn images(r: &TestRepo) -> Vec<(String, String, String)> {
 }
 
 #[test]
-fn readme_naming_table_is_what_the_code_does() {
+fn the_naming_table_is_what_the_code_does() {
     let rows = table();
     let mut globs = BTreeSet::new();
     let mut checked = 0;
@@ -103,7 +103,7 @@ fn readme_naming_table_is_what_the_code_does() {
             assert_eq!(
                 images(&r),
                 vec![(path.clone(), want.to_owned(), dir)],
-                "README row {form}"
+                "naming table row {form}"
             );
             // The file-name glob this form is counted by.
             let file = form.rsplit('/').next().unwrap_or(form);
@@ -125,7 +125,7 @@ fn readme_naming_table_is_what_the_code_does() {
         .collect();
     assert_eq!(
         globs, defaults,
-        "README's table lists exactly the built-in dockerfile names"
+        "the naming table lists exactly the built-in dockerfile names"
     );
     assert!(checked >= 10, "{checked} forms checked");
 }
@@ -166,32 +166,32 @@ fn the_tools_default_names_are_dockerfiles() {
     );
 }
 
-/// The line of README's "What counts" section that starts with `first`, as its list of
+/// The line of the "What counts" section (docs/src/check.md) that starts with `first`, as its list of
 /// backticked names.
-fn readme_list(first: &str) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let start = readme
+fn docs_list(first: &str) -> Vec<String> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/check.md"))
+        .expect("docs/src/check.md");
+    let start = doc
         .find("### What counts: dockerfiles and image inputs")
-        .expect("README has the section");
-    let line = readme[start..]
+        .expect("docs/src/check.md has the section");
+    let line = doc[start..]
         .lines()
         .find(|l| l.starts_with(first))
-        .unwrap_or_else(|| panic!("README lists the names, starting with {first}"));
+        .unwrap_or_else(|| panic!("docs/src/check.md lists the names, starting with {first}"));
     line.split(", ")
         .map(|w| w.trim().trim_matches('`').to_owned())
         .collect()
 }
 
 #[test]
-fn readme_lists_exactly_the_default_names_and_what_they_leave_out() {
+fn the_docs_list_exactly_the_default_names_and_what_they_leave_out() {
     let code: Vec<String> = DEFAULT_DOCKERFILES
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    assert_eq!(readme_list("`Dockerfile`, "), code);
+    assert_eq!(docs_list("`Dockerfile`, "), code);
     let not: Vec<String> = NOT_DOCKERFILES.iter().map(|s| (*s).to_owned()).collect();
-    assert_eq!(readme_list("`*.md`, "), not);
+    assert_eq!(docs_list("`*.md`, "), not);
     // The key's own description names them too.
     let doc = dockguard::parts::KEYS
         .iter()

@@ -192,6 +192,21 @@ impl Opts {
     }
 }
 
+/// A pipeline run's outcome.
+fn finished(checkout: &Path, out: std::process::Output, started: Instant) -> Pipeline {
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Pipeline {
+        ok: out.status.success(),
+        log,
+        checkout: checkout.to_path_buf(),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}
+
 /// The tools every test here needs, or a panic that says how to get them.
 pub fn tools() -> PathBuf {
     require_tool("rsync");
@@ -321,8 +336,40 @@ impl Lab {
     /// Runs gitlab-ci-local in `checkout` (again, for the jobs of `opts.jobs`: their
     /// earlier jobs' artifacts are still there).
     pub fn run(&self, checkout: &Path, opts: &Opts) -> Pipeline {
-        let tool = tools();
         self.forget_local_images();
+        let mut cmd = self.command(checkout, opts);
+        let t = Instant::now();
+        let out = cmd.output().expect("run gitlab-ci-local");
+        finished(checkout, out, t)
+    }
+
+    /// Runs the pipelines of several checkouts at once, on this lab's one daemon (as jobs
+    /// of a runner with `dind_image: ""` share it).
+    pub fn run_together(&self, runs: &[(PathBuf, Opts)]) -> Vec<Pipeline> {
+        self.forget_local_images();
+        let t = Instant::now();
+        let children: Vec<std::process::Child> = runs
+            .iter()
+            .map(|(checkout, opts)| {
+                self.command(checkout, opts)
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start gitlab-ci-local")
+            })
+            .collect();
+        children
+            .into_iter()
+            .zip(runs)
+            .map(|(c, (checkout, _))| {
+                finished(checkout, c.wait_with_output().expect("gitlab-ci-local"), t)
+            })
+            .collect()
+    }
+
+    /// The gitlab-ci-local command for `checkout`'s pipeline.
+    fn command(&self, checkout: &Path, opts: &Opts) -> Command {
+        let tool = tools();
         let dir = checkout.parent().expect("run dir");
         let home = dir.join("gcl-home");
         std::fs::create_dir_all(home.join(".gitlab-ci-local")).expect("home");
@@ -367,19 +414,7 @@ impl Lab {
             cmd.args(["--variable", v]);
         }
         cmd.args(&opts.jobs);
-        let t = Instant::now();
-        let out = cmd.output().expect("run gitlab-ci-local");
-        let log = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Pipeline {
-            ok: out.status.success(),
-            log,
-            checkout: checkout.to_path_buf(),
-            seconds: t.elapsed().as_secs_f64(),
-        }
+        cmd
     }
 
     /// Runs `cmd` inside `image` (pulled from the registry: local copies are removed

@@ -93,6 +93,8 @@ fn hostile_image_names_cannot_escape_the_generated_files() {
     let (run, v) = plan(
         &r,
         &[
+            "--registry-unreachable",
+            "build",
             "--registry-image",
             &reg,
             "--child-pipeline",
@@ -177,6 +179,8 @@ fn hostile_image_names_cannot_escape_the_generated_files() {
     let run = r.dockguard(&[
         "plan",
         "--no-fetch",
+        "--registry-unreachable",
+        "build",
         "--registry-image",
         &reg,
         "--dotenv",
@@ -269,7 +273,11 @@ fn gitlab_ci_local_reads_the_hostile_child_pipeline_as_meant() {
     );
     let (r, _) = hostile_repo();
     let reg = format!("127.0.0.1:{}/proj", free_port());
-    let (_, v) = plan(&r, &["--registry-image", &reg], &[]);
+    let (_, v) = plan(
+        &r,
+        &["--registry-image", &reg, "--registry-unreachable", "build"],
+        &[],
+    );
     // The child pipeline in a project of its own, with a stand-in for the template's
     // hidden job that prints what a build job would receive.
     let p = TestRepo::new();
@@ -277,6 +285,8 @@ fn gitlab_ci_local_reads_the_hostile_child_pipeline_as_meant() {
     let run = r.dockguard(&[
         "plan",
         "--no-fetch",
+        "--registry-unreachable",
+        "build",
         "--registry-image",
         &reg,
         "--child-pipeline",
@@ -359,6 +369,8 @@ fn gitlab_ci_local_reads_the_hostile_child_pipeline_as_meant() {
     let run = r.dockguard(&[
         "plan",
         "--no-fetch",
+        "--registry-unreachable",
+        "build",
         "--registry-image",
         &reg,
         "--child-pipeline",

@@ -503,8 +503,12 @@ fn cargo_binstall_finds_the_archive_and_the_binary_in_it() {
     let file = url.rsplit('/').next().expect("file");
     assert!(!dir.join(file).exists(), "{url}");
 
-    // The README's download URLs are the same ones, for files the release has.
-    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    // The download URLs README and the book show are the same ones, for files the release has.
+    let readme = crate::docs::markdown_files()
+        .iter()
+        .map(|(_, text)| text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
     let prefix = format!("{repo}/releases/download/v{VERSION}/");
     let urls: Vec<&str> = readme
         .split(|c: char| c.is_whitespace() || c == '`' || c == ')' || c == '(')
@@ -517,7 +521,7 @@ fn cargo_binstall_finds_the_archive_and_the_binary_in_it() {
             .unwrap_or_else(|| panic!("{u}: not under {prefix}"));
         assert!(
             dir.join(file).is_file(),
-            "README names {file}, which a release does not carry"
+            "the docs name {file}, which a release does not carry"
         );
     }
 }

@@ -118,3 +118,62 @@ fn the_schema_rejects_what_dockguard_never_prints() {
         d["targets"][0]["changes"] = json!([{ "path": "a", "kind": "copied", "role": "input" }]);
     });
 }
+
+fn images_validator() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema/images.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read schema"))
+        .expect("schema is JSON");
+    jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("the schema itself is valid")
+}
+
+/// `dockguard images --format json` (schema/images.schema.json): exact mode, every
+/// dockerfile counting with an opaque build, no upstream at all; and documents that
+/// break it.
+#[test]
+fn images_output_matches_its_schema() {
+    use crate::contexts::branch_pair;
+    use crate::exact::layout;
+    use crate::trees::Edit;
+    let v = images_validator();
+    let images = |r: &TestRepo, args: &[&str]| {
+        let mut all = vec!["images", "--format", "json"];
+        all.extend_from_slice(args);
+        let run = r.dockguard(&all);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.json()
+    };
+    let (r, _, _) = branch_pair(&layout(&[]), &[Edit::File("hw/core/cpu.c", "x\n")]);
+    let exact = images(&r, &["feature"]);
+    assert_eq!(exact["declarations"]["exact"], true);
+    assert_valid(&v, &exact);
+    let root = "include:\n  - local: '/.gitlab-ci.d/project.yml'\n  - remote: 'https://example.com/x.yml'\n";
+    let (r, _, _) = branch_pair(
+        &layout(&[Edit::File(".gitlab-ci.yml", root)]),
+        &[Edit::File("docker/files/debian.docker", "FROM debian:14\n")],
+    );
+    let opaque = images(&r, &["feature"]);
+    assert!(!opaque["declarations"]["opaque"]
+        .as_array()
+        .expect("opaque")
+        .is_empty());
+    assert_valid(&v, &opaque);
+    let (r, _) = with_master();
+    let run = r.dockguard(&["images", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_valid(&v, &run.json());
+    let broken = |f: &dyn Fn(&mut Value)| {
+        let mut d = exact.clone();
+        f(&mut d);
+        assert!(!v.is_valid(&d), "accepted {d:#}");
+    };
+    broken(&|d| d["images"][0]["counted"] = json!("maybe"));
+    broken(&|d| d["images"][0]["built_by"][0]["builder"] = json!("kaniko"));
+    broken(&|d| d["declarations"]["not_built"] = json!(7));
+    broken(&|d| {
+        d["declarations"]["exact"] = json!(false);
+    });
+    broken(&|d| d["surprise"] = json!(1));
+}

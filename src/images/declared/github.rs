@@ -20,8 +20,9 @@ mod expr;
 
 use std::collections::HashMap;
 
-use super::super::buildcmd::{build_calls, commands, repo_path};
+use super::super::buildcmd::{build_calls, repo_path};
 use super::super::dockerfile::ANY;
+use super::super::shwords::commands;
 use super::super::yaml::{self, Y};
 use super::bake;
 use super::{from_call, Declared, Files, Opaque, Origin};

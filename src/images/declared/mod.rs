@@ -19,10 +19,11 @@ mod bake;
 mod compose;
 mod github;
 mod gitlab;
+pub(crate) mod script;
 
 use git2::Oid;
 
-use super::buildcmd::{repo_path, BuildCall};
+use super::buildcmd::{repo_path, BuildCall, Tool};
 use super::dockerfile::ANY;
 
 /// Where a declaration (or an opaque build) is written, for messages: `file:line: what`.
@@ -133,6 +134,15 @@ pub struct Declaration {
     pub builder: Builder,
 }
 
+impl Declaration {
+    /// Whether only a job that cannot be seen may run it (a hidden GitLab job while a
+    /// file from outside the tree is included): it says what may be built, never that
+    /// something is.
+    pub fn maybe(&self) -> bool {
+        self.origin.what.starts_with(gitlab::HIDDEN)
+    }
+}
+
 /// A build the repository runs that cannot be resolved here (a variable whose value is not
 /// known, a file that cannot be read, an include from outside the repository).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,8 +167,6 @@ pub struct Declared {
 }
 
 /// Other files of the tree being judged, read from its objects.
-// Read by the resolvers of includes, `extends: file:`, scripts and actions (issue 24).
-#[allow(dead_code)]
 pub trait Files {
     /// The file at a repository path: its blob id and text; `Ok(None)` when there is no
     /// such file (or it is a directory, a submodule or too large to read).
@@ -177,8 +185,6 @@ pub enum Kind {
     BakeHcl,
     /// `docker-bake.json`.
     BakeJson,
-    /// `.gitlab-ci.yml` or a file under `.gitlab-ci.d/`.
-    GitLab,
     /// `.github/workflows/*.yml`.
     GitHub,
 }
@@ -188,9 +194,6 @@ pub fn kind(path: &[u8]) -> Option<Kind> {
     let p = std::str::from_utf8(path).ok()?;
     let file = p.rsplit('/').next().unwrap_or(p);
     let yaml = file.ends_with(".yml") || file.ends_with(".yaml");
-    if p == ".gitlab-ci.yml" || (p.starts_with(".gitlab-ci.d/") && yaml) {
-        return Some(Kind::GitLab);
-    }
     if let Some(rest) = p.strip_prefix(".github/workflows/") {
         if !rest.contains('/') && yaml {
             return Some(Kind::GitHub);
@@ -209,24 +212,41 @@ pub fn kind(path: &[u8]) -> Option<Kind> {
 /// Resolves one entry file at `path` (its text), reading what else it needs through
 /// `files`.
 pub fn resolve(path: &[u8], text: &str, files: &dyn Files) -> Declared {
-    let shown = String::from_utf8_lossy(path).into_owned();
-    let dir = String::from_utf8_lossy(super::view::parent(path)).into_owned();
+    match kind(path) {
+        Some(k) => resolve_kind(k, &String::from_utf8_lossy(path), text, files),
+        None => Declared::default(),
+    }
+}
+
+/// Resolves the file at `shown` as a file of kind `kind` (a compose or bake file a CI job
+/// names, whatever its name).
+pub(crate) fn resolve_kind(kind: Kind, shown: &str, text: &str, files: &dyn Files) -> Declared {
+    let dir = String::from_utf8_lossy(super::view::parent(shown.as_bytes())).into_owned();
     let mut out = Declared::default();
-    let Some(kind) = kind(path) else {
-        return out;
-    };
     let result = match kind {
-        Kind::Compose => compose::resolve(&shown, &dir, text, files, &mut out),
-        Kind::GitLab => gitlab::resolve(&shown, text, files, &mut out),
-        Kind::GitHub => github::resolve(&shown, text, files, &mut out),
-        Kind::BakeHcl | Kind::BakeJson => bake::resolve(&shown, &dir, text, files, &mut out),
+        Kind::Compose => compose::resolve(shown, &dir, text, files, &mut out),
+        Kind::GitHub => github::resolve(shown, text, files, &mut out),
+        Kind::BakeHcl | Kind::BakeJson => bake::resolve(shown, &dir, text, files, &mut out),
     };
+    unreadable(&mut out, shown, result);
+    out
+}
+
+/// Resolves a GitLab pipeline whose entry file is `path` (`.gitlab-ci.yml`, or the
+/// project's custom CI configuration path).
+pub fn resolve_gitlab(path: &str, text: &str, files: &dyn Files) -> Declared {
+    let mut out = Declared::default();
+    let result = gitlab::resolve(path, text, files, &mut out);
+    unreadable(&mut out, path, result);
+    out
+}
+
+fn unreadable(out: &mut Declared, shown: &str, result: Result<(), String>) {
     if let Err(e) = result {
         out.warnings.push(format!(
             "{shown} cannot be read ({e}): the images it may declare keep their guessed contexts"
         ));
     }
-    out
 }
 
 /// Resolves one file that reads nothing else (tests).
@@ -239,6 +259,33 @@ pub fn parse(path: &[u8], text: &str) -> Declared {
 #[cfg(test)]
 #[derive(Debug)]
 pub struct NoFiles;
+
+/// A tree of files given in memory (tests).
+#[cfg(test)]
+#[derive(Debug)]
+pub struct MemFiles(pub Vec<(&'static str, &'static str)>);
+
+#[cfg(test)]
+impl Files for MemFiles {
+    fn read(&self, path: &str) -> crate::error::Result<Option<(Oid, std::sync::Arc<str>)>> {
+        Ok(self.0.iter().find(|(p, _)| *p == path).map(|(_, t)| {
+            let oid = Oid::hash_object(git2::ObjectType::Blob, t.as_bytes()).expect("oid");
+            (oid, std::sync::Arc::from(*t))
+        }))
+    }
+    fn glob(&self, pattern: &str) -> crate::error::Result<Vec<String>> {
+        let re = format!("^{}$", crate::engine::matcher::glob_to_regex(pattern));
+        let re = regex::bytes::Regex::new(&re).expect("glob");
+        let mut out: Vec<String> = self
+            .0
+            .iter()
+            .map(|(p, _)| (*p).to_owned())
+            .filter(|p| re.is_match(p.as_bytes()))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+}
 
 #[cfg(test)]
 impl Files for NoFiles {
@@ -278,18 +325,27 @@ fn declaration(
     }
 }
 
-/// The declarations of one builder invocation found in a script.
+/// The declarations of one builder invocation found in a script (none for a build whose
+/// context is a URL: it reads nothing of this tree).
 fn from_call(out: &mut Declared, origin: &Origin, call: BuildCall) {
-    let defaults: &[&str] = if call.podman {
+    if call.remote {
+        return;
+    }
+    let buildah = call.tool == Tool::Buildah;
+    let defaults: &[&str] = if buildah {
         &["Containerfile", "Dockerfile"]
     } else {
         &["Dockerfile", "dockerfile"]
     };
-    let files: Vec<String> = match (&call.file, &call.context) {
+    let mut files: Vec<String> = match (&call.file, &call.context) {
         (Some(f), _) => vec![f.clone()],
         (None, Some(c)) => defaults.iter().filter_map(|d| under(c, d)).collect(),
         (None, None) => vec![ANY.to_string()],
     };
+    // kaniko reads a relative `--dockerfile` from the working directory when it is there.
+    if let Some(f) = call.cwd_file.as_ref().filter(|f| !files.contains(f)) {
+        files.push(f.clone());
+    }
     let context = call.context.filter(|c| !c.contains(ANY));
     let origin = Origin {
         what: format!("{}: {}", origin.what, call.command),
@@ -300,6 +356,17 @@ fn from_call(out: &mut Declared, origin: &Origin, call: BuildCall) {
         .iter()
         .map(|dir| (String::new(), dir.clone()))
         .collect();
+    let target = match &call.target {
+        None => Target::Last,
+        Some(t) if t.contains(ANY) => Target::Unknown,
+        Some(t) => Target::Named(t.to_lowercase()),
+    };
+    let builder = match (call.tool, call.buildkit) {
+        (Tool::Buildah, _) => Builder::Buildah,
+        (_, Some(true)) | (Tool::Nerdctl, _) => Builder::BuildKit,
+        (_, Some(false)) => Builder::Legacy,
+        _ => Builder::Either,
+    };
     for f in files {
         let mut d = declaration(
             origin.clone(),
@@ -308,9 +375,8 @@ fn from_call(out: &mut Declared, origin: &Origin, call: BuildCall) {
             call.args.clone(),
             named.clone(),
         );
-        if call.podman {
-            d.builder = Builder::Buildah;
-        }
+        d.target = target.clone();
+        d.builder = builder;
         out.decls.push(d);
     }
 }
@@ -327,8 +393,8 @@ mod tests {
             ("deploy/web.compose.yaml", Some(Kind::Compose)),
             ("docker-compose.prod.yml", Some(Kind::Compose)),
             ("docker-bake.hcl", Some(Kind::BakeHcl)),
-            (".gitlab-ci.yml", Some(Kind::GitLab)),
-            (".gitlab-ci.d/containers.yml", Some(Kind::GitLab)),
+            (".gitlab-ci.yml", None),
+            (".gitlab-ci.d/containers.yml", None),
             (".github/workflows/ci.yaml", Some(Kind::GitHub)),
             (".github/workflows/sub/x.yml", None),
             ("composer.yml", None),
@@ -364,9 +430,10 @@ mod tests {
 
     #[test]
     fn ci_command_lines() {
-        let d = parse(
-            b".gitlab-ci.yml",
+        let d = resolve_gitlab(
+            ".gitlab-ci.yml",
             "variables:\n  NAME: debian\nbuild:\n  script:\n    - docker build -f tests/$NAME.docker .\n    - - podman build ctx\n",
+            &NoFiles,
         );
         assert_eq!(
             d.decls[0].dockerfile,
