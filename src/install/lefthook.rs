@@ -11,7 +11,7 @@ use std::path::Path;
 
 use super::hooks_dir::HooksDir;
 use super::managers::{
-    chmod_fix, executable, hook_file, runs, tree_file, Manager, LEFTHOOK_SNIPPET,
+    chmod_fix, executable, hook_file, runs, scalars, tree_file, Manager, LEFTHOOK_SNIPPET,
 };
 use crate::images::yaml::{load, Y};
 use crate::Env;
@@ -210,17 +210,7 @@ fn set(y: &Y, key: &str) -> Option<String> {
     let v = y.get(key)?;
     let text = match v {
         Y::Str(s, _) => s.clone(),
-        other => {
-            let mut all = Vec::new();
-            other.scalars(&mut all);
-            format!(
-                "[{}]",
-                all.into_iter()
-                    .map(|(s, _)| s)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        other => format!("[{}]", scalars(other).join(", ")),
     };
     (!matches!(text.as_str(), "false" | "" | "[]")).then_some(text)
 }
@@ -228,11 +218,7 @@ fn set(y: &Y, key: &str) -> Option<String> {
 fn words(y: Option<&Y>) -> Vec<String> {
     match y {
         Some(Y::Str(s, _)) => s.split_whitespace().map(str::to_owned).collect(),
-        Some(other) => {
-            let mut all = Vec::new();
-            other.scalars(&mut all);
-            all.into_iter().map(|(s, _)| s).collect()
-        }
+        Some(other) => scalars(other),
         None => Vec::new(),
     }
 }

@@ -116,6 +116,16 @@ pub(crate) fn runs(script: &str, needle: &str) -> bool {
     })
 }
 
+/// Every scalar inside a value, depth first (a list written flow or block style).
+pub(crate) fn scalars(y: &crate::images::yaml::Y) -> Vec<String> {
+    use crate::images::yaml::Y;
+    match y {
+        Y::Str(s, _) => vec![s.clone()],
+        Y::Seq(v) => v.iter().flat_map(scalars).collect(),
+        Y::Map(m) => m.iter().flat_map(|(_, v)| scalars(v)).collect(),
+    }
+}
+
 /// The fix for a manager's hook that git ignores.
 pub(crate) fn chmod_fix(hook: &Path) -> String {
     format!(

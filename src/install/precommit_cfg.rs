@@ -11,7 +11,9 @@
 use std::path::Path;
 
 use super::hooks_dir::HooksDir;
-use super::managers::{chmod_fix, executable, hook_file, tree_file, Manager, PRE_COMMIT_SNIPPET};
+use super::managers::{
+    chmod_fix, executable, hook_file, scalars, tree_file, Manager, PRE_COMMIT_SNIPPET,
+};
 use crate::images::yaml::{load, Y};
 use crate::Env;
 
@@ -112,9 +114,7 @@ fn find(config: &Y) -> Option<Found<'_>> {
 
 fn judge(config: &Y, h: &Found<'_>, name: &str, env: &Env, m: &mut Manager) {
     let list = |y: Option<&Y>| -> Option<Vec<String>> {
-        let mut all = Vec::new();
-        y?.scalars(&mut all);
-        Some(all.into_iter().map(|(s, _)| stage(&s)).collect())
+        Some(scalars(y?).iter().map(|s| stage(s)).collect())
     };
     let stages = list(h.hook.get("stages"))
         .or_else(|| (!h.local).then(|| vec!["pre-push".to_owned()]))
