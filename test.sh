@@ -88,6 +88,8 @@ apt_install docker.io docker-registry busybox-static apache2-utils openssl curl
 # binutils: readelf, with which scripts/build-static.sh and release.sh refuse a binary that
 # is not static (tests/it/release_script.rs).
 apt_install binutils
+# strace: the install tests kill dockguard at each of its system calls.
+apt_install strace
 
 # graphviz: the `dot` the docs pipe `dockguard images --format dot` into (tests/it/docs.rs
 # runs every command the docs show).

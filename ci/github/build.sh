@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One entry of `dockguard plan`'s matrix (ci/github/build/action.yml): build the image
 # on this run's own parents, with the cache pulled first, and push its content tag; or
-# copy it from upstream's registry. Everything arrives in environment variables (the
-# workflow maps `matrix.*` to them); nothing is interpolated into a command line, and
-# nothing from a variable is run.
+# copy it from upstream's registry with `dockguard copy` (the pinned binary: this job
+# runs on a fresh runner, see ci/github/install.sh). Everything arrives in environment
+# variables (the workflow maps `matrix.*` to them); nothing is interpolated into a
+# command line, and nothing from a variable is run.
 set -euf -o pipefail
 
 fail() { echo "::error::dockguard: $*"; exit 2; }
@@ -30,6 +31,12 @@ login() {
 
 if [ "$DOCKGUARD_ACTION" = copy ]; then
     : "${DOCKGUARD_COPY_FROM:?}"
+    # `dockguard copy` reads docker's config.json for both registries: log in first.
+    login "$DOCKGUARD_COPY_FROM"
+    login "$DOCKGUARD_IMAGE_REF"
+    # shellcheck source=ci/github/install.sh
+    . "${BASH_SOURCE[0]%/*}/install.sh"
+    dockguard_install
     echo "dockguard: copying $DOCKGUARD_COPY_FROM to $DOCKGUARD_IMAGE_REF (the same content, built upstream)"
     exec dockguard copy "$DOCKGUARD_COPY_FROM" "$DOCKGUARD_IMAGE_REF"
 fi
@@ -52,7 +59,18 @@ cmd=(build -t "$DOCKGUARD_IMAGE_REF" -f "$DOCKGUARD_DOCKERFILE")
 login "$DOCKGUARD_IMAGE_REF"
 # Build cache, as available: the same content upstream, upstream's and this project's
 # default-branch build (`:latest`). The legacy builder never pulls a cache image itself.
-for c in "$up" "${up:+${up%:*}:latest}" "$repo:latest"; do
+# A requested rebuild uses none: its point is to run every step again (a package
+# mirror's updates), which a cached `RUN apt-get install` layer would skip.
+caches=("$up" "${up:+${up%:*}:latest}" "$repo:latest")
+case "${DOCKGUARD_REBUILD:-}" in
+"" | 0 | false | no | off) ;;
+*)
+    echo "dockguard: a rebuild was requested: no build cache (--no-cache)"
+    caches=()
+    cmd+=(--no-cache)
+    ;;
+esac
+for c in "${caches[@]}"; do
     [ -n "$c" ] || continue
     login "$c"
     if "$docker" pull -q "$c" >/dev/null 2>&1; then

@@ -1,48 +1,17 @@
 #!/usr/bin/env bash
-# The composite action's step (ci/github/action.yml): get the dockguard binary, then run
-# `dockguard ci --provider github` (global mode: one decision) or `dockguard plan
-# --provider github` (content mode: per-image content tags, a matrix per build level),
-# which write $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY.
+# The composite action's step (ci/github/action.yml): get the dockguard binary
+# (ci/github/install.sh), then run `dockguard ci --provider github` (global mode: one
+# decision) or `dockguard plan --provider github` (content mode: per-image content tags,
+# a matrix per build level), which write $GITHUB_OUTPUT and $GITHUB_STEP_SUMMARY.
 # Inputs arrive as environment variables; nothing from the event is interpolated here,
 # and nothing from a variable is run: values become single arguments (bash arrays).
 set -euf -o pipefail
 
 fail() { echo "::error::dockguard: $*"; exit 2; }
 
-cache="${RUNNER_TOOL_CACHE:-${HOME:-/tmp}/.cache}/dockguard"
-sha=${DOCKGUARD_BINARY_SHA256:-}
-[[ $sha =~ ^[0-9a-f]{64}$ ]] || sha=""
-sha_ok() { printf '%s  %s\n' "$sha" "$1" | sha256sum -c - >/dev/null 2>&1; }
-# dockguard runs from a directory this step made: the tool cache outlives the run on a
-# self-hosted runner, where any job's steps can write it, so nothing from there runs
-# unless it is the pinned file.
-bin=$(mktemp -d)
-mkdir "$bin/bin"
-if command -v dockguard >/dev/null 2>&1; then
-    echo "dockguard: using $(command -v dockguard)"
-elif [ -n "${DOCKGUARD_BINARY_URL:-}" ]; then
-    [ -n "$sha" ] || fail "binary-url needs binary-sha256 (the 64 hex digits of the release's dockguard.sha256): a download is never run unchecked"
-    if [ -f "$cache/bin/dockguard" ] && cp "$cache/bin/dockguard" "$bin/bin/dockguard" && sha_ok "$bin/bin/dockguard"; then
-        echo "dockguard: using the cached download (its sha256 matches)"
-    else
-        curl -fsSL --retry 3 -o "$bin/bin/dockguard" "$DOCKGUARD_BINARY_URL"
-        sha_ok "$bin/bin/dockguard" || fail "the file from binary-url does not match binary-sha256: not run"
-        mkdir -p "$cache/bin"
-        cp "$bin/bin/dockguard" "$cache/bin/dockguard.download.$$"
-        mv -f "$cache/bin/dockguard.download.$$" "$cache/bin/dockguard"
-    fi
-    chmod +x "$bin/bin/dockguard"
-elif [ -n "${DOCKGUARD_GIT_URL:-}" ]; then
-    # Built by this step, every time: no checksum pins a build, so no cached binary can
-    # stand in for it. cargo runs outside the workspace, where a rust-toolchain.toml or
-    # .cargo/config.toml of the checkout cannot choose what it runs.
-    tag=()
-    if [ -n "${DOCKGUARD_GIT_TAG:-}" ]; then tag=(--tag "$DOCKGUARD_GIT_TAG"); fi
-    (cd "$bin" && cargo install --locked --root "$bin" --git "$DOCKGUARD_GIT_URL" "${tag[@]}" dockguard)
-else
-    fail "no binary: give the action binary-url + binary-sha256 or git-url, or put dockguard on PATH"
-fi
-PATH="$bin/bin:$PATH"
+# shellcheck source=ci/github/install.sh
+. "${BASH_SOURCE[0]%/*}/install.sh"
+dockguard_install
 
 case "${DOCKGUARD_ACTION_MODE:-global}" in
 global) args=(ci --provider github) ;;
@@ -73,4 +42,38 @@ extra=()
 if [ -n "${DOCKGUARD_ACTION_ARGS:-}" ]; then
     mapfile -t extra < <(printf '%s\n' "$DOCKGUARD_ACTION_ARGS" | xargs printf '%s\n')
 fi
-exec dockguard "${args[@]}" "${extra[@]}"
+
+# Credentials for a registry other than ghcr.io (which GITHUB_TOKEN covers): dockguard
+# reads docker's config.json, so log in to a private copy of it, used by this step only
+# (a self-hosted runner's own ~/.docker is left as it was).
+if [ -n "${INPUT_REGISTRY_USER:-}${INPUT_REGISTRY_PASSWORD:-}" ]; then
+    [ -n "${INPUT_REGISTRY_USER:-}" ] && [ -n "${INPUT_REGISTRY_PASSWORD:-}" ] ||
+        fail "registry-user and registry-password go together"
+    [ "${DOCKGUARD_ACTION_MODE:-global}" = content ] && [ -n "${INPUT_REGISTRY_IMAGE:-}" ] ||
+        fail "registry-user is for mode: content with registry-image (the registry it logs in to)"
+    host=${INPUT_REGISTRY_IMAGE%%/*}
+    [[ $host =~ ^[A-Za-z0-9.-]+(:[0-9]+)?$ ]] || fail "registry-image: '$host' is not a registry host"
+    command -v docker >/dev/null 2>&1 ||
+        fail "registry-user needs docker on the runner: \`docker login\` writes the credentials dockguard reads"
+    config=$(mktemp -d)
+    old_config="${DOCKER_CONFIG:-${HOME:-/nonexistent}/.docker}/config.json"
+    if [ -f "$old_config" ]; then cp "$old_config" "$config/config.json"; fi
+    printf '%s' "$INPUT_REGISTRY_PASSWORD" |
+        DOCKER_CONFIG=$config docker login -u "$INPUT_REGISTRY_USER" --password-stdin "$host" >/dev/null ||
+        fail "docker login $host failed with registry-user's credentials"
+    export DOCKER_CONFIG=$config
+fi
+
+# The plan's levels beyond the action's declared outputs (matrix-level-0 ..
+# matrix-level-$((max_levels - 1))) would reach no job: say so instead of leaving
+# images unbuilt.
+max_levels=4
+status=0
+dockguard "${args[@]}" "${extra[@]}" || status=$?
+if [ "$status" = 0 ] && [ -n "${GITHUB_OUTPUT:-}" ] && [ -f "$GITHUB_OUTPUT" ]; then
+    levels=$(sed -n 's/^levels=\([0-9]*\)$/\1/p' "$GITHUB_OUTPUT" | tail -n 1)
+    if [ -n "$levels" ] && [ "$levels" -gt "$max_levels" ]; then
+        fail "the plan has $levels build levels (an image built on an image built on ...); this action has outputs, and its example workflow jobs, for $max_levels (matrix-level-0 .. matrix-level-$((max_levels - 1))): images deeper than that would never be built; make the image tree at most $max_levels levels deep"
+    fi
+fi
+exit "$status"

@@ -7,14 +7,19 @@
 //!
 //! Installing writes [`SHIM`] (hooks/pre-push in the sources: a POSIX sh script with a
 //! marker line) with the absolute path of the running binary recorded in it. A foreign
-//! `pre-push` is renamed to [`CHAINED_NAME`] beside it (a rename: bytes and mode kept) and
-//! run by the hook with the same argv and stdin; `uninstall` renames it back. Installing
+//! `pre-push` is kept as [`CHAINED_NAME`] beside it (a hard link, then the shim renamed
+//! over `pre-push`: bytes and mode kept, and a kill at any moment leaves either hook in
+//! place) and run by the hook with the same argv and stdin; `uninstall` renames it back
+//! (one rename). What a killed run leaves (a temporary shim, the lock, a second link to
+//! the user's hook) is cleared by the next one. Installing
 //! is refused, with `--force` explained, where it would be wrong: a hooks directory
 //! outside the repository (shared by other repositories) or a `pre-push` that is a
 //! symbolic link (we never write through one; `--force` moves the link itself aside).
 
 pub mod hooks_dir;
+mod lefthook;
 pub mod managers;
+mod precommit_cfg;
 pub mod request_form;
 
 pub use hooks_dir::hooks_dir;
@@ -127,11 +132,12 @@ impl DirLock {
                     return Ok(DirLock(path));
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > LOCK_STALE);
+                    let stale = holder_is_gone(&path)
+                        || std::fs::metadata(&path)
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .and_then(|t| t.elapsed().ok())
+                            .is_some_and(|age| age > LOCK_STALE);
                     if stale {
                         let _ = std::fs::remove_file(&path);
                         continue;
@@ -155,11 +161,83 @@ impl DirLock {
     }
 }
 
+/// Whether the lock's recorded process has ended (a killed install): on Linux, its
+/// `/proc` entry is gone (elsewhere only [`LOCK_STALE`] tells). A lock with no pid a
+/// second after its creation belongs to a run killed between creating and writing it
+/// (a live one writes its pid right away).
+fn holder_is_gone(lock: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(lock) else {
+        return false;
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists(),
+        Err(_) => std::fs::metadata(lock)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(1)),
+    }
+}
+
 impl Drop for DirLock {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// Keeps the user's hook as [`CHAINED_NAME`] and puts the shim in its place, so that a
+/// kill at any moment leaves the old state (their hook as `pre-push`) or the new one:
+/// the shim is written first, the hook gets its second name by a hard link (the hook
+/// itself stays in place), and one rename swaps the shim in. Moving the hook aside first
+/// left no `pre-push` at all when a kill came before the shim was written.
+fn chain_and_swap(hook: &Path, chained: &Path, shim: &str) -> Result<()> {
+    let dir = hook.parent().unwrap_or_else(|| Path::new("."));
+    let io = |e| Error::io(format!("cannot write {}", hook.display()), e);
+    let mut tmp = crate::fsx::TempFile::new(dir, TMP_PREFIX, 0o755).map_err(io)?;
+    tmp.write_all(shim.as_bytes()).map_err(io)?;
+    // A link, not a copy: the bytes, mode and owner stay the user's, and a link to a
+    // symbolic link (`--force`) is a link again (link(2) does not follow it).
+    std::fs::hard_link(hook, chained).map_err(|e| {
+        Error::io(
+            format!("cannot keep {} as {}", hook.display(), chained.display()),
+            e,
+        )
+    })?;
+    if let Err(e) = tmp.persist(hook) {
+        let _ = std::fs::remove_file(chained);
+        return Err(io(e));
+    }
+    Ok(())
+}
+
+/// What a killed install or uninstall can leave, cleared by the next one (under the
+/// lock, so no running one is writing them): its temporary shims, and a chained name
+/// that is only a second link to the user's `pre-push` (the kill came between the link
+/// and the swap; removing that name loses nothing).
+fn clear_leftovers(hook: &Path, chained: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = hook.parent().unwrap_or_else(|| Path::new("."));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(TMP_PREFIX) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    if let (Ok(h), Ok(c)) = (
+        std::fs::symlink_metadata(hook),
+        std::fs::symlink_metadata(chained),
+    ) {
+        if h.dev() == c.dev() && h.ino() == c.ino() {
+            std::fs::remove_file(chained)
+                .map_err(|e| Error::io(format!("cannot remove {}", chained.display()), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The name prefix of a shim being written.
+const TMP_PREFIX: &str = ".pre-push.dockguard-tmp.";
 
 /// Writes the shim: a new file with a random name (created exclusively, links not
 /// followed, mode 755 set on the handle), renamed over the hook. A fixed temporary name
@@ -168,7 +246,7 @@ impl Drop for DirLock {
 fn write_shim(hook: &Path, content: &str) -> Result<()> {
     let dir = hook.parent().unwrap_or_else(|| Path::new("."));
     let io = |e| Error::io(format!("cannot write {}", hook.display()), e);
-    let mut tmp = crate::fsx::TempFile::new(dir, ".pre-push.dockguard-tmp.", 0o755).map_err(io)?;
+    let mut tmp = crate::fsx::TempFile::new(dir, TMP_PREFIX, 0o755).map_err(io)?;
     tmp.write_all(content.as_bytes()).map_err(io)?;
     tmp.persist(hook).map_err(io)
 }
@@ -218,14 +296,14 @@ pub fn install(
     env: &Env,
     out: &mut dyn Write,
 ) -> Result<i32> {
-    let mut msg = install_hook(repo, args)?;
+    let mut msg = install_hook(repo, args, env)?;
     msg.push_str(&request_lines(repo, env));
     write_out(out, msg.as_bytes())?;
     Ok(0)
 }
 
 /// Installs the shim (or explains a hook manager's snippet); what to print.
-fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
+fn install_hook(repo: &Repository, args: &InstallArgs, env: &Env) -> Result<String> {
     let hd = hooks_dir(repo)?;
     if !hd.inside && !args.force {
         return Err(Error::Hinted {
@@ -237,8 +315,11 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
             hint: "hooks there run for every repository that shares the directory; install there anyway with `dockguard install --force`, or use this repository's own hooks: git config --local core.hooksPath .git/hooks (or --unset it)".into(),
         });
     }
-    if !args.force {
-        if let Some(m) = crate::install::managers::detect(repo, &hd) {
+    // Once dockguard's own hook is there (`--force` earlier), it is what a push runs,
+    // as `status` says: update it rather than point at the manager.
+    let ours = matches!(classify(&hd.path.join("pre-push")), Ok(Existing::Ours(_)));
+    if !args.force && !ours {
+        if let Some(m) = crate::install::managers::detect(repo, &hd, env) {
             return Ok(crate::install::managers::advice(&m));
         }
     }
@@ -247,6 +328,7 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
     let _lock = DirLock::acquire(&hd.path)?;
     let hook = hd.path.join("pre-push");
     let chained = hd.path.join(CHAINED_NAME);
+    clear_leftovers(&hook, &chained)?;
     let binary = current_binary()?;
     let shim = render_shim(&binary);
     let mut msg = String::new();
@@ -258,7 +340,7 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
                 hook.display()
             ));
         }
-        Existing::Ours(current) if current == shim => {
+        Existing::Ours(current) if current == shim && is_executable(&hook) => {
             msg.push_str(&format!(
                 "already installed: {} (nothing changed)\n",
                 hook.display()
@@ -293,12 +375,7 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
                     hint: "keep the hook you want (merge or remove the other), then run dockguard install again".into(),
                 });
             }
-            std::fs::rename(&hook, &chained)
-                .map_err(|e| Error::io(format!("cannot move {} aside", hook.display()), e))?;
-            if let Err(e) = write_shim(&hook, &shim) {
-                let _ = std::fs::rename(&chained, &hook);
-                return Err(e);
-            }
+            chain_and_swap(&hook, &chained, &shim)?;
             msg.push_str(&format!(
                 "installed the pre-push hook: {}\nyour existing pre-push hook is kept, unchanged, as {} and runs after dockguard's check (same arguments and input); dockguard uninstall puts it back\n",
                 hook.display(),
@@ -324,12 +401,15 @@ fn install_hook(repo: &Repository, args: &InstallArgs) -> Result<String> {
 /// `dockguard uninstall`.
 pub fn uninstall(repo: &Repository, out: &mut dyn Write) -> Result<i32> {
     let hd = hooks_dir(repo)?;
-    let _lock = match std::fs::metadata(&hd.path) {
+    let lock = match std::fs::metadata(&hd.path) {
         Ok(_) => Some(DirLock::acquire(&hd.path)?),
         Err(_) => None,
     };
     let hook = hd.path.join("pre-push");
     let chained = hd.path.join(CHAINED_NAME);
+    if lock.is_some() {
+        clear_leftovers(&hook, &chained)?;
+    }
     let has_chained = std::fs::symlink_metadata(&chained).is_ok();
     let msg = match classify(&hook)? {
         Existing::Ours(_) if has_chained => {
@@ -383,7 +463,7 @@ pub fn status(repo: &Repository, env: &Env, out: &mut dyn Write) -> Result<i32> 
                 &mut s,
                 &hd.path.join("pre-push"),
                 &hd.path.join(CHAINED_NAME),
-                crate::install::managers::detect(repo, &hd),
+                crate::install::managers::detect(repo, &hd, env),
             )?;
             let default_hook = repo.commondir().join("hooks/pre-push");
             if hd.source.starts_with("core.hooksPath")
@@ -465,6 +545,13 @@ fn hook_status(
         return Ok(());
     }
     match existing {
+        Ok(Existing::Ours(_)) if !is_executable(hook) => {
+            let _ = writeln!(
+                s,
+                "pre-push:   NOT active: {} is dockguard's but not executable, so git ignores it (run: dockguard install)",
+                hook.display()
+            );
+        }
         Ok(Existing::Ours(text)) => {
             let bin = recorded_binary(&text);
             let state = match &bin {
@@ -517,29 +604,59 @@ fn find_on_path(env: &Env) -> Option<PathBuf> {
         .find(|p| is_executable(p))
 }
 
-/// How long ago the tracking ref last moved, from its reflog.
+/// How long ago the tracking ref was last fetched: its reflog's newest entry (it moved),
+/// or `FETCH_HEAD` when that records this branch of this remote (a fetch that found it
+/// unchanged writes no reflog entry, so the reflog alone kept calling a ref stale right
+/// after the `git fetch` the warning asks for).
 fn freshness(repo: &Repository, refname: &str) -> String {
-    let remote = refname
+    let (remote, branch) = refname
         .strip_prefix("refs/remotes/")
-        .and_then(|r| r.split('/').next())
-        .unwrap_or("upstream");
-    let newest = repo
+        .and_then(|r| r.split_once('/'))
+        .unwrap_or(("upstream", ""));
+    let moved = repo
         .reflog(refname)
         .ok()
-        .and_then(|log| log.get(0).map(|e| e.committer().when().seconds()));
-    let Some(then) = newest else {
+        .and_then(|log| log.get(0).map(|e| e.committer().when().seconds()))
+        .map(|t| (u64::try_from(t).unwrap_or(0), "reflog"));
+    let fetched = fetched_at(repo, remote, branch).map(|t| (t, "last fetch"));
+    let Some((then, source)) = moved.into_iter().chain(fetched).max() else {
         return format!("last updated: unknown (no reflog for {refname})");
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let age = now.saturating_sub(u64::try_from(then).unwrap_or(0));
-    let text = format!("last updated {} ago (reflog)", human_age(age));
+    let age = now.saturating_sub(then);
+    let text = format!("last updated {} ago ({source})", human_age(age));
     if age > STALE_DAYS * 86_400 {
         format!("warning: {text}: older than {STALE_DAYS} days; run `git fetch {remote}` so pushes are judged against today's master")
     } else {
         text
     }
+}
+
+/// When `FETCH_HEAD` was written, if it records `branch` of `remote` (git writes
+/// `branch 'B' of URL`, with the URL's trailing `/` and `.git` dropped).
+fn fetched_at(repo: &Repository, remote: &str, branch: &str) -> Option<u64> {
+    let found = repo.find_remote(remote).ok()?;
+    let url = found.url().ok()?.to_owned();
+    let trim = |u: &str| -> String {
+        let u = u.trim_end_matches('/');
+        u.strip_suffix(".git")
+            .unwrap_or(u)
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let wanted = format!("branch '{branch}' of {}", trim(&url));
+    let file = repo.path().join("FETCH_HEAD");
+    let bytes = crate::fsx::read_regular(&file, crate::limits::MAX_HOOK_FILE_BYTES)
+        .ok()
+        .flatten()?;
+    let text = String::from_utf8_lossy(&bytes);
+    if !text.lines().any(|l| trim(l).ends_with(&wanted)) {
+        return None;
+    }
+    let modified = std::fs::metadata(&file).ok()?.modified().ok()?;
+    Some(modified.duration_since(UNIX_EPOCH).ok()?.as_secs())
 }
 
 fn human_age(secs: u64) -> String {

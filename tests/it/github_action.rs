@@ -15,33 +15,13 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::fixture::{git, hermetic};
+use crate::github_workflow::outputs;
 use crate::pipelines::{tools, Lab, QEMU_BASE, QEMU_CHILD, QEMU_TOML};
 
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("ci/github")
         .join(name)
-}
-
-/// `$GITHUB_OUTPUT` as GitHub reads it: `k=v` lines and `k<<DELIM` heredocs.
-fn outputs(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        if let Some((k, delim)) = l.split_once("<<") {
-            let mut v = Vec::new();
-            for l in lines.by_ref() {
-                if l == delim {
-                    break;
-                }
-                v.push(l);
-            }
-            out.insert(k.to_owned(), v.join("\n"));
-        } else if let Some((k, v)) = l.split_once('=') {
-            out.insert(k.to_owned(), v.to_owned());
-        }
-    }
-    out
 }
 
 struct Runner<'a> {

@@ -293,3 +293,45 @@ fn line_of<'a>(text: &'a str, prefix: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {prefix:?} in:\n{text}"))
         .trim_end()
 }
+
+#[test]
+fn the_stale_upstream_warning_clears_after_the_fetch_it_suggests() {
+    // A fetch that finds the branch unchanged writes no reflog entry: status, which read
+    // only the reflog, kept the warning after the very `git fetch` it asked for.
+    let r = TestRepo::new();
+    r.commit("base", &[("README", "x\n")]);
+    let bare = r.bare_clone("upstream.git");
+    git(
+        r.path(),
+        &["remote", "add", "origin", bare.to_str().expect("utf8")],
+    );
+    git(r.path(), &["fetch", "-q", "origin"]);
+    let fetch_head = r.path().join(".git/FETCH_HEAD");
+    // The last fetch was long ago (and the hermetic clock dates the reflog 2023).
+    git(
+        r.path(),
+        &["update-ref", "refs/remotes/origin/master", "HEAD"],
+    );
+    crate::server::sh(r.path(), "touch -d 2023-01-01 .git/FETCH_HEAD").ok();
+    assert!(fetch_head.is_file());
+    let stale = ok(r.dockguard(&["status"]));
+    let line = line_of(&stale.stdout, "            warning: last updated");
+    let cmd = line
+        .split("run `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("no command in {line:?}"));
+    assert_eq!(cmd, "git fetch origin");
+    crate::server::sh(r.path(), cmd).ok();
+    let fresh = ok(r.dockguard(&["status"]));
+    assert!(
+        !fresh.stdout.contains("warning: last updated"),
+        "{}",
+        fresh.stdout
+    );
+    assert!(
+        fresh.stdout.contains("ago (last fetch)"),
+        "{}",
+        fresh.stdout
+    );
+}

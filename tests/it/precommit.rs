@@ -352,6 +352,20 @@ fn install_force_under_pre_commit_sees_a_new_branch_at_a_pushed_commit() {
     // dockguard's own hook, installed in front of pre-commit's, sees it.
     let run = crate::fixture::dockguard(s.path(), &["install", "--force"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // From now on dockguard's hook is what a push runs: install and status say so, and
+    // neither sends the user back to pre-commit (whose hook is the chained one now).
+    let again = crate::fixture::dockguard(s.path(), &["install"], &[]);
+    assert!(
+        again.stdout.contains("already installed"),
+        "{}",
+        again.stdout
+    );
+    let status = crate::fixture::dockguard(s.path(), &["status"], &[]);
+    assert!(
+        line_starting(&status.stdout, "pre-push:").starts_with("pre-push:   installed ("),
+        "{}",
+        status.stdout
+    );
     let blocked = pc.push(&["origin", "feature:refs/heads/copy"]).failed();
     assert!(
         text(&blocked).contains("refs/heads/copy"),
@@ -364,4 +378,53 @@ fn install_force_under_pre_commit_sees_a_new_branch_at_a_pushed_commit() {
     let pushes = s.pushes();
     assert_eq!(pushes.len(), 2);
     assert_eq!(pushes[1].options, vec![OPT]);
+}
+
+#[test]
+#[ignore = "needs pre-commit"]
+fn a_dockguard_hook_in_the_wrong_stage_is_not_wired() {
+    // pre-commit's pre-push hook is installed and the config names dockguard, but only for
+    // the pre-commit stage: a push runs nothing of it, and status must say so.
+    let pc = PreCommit::new(", stages: [pre-commit]");
+    let status = crate::fixture::dockguard(pc.s.path(), &["status"], &[]);
+    let line = line_starting(&status.stdout, "pre-push:");
+    assert!(
+        line.starts_with("pre-push:   NOT installed: hooks are managed by pre-commit")
+            && line.contains("runs in the stages [pre-commit], not pre-push"),
+        "{}",
+        status.stdout
+    );
+    pc.s.branch("feature", true);
+    pc.push(&["origin", "feature"]).ok();
+    assert_eq!(pc.s.pushes().len(), 1, "the push went through unguarded");
+    let install = crate::fixture::dockguard(pc.s.path(), &["install"], &[]);
+    assert!(
+        install
+            .stdout
+            .contains("give the `dockguard-system` hook `stages: [pre-push]`"),
+        "{}",
+        install.stdout
+    );
+    // Done as said: the stage fixed, the hook now runs and blocks.
+    let config = pc.s.path().join(".pre-commit-config.yaml");
+    let yaml = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        yaml.replace("stages: [pre-commit]", "stages: [pre-push]"),
+    )
+    .expect("config");
+    let status = crate::fixture::dockguard(pc.s.path(), &["status"], &[]);
+    assert!(
+        line_starting(&status.stdout, "pre-push:").starts_with("pre-push:   via pre-commit ("),
+        "{}",
+        status.stdout
+    );
+    pc.s.r.filler(1, "again");
+    let blocked = pc.push(&["origin", "feature"]).failed();
+    assert!(
+        text(&blocked).contains("refs/heads/feature"),
+        "{}",
+        text(&blocked)
+    );
+    assert_eq!(pc.s.pushes().len(), 1);
 }
