@@ -257,7 +257,7 @@ impl Error {
                 let remote = spec.split('/').next().unwrap_or(spec);
                 format!("fetch it (git fetch {remote}) or fix the setting")
             }
-            Error::Config { .. } => "see the configuration reference in README.md".into(),
+            Error::Config { .. } => "see the configuration reference: docs/src/configuration.md".into(),
             Error::Image { hint, .. } => hint.clone(),
             Error::Usage(_) => "see dockguard --help".into(),
             Error::Internal(_) => "this is a bug in dockguard: please report it with the command you ran and this message".into(),
@@ -265,7 +265,7 @@ impl Error {
             Error::Hinted { hint, .. } => hint.clone(),
             Error::Corrupt(_) => "the repository may be damaged: `git fsck` says where; a fresh clone repairs it".into(),
             Error::Limit { .. } => {
-                "dockguard caps the work pushed content can ask for (README: Security model, Limits); \
+                "dockguard caps the work pushed content can ask for (docs/src/security.md: Limits); \
                  over a cap a verdict is always \"rebuild\""
                     .into()
             }

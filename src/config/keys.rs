@@ -317,7 +317,7 @@ pub const KEYS: &[Key; COUNT] = &[
         kind: Kind::Tables(IMAGE_RULE_FIELDS),
         default: "[]",
         trust: Trust::Repository,
-        doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see README); a dockerfile a rule matches counts as built",
+        doc: "naming rules for images, first match wins, before the built-in ones: `[[images.rule]]` tables with `dockerfile` (regex with a `name` group), optional `name`, `context` and `inputs` (see docs/src/images.md); a dockerfile a rule matches counts as built",
     },
     Key {
         id: Name::ImagesGitlabCi,

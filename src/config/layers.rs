@@ -219,7 +219,7 @@ fn not_a_config(origin: &str, why: Why, path: Option<&Path>) -> Error {
     );
     let hint = match (why, path) {
         (Why::TooLarge { .. }, _) => format!(
-            "a configuration is a few lines (see the configuration reference in README.md); \
+            "a configuration is a few lines (see the configuration reference, docs/src/configuration.md); \
              dockguard reads at most {} KiB of {FILE_NAME}",
             MAX_CONFIG_BYTES / 1024
         ),

@@ -655,8 +655,8 @@ fn a_git_or_registry_failure_deletes_nothing() {
 
 /// The fenced blocks of language `lang` in the book's gc chapter.
 fn readme_blocks(lang: &str) -> Vec<String> {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/gc.md")).expect("gc.md");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/src/gc.md"))
+        .expect("gc.md");
     let start = readme
         .find("## Registry hygiene: `dockguard gc`")
         .expect("gc.md has the gc section");
