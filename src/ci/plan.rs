@@ -295,6 +295,7 @@ fn ask_registries(
         None => BTreeMap::new(),
     };
     let registry_seconds = started.elapsed().as_secs_f64();
+    let mut unknown: Vec<String> = Vec::new();
     for (i, img) in images.iter_mut().enumerate() {
         img.registry = match &own[i] {
             TagState::Present { digest } => RegistryAnswer {
@@ -341,9 +342,12 @@ fn ask_registries(
         };
         if img.registry.state == RegistryState::Unknown {
             if let Some(d) = &img.registry.detail {
-                eprintln!("dockguard: warning: {}", outputs::one_line(d));
+                unknown.push(d.clone());
             }
         }
+    }
+    for w in collapse(&unknown) {
+        eprintln!("dockguard: warning: {}", outputs::one_line(&w));
     }
 
     Ok((client.requests(), registry_seconds))
@@ -546,4 +550,66 @@ fn registry_image(args: &PlanArgs, env: &Env) -> Result<ImageRepo> {
     Err(Error::Usage(
         "no registry to plan against: pass --registry-image HOST/PATH (GitLab's CI_REGISTRY_IMAGE and GitHub's ghcr.io/OWNER/REPO are the defaults)".into(),
     ))
+}
+
+/// The registry's answers that leave images unknown, one warning per distinct answer: 29
+/// images behind one refused connection are one line with a count, not 29.
+/// An answer reads `registry HOST, image PATH:TAG: WHY` ([`crate::registry`]).
+fn collapse(details: &[String]) -> Vec<String> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for d in details {
+        let split = d.find(", image ").and_then(|at| {
+            let rest = &d[at + ", image ".len()..];
+            rest.find(": ").map(|colon| {
+                let image = &rest[..colon];
+                let key = format!("{}: {}", &d[..at], &rest[colon + 2..]);
+                (key, image.to_owned())
+            })
+        });
+        let (key, image) = split.unwrap_or_else(|| (d.clone(), String::new()));
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, images)) => images.push(image),
+            None => groups.push((key, vec![image])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, images)| match images.len() {
+            1 if images[0].is_empty() => key,
+            1 => d_with_image(&key, &images[0]),
+            n => {
+                let shown: Vec<&str> = images.iter().take(3).map(String::as_str).collect();
+                let more = if n > 3 { ", …" } else { "" };
+                format!("{key} ({n} images: {}{more})", shown.join(", "))
+            }
+        })
+        .collect()
+}
+
+/// One answer as the registry gave it: `registry HOST, image IMAGE: WHY`.
+fn d_with_image(key: &str, image: &str) -> String {
+    match key.find(": ") {
+        Some(at) => format!("{}, image {image}{}", &key[..at], &key[at..]),
+        None => key.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod collapse_tests {
+    #[test]
+    fn identical_registry_answers_are_one_warning_with_a_count() {
+        let d = |img: &str, why: &str| format!("registry r.example, image qemu/{img}:c1-ab: {why}");
+        let refused = "connection refused (is the registry running?)";
+        let mut all: Vec<String> = ["a", "b", "c", "d"].iter().map(|i| d(i, refused)).collect();
+        all.push(d("e", "the answer is not a manifest"));
+        all.push("no image named here".into());
+        assert_eq!(
+            super::collapse(&all),
+            vec![
+                format!("registry r.example: {refused} (4 images: qemu/a:c1-ab, qemu/b:c1-ab, qemu/c:c1-ab, …)"),
+                d("e", "the answer is not a manifest"),
+                "no image named here".to_owned(),
+            ]
+        );
+    }
 }
