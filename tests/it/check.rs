@@ -447,14 +447,14 @@ fn errors_are_one_line_with_cause_and_hint() {
     assert_error_first(
         &r.dockguard(&["check"]),
         ".dockguard.toml: unknown key `match.dockerfile`",
-        "README",
+        "docs/src/configuration.md",
     );
     std::fs::remove_file(r.path().join(".dockguard.toml")).expect("rm");
     r.git(&["config", "dockguard.match.defaults", "maybe"]);
     assert_error_first(
         &r.dockguard(&["check"]),
         "git config dockguard.match.defaults",
-        "README",
+        "docs/src/configuration.md",
     );
     r.git(&["config", "--unset", "dockguard.match.defaults"]);
     // A bad glob in an image rule is a config error, never "merge-base unknown".
@@ -466,14 +466,18 @@ fn errors_are_one_line_with_cause_and_hint() {
     assert_error_first(
         &r.dockguard(&["check"]),
         "`images.rule[0].inputs` glob \"ci/[z-a]/**\" is not valid",
-        "README",
+        "docs/src/configuration.md",
     );
     std::fs::write(
         r.path().join(".dockguard.toml"),
         "[match]\ninputs = ['a/[b']\n",
     )
     .expect("write");
-    assert_error_first(&r.dockguard(&["check"]), "never closed", "README");
+    assert_error_first(
+        &r.dockguard(&["check"]),
+        "never closed",
+        "docs/src/configuration.md",
+    );
     std::fs::remove_file(r.path().join(".dockguard.toml")).expect("rm");
     // Bare repository.
     let bare = r.bare_clone("bare.git");

@@ -570,7 +570,7 @@ fn errors_say_what_to_do() {
             &env,
         ),
         "dockguard's own variables",
-        "README",
+        "docs/src/configuration.md",
     );
     // No upstream branch can be determined.
     let generic = run_env(

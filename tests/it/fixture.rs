@@ -457,3 +457,23 @@ pub fn assert_error_first(run: &Run, message: &str, hint: &str) {
     let first = run.stderr.lines().next().unwrap_or_default();
     assert!(first.starts_with("dockguard: error: "), "{}", run.stderr);
 }
+
+/// What a child's `ru_maxrss` (KiB) says it reached beyond this test process's own peak.
+/// A child started by `posix_spawn` (vfork, then exec) records its parent's high-water mark
+/// as its own, and this process's grows with every test running beside it (about 250 MB
+/// in a full run): only what lies above it is the child's for sure. An unbounded read of
+/// `/dev/zero` still reaches far above (about half of a 2 GiB address space).
+pub(crate) fn peak_beyond_this_process(child_maxrss: i64) -> i64 {
+    #[allow(unsafe_code)]
+    // SAFETY: an all-zero rusage is a valid value; getrusage fills it for this process.
+    let own = unsafe {
+        let mut own: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut own);
+        own.ru_maxrss
+    };
+    if child_maxrss > own {
+        child_maxrss
+    } else {
+        0
+    }
+}

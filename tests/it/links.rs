@@ -34,7 +34,8 @@ const PEAK_KIB: i64 = 200 << 10;
 
 /// Runs `program args` hermetically in `dir` under `ulimit -v`, in its own process group;
 /// after [`TIMEOUT`] the whole group is killed and the test fails ("hung"). Returns the
-/// run and its peak resident set (KiB, over the process and the children it waited for).
+/// run and its peak resident set (KiB, over the process and the children it waited for;
+/// 0 when not above this test process's own: [`crate::fixture::peak_beyond_this_process`]).
 fn bounded(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> (Run, i64) {
     let mut cmd = Command::new("sh");
     hermetic(&mut cmd)
@@ -105,7 +106,10 @@ fn bounded(dir: &Path, program: &str, args: &[&str], env: &[(&str, &str)]) -> (R
         run.stdout,
         run.stderr
     );
-    (run, rusage.ru_maxrss)
+    (
+        run,
+        crate::fixture::peak_beyond_this_process(rusage.ru_maxrss),
+    )
 }
 
 fn bounded_dockguard(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Run, i64) {

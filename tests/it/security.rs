@@ -216,7 +216,10 @@ fn dockguard_limited(dir: &Path, args: &[&str], kib: u64) -> (Run, i64) {
         stdout: String::from_utf8_lossy(&out.join().expect("stdout")).into_owned(),
         stderr: String::from_utf8_lossy(&err.join().expect("stderr")).into_owned(),
     };
-    (run, rusage.ru_maxrss)
+    (
+        run,
+        crate::fixture::peak_beyond_this_process(rusage.ru_maxrss),
+    )
 }
 
 /// master with `img/Dockerfile` (`dockerfile`) and `img/src.txt`, origin/master there;
